@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Runs redis-benchmark against Meridian and redis-server (appendfsync always), alternating,
+and writes the medians and Meridian/Redis ratios to docs/benchmarks.md.
+
+Usage: benches/side_by_side.py [--rounds 3] [--requests 200000] [--out docs/benchmarks.md]
+Needs: the meridian release binary (CARGO_TARGET_DIR), redis-server, redis-benchmark.
+"""
+import argparse, csv, io, os, shutil, socket, statistics, subprocess, sys, tempfile, time, datetime
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close(); return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"port {port} never opened")
+
+def bench(port, tests, clients, pipeline, requests, keyspace):
+    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-P", str(pipeline),
+           "-n", str(requests), "-r", str(keyspace), "-t", ",".join(tests), "--csv"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    rows = {}
+    for r in csv.DictReader(io.StringIO(out)):
+        name = r["test"].split()[0]
+        rows[name] = (float(r["rps"]), float(r["p50_latency_ms"]), float(r["p99_latency_ms"]))
+    return rows
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--out", default="docs/benchmarks.md")
+    a = ap.parse_args()
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/meridian/target"))
+    meridian = os.path.join(target, "release", "meridian")
+    tmp = tempfile.mkdtemp(prefix="meridian-bench-")
+    mport, rport = free_port(), free_port()
+    procs = []
+    try:
+        procs.append(subprocess.Popen([meridian, "server", "--no-auth", "--port", str(mport), "--data-dir", os.path.join(tmp, "meridian")],
+                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "meridian.log"), "w")))
+        rdir = os.path.join(tmp, "redis"); os.makedirs(rdir)
+        procs.append(subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", rdir,
+                                       "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(mport); wait_port(rport)
+        configs = [("c50 P16", 50, 16), ("c50 P1", 50, 1), ("c1 P1", 1, 1)]
+        tests = ["set", "get", "incr"]
+        results = {}  # (config, server, test) -> list of (rps, p50, p99)
+        for rnd in range(a.rounds):
+            for (cname, c, p) in configs:
+                n = a.requests if p > 1 else max(a.requests // 4, 20000) if c > 1 else 5000
+                order = [("meridian", mport), ("redis", rport)] if rnd % 2 == 0 else [("redis", rport), ("meridian", mport)]
+                for server, port in order:
+                    rows = bench(port, tests, c, p, n, 1000000)
+                    for t, v in rows.items():
+                        results.setdefault((cname, server, t), []).append(v)
+                    print(f"round {rnd} {cname} {server}: " + ", ".join(f"{t} {v[0]:.0f}/s p99 {v[2]}ms" for t, v in rows.items()), flush=True)
+        lines = []
+        lines.append("| config | command | Meridian ops/s | redis-server-always ops/s | ops ratio | Meridian p99 ms | Redis p99 ms | p99 ratio (lower is better) |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for (cname, _, _) in configs:
+            for t in tests:
+                m = results.get((cname, "meridian", t.upper())); r = results.get((cname, "redis", t.upper()))
+                if not m or not r: continue
+                mr = statistics.median(x[0] for x in m); rr = statistics.median(x[0] for x in r)
+                mp = statistics.median(x[2] for x in m); rp = statistics.median(x[2] for x in r)
+                lines.append(f"| {cname} | {t.upper()} | {mr:,.0f} | {rr:,.0f} | {mr/rr:.2f}x | {mp:.3f} | {rp:.3f} | {mp/rp if rp else float('nan'):.2f}x |")
+        table = "\n".join(lines)
+        print(table)
+        cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+        rv = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+        section = (f"## Single node vs redis-server (appendonly yes, appendfsync always)\n\n"
+                   f"Run {datetime.date.today()} on {cpu} cores, {a.rounds} alternating rounds, medians; "
+                   f"`redis-benchmark -r 1000000 -t set,get,incr --csv`, {a.requests} requests for the pipelined config. "
+                   f"{rv.split(' sha')[0]}. Reproduce with `scripts/dev.sh bench`.\n\n{table}\n")
+        write_section(a.out, section)
+    finally:
+        for p in procs:
+            p.kill(); p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+def write_section(path, section):
+    head = "# Benchmarks\n\nFigures are ratios against a stock redis-server on the same machine; they are measurements, not tests.\n\n"
+    text = open(path).read() if os.path.exists(path) else head
+    marker = "## Single node vs redis-server"
+    if marker in text:
+        start = text.index(marker)
+        nxt = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    open(path, "w").write(text)
+
+if __name__ == "__main__":
+    main()

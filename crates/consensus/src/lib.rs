@@ -1,0 +1,16 @@
+//! The Raft group: the only crate that imports openraft.
+//!
+//! A write becomes a log entry `{now_ms, seed, ops}` proposed by the leader; entries
+//! are appended to the RocksDB log with group commit, and the state machine applies
+//! each committed entry through `engine` and writes its effects plus `last_applied` in
+//! one RocksDB batch. A one-member group is a single node; more members (issue 3) use
+//! the same path.
+
+mod log_store;
+mod network;
+mod node;
+mod state_machine;
+mod types;
+
+pub use node::{Node, NodeConfig, WriteError};
+pub use types::{Op, Request, Response, TypeConfig};

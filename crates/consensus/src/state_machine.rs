@@ -1,0 +1,227 @@
+//! The state machine adapter: applies committed entries through `engine`, writing
+//! each entry's effects and `last_applied` in one RocksDB batch.
+
+use crate::types::{
+    read_err, write_err, Entry, LogId, Op, Response, SnapshotDir, StorageError, StoredMembership,
+    TypeConfig,
+};
+use engine::{Frame, Txn};
+use keys::Cf;
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, SnapshotMeta};
+use std::path::PathBuf;
+use std::sync::Arc;
+use storage::Storage;
+use tokio::sync::watch;
+
+type Meta = SnapshotMeta<u64, openraft::BasicNode>;
+
+pub struct StateMachine {
+    st: Arc<Storage>,
+    snapshot_root: PathBuf,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    /// Publishes the applied index: sync tokens and read-your-writes wait on it.
+    applied_tx: watch::Sender<u64>,
+    current: Option<(Meta, PathBuf)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AppliedRecord {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+impl StateMachine {
+    pub fn open(
+        st: Arc<Storage>,
+        snapshot_root: PathBuf,
+    ) -> anyhow::Result<(StateMachine, watch::Receiver<u64>)> {
+        let rec: AppliedRecord = match st.sm_get(keys::SM_APPLIED)? {
+            Some(raw) => bincode::deserialize(&raw)?,
+            None => AppliedRecord {
+                last_applied: None,
+                membership: StoredMembership::default(),
+            },
+        };
+        std::fs::create_dir_all(&snapshot_root)?;
+        let current = latest_snapshot(&snapshot_root);
+        let applied = rec.last_applied.map_or(0, |l| l.index);
+        let (applied_tx, applied_rx) = watch::channel(applied);
+        Ok((
+            StateMachine {
+                st,
+                snapshot_root,
+                last_applied: rec.last_applied,
+                membership: rec.membership,
+                applied_tx,
+                current,
+            },
+            applied_rx,
+        ))
+    }
+
+    fn applied_record(&self) -> Result<Vec<u8>, StorageError> {
+        bincode::serialize(&AppliedRecord {
+            last_applied: self.last_applied,
+            membership: self.membership.clone(),
+        })
+        .map_err(write_err)
+    }
+
+    fn apply_one(&mut self, entry: Entry) -> Result<Response, StorageError> {
+        let log_id = entry.log_id;
+        let mut replies = Vec::new();
+        let effects = match entry.payload {
+            EntryPayload::Blank => engine::Effects::default(),
+            EntryPayload::Membership(m) => {
+                self.membership = StoredMembership::new(Some(log_id), m);
+                engine::Effects::default()
+            }
+            EntryPayload::Normal(req) => {
+                let mut txn = Txn::new(&*self.st, log_id.index, req.now_ms, req.seed);
+                for op in &req.ops {
+                    replies.push(match op {
+                        Op::Cmd { db, argv } => txn.run(*db, argv),
+                        Op::Expire { db, due } => match txn.expire_if_due(*db, due) {
+                            Ok(n) => Frame::Integer(n as i64),
+                            Err(e) => Frame::Error(e.0),
+                        },
+                    });
+                }
+                txn.into_effects()
+            }
+        };
+        self.last_applied = Some(log_id);
+        let rec = self.applied_record()?;
+        self.st
+            .write_effects(&effects, &[(Cf::Sm, keys::SM_APPLIED, &rec)])
+            .map_err(|e| openraft::StorageIOError::apply(log_id, openraft::AnyError::new(&e)))?;
+        Ok(Response { replies })
+    }
+
+    /// Checkpoints the database as a snapshot of everything applied so far. Runs on the
+    /// state machine task, between applies, so the recorded `last_applied` matches.
+    fn checkpoint(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let last = self.last_applied;
+        let id = format!(
+            "{}-{}",
+            last.map_or(0, |l| l.leader_id.term),
+            last.map_or(0, |l| l.index)
+        );
+        let dir = self.snapshot_root.join(&id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(write_err)?;
+        }
+        let tmp = self.snapshot_root.join(format!("{id}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(write_err)?;
+        self.st.checkpoint(&tmp.join("db")).map_err(write_err)?;
+        let meta = Meta {
+            last_log_id: last,
+            last_membership: self.membership.clone(),
+            snapshot_id: id.clone(),
+        };
+        let raw = bincode::serialize(&meta).map_err(write_err)?;
+        std::fs::write(tmp.join("meta.bin"), raw).map_err(write_err)?;
+        std::fs::rename(&tmp, &dir).map_err(write_err)?;
+        // Only the newest snapshot is kept.
+        if let Some((_, old)) = self.current.replace((meta.clone(), dir.clone())) {
+            if old != dir {
+                let _ = std::fs::remove_dir_all(old);
+            }
+        }
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(SnapshotDir { path: dir }),
+        })
+    }
+}
+
+fn latest_snapshot(root: &std::path::Path) -> Option<(Meta, PathBuf)> {
+    let mut best: Option<(Meta, PathBuf)> = None;
+    for ent in std::fs::read_dir(root).ok()?.flatten() {
+        let path = ent.path();
+        if path.extension().is_some() {
+            // An interrupted *.tmp build.
+            let _ = std::fs::remove_dir_all(&path);
+            continue;
+        }
+        let Ok(raw) = std::fs::read(path.join("meta.bin")) else {
+            continue;
+        };
+        let Ok(meta) = bincode::deserialize::<Meta>(&raw) else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .map_or(true, |(b, _)| b.last_log_id < meta.last_log_id)
+        {
+            best = Some((meta, path));
+        }
+    }
+    best
+}
+
+/// Builds a snapshot that was checkpointed when the builder was taken.
+pub struct Builder(Option<Result<Snapshot<TypeConfig>, StorageError>>);
+
+impl RaftSnapshotBuilder<TypeConfig> for Builder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        self.0.take().unwrap_or_else(|| {
+            Err(write_err(std::io::Error::other(
+                "snapshot builder used twice",
+            )))
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Builder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let mut out = Vec::new();
+        for e in entries {
+            out.push(self.apply_one(e)?);
+        }
+        if let Some(l) = self.last_applied {
+            self.applied_tx.send_replace(l.index);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Builder {
+        Builder(Some(self.checkpoint()))
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotDir>, StorageError> {
+        Err(read_err(std::io::Error::other(
+            "installing snapshots from peers needs the replication transport (not in a single-node group)",
+        )))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _meta: &Meta,
+        _snapshot: Box<SnapshotDir>,
+    ) -> Result<(), StorageError> {
+        Err(write_err(std::io::Error::other(
+            "installing snapshots from peers needs the replication transport (not in a single-node group)",
+        )))
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        Ok(self.current.as_ref().map(|(meta, path)| Snapshot {
+            meta: meta.clone(),
+            snapshot: Box::new(SnapshotDir { path: path.clone() }),
+        }))
+    }
+}

@@ -1,0 +1,57 @@
+//! What travels through the log.
+
+use resp::Frame;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One log entry's payload. `now_ms` and `seed` are fixed by the leader when it
+/// proposes, so applying the entry is a pure function of (state, entry).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub now_ms: u64,
+    pub seed: u64,
+    /// Several clients' writes batched into one entry; one reply each.
+    pub ops: Vec<Op>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Op {
+    /// A client command in database `db`.
+    Cmd { db: u8, argv: Vec<Vec<u8>> },
+    /// The leader's expirer: delete these (expire_at, key) if still due at `now_ms`.
+    Expire { db: u8, due: Vec<(u64, Vec<u8>)> },
+}
+
+/// The replies of an entry's ops, in order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub replies: Vec<Frame>,
+}
+
+/// A snapshot is a RocksDB checkpoint directory (hard-linked SST files).
+#[derive(Debug, Clone)]
+pub struct SnapshotDir {
+    pub path: PathBuf,
+}
+
+openraft::declare_raft_types!(
+    pub TypeConfig:
+        D = Request,
+        R = Response,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        SnapshotData = SnapshotDir,
+);
+
+pub type LogId = openraft::LogId<u64>;
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type StoredMembership = openraft::StoredMembership<u64, openraft::BasicNode>;
+pub type StorageError = openraft::StorageError<u64>;
+
+pub(crate) fn read_err(e: impl std::error::Error + 'static) -> StorageError {
+    openraft::StorageIOError::read(openraft::AnyError::new(&e)).into()
+}
+
+pub(crate) fn write_err(e: impl std::error::Error + 'static) -> StorageError {
+    openraft::StorageIOError::write(openraft::AnyError::new(&e)).into()
+}

@@ -1,0 +1,595 @@
+//! Generic (keyspace) commands: DEL, EXISTS, the EXPIRE family, TTL, KEYS, SCAN,
+//! RENAME, COPY, TYPE, OBJECT, ...
+//!
+//! Everything here is deterministic: time is `t.now_ms` (the entry's leader time),
+//! randomness comes from `t.rng` only, and SCAN's cursor is a hash slot, so the same
+//! call gives the same reply on every replica.
+
+use super::spec;
+use crate::args::{self, parse_i64};
+use crate::error::{CmdError, CmdResult};
+use crate::table::{flags::*, keys, CommandSpec, Exec, NO_KEYS};
+use crate::txn::Txn;
+use crate::Frame;
+use keys::{Kind, Meta, SLOTS};
+
+pub fn commands() -> Vec<CommandSpec> {
+    use Exec::Engine as E;
+    let ks: &'static [&'static str] = &["keyspace"];
+    let g = "generic";
+    vec![
+        spec("copy", -3, WRITE | DENYOOM, keys(1, 2, 1), ks, g, "6.2.0", "Copies the value of a key to a new key.", E(copy)),
+        spec("del", -2, WRITE, keys(1, -1, 1), ks, g, "1.0.0", "Deletes one or more keys.", E(del)),
+        spec("exists", -2, READONLY | FAST, keys(1, -1, 1), ks, g, "1.0.0", "Determines whether one or more keys exist.", E(exists)),
+        spec("expire", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Sets the expiration time of a key in seconds.", E(expire)),
+        spec("expireat", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", E(expireat)),
+        spec("expiretime", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", E(expiretime)),
+        // KEYS is @dangerous in Redis (it walks the whole keyspace).
+        spec("keys", 2, READONLY, NO_KEYS, &["keyspace", "dangerous"], g, "1.0.0", "Returns all key names that match a pattern.", E(keys_cmd)),
+        // A container in Redis; every subcommand is read-only and takes its key at argv[2].
+        spec("object", -2, READONLY, keys(2, 2, 1), ks, g, "2.2.3", "A container for object introspection commands.", E(object)),
+        spec("persist", 2, WRITE | FAST, keys(1, 1, 1), ks, g, "2.2.0", "Removes the expiration time of a key.", E(persist)),
+        spec("pexpire", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "2.6.0", "Sets the expiration time of a key in milliseconds.", E(pexpire)),
+        spec("pexpireat", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", E(pexpireat)),
+        spec("pexpiretime", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", E(pexpiretime)),
+        spec("pttl", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "2.6.0", "Returns the expiration time in milliseconds of a key.", E(pttl)),
+        spec("randomkey", 1, READONLY, NO_KEYS, ks, g, "1.0.0", "Returns a random key name from the database.", E(randomkey)),
+        spec("rename", 3, WRITE, keys(1, 2, 1), ks, g, "1.0.0", "Renames a key and overwrites the destination.", E(rename)),
+        spec("renamenx", 3, WRITE | FAST, keys(1, 2, 1), ks, g, "1.0.0", "Renames a key only when the target key name doesn't exist.", E(renamenx)),
+        spec("scan", -2, READONLY, NO_KEYS, ks, g, "2.8.0", "Iterates over the key names in the database.", E(scan)),
+        spec("touch", -2, READONLY | FAST, keys(1, -1, 1), ks, g, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", E(touch)),
+        spec("ttl", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Returns the expiration time in seconds of a key.", E(ttl)),
+        spec("type", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Determines the type of value stored at a key.", E(type_cmd)),
+        spec("unlink", -2, WRITE | FAST, keys(1, -1, 1), ks, g, "4.0.0", "Asynchronously deletes one or more keys.", E(unlink)),
+    ]
+}
+
+// ---- helpers ------------------------------------------------------------------------
+
+/// Runs `f` with `t.db` switched to `db`, restoring the caller's db afterwards (also
+/// on error).
+fn in_db<R>(t: &mut Txn, db: u8, f: impl FnOnce(&mut Txn) -> R) -> R {
+    let saved = t.db;
+    t.db = db;
+    let r = f(t);
+    t.db = saved;
+    r
+}
+
+/// COPY and RENAME move the whole value through the meta record. That is complete
+/// only for strings; collections keep sub-records under `meta.version` (keyed by the
+/// key name) which would have to be copied too, so refuse them loudly until then.
+fn only_strings(meta: &Meta) -> Result<(), CmdError> {
+    if meta.kind == Kind::String {
+        Ok(())
+    } else {
+        Err(CmdError::new(format!(
+            "ERR COPY/RENAME of {} keys is not supported yet",
+            meta.kind.type_name()
+        )))
+    }
+}
+
+fn int(n: i64) -> CmdResult {
+    Ok(Frame::Integer(n))
+}
+
+// ---- DEL / UNLINK / EXISTS / TOUCH / TYPE -------------------------------------------
+
+fn del(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let mut n = 0;
+    for key in &argv[1..] {
+        // delete_key also drops an expired-but-present record (as Redis does when it
+        // looks the key up) but only counts live keys.
+        if t.delete_key(key)? {
+            n += 1;
+        }
+    }
+    int(n)
+}
+
+/// UNLINK is DEL: deleting a collection only rewrites its meta record here, so there
+/// is nothing to reclaim asynchronously.
+fn unlink(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    del(t, argv)
+}
+
+/// Counts live keys; a key named twice counts twice.
+fn exists(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let mut n = 0;
+    for key in &argv[1..] {
+        if t.exists(key)? {
+            n += 1;
+        }
+    }
+    int(n)
+}
+
+/// Redis updates the keys' LRU clock; Meridian tracks no access time (see OBJECT
+/// IDLETIME), so TOUCH only counts the live keys.
+fn touch(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    exists(t, argv)
+}
+
+fn type_cmd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let name = match t.get_meta(&argv[1])? {
+        Some(m) => m.kind.type_name(),
+        None => "none",
+    };
+    Ok(Frame::Simple(name.into()))
+}
+
+// ---- EXPIRE family ------------------------------------------------------------------
+
+const EXPIRE_NX: u8 = 1;
+const EXPIRE_XX: u8 = 2;
+const EXPIRE_GT: u8 = 4;
+const EXPIRE_LT: u8 = 8;
+
+/// Redis's parseExtendedExpireArgumentsOrReply.
+fn expire_flags(argv: &[Vec<u8>]) -> Result<u8, CmdError> {
+    let mut flags = 0;
+    for opt in &argv[3..] {
+        flags |= if args::is(opt, "nx") {
+            EXPIRE_NX
+        } else if args::is(opt, "xx") {
+            EXPIRE_XX
+        } else if args::is(opt, "gt") {
+            EXPIRE_GT
+        } else if args::is(opt, "lt") {
+            EXPIRE_LT
+        } else {
+            return Err(CmdError::new(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(opt)
+            )));
+        };
+    }
+    if flags & EXPIRE_NX != 0 && flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT) != 0 {
+        return Err(CmdError::new(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if flags & EXPIRE_GT != 0 && flags & EXPIRE_LT != 0 {
+        return Err(CmdError::new(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(flags)
+}
+
+/// Redis's expireGenericCommand. `relative`: the time is added to now (EXPIRE,
+/// PEXPIRE) rather than absolute (EXPIREAT, PEXPIREAT); `seconds`: the unit.
+fn expire_generic(t: &mut Txn, argv: &[Vec<u8>], relative: bool, seconds: bool) -> CmdResult {
+    let invalid = || {
+        CmdError::new(format!(
+            "ERR invalid expire time in '{}' command",
+            String::from_utf8_lossy(&argv[0]).to_ascii_lowercase()
+        ))
+    };
+    let flags = expire_flags(argv)?;
+    let mut when = parse_i64(&argv[2])?;
+    if seconds {
+        when = when.checked_mul(1000).ok_or_else(invalid)?;
+    }
+    // now_ms is a unix time in ms: far below i64::MAX.
+    let now = i64::try_from(t.now_ms).unwrap_or(i64::MAX);
+    if relative {
+        when = when.checked_add(now).ok_or_else(invalid)?;
+    }
+
+    // An expired key is a missing key.
+    let Some(meta) = t.get_meta(&argv[1])? else {
+        return int(0);
+    };
+    if flags != 0 {
+        // None = no expiry, i.e. an infinite TTL.
+        let current = (meta.expire_at_ms != 0).then_some(meta.expire_at_ms as i64);
+        if flags & EXPIRE_NX != 0 && current.is_some() {
+            return int(0);
+        }
+        if flags & EXPIRE_XX != 0 && current.is_none() {
+            return int(0);
+        }
+        if flags & EXPIRE_GT != 0 && current.map_or(true, |c| when <= c) {
+            return int(0);
+        }
+        if flags & EXPIRE_LT != 0 && current.is_some_and(|c| when >= c) {
+            return int(0);
+        }
+    }
+
+    if when <= now {
+        // A time in the past deletes the key (Redis replicates it as a DEL).
+        t.delete_key(&argv[1])?;
+    } else {
+        t.set_expire(&argv[1], when as u64)?;
+    }
+    int(1)
+}
+
+fn expire(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    expire_generic(t, argv, true, true)
+}
+
+fn pexpire(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    expire_generic(t, argv, true, false)
+}
+
+fn expireat(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    expire_generic(t, argv, false, true)
+}
+
+fn pexpireat(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    expire_generic(t, argv, false, false)
+}
+
+/// -2 missing, -1 no expiry, else the remaining time (never negative).
+fn ttl_generic(t: &mut Txn, key: &[u8], ms: bool) -> CmdResult {
+    let Some(meta) = t.get_meta(key)? else {
+        return int(-2);
+    };
+    if meta.expire_at_ms == 0 {
+        return int(-1);
+    }
+    let left = meta
+        .expire_at_ms
+        .saturating_sub(t.now_ms)
+        .min(i64::MAX as u64) as i64;
+    int(if ms { left } else { (left + 500) / 1000 })
+}
+
+fn ttl(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    ttl_generic(t, &argv[1], false)
+}
+
+fn pttl(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    ttl_generic(t, &argv[1], true)
+}
+
+/// -2 missing, -1 no expiry, else the absolute expiry (seconds truncated).
+fn expiretime_generic(t: &mut Txn, key: &[u8], ms: bool) -> CmdResult {
+    let Some(meta) = t.get_meta(key)? else {
+        return int(-2);
+    };
+    if meta.expire_at_ms == 0 {
+        return int(-1);
+    }
+    let at = meta.expire_at_ms.min(i64::MAX as u64) as i64;
+    int(if ms { at } else { at / 1000 })
+}
+
+fn expiretime(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    expiretime_generic(t, &argv[1], false)
+}
+
+fn pexpiretime(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    expiretime_generic(t, &argv[1], true)
+}
+
+fn persist(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    match t.get_meta(&argv[1])? {
+        Some(m) if m.expire_at_ms != 0 => {
+            t.set_expire(&argv[1], 0)?;
+            int(1)
+        }
+        _ => int(0),
+    }
+}
+
+// ---- RENAME / RENAMENX / COPY -------------------------------------------------------
+
+/// Redis's renameGenericCommand.
+fn rename_generic(t: &mut Txn, argv: &[Vec<u8>], nx: bool) -> CmdResult {
+    let (src, dst) = (&argv[1], &argv[2]);
+    let Some(meta) = t.get_meta(src)? else {
+        return Err(CmdError::no_such_key());
+    };
+    if src == dst {
+        return if nx { int(0) } else { Ok(Frame::ok()) };
+    }
+    only_strings(&meta)?;
+    if nx && t.exists(dst)? {
+        return int(0);
+    }
+    // The destination is a new incarnation; the expiry travels with the value.
+    let moved = Meta {
+        version: t.new_version(),
+        ..meta
+    };
+    // put_meta replaces whatever `dst` held (live or expired) and keeps the key
+    // count and expiry index in step.
+    t.put_meta(dst, moved)?;
+    t.delete_key(src)?;
+    if nx {
+        int(1)
+    } else {
+        Ok(Frame::ok())
+    }
+}
+
+fn rename(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    rename_generic(t, argv, false)
+}
+
+fn renamenx(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    rename_generic(t, argv, true)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE] (Redis's copyCommand).
+fn copy(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let (src, dst) = (&argv[1], &argv[2]);
+    let src_db = t.db;
+    let mut dst_db = t.db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        if args::is(&argv[j], "replace") {
+            replace = true;
+        } else if args::is(&argv[j], "db") && more {
+            let id = parse_i64(&argv[j + 1])?;
+            if i32::try_from(id).is_err() {
+                return Err(CmdError::not_integer());
+            }
+            if id < 0 || id >= keys::DATABASES as i64 {
+                return Err(CmdError::new("ERR DB index is out of range"));
+            }
+            dst_db = id as u8;
+            j += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    if src_db == dst_db && src == dst {
+        return Err(CmdError::new(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let Some(meta) = t.get_meta(src)? else {
+        return int(0);
+    };
+    only_strings(&meta)?;
+    in_db(t, dst_db, |t| {
+        if t.exists(dst)? && !replace {
+            return int(0);
+        }
+        // A new, independent incarnation with the source's value and expiry.
+        let copied = Meta {
+            version: t.new_version(),
+            ..meta
+        };
+        t.put_meta(dst, copied)?;
+        int(1)
+    })
+}
+
+// ---- KEYS / SCAN / RANDOMKEY --------------------------------------------------------
+
+/// Every live key matching the glob, in (slot, key) order.
+fn keys_cmd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let pattern = &argv[1];
+    let all = pattern.as_slice() == b"*";
+    let mut out = Vec::new();
+    t.scan_keys(0, &mut |_, key, _| {
+        if all || crate::glob_match(pattern, key, false) {
+            out.push(Frame::Bulk(key.to_vec()));
+        }
+        true
+    })?;
+    Ok(Frame::Array(out))
+}
+
+/// The cursor is a hash slot, 0..16383 (Redis parses it with string2ull).
+fn parse_cursor(arg: &[u8]) -> Result<u16, CmdError> {
+    let invalid = || CmdError::new("ERR invalid cursor");
+    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let v: u64 = std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(invalid)?;
+    if v >= SLOTS as u64 {
+        return Err(invalid());
+    }
+    Ok(v as u16)
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
+///
+/// Stateless and identical on every replica: the cursor is the hash slot to resume
+/// at. One call walks whole slots from the cursor on until it has visited at least
+/// COUNT live keys (before MATCH/TYPE filtering, as in Redis) or reaches the end of
+/// the database; it replies with the next non-empty slot, or 0 when done. Every key
+/// present for the whole iteration is returned exactly once (a key lives in exactly
+/// one slot and slots are never split across calls).
+fn scan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let cursor = parse_cursor(&argv[1])?;
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_name: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let more = argv.len() - i >= 2;
+        if args::is(&argv[i], "count") && more {
+            count = parse_i64(&argv[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::syntax());
+            }
+        } else if args::is(&argv[i], "match") && more {
+            let p = argv[i + 1].as_slice();
+            pattern = (p != b"*").then_some(p);
+        } else if args::is(&argv[i], "type") && more {
+            // An unknown type name simply matches nothing (Redis 7).
+            type_name = Some(argv[i + 1].as_slice());
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 2;
+    }
+
+    let count = count as u64;
+    let mut visited: u64 = 0;
+    let mut current: Option<u16> = None;
+    let mut next: u16 = 0;
+    let mut out = Vec::new();
+    t.scan_keys(cursor, &mut |slot, key, meta| {
+        if current != Some(slot) {
+            if visited >= count {
+                next = slot;
+                return false;
+            }
+            current = Some(slot);
+        }
+        visited += 1;
+        if let Some(p) = pattern {
+            if !crate::glob_match(p, key, false) {
+                return true;
+            }
+        }
+        if let Some(ty) = type_name {
+            if !ty.eq_ignore_ascii_case(meta.kind.type_name().as_bytes()) {
+                return true;
+            }
+        }
+        out.push(Frame::Bulk(key.to_vec()));
+        true
+    })?;
+    Ok(Frame::Array(vec![
+        Frame::Bulk(next.to_string().into_bytes()),
+        Frame::Array(out),
+    ]))
+}
+
+/// Up to this many keys (by DBSIZE) RANDOMKEY picks uniformly from a full walk.
+const RANDOMKEY_FULL_WALK: u64 = 4096;
+
+/// A random live key drawn from `t.rng` (so every replica picks the same one), nil
+/// when the database has none.
+///
+/// Small databases: uniform over all live keys. Larger ones: a random slot, then a
+/// uniform key of the first non-empty slot from there on (wrapping) — O(one slot)
+/// and close to uniform since CRC16 spreads keys evenly over slots (hash tags skew it).
+fn randomkey(t: &mut Txn, _argv: &[Vec<u8>]) -> CmdResult {
+    let n = t.key_count(t.db)?;
+    if n == 0 {
+        return Ok(Frame::Null);
+    }
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    if n <= RANDOMKEY_FULL_WALK {
+        t.scan_keys(0, &mut |_, key, _| {
+            found.push(key.to_vec());
+            true
+        })?;
+    } else {
+        let start = t.rng.below(SLOTS as u64) as u16;
+        // From the random slot to the end, then wrap around to it.
+        for (from, stop_at) in [(start, SLOTS as u16), (0, start)] {
+            let mut slot_of_found: Option<u16> = None;
+            t.scan_keys(from, &mut |slot, key, _| {
+                if slot >= stop_at || slot_of_found.is_some_and(|s| s != slot) {
+                    return false;
+                }
+                slot_of_found = Some(slot);
+                found.push(key.to_vec());
+                true
+            })?;
+            if !found.is_empty() {
+                break;
+            }
+        }
+    }
+    if found.is_empty() {
+        // Every counted key has expired.
+        return Ok(Frame::Null);
+    }
+    let i = t.rng.below(found.len() as u64) as usize;
+    Ok(Frame::Bulk(found.swap_remove(i)))
+}
+
+// ---- OBJECT -------------------------------------------------------------------------
+
+const OBJECT_HELP: [&str; 11] = [
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access logarithmic access frequency counter of a <key>.",
+    "IDLETIME <key>",
+    "    Return the idle time of a <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+];
+
+/// The encoding Redis would report. Strings follow Redis exactly for values written
+/// by SET (int / embstr / raw; APPEND/SETRANGE results, which Redis keeps "raw", are
+/// not distinguished). Collections: Redis 7 defaults judged by element count only.
+fn encoding(meta: &Meta) -> &'static str {
+    let small = meta.len <= 128;
+    match meta.kind {
+        Kind::String => {
+            let v = &meta.inline;
+            if v.len() <= 20 && args::parse_i64_opt(v).is_some() {
+                "int"
+            } else if v.len() <= 44 {
+                "embstr"
+            } else {
+                "raw"
+            }
+        }
+        Kind::Hash | Kind::ZSet | Kind::Set if small => "listpack",
+        Kind::Hash | Kind::Set => "hashtable",
+        Kind::ZSet => "skiplist",
+        Kind::List if small => "listpack",
+        Kind::List => "quicklist",
+        Kind::Stream => "stream",
+        Kind::Json => "raw",
+    }
+}
+
+fn object(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let arity = match sub.as_str() {
+        "help" => 2,
+        "encoding" | "freq" | "idletime" | "refcount" => 3,
+        _ => return Err(CmdError::unknown_subcommand(&argv[1], "object")),
+    };
+    if argv.len() != arity {
+        return Err(CmdError::wrong_arity(&format!("object|{sub}")));
+    }
+    if sub == "help" {
+        let mut lines = vec![Frame::Simple(
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into(),
+        )];
+        lines.extend(OBJECT_HELP.iter().map(|l| Frame::Simple((*l).into())));
+        lines.push(Frame::Simple("HELP".into()));
+        lines.push(Frame::Simple("    Print this help.".into()));
+        return Ok(Frame::Array(lines));
+    }
+    let Some(meta) = t.get_meta(&argv[2])? else {
+        return Ok(Frame::Null);
+    };
+    match sub.as_str() {
+        "encoding" => Ok(Frame::Bulk(encoding(&meta).as_bytes().to_vec())),
+        // Seconds since the key's last *write* (meta.mtime_ms, the leader time of the
+        // entry that last changed it). Reads do not refresh it: a read is not a log
+        // entry, and recording access times would turn every read into a write. So
+        // this is "idle since last modified", not Redis's "since last access".
+        "idletime" => {
+            int((t.now_ms.saturating_sub(meta.mtime_ms) / 1000).min(i64::MAX as u64) as i64)
+        }
+        // No LFU policy: Redis's own error for that case.
+        "freq" => Err(CmdError::new(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data \
+             will take some time to adjust.",
+        )),
+        // Values are never shared between keys here.
+        "refcount" => int(1),
+        _ => unreachable!("subcommand checked above"),
+    }
+}

@@ -1,0 +1,43 @@
+//! Commands, one module per group and one function per command.
+
+pub mod bitmap;
+pub mod generic;
+pub mod server;
+pub mod string;
+
+use crate::table::{CommandSpec, Exec, KeySpec};
+
+/// Builds a table row. Keeps the per-module tables one line per command.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: KeySpec,
+    acl: &'static [&'static str],
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    exec: Exec,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        acl,
+        group,
+        since,
+        summary,
+        exec,
+    }
+}
+
+pub(crate) fn all_commands() -> Vec<CommandSpec> {
+    let mut all = Vec::new();
+    all.extend(string::commands());
+    all.extend(bitmap::commands());
+    all.extend(generic::commands());
+    all.extend(server::commands());
+    all
+}

@@ -1,0 +1,31 @@
+//! The keyspace and every Redis data type, executed deterministically.
+//!
+//! `engine` does no I/O, reads no clock and draws no unseeded randomness: a command
+//! runs inside a [`Txn`] over a read-only [`Store`] with the time, seed and log index
+//! fixed by the caller, and yields a reply plus the [`Effects`] to persist. The same
+//! entry applied to the same state gives the same bytes on every replica.
+
+pub mod args;
+mod cmd;
+mod error;
+mod glob;
+mod rng;
+mod store;
+mod table;
+mod txn;
+
+pub use args::*;
+pub use error::{CmdError, CmdResult};
+pub use glob::glob_match;
+pub use rng::Rng;
+pub use store::{Effects, MemStore, Store, StoreError, Write};
+pub use table::{
+    check_arity, check_key_sizes, flags, keys as key_range, lookup, CommandSpec, Exec, KeySpec,
+    COMMANDS, NO_KEYS,
+};
+pub use txn::Txn;
+
+pub use resp::Frame;
+
+/// The largest key accepted (Upstash's documented limit).
+pub const MAX_KEY_BYTES: usize = 32 * 1024;

@@ -1,0 +1,261 @@
+//! The command table: the single source of a command's arity, flags, key positions
+//! and ACL categories. Read/write classification everywhere comes from here.
+
+use crate::error::{CmdError, CmdResult};
+use crate::txn::Txn;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    pub const NO_AUTH: u32 = 1 << 11;
+    pub const MAY_REPLICATE: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    pub const MOVABLE_KEYS: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+
+    /// Flag names as COMMAND INFO prints them.
+    pub const NAMES: [(u32, &str); 16] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (ALLOW_BUSY, "allow_busy"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+/// Where a command's keys are: argv positions first..=last (negative = from the end),
+/// every `step`. `first == 0` means no keys. Commands whose keys move with their
+/// arguments provide `find` as well.
+#[derive(Clone, Copy)]
+pub struct KeySpec {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+    pub find: Option<fn(&[Vec<u8>]) -> Vec<usize>>,
+}
+
+pub enum Exec {
+    /// Executed by the engine, deterministically.
+    Engine(fn(&mut Txn, &[Vec<u8>]) -> CmdResult),
+    /// Handled by the server's connection/session layer (AUTH, SELECT, CLIENT, ...).
+    Server,
+}
+
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: positive = exact argc, negative = at least -arity.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: KeySpec,
+    /// ACL categories besides the ones implied by the flags, without '@'.
+    pub acl: &'static [&'static str],
+    /// Group name as COMMAND DOCS reports it (string, generic, connection, ...).
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub exec: Exec,
+}
+
+impl CommandSpec {
+    pub fn is_write(&self) -> bool {
+        self.flags & flags::WRITE != 0
+    }
+
+    /// Every ACL category, '@'-prefixed, as COMMAND INFO lists them.
+    pub fn acl_categories(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let f = self.flags;
+        if f & flags::WRITE != 0 {
+            out.push("@write".to_string());
+        }
+        if f & flags::READONLY != 0 {
+            out.push("@read".to_string());
+        }
+        for c in self.acl {
+            out.push(format!("@{c}"));
+        }
+        if f & flags::ADMIN != 0 {
+            out.push("@admin".to_string());
+            out.push("@dangerous".to_string());
+        }
+        if f & flags::FAST != 0 {
+            out.push("@fast".to_string());
+        } else {
+            out.push("@slow".to_string());
+        }
+        if f & flags::BLOCKING != 0 {
+            out.push("@blocking".to_string());
+        }
+        if f & flags::PUBSUB != 0 && !self.acl.contains(&"pubsub") {
+            out.push("@pubsub".to_string());
+        }
+        out.dedup();
+        out
+    }
+
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        flags::NAMES
+            .iter()
+            .filter(|(bit, _)| self.flags & bit != 0)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// Argument positions holding keys.
+    pub fn key_positions(&self, argv: &[Vec<u8>]) -> Vec<usize> {
+        if let Some(find) = self.keys.find {
+            return find(argv);
+        }
+        let ks = self.keys;
+        if ks.first <= 0 || ks.step <= 0 {
+            return Vec::new();
+        }
+        let argc = argv.len() as i32;
+        let last = if ks.last < 0 { argc + ks.last } else { ks.last };
+        let mut out = Vec::new();
+        let mut i = ks.first;
+        while i <= last && i < argc {
+            out.push(i as usize);
+            i += ks.step;
+        }
+        out
+    }
+}
+
+/// Keys at fixed positions.
+pub const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec {
+        first,
+        last,
+        step,
+        find: None,
+    }
+}
+
+pub const NO_KEYS: KeySpec = keys(0, 0, 0);
+
+fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| COMMANDS().iter().map(|c| (c.name, c)).collect())
+}
+
+/// Every command Meridian knows, in table order.
+#[allow(non_snake_case)]
+pub fn COMMANDS() -> &'static [CommandSpec] {
+    static ALL: OnceLock<Vec<CommandSpec>> = OnceLock::new();
+    ALL.get_or_init(crate::cmd::all_commands)
+}
+
+/// Looks a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (i, b) in name.iter().enumerate() {
+        buf[i] = b.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+    index().get(lower).copied()
+}
+
+pub fn check_arity(spec: &CommandSpec, argv: &[Vec<u8>]) -> Result<(), CmdError> {
+    let n = argv.len() as i32;
+    let ok = if spec.arity >= 0 {
+        n == spec.arity
+    } else {
+        n >= -spec.arity
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(CmdError::wrong_arity(spec.name))
+    }
+}
+
+pub fn check_key_sizes(spec: &CommandSpec, argv: &[Vec<u8>]) -> Result<(), CmdError> {
+    for i in spec.key_positions(argv) {
+        if let Some(k) = argv.get(i) {
+            if k.len() > crate::MAX_KEY_BYTES {
+                return Err(CmdError::key_too_large(k.len()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_unique_lowercase_and_classified() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS() {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(
+                !(c.flags & flags::WRITE != 0 && c.flags & flags::READONLY != 0),
+                "{} is both write and readonly",
+                c.name
+            );
+            assert!(c.arity != 0, "{} has arity 0", c.name);
+            assert!(
+                !c.group.is_empty() && !c.summary.is_empty(),
+                "{} lacks docs",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'x'; 100]).is_none());
+    }
+
+    #[test]
+    fn key_positions_follow_the_spec() {
+        let argv: Vec<Vec<u8>> = ["mset", "a", "1", "b", "2"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        assert_eq!(lookup(b"mset").unwrap().key_positions(&argv), vec![1, 3]);
+        let argv: Vec<Vec<u8>> = ["bitop", "and", "d", "s1", "s2"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        assert_eq!(
+            lookup(b"bitop").unwrap().key_positions(&argv),
+            vec![2, 3, 4]
+        );
+        assert_eq!(
+            lookup(b"ping").unwrap().key_positions(&argv),
+            Vec::<usize>::new()
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! A transaction over the keyspace: reads go through pending writes to the [`Store`],
+//! writes pile up as [`Effects`]. One Txn executes one log entry (or one read).
+
+use crate::error::{CmdError, CmdResult};
+use crate::rng::Rng;
+use crate::store::{Effects, Store, StoreError, Write};
+use crate::table::{self, flags, Exec};
+use keys::{Cf, Kind, Meta};
+use resp::Frame;
+use std::collections::BTreeMap;
+
+pub struct Txn<'s> {
+    store: &'s dyn Store,
+    /// Leader time of the entry (or the node's clock for a read).
+    pub now_ms: u64,
+    /// Log index of the entry being applied; 0 on the read path.
+    pub index: u64,
+    /// Seeded by the entry: the only source of randomness commands may use.
+    pub rng: Rng,
+    /// The database the current command runs in.
+    pub db: u8,
+    read_only: bool,
+    writes: BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
+    ranges: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    counts: BTreeMap<u8, u64>,
+    next_version: u64,
+}
+
+impl<'s> Txn<'s> {
+    /// A transaction applying log entry `index`, with the leader's `now_ms` and `seed`.
+    pub fn new(store: &'s dyn Store, index: u64, now_ms: u64, seed: u64) -> Txn<'s> {
+        Txn {
+            store,
+            now_ms,
+            index,
+            rng: Rng::new(seed ^ index.rotate_left(32)),
+            db: 0,
+            read_only: false,
+            writes: BTreeMap::new(),
+            ranges: Vec::new(),
+            counts: BTreeMap::new(),
+            next_version: 0,
+        }
+    }
+
+    /// A transaction for the read path: write commands are refused.
+    pub fn read_only(store: &'s dyn Store, now_ms: u64, seed: u64) -> Txn<'s> {
+        let mut t = Txn::new(store, 0, now_ms, seed);
+        t.read_only = true;
+        t
+    }
+
+    /// Runs one command in database `db`: table lookup, arity and key-size checks,
+    /// then the command itself. Errors come back as error frames.
+    pub fn run(&mut self, db: u8, argv: &[Vec<u8>]) -> Frame {
+        match self.run_checked(db, argv) {
+            Ok(f) => f,
+            Err(e) => Frame::Error(e.0),
+        }
+    }
+
+    fn run_checked(&mut self, db: u8, argv: &[Vec<u8>]) -> CmdResult {
+        let Some(name) = argv.first() else {
+            return Err(CmdError::new("ERR empty command"));
+        };
+        let spec =
+            table::lookup(name).ok_or_else(|| CmdError::unknown_command(name, &argv[1..]))?;
+        table::check_arity(spec, argv)?;
+        table::check_key_sizes(spec, argv)?;
+        if self.read_only && spec.flags & flags::WRITE != 0 {
+            return Err(CmdError::new(format!(
+                "ERR '{}' is a write command and cannot run on the read path",
+                spec.name
+            )));
+        }
+        self.db = db;
+        match spec.exec {
+            Exec::Engine(f) => f(self, argv),
+            Exec::Server => Err(CmdError::new(format!(
+                "ERR '{}' is a connection command and cannot run here",
+                spec.name
+            ))),
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Hands back what this transaction changed, ready for one write batch.
+    pub fn into_effects(self) -> Effects {
+        let mut writes =
+            Vec::with_capacity(self.ranges.len() + self.writes.len() + self.counts.len());
+        for (cf, s, e) in self.ranges {
+            writes.push(Write::DeleteRange(cf, s, e));
+        }
+        for ((cf, k), v) in self.writes {
+            writes.push(match v {
+                Some(v) => Write::Put(cf, k, v),
+                None => Write::Delete(cf, k),
+            });
+        }
+        for (db, n) in self.counts {
+            writes.push(Write::Put(
+                Cf::Sm,
+                keys::sm_keycount_key(db),
+                n.to_be_bytes().to_vec(),
+            ));
+        }
+        Effects { writes }
+    }
+
+    // ---- raw access -------------------------------------------------------------------
+
+    fn in_deleted_range(&self, cf: Cf, key: &[u8]) -> bool {
+        self.ranges
+            .iter()
+            .any(|(c, s, e)| *c == cf && key >= s.as_slice() && key < e.as_slice())
+    }
+
+    pub fn raw_get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.writes.get(&(cf, key.to_vec())) {
+            return Ok(v.clone());
+        }
+        if self.in_deleted_range(cf, key) {
+            return Ok(None);
+        }
+        self.store.get(cf, key)
+    }
+
+    pub fn raw_put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
+        debug_assert!(!self.read_only);
+        self.writes.insert((cf, key), Some(value));
+    }
+
+    pub fn raw_delete(&mut self, cf: Cf, key: Vec<u8>) {
+        debug_assert!(!self.read_only);
+        self.writes.insert((cf, key), None);
+    }
+
+    pub fn raw_delete_range(&mut self, cf: Cf, start: Vec<u8>, end: Vec<u8>) {
+        let doomed: Vec<_> = self
+            .writes
+            .range((cf, start.clone())..(cf, end.clone()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            self.writes.remove(&k);
+        }
+        self.ranges.push((cf, start, end));
+    }
+
+    /// Visits `[start, end)` of `cf` as this transaction sees it (pending writes merged
+    /// over the store), in key order, until `f` returns false.
+    pub fn raw_scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        if start >= end {
+            return Ok(());
+        }
+        let mut pending = self
+            .writes
+            .range((cf, start.to_vec())..(cf, end.to_vec()))
+            .map(|((_, k), v)| (k.as_slice(), v.as_deref()))
+            .peekable();
+        let mut stopped = false;
+        self.store.scan(cf, start, end, &mut |k, v| {
+            // Pending keys that sort before this stored key come first.
+            while let Some(&(pk, pv)) = pending.peek() {
+                if pk >= k {
+                    break;
+                }
+                pending.next();
+                if let Some(pv) = pv {
+                    if !f(pk, pv) {
+                        stopped = true;
+                        return false;
+                    }
+                }
+            }
+            if let Some(&(pk, pv)) = pending.peek() {
+                if pk == k {
+                    pending.next();
+                    return match pv {
+                        Some(pv) => {
+                            let go = f(pk, pv);
+                            stopped = !go;
+                            go
+                        }
+                        None => true,
+                    };
+                }
+            }
+            if self.in_deleted_range(cf, k) {
+                return true;
+            }
+            let go = f(k, v);
+            stopped = !go;
+            go
+        })?;
+        if !stopped {
+            for (pk, pv) in pending {
+                if let Some(pv) = pv {
+                    if !f(pk, pv) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- keys -------------------------------------------------------------------------
+
+    /// The meta record of `key` in the current db, expired or not.
+    pub fn raw_meta(&self, key: &[u8]) -> Result<Option<Meta>, CmdError> {
+        match self.raw_get(Cf::Meta, &keys::meta_key(self.db, key))? {
+            None => Ok(None),
+            Some(raw) => Meta::decode(&raw)
+                .map(Some)
+                .map_err(|e| CmdError::storage(format!("corrupt meta record: {e:?}"))),
+        }
+    }
+
+    /// The meta record of a live key (expired keys are invisible).
+    pub fn get_meta(&self, key: &[u8]) -> Result<Option<Meta>, CmdError> {
+        Ok(self.raw_meta(key)?.filter(|m| !m.is_expired(self.now_ms)))
+    }
+
+    /// A live key of the given type; WRONGTYPE if it holds another type.
+    pub fn get_kind(&self, key: &[u8], kind: Kind) -> Result<Option<Meta>, CmdError> {
+        match self.get_meta(key)? {
+            Some(m) if m.kind != kind => Err(CmdError::wrong_type()),
+            other => Ok(other),
+        }
+    }
+
+    /// The value of a string key; WRONGTYPE for other types.
+    pub fn get_string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        Ok(self.get_kind(key, Kind::String)?.map(|m| m.inline))
+    }
+
+    pub fn exists(&self, key: &[u8]) -> Result<bool, CmdError> {
+        Ok(self.get_meta(key)?.is_some())
+    }
+
+    /// A version for a new incarnation of a key: unique per entry and increasing.
+    pub fn new_version(&mut self) -> u64 {
+        self.next_version += 1;
+        (self.index << 16) | (self.next_version & 0xffff)
+    }
+
+    /// A fresh meta record of `kind` for a key being created.
+    pub fn new_meta(&mut self, kind: Kind, inline: Vec<u8>) -> Meta {
+        Meta {
+            kind,
+            expire_at_ms: 0,
+            version: self.new_version(),
+            write_index: self.index,
+            mtime_ms: self.now_ms,
+            len: 0,
+            inline,
+        }
+    }
+
+    /// Writes `key`'s meta record, keeping the expiry index and the key count in step.
+    pub fn put_meta(&mut self, key: &[u8], mut meta: Meta) -> Result<(), CmdError> {
+        let old = self.raw_meta(key)?;
+        meta.write_index = self.index;
+        meta.mtime_ms = self.now_ms;
+        let old_expire = old.as_ref().map_or(0, |m| m.expire_at_ms);
+        if old_expire != meta.expire_at_ms {
+            if old_expire != 0 {
+                self.raw_delete(Cf::Expire, keys::expire_key(old_expire, self.db, key));
+            }
+            if meta.expire_at_ms != 0 {
+                self.raw_put(
+                    Cf::Expire,
+                    keys::expire_key(meta.expire_at_ms, self.db, key),
+                    Vec::new(),
+                );
+            }
+        }
+        if old.is_none() {
+            self.add_count(self.db, 1)?;
+        }
+        self.raw_put(Cf::Meta, keys::meta_key(self.db, key), meta.encode());
+        Ok(())
+    }
+
+    /// Sets a string value, replacing whatever the key held. `expire_at_ms` 0 = no TTL.
+    pub fn put_string(
+        &mut self,
+        key: &[u8],
+        value: Vec<u8>,
+        expire_at_ms: u64,
+    ) -> Result<(), CmdError> {
+        let version = match self.raw_meta(key)? {
+            Some(m) if m.kind == Kind::String => m.version,
+            _ => self.new_version(),
+        };
+        let meta = Meta {
+            kind: Kind::String,
+            expire_at_ms,
+            version,
+            write_index: self.index,
+            mtime_ms: self.now_ms,
+            len: 0,
+            inline: value,
+        };
+        self.put_meta(key, meta)
+    }
+
+    /// Deletes a key of any type. True if a live key was removed.
+    pub fn delete_key(&mut self, key: &[u8]) -> Result<bool, CmdError> {
+        let Some(old) = self.raw_meta(key)? else {
+            return Ok(false);
+        };
+        if old.expire_at_ms != 0 {
+            self.raw_delete(Cf::Expire, keys::expire_key(old.expire_at_ms, self.db, key));
+        }
+        self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
+        self.add_count(self.db, -1)?;
+        // Sub-records of collections stay behind under the old version; they are
+        // unreachable and garbage-collected by storage.
+        Ok(!old.is_expired(self.now_ms))
+    }
+
+    /// Changes a live key's expiry (0 = persist). False if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], expire_at_ms: u64) -> Result<bool, CmdError> {
+        let Some(mut meta) = self.get_meta(key)? else {
+            return Ok(false);
+        };
+        meta.expire_at_ms = expire_at_ms;
+        self.put_meta(key, meta)?;
+        Ok(true)
+    }
+
+    /// Visits live keys of the current db from `start_slot` on, in (slot, key) order,
+    /// until `f` returns false. `f` gets (slot, key, meta).
+    pub fn scan_keys(
+        &self,
+        start_slot: u16,
+        f: &mut dyn FnMut(u16, &[u8], &Meta) -> bool,
+    ) -> Result<(), CmdError> {
+        let db = self.db;
+        let now = self.now_ms;
+        let mut corrupt = None;
+        self.raw_scan(
+            Cf::Meta,
+            &keys::meta_slot_start(db, start_slot),
+            &keys::meta_db_end(db),
+            &mut |k, v| {
+                let Some((_, slot, key)) = keys::decode_meta_key(k) else {
+                    return true;
+                };
+                match Meta::decode(v) {
+                    Ok(m) if m.is_expired(now) => true,
+                    Ok(m) => f(slot, key, &m),
+                    Err(e) => {
+                        corrupt = Some(e);
+                        false
+                    }
+                }
+            },
+        )?;
+        match corrupt {
+            Some(e) => Err(CmdError::storage(format!("corrupt meta record: {e:?}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The leader's expirer proposes this for `(expire_at_ms, key)` entries its expiry
+    /// index says are due: a key is deleted only if, at this entry's time, it still
+    /// exists and has expired (a key rewritten since the proposal survives). Index
+    /// entries that no longer match their key (left by FLUSHDB, say) are dropped.
+    /// Returns how many keys were deleted.
+    pub fn expire_if_due(&mut self, db: u8, due: &[(u64, Vec<u8>)]) -> Result<u64, CmdError> {
+        self.db = db;
+        let mut n = 0;
+        for (at, key) in due {
+            match self.raw_meta(key)? {
+                Some(m) if m.is_expired(self.now_ms) => {
+                    self.delete_key(key)?;
+                    n += 1;
+                }
+                Some(m) if m.expire_at_ms == *at => {}
+                _ => self.raw_delete(Cf::Expire, keys::expire_key(*at, db, key)),
+            }
+        }
+        Ok(n)
+    }
+
+    // ---- key counts -------------------------------------------------------------------
+
+    /// Number of keys in `db`, counting expired keys not yet deleted (as Redis's DBSIZE).
+    pub fn key_count(&self, db: u8) -> Result<u64, CmdError> {
+        if let Some(&n) = self.counts.get(&db) {
+            return Ok(n);
+        }
+        Ok(match self.store.get(Cf::Sm, &keys::sm_keycount_key(db))? {
+            Some(raw) if raw.len() == 8 => u64::from_be_bytes(raw.try_into().expect("8 bytes")),
+            _ => 0,
+        })
+    }
+
+    fn add_count(&mut self, db: u8, delta: i64) -> Result<(), CmdError> {
+        let n = self.key_count(db)?;
+        self.counts.insert(db, n.saturating_add_signed(delta));
+        Ok(())
+    }
+
+    /// Deletes every key of `db` in O(1) writes (range deletes). Expiry index entries
+    /// of the removed keys stay behind; the expirer drops entries with no matching key.
+    pub fn flush_db(&mut self, db: u8) {
+        self.raw_delete_range(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
+        self.raw_delete_range(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
+        self.counts.insert(db, 0);
+    }
+}

@@ -1,0 +1,405 @@
+//! Reply encoding, RESP2 and RESP3.
+
+use crate::Frame;
+use std::io::Write as _;
+
+/// Appends `frame` to `out`, as RESP3 when `resp3`, otherwise downgraded to RESP2.
+pub fn encode(frame: &Frame, resp3: bool, out: &mut Vec<u8>) {
+    match frame {
+        Frame::Simple(s) => line(out, b'+', s.as_bytes()),
+        Frame::Error(s) => line(out, b'-', s.as_bytes()),
+        Frame::Integer(n) => {
+            out.push(b':');
+            int(out, *n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Frame::Bulk(b) => bulk(out, b),
+        Frame::Null if resp3 => out.extend_from_slice(b"_\r\n"),
+        Frame::Null => out.extend_from_slice(b"$-1\r\n"),
+        Frame::NullArray if resp3 => out.extend_from_slice(b"_\r\n"),
+        Frame::NullArray => out.extend_from_slice(b"*-1\r\n"),
+        Frame::Array(items) => aggregate(out, b'*', items, resp3),
+        Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, resp3),
+        Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, resp3),
+        Frame::Map(pairs) => {
+            if resp3 {
+                header(out, b'%', pairs.len());
+            } else {
+                header(out, b'*', pairs.len() * 2);
+            }
+            for (k, v) in pairs {
+                encode(k, resp3, out);
+                encode(v, resp3, out);
+            }
+        }
+        Frame::Double(f) => {
+            let mut buf = DoubleBuf::new();
+            write_double(*f, &mut buf);
+            if resp3 {
+                line(out, b',', buf.as_bytes());
+            } else {
+                bulk(out, buf.as_bytes());
+            }
+        }
+        Frame::Boolean(b) => out.extend_from_slice(match (resp3, b) {
+            (true, true) => b"#t\r\n",
+            (true, false) => b"#f\r\n",
+            (false, true) => b":1\r\n",
+            (false, false) => b":0\r\n",
+        }),
+        Frame::Verbatim(fmt, text) => {
+            if resp3 {
+                // The format is exactly three bytes on the wire; anything else would
+                // make the frame unparsable, so fall back to "txt".
+                let fmt = if fmt.len() == 3 {
+                    fmt.as_bytes()
+                } else {
+                    b"txt"
+                };
+                header(out, b'=', text.len() + 4);
+                out.extend_from_slice(fmt);
+                out.push(b':');
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\r\n");
+            } else {
+                bulk(out, text);
+            }
+        }
+    }
+}
+
+/// `encode` into a new vector.
+pub fn encode_to_vec(frame: &Frame, resp3: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encode(frame, resp3, &mut out);
+    out
+}
+
+/// Formats a double as Redis 7.2 does (`d2string`): `nan`, `inf`, `-inf`, `0`, `-0`;
+/// integral values within ±2^62 as integers; anything else as the shortest digits that
+/// round-trip, plainly (`0.1`, `1.5`, `123456.789`) or in exponent form (`1e+20`,
+/// `1.5e-7`) by the same rules as Redis' `fpconv_dtoa`.
+pub fn format_double(f: f64) -> String {
+    let mut buf = DoubleBuf::new();
+    write_double(f, &mut buf);
+    // Only ASCII is ever written.
+    String::from_utf8_lossy(buf.as_bytes()).into_owned()
+}
+
+#[inline]
+fn int(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+#[inline]
+fn header(out: &mut Vec<u8>, kind: u8, len: usize) {
+    out.push(kind);
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+#[inline]
+fn bulk(out: &mut Vec<u8>, data: &[u8]) {
+    out.reserve(data.len() + 16);
+    header(out, b'$', data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A `+`/`-`/`,` line: CR and LF in the text would break the framing, so they become
+/// spaces.
+#[inline]
+fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
+    out.reserve(text.len() + 3);
+    out.push(kind);
+    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+        out.extend(
+            text.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
+    } else {
+        out.extend_from_slice(text);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn aggregate(out: &mut Vec<u8>, kind: u8, items: &[Frame], resp3: bool) {
+    header(out, kind, items.len());
+    for item in items {
+        encode(item, resp3, out);
+    }
+}
+
+/// A stack buffer big enough for any formatted double.
+struct DoubleBuf {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl DoubleBuf {
+    fn new() -> Self {
+        DoubleBuf {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    fn push(&mut self, b: u8) {
+        if self.len < self.buf.len() {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+    }
+    fn extend(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+}
+
+fn write_double(f: f64, out: &mut DoubleBuf) {
+    if f.is_nan() {
+        return out.extend(b"nan");
+    }
+    if f.is_infinite() {
+        return out.extend(if f < 0.0 { b"-inf" } else { b"inf" });
+    }
+    if f == 0.0 {
+        return out.extend(if f.is_sign_negative() { b"-0" } else { b"0" });
+    }
+    // Redis' double2ll: integral values in [-2^62, 2^62] print as integers.
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if (-LIMIT..=LIMIT).contains(&f) && f.trunc() == f {
+        return out.extend(itoa::Buffer::new().format(f as i64).as_bytes());
+    }
+    if f < 0.0 {
+        out.push(b'-');
+    }
+    // Shortest round-tripping digits and the decimal exponent of the first one.
+    let mut sci = [0u8; 40];
+    let sci_len = {
+        let mut cursor = std::io::Cursor::new(&mut sci[..]);
+        if write!(cursor, "{:e}", f.abs()).is_err() {
+            return; // cannot happen: 40 bytes hold any f64's shortest form
+        }
+        cursor.position() as usize
+    };
+    let sci = &sci[..sci_len];
+    let e_pos = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
+    let mut digits = [0u8; 24];
+    let mut nd = 0usize;
+    for &b in &sci[..e_pos] {
+        if b.is_ascii_digit() && nd < digits.len() {
+            digits[nd] = b;
+            nd += 1;
+        }
+    }
+    let exp10: i32 = std::str::from_utf8(&sci[(e_pos + 1).min(sci.len())..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    emit_digits(&digits[..nd], exp10 - (nd as i32 - 1), f < 0.0, out);
+}
+
+/// `emit_digits` of Redis' fpconv: the value is `digits × 10^k`.
+fn emit_digits(digits: &[u8], k: i32, neg: bool, out: &mut DoubleBuf) {
+    let nd = digits.len() as i32;
+    let exp = (k + nd - 1).abs();
+    // Plain integer.
+    if k >= 0 && exp < nd + 7 {
+        out.extend(digits);
+        for _ in 0..k {
+            out.push(b'0');
+        }
+        return;
+    }
+    // Plain decimal.
+    if k < 0 && (k > -7 || exp < 4) {
+        let offset = nd - k.abs();
+        if offset <= 0 {
+            out.extend(b"0.");
+            for _ in 0..-offset {
+                out.push(b'0');
+            }
+            out.extend(digits);
+        } else {
+            let offset = offset as usize;
+            out.extend(&digits[..offset]);
+            out.push(b'.');
+            out.extend(&digits[offset..]);
+        }
+        return;
+    }
+    // Exponent form.
+    let nd = digits.len().min(18 - usize::from(neg));
+    out.push(digits[0]);
+    if nd > 1 {
+        out.push(b'.');
+        out.extend(&digits[1..nd]);
+    }
+    out.push(b'e');
+    out.push(if k + nd as i32 - 1 < 0 { b'-' } else { b'+' });
+    out.extend(itoa::Buffer::new().format(exp).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(f: &Frame, resp3: bool) -> String {
+        String::from_utf8(encode_to_vec(f, resp3)).unwrap()
+    }
+
+    #[test]
+    fn format_double_like_redis() {
+        let cases: &[(f64, &str)] = &[
+            (3.0, "3"),
+            (-3.0, "-3"),
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (-0.1, "-0.1"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+            (1e15, "1000000000000000"),
+            (4611686018427387904.0, "4611686018427387904"),
+            (9223372036854775808.0, "9223372036854776000"),
+            (1e20, "1e+20"),
+            (1.5e300, "1.5e+300"),
+            (-2.5e-300, "-2.5e-300"),
+            (1e-7, "1e-7"),
+            (1.25e-5, "1.25e-5"),
+            (0.000001, "0.000001"),
+            (123456.789, "123456.789"),
+            (2.71875, "2.71875"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (-1e20, "-1e+20"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (12345678.5, "12345678.5"),
+            (0.30000000000000004, "0.30000000000000004"),
+        ];
+        for &(f, want) in cases {
+            assert_eq!(format_double(f), want, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn resp2_encodings() {
+        assert_eq!(enc(&Frame::ok(), false), "+OK\r\n");
+        assert_eq!(enc(&Frame::error("ERR x"), false), "-ERR x\r\n");
+        assert_eq!(enc(&Frame::Integer(-42), false), ":-42\r\n");
+        assert_eq!(
+            enc(&Frame::Integer(i64::MIN), false),
+            ":-9223372036854775808\r\n"
+        );
+        assert_eq!(enc(&Frame::bulk("foo"), false), "$3\r\nfoo\r\n");
+        assert_eq!(enc(&Frame::bulk(""), false), "$0\r\n\r\n");
+        assert_eq!(enc(&Frame::Null, false), "$-1\r\n");
+        assert_eq!(enc(&Frame::NullArray, false), "*-1\r\n");
+        assert_eq!(enc(&Frame::Array(vec![]), false), "*0\r\n");
+        assert_eq!(
+            enc(
+                &Frame::Array(vec![Frame::bulk("a"), Frame::Integer(1)]),
+                false
+            ),
+            "*2\r\n$1\r\na\r\n:1\r\n"
+        );
+        assert_eq!(
+            enc(
+                &Frame::Map(vec![
+                    (Frame::bulk("k"), Frame::Integer(1)),
+                    (Frame::bulk("j"), Frame::Null)
+                ]),
+                false
+            ),
+            "*4\r\n$1\r\nk\r\n:1\r\n$1\r\nj\r\n$-1\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Set(vec![Frame::bulk("a")]), false),
+            "*1\r\n$1\r\na\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Push(vec![Frame::bulk("a")]), false),
+            "*1\r\n$1\r\na\r\n"
+        );
+        assert_eq!(enc(&Frame::Double(1.5), false), "$3\r\n1.5\r\n");
+        assert_eq!(enc(&Frame::Double(3.0), false), "$1\r\n3\r\n");
+        assert_eq!(
+            enc(&Frame::Double(f64::NEG_INFINITY), false),
+            "$4\r\n-inf\r\n"
+        );
+        assert_eq!(enc(&Frame::Boolean(true), false), ":1\r\n");
+        assert_eq!(enc(&Frame::Boolean(false), false), ":0\r\n");
+        assert_eq!(
+            enc(&Frame::Verbatim("txt".into(), b"hello".to_vec()), false),
+            "$5\r\nhello\r\n"
+        );
+    }
+
+    #[test]
+    fn resp3_encodings() {
+        assert_eq!(enc(&Frame::Null, true), "_\r\n");
+        assert_eq!(enc(&Frame::NullArray, true), "_\r\n");
+        assert_eq!(
+            enc(
+                &Frame::Map(vec![(Frame::bulk("k"), Frame::Double(0.1))]),
+                true
+            ),
+            "%1\r\n$1\r\nk\r\n,0.1\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Set(vec![Frame::Integer(1)]), true),
+            "~1\r\n:1\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Push(vec![Frame::bulk("m")]), true),
+            ">1\r\n$1\r\nm\r\n"
+        );
+        assert_eq!(enc(&Frame::Double(f64::INFINITY), true), ",inf\r\n");
+        assert_eq!(enc(&Frame::Double(f64::NEG_INFINITY), true), ",-inf\r\n");
+        assert_eq!(enc(&Frame::Double(f64::NAN), true), ",nan\r\n");
+        assert_eq!(enc(&Frame::Double(-2.0), true), ",-2\r\n");
+        assert_eq!(enc(&Frame::Boolean(true), true), "#t\r\n");
+        assert_eq!(enc(&Frame::Boolean(false), true), "#f\r\n");
+        assert_eq!(
+            enc(
+                &Frame::Verbatim("txt".into(), b"Some string".to_vec()),
+                true
+            ),
+            "=15\r\ntxt:Some string\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Verbatim("markdown".into(), b"x".to_vec()), true),
+            "=5\r\ntxt:x\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::Array(vec![Frame::Null, Frame::Array(vec![])]), true),
+            "*2\r\n_\r\n*0\r\n"
+        );
+    }
+
+    #[test]
+    fn simple_and_error_lines_never_contain_crlf() {
+        assert_eq!(
+            enc(&Frame::Simple("a\r\nb\nc\rd".into()), false),
+            "+a  b c d\r\n"
+        );
+        assert_eq!(
+            enc(&Frame::error("ERR bad\r\nthing"), true),
+            "-ERR bad  thing\r\n"
+        );
+    }
+
+    #[test]
+    fn encode_appends() {
+        let mut out = b"xyz".to_vec();
+        encode(&Frame::Integer(7), true, &mut out);
+        encode(&Frame::ok(), true, &mut out);
+        assert_eq!(out, b"xyz:7\r\n+OK\r\n");
+    }
+}

@@ -1,0 +1,252 @@
+//! RESP connections: read, parse (pipelined), dispatch in order, write replies.
+
+use crate::clients::ClientInfo;
+use crate::session::{Outcome, Session};
+use crate::shared::Shared;
+use consensus::Op;
+use engine::{flags, CmdError, Exec, Frame};
+use resp::{ParseError, ParseLimits};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// Commands handled per round before replies are flushed (bounds memory per pipeline).
+const MAX_PER_ROUND: usize = 1024;
+
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::Result<()> {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        shared
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if shared.clients.count() >= shared.maxclients.load(Ordering::Relaxed) {
+                shared
+                    .stats
+                    .rejected_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                let mut s = stream;
+                let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                return;
+            }
+            serve(shared, stream, peer).await;
+        });
+    }
+}
+
+async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAddr) {
+    let id = shared.clients.next_id();
+    let now = Instant::now();
+    let info = Arc::new(Mutex::new(ClientInfo {
+        id,
+        addr: peer,
+        laddr: stream.local_addr().unwrap_or(shared.local),
+        name: Vec::new(),
+        lib_name: Vec::new(),
+        lib_ver: Vec::new(),
+        created: now,
+        last_cmd_at: now,
+        last_cmd: String::new(),
+        db: 0,
+        resp: 2,
+        no_evict: false,
+        no_touch: false,
+        user: "default".into(),
+    }));
+    let kill = Arc::new(Notify::new());
+    shared.clients.register(info.clone(), kill.clone());
+    let mut sess = Session::new(shared.clone(), id, info);
+    if let Err(e) = connection_loop(&shared, &mut sess, stream, &kill).await {
+        tracing::debug!("client {id} ({peer}): {e}");
+    }
+    shared.clients.unregister(id);
+}
+
+async fn connection_loop(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+    mut stream: TcpStream,
+    kill: &Notify,
+) -> std::io::Result<()> {
+    let limits = ParseLimits::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            r = stream.read(&mut chunk) => r?,
+            _ = kill.notified() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        shared
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        buf.extend_from_slice(&chunk[..n]);
+        // Parse and run every complete request, a bounded round at a time.
+        loop {
+            let mut reqs = Vec::new();
+            let mut pos = 0;
+            let mut fatal: Option<String> = None;
+            while reqs.len() < MAX_PER_ROUND {
+                match resp::parse_request(&buf[pos..], &limits) {
+                    Ok(Some((argv, used))) => {
+                        pos += used;
+                        if !argv.is_empty() {
+                            reqs.push(argv);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(ParseError::RequestTooLarge) => {
+                        fatal = Some("ERR max request size exceeded".into());
+                        break;
+                    }
+                    Err(ParseError::Protocol(msg)) => {
+                        fatal = Some(msg);
+                        break;
+                    }
+                }
+            }
+            buf.drain(..pos);
+            let more = reqs.len() == MAX_PER_ROUND;
+            let quit = run_batch(shared, sess, reqs, &mut out).await;
+            if let Some(msg) = &fatal {
+                // Like Redis: answer the protocol error, then close this connection only.
+                resp::encode(&Frame::Error(msg.clone()), sess.resp3, &mut out);
+            }
+            if !out.is_empty() {
+                shared
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(out.len() as u64, Ordering::Relaxed);
+                stream.write_all(&out).await?;
+                out.clear();
+            }
+            if quit || fatal.is_some() {
+                return Ok(());
+            }
+            if !more {
+                break;
+            }
+        }
+        if buf.capacity() > 1 << 20 && buf.len() < 1 << 16 {
+            buf.shrink_to(64 * 1024);
+        }
+    }
+}
+
+/// Runs a pipeline's commands in order. Consecutive writes go to the log together as one
+/// proposal; a read or connection command first waits for the writes before it, so
+/// every reply reflects everything the connection sent earlier. Returns true on QUIT.
+async fn run_batch(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+    reqs: Vec<Vec<Vec<u8>>>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut pending: Vec<(&'static engine::CommandSpec, Op)> = Vec::new();
+    let mut quit = false;
+    for argv in reqs {
+        if quit {
+            break;
+        }
+        let spec = match classify(sess, &argv) {
+            Ok(s) => s,
+            Err(e) => {
+                flush_writes(shared, sess, &mut pending, out).await;
+                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                resp::encode(&Frame::Error(e.0), sess.resp3, out);
+                continue;
+            }
+        };
+        sess.note_command(spec.name);
+        match spec.exec {
+            Exec::Engine(_) if spec.is_write() => {
+                pending.push((spec, Op::Cmd { db: sess.db, argv }));
+            }
+            Exec::Engine(_) => {
+                flush_writes(shared, sess, &mut pending, out).await;
+                let t0 = Instant::now();
+                let reply = shared.node.read(sess.db, &argv);
+                shared
+                    .stats
+                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
+                resp::encode(&reply, sess.resp3, out);
+            }
+            Exec::Server => {
+                flush_writes(shared, sess, &mut pending, out).await;
+                let t0 = Instant::now();
+                let (reply, outcome) = sess.handle(spec, &argv).await;
+                shared
+                    .stats
+                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
+                resp::encode(&reply, sess.resp3, out);
+                if outcome == Outcome::Close {
+                    quit = true;
+                }
+            }
+        }
+    }
+    flush_writes(shared, sess, &mut pending, out).await;
+    quit
+}
+
+/// Table checks done before anything is proposed, so bad input never enters the log.
+fn classify(sess: &Session, argv: &[Vec<u8>]) -> Result<&'static engine::CommandSpec, CmdError> {
+    let spec =
+        engine::lookup(&argv[0]).ok_or_else(|| CmdError::unknown_command(&argv[0], &argv[1..]))?;
+    if !sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        return Err(CmdError::new("NOAUTH Authentication required."));
+    }
+    engine::check_arity(spec, argv)?;
+    engine::check_key_sizes(spec, argv)?;
+    Ok(spec)
+}
+
+async fn flush_writes(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+    pending: &mut Vec<(&'static engine::CommandSpec, Op)>,
+    out: &mut Vec<u8>,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let t0 = Instant::now();
+    let (specs, ops): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
+    let n = ops.len();
+    let res = shared.node.write(ops).await;
+    let usec = t0.elapsed().as_micros() as u64 / n as u64;
+    match res {
+        Ok((index, replies)) => {
+            sess.last_index = sess.last_index.max(index);
+            for (spec, reply) in specs.into_iter().zip(replies) {
+                shared.stats.record(spec, usec, reply.is_error());
+                resp::encode(&reply, sess.resp3, out);
+            }
+        }
+        Err(e) => {
+            let f = e.to_frame();
+            for spec in specs {
+                shared.stats.record(spec, usec, true);
+                resp::encode(&f, sess.resp3, out);
+            }
+        }
+    }
+}

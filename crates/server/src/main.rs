@@ -1,0 +1,137 @@
+//! `meridian`: the node binary.
+
+mod admin_cmds;
+mod clients;
+mod config;
+mod conn;
+mod password;
+mod session;
+mod shared;
+
+use clap::Parser;
+use config::{Cli, Command, Config};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn main() {
+    let cli = Cli::parse();
+    let Command::Server(args) = cli.cmd;
+    let cfg = match Config::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(&cfg.log_level);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(cfg)) {
+        eprintln!("meridian: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let password = if cfg.no_auth {
+        None
+    } else {
+        Some(password::resolve(&cfg)?)
+    };
+    let addr = format!(
+        "{}:{}",
+        cfg.bind.split_whitespace().next().unwrap_or("127.0.0.1"),
+        cfg.port
+    );
+    // Bind before starting Raft so a port conflict fails fast.
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    let mut ncfg = consensus::NodeConfig::single(cfg.data_dir.clone());
+    ncfg.advertise = local.to_string();
+    ncfg.cache_bytes = cfg.cache_mb << 20;
+    ncfg.snapshot_every = cfg.snapshot_every;
+    let node = consensus::Node::start(ncfg).await?;
+    let shared = Arc::new(shared::Shared::new(
+        node,
+        cfg.clone(),
+        password.clone(),
+        local,
+    ));
+    print_banner(&cfg, local, password.as_deref(), started);
+    tracing::info!(
+        "ready in {} ms: applied index {}",
+        started.elapsed().as_millis(),
+        shared.node.applied_index()
+    );
+    let accept = tokio::spawn(conn::accept_loop(shared.clone(), listener));
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm() => {}
+        r = accept => { r??; }
+    }
+    tracing::info!("shutting down");
+    shared.node.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+fn print_banner(
+    cfg: &Config,
+    local: std::net::SocketAddr,
+    password: Option<&str>,
+    started: Instant,
+) {
+    let host = local.ip();
+    let port = local.port();
+    let mut b = String::new();
+    b.push_str("\n  Meridian ");
+    b.push_str(env!("CARGO_PKG_VERSION"));
+    b.push_str(&format!(
+        " — single-node Raft group, data in {}\n\n",
+        cfg.data_dir.display()
+    ));
+    match password {
+        Some(pw) => {
+            b.push_str(&format!("  RESP      {host}:{port}\n"));
+            b.push_str(&format!("  password  {pw}\n\n"));
+            b.push_str(&format!("  redis-cli -h {host} -p {port} -a {pw}\n"));
+            b.push_str(&format!("  REDIS_URL=redis://:{pw}@{host}:{port}\n"));
+        }
+        None => {
+            b.push_str("  !!! WARNING: authentication is OFF (--no-auth). Anyone who can connect can read and\n");
+            b.push_str("  !!! write everything. Use only for local development and tests.\n\n");
+            b.push_str(&format!("  RESP      {host}:{port}\n\n"));
+            b.push_str(&format!("  redis-cli -h {host} -p {port}\n"));
+            b.push_str(&format!("  REDIS_URL=redis://{host}:{port}\n"));
+        }
+    }
+    b.push_str(&format!(
+        "\n  ready in {} ms\n",
+        started.elapsed().as_millis()
+    ));
+    println!("{b}");
+}

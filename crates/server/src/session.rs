@@ -1,0 +1,398 @@
+//! Connection-level commands: AUTH HELLO SELECT CLIENT QUIT RESET COMMAND INFO CONFIG TIME.
+
+use crate::clients::ClientInfo;
+use crate::password;
+use crate::shared::Shared;
+use engine::{args, CmdError, CommandSpec, Frame};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Continue,
+    Close,
+}
+
+pub struct Session {
+    shared: Arc<Shared>,
+    pub id: u64,
+    pub db: u8,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Highest log index this connection wrote (its sync token).
+    pub last_index: u64,
+    info: Arc<Mutex<ClientInfo>>,
+}
+
+type Reply = Result<Frame, CmdError>;
+
+fn bulk(s: impl Into<Vec<u8>>) -> Frame {
+    Frame::Bulk(s.into())
+}
+
+impl Session {
+    pub fn new(shared: Arc<Shared>, id: u64, info: Arc<Mutex<ClientInfo>>) -> Session {
+        let authenticated = !shared.auth_required();
+        Session {
+            shared,
+            id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            last_index: 0,
+            info,
+        }
+    }
+
+    fn with_info(&self, f: impl FnOnce(&mut ClientInfo)) {
+        if let Ok(mut i) = self.info.lock() {
+            f(&mut i);
+        }
+    }
+
+    pub fn note_command(&self, name: &str) {
+        self.with_info(|i| {
+            i.last_cmd_at = Instant::now();
+            if i.last_cmd != name {
+                i.last_cmd = name.to_string();
+            }
+        });
+    }
+
+    pub async fn handle(
+        &mut self,
+        spec: &'static CommandSpec,
+        argv: &[Vec<u8>],
+    ) -> (Frame, Outcome) {
+        let res = match spec.name {
+            "auth" => self.auth(argv),
+            "hello" => self.hello(argv),
+            "select" => self.select(argv),
+            "client" => self.client(argv),
+            "quit" => return (Frame::ok(), Outcome::Close),
+            "reset" => Ok(self.reset()),
+            "command" => crate::admin_cmds::command(argv),
+            "info" => Ok(crate::admin_cmds::info(&self.shared, argv)),
+            "config" => crate::admin_cmds::config(&self.shared, argv),
+            "time" => Ok(time()),
+            other => Err(CmdError::new(format!(
+                "ERR '{other}' is not handled by the session layer"
+            ))),
+        };
+        (res.unwrap_or_else(Frame::from), Outcome::Continue)
+    }
+
+    fn check_password(&self, user: &[u8], pass: &[u8]) -> Reply {
+        let pw = self
+            .shared
+            .password
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or(None);
+        match pw {
+            None => Err(CmdError::new(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            )),
+            Some(pw) if user == b"default" && password::matches(&pw, pass) => Ok(Frame::ok()),
+            Some(_) => Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled.")),
+        }
+    }
+
+    fn auth(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let (user, pass) = match argv.len() {
+            2 => (&b"default"[..], &argv[1][..]),
+            3 => (&argv[1][..], &argv[2][..]),
+            _ => return Err(CmdError::syntax()),
+        };
+        let r = self.check_password(user, pass);
+        if r.is_ok() {
+            self.authenticated = true;
+        }
+        r
+    }
+
+    fn hello(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let mut proto = if self.resp3 { 3 } else { 2 };
+        let mut i = 1;
+        if argv.len() > 1 {
+            proto = match args::parse_i64_opt(&argv[1]) {
+                Some(v) => v,
+                None => {
+                    return Err(CmdError::new(
+                        "ERR Protocol version is not an integer or out of range",
+                    ))
+                }
+            };
+            if proto != 2 && proto != 3 {
+                return Err(CmdError::new("NOPROTO unsupported protocol version"));
+            }
+            i = 2;
+        }
+        let mut setname = None;
+        while i < argv.len() {
+            let more = argv.len() - i - 1;
+            if args::is(&argv[i], "auth") && more >= 2 {
+                self.check_password(&argv[i + 1], &argv[i + 2])?;
+                self.authenticated = true;
+                i += 3;
+            } else if args::is(&argv[i], "setname") && more >= 1 {
+                valid_name(&argv[i + 1])?;
+                setname = Some(argv[i + 1].clone());
+                i += 2;
+            } else {
+                return Err(CmdError::new(format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(&argv[i])
+                )));
+            }
+        }
+        if !self.authenticated {
+            return Err(CmdError::new(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            ));
+        }
+        if let Some(n) = setname {
+            self.with_info(|i| i.name = n);
+        }
+        self.resp3 = proto == 3;
+        self.with_info(|i| i.resp = proto as u8);
+        Ok(Frame::Map(vec![
+            (bulk("server"), bulk("redis")),
+            (bulk("version"), bulk("7.2.4")),
+            (bulk("proto"), Frame::Integer(proto)),
+            (bulk("id"), Frame::Integer(self.id as i64)),
+            (bulk("mode"), bulk("standalone")),
+            (bulk("role"), bulk("master")),
+            (bulk("modules"), Frame::Array(vec![])),
+        ]))
+    }
+
+    fn select(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let db = args::parse_i64(&argv[1])?;
+        if !(0..keys::DATABASES as i64).contains(&db) {
+            return Err(CmdError::new("ERR DB index is out of range"));
+        }
+        self.db = db as u8;
+        self.with_info(|i| i.db = db as u8);
+        Ok(Frame::ok())
+    }
+
+    fn reset(&mut self) -> Frame {
+        self.db = 0;
+        self.resp3 = false;
+        self.authenticated = !self.shared.auth_required();
+        self.with_info(|i| {
+            i.db = 0;
+            i.resp = 2;
+            i.name.clear();
+            i.no_evict = false;
+            i.no_touch = false;
+        });
+        Frame::Simple("RESET".into())
+    }
+
+    fn client(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let sub = args::upper(&argv[1]);
+        let arity_err = || {
+            CmdError::new(format!(
+                "ERR wrong number of arguments for 'client|{}' command",
+                sub.to_lowercase()
+            ))
+        };
+        match sub.as_str() {
+            "ID" if argv.len() == 2 => Ok(Frame::Integer(self.id as i64)),
+            "GETNAME" if argv.len() == 2 => {
+                let name = self.info.lock().map(|i| i.name.clone()).unwrap_or_default();
+                Ok(if name.is_empty() { Frame::Null } else { Frame::Bulk(name) })
+            }
+            "SETNAME" if argv.len() == 3 => {
+                valid_name(&argv[2])?;
+                let n = argv[2].clone();
+                self.with_info(|i| i.name = n);
+                Ok(Frame::ok())
+            }
+            "SETINFO" if argv.len() == 4 => {
+                let v = argv[3].clone();
+                if v.iter().any(|&b| b == b' ' || b == b'\n' || !(b'!'..=b'~').contains(&b)) {
+                    return Err(CmdError::new(format!(
+                        "ERR {} cannot contain spaces, newlines or special characters.",
+                        args::upper(&argv[2])
+                    )));
+                }
+                match args::upper(&argv[2]).as_str() {
+                    "LIB-NAME" => self.with_info(|i| i.lib_name = v),
+                    "LIB-VER" => self.with_info(|i| i.lib_ver = v),
+                    _ => {
+                        return Err(CmdError::new(format!(
+                            "ERR Unrecognized option '{}'",
+                            String::from_utf8_lossy(&argv[2])
+                        )))
+                    }
+                }
+                Ok(Frame::ok())
+            }
+            "INFO" if argv.len() == 2 => {
+                let line = self.info.lock().map(|i| i.line()).unwrap_or_default();
+                Ok(Frame::Verbatim("txt".into(), format!("{line}\n").into_bytes()))
+            }
+            "LIST" => {
+                let mut clients = self.shared.clients.snapshot();
+                let mut i = 2;
+                while i < argv.len() {
+                    if args::is(&argv[i], "type") && i + 1 < argv.len() {
+                        let t = args::upper(&argv[i + 1]);
+                        match t.as_str() {
+                            "NORMAL" => {}
+                            "MASTER" | "REPLICA" | "SLAVE" | "PUBSUB" => clients.clear(),
+                            _ => return Err(CmdError::new(format!("ERR Unknown client type '{}'", t.to_lowercase()))),
+                        }
+                        i += 2;
+                    } else if args::is(&argv[i], "id") && i + 1 < argv.len() {
+                        let mut ids = Vec::new();
+                        for a in &argv[i + 1..] {
+                            match args::parse_i64_opt(a) {
+                                Some(v) if v > 0 => ids.push(v as u64),
+                                _ => return Err(CmdError::new("ERR Invalid client ID")),
+                            }
+                        }
+                        clients.retain(|c| ids.contains(&c.id));
+                        i = argv.len();
+                    } else {
+                        return Err(CmdError::syntax());
+                    }
+                }
+                let mut s = String::new();
+                for c in clients {
+                    s.push_str(&c.line());
+                    s.push('\n');
+                }
+                Ok(Frame::Verbatim("txt".into(), s.into_bytes()))
+            }
+            "KILL" if argv.len() >= 3 => self.client_kill(argv),
+            "NO-EVICT" | "NO-TOUCH" if argv.len() == 3 => {
+                let on = if args::is(&argv[2], "on") {
+                    true
+                } else if args::is(&argv[2], "off") {
+                    false
+                } else {
+                    return Err(CmdError::syntax());
+                };
+                if sub == "NO-EVICT" {
+                    self.with_info(|i| i.no_evict = on);
+                } else {
+                    self.with_info(|i| i.no_touch = on);
+                }
+                Ok(Frame::ok())
+            }
+            "HELP" if argv.len() == 2 => Ok(Frame::Array(
+                [
+                    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "GETNAME",
+                    "    Return the name of the current connection.",
+                    "ID",
+                    "    Return the ID of the current connection.",
+                    "INFO",
+                    "    Return information about the current client connection.",
+                    "KILL <ip:port>",
+                    "    Kill connection made from <ip:port>.",
+                    "KILL <option> <value> [<option> <value> [...]]",
+                    "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, USER <username>, SKIPME (YES|NO).",
+                    "LIST [options ...]",
+                    "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
+                    "NO-EVICT (ON|OFF)",
+                    "    Protect current client connection from eviction.",
+                    "NO-TOUCH (ON|OFF)",
+                    "    Will not touch LRU/LFU stats when this mode is on.",
+                    "SETINFO <option> <value>",
+                    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+                    "SETNAME <name>",
+                    "    Assign the name <name> to the current connection.",
+                    "HELP",
+                    "    Print this help.",
+                ]
+                .iter()
+                .map(|s| Frame::Simple(s.to_string()))
+                .collect(),
+            )),
+            "ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "KILL" | "NO-EVICT" | "NO-TOUCH" | "HELP" => Err(arity_err()),
+            _ => Err(CmdError::unknown_subcommand(&argv[1], "CLIENT")),
+        }
+    }
+
+    fn client_kill(&mut self, argv: &[Vec<u8>]) -> Reply {
+        if argv.len() == 3 {
+            // Old form: CLIENT KILL addr:port → OK or error.
+            let addr = String::from_utf8_lossy(&argv[2]).to_string();
+            let n = self
+                .shared
+                .clients
+                .kill_where(|c| c.addr.to_string() == addr);
+            return if n > 0 {
+                Ok(Frame::ok())
+            } else {
+                Err(CmdError::new("ERR No such client"))
+            };
+        }
+        let mut id = None;
+        let mut addr = None;
+        let mut laddr = None;
+        let mut user = None;
+        let mut skipme = true;
+        let mut i = 2;
+        while i + 1 < argv.len() {
+            let v = &argv[i + 1];
+            match args::upper(&argv[i]).as_str() {
+                "ID" => match args::parse_i64_opt(v) {
+                    Some(x) if x > 0 => id = Some(x as u64),
+                    _ => return Err(CmdError::new("ERR client-id should be greater than 0")),
+                },
+                "ADDR" => addr = Some(String::from_utf8_lossy(v).to_string()),
+                "LADDR" => laddr = Some(String::from_utf8_lossy(v).to_string()),
+                "USER" => user = Some(String::from_utf8_lossy(v).to_string()),
+                "SKIPME" => {
+                    skipme = if args::is(v, "yes") {
+                        true
+                    } else if args::is(v, "no") {
+                        false
+                    } else {
+                        return Err(CmdError::syntax());
+                    }
+                }
+                "TYPE" => {}
+                _ => return Err(CmdError::syntax()),
+            }
+            i += 2;
+        }
+        if i != argv.len() {
+            return Err(CmdError::syntax());
+        }
+        let me = self.id;
+        let n = self.shared.clients.kill_where(|c| {
+            !(skipme && c.id == me)
+                && id.map_or(true, |x| c.id == x)
+                && addr.as_ref().map_or(true, |a| &c.addr.to_string() == a)
+                && laddr.as_ref().map_or(true, |a| &c.laddr.to_string() == a)
+                && user.as_ref().map_or(true, |u| &c.user == u)
+        });
+        Ok(Frame::Integer(n as i64))
+    }
+}
+
+fn valid_name(name: &[u8]) -> Result<(), CmdError> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError::new(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+fn time() -> Frame {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Frame::Array(vec![
+        bulk(d.as_secs().to_string()),
+        bulk(d.subsec_micros().to_string()),
+    ])
+}

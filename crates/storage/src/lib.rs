@@ -1,0 +1,424 @@
+//! RocksDB underneath everything: the state machine's column families, the Raft log,
+//! write batches, WAL group commit and checkpoints.
+//!
+//! One RocksDB instance holds both the Raft log and the state, so they share one WAL:
+//! log appends are written unsynced and made durable by one WAL fsync per batch
+//! ([`GroupCommit`]); state writes need no sync of their own because the log replays
+//! them after a crash.
+
+mod group_commit;
+
+pub use group_commit::GroupCommit;
+
+use engine::{Effects, Store, StoreError, Write};
+use keys::Cf;
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
+    Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub type Result<T> = std::result::Result<T, rocksdb::Error>;
+
+/// Counters exposed in INFO.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub batches_written: AtomicU64,
+    pub records_written: AtomicU64,
+    pub wal_syncs: AtomicU64,
+}
+
+pub struct Storage {
+    db: DB,
+    path: PathBuf,
+    pub stats: Stats,
+}
+
+fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
+    let mut o = Options::default();
+    let mut t = BlockBasedOptions::default();
+    t.set_block_cache(cache);
+    if point_lookups {
+        t.set_bloom_filter(10.0, false);
+        t.set_cache_index_and_filter_blocks(true);
+    }
+    o.set_block_based_table_factory(&t);
+    o.set_compression_type(DBCompressionType::Lz4);
+    o
+}
+
+impl Storage {
+    /// Opens (or creates) the database under `path`. `cache_bytes` sizes the shared
+    /// block cache.
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Arc<Storage>> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.increase_parallelism(2);
+        // Replay the WAL up to the first corrupt record: a torn tail after a crash loses
+        // only unsynced (unacknowledged) writes.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        opts.set_max_total_wal_size(256 << 20);
+        let cache = Cache::new_lru_cache(cache_bytes);
+        let cfs = keys::ALL_CFS.iter().map(|name| {
+            let point = matches!(*name, keys::CF_META | keys::CF_SM | keys::CF_RAFT);
+            ColumnFamilyDescriptor::new(*name, cf_options(&cache, point))
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Arc::new(Storage {
+            db,
+            path: path.to_path_buf(),
+            stats: Stats::default(),
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // Every column family is created at open, so a missing handle is a programming error.
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    fn unsynced() -> WriteOptions {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        wo
+    }
+
+    /// Writes one applied entry's effects plus extra records (e.g. last_applied) as ONE
+    /// atomic batch, unsynced: the Raft log is the durable copy.
+    pub fn write_effects(&self, effects: &Effects, extra: &[(Cf, &[u8], &[u8])]) -> Result<()> {
+        let mut b = WriteBatch::default();
+        for w in &effects.writes {
+            match w {
+                Write::Put(cf, k, v) => b.put_cf(self.cf(cf.name()), k, v),
+                Write::Delete(cf, k) => b.delete_cf(self.cf(cf.name()), k),
+                Write::DeleteRange(cf, s, e) => b.delete_range_cf(self.cf(cf.name()), s, e),
+            }
+        }
+        for (cf, k, v) in extra {
+            b.put_cf(self.cf(cf.name()), k, v);
+        }
+        self.stats.batches_written.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .records_written
+            .fetch_add(b.len() as u64, Ordering::Relaxed);
+        self.db.write_opt(b, &Self::unsynced())
+    }
+
+    // ---- Raft log and Raft state ------------------------------------------------------
+
+    /// Appends log entries (index, bytes) without syncing; see [`GroupCommit`].
+    pub fn log_append(&self, entries: &[(u64, Vec<u8>)]) -> Result<()> {
+        let cf = self.cf(keys::CF_RAFT_LOG);
+        let mut b = WriteBatch::default();
+        for (i, e) in entries {
+            b.put_cf(cf, keys::log_key(*i), e);
+        }
+        self.db.write_opt(b, &Self::unsynced())
+    }
+
+    /// Deletes log entries with index >= `from` (conflicting suffix).
+    pub fn log_truncate(&self, from: u64) -> Result<()> {
+        let cf = self.cf(keys::CF_RAFT_LOG);
+        let mut b = WriteBatch::default();
+        b.delete_range_cf(cf, keys::log_key(from), keys::log_key(u64::MAX));
+        b.delete_cf(cf, keys::log_key(u64::MAX));
+        self.db.write_opt(b, &Self::unsynced())
+    }
+
+    /// Records `purged` and deletes log entries with index <= `upto`, atomically.
+    pub fn log_purge(&self, upto: u64, purged: &[u8]) -> Result<()> {
+        let mut b = WriteBatch::default();
+        b.put_cf(self.cf(keys::CF_RAFT), keys::RAFT_PURGED, purged);
+        b.delete_range_cf(
+            self.cf(keys::CF_RAFT_LOG),
+            keys::log_key(0),
+            keys::log_key(upto.saturating_add(1)),
+        );
+        self.db.write_opt(b, &Self::unsynced())
+    }
+
+    /// Log entries with index in `[from, to)`, in order.
+    pub fn log_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(keys::log_key(to).to_vec());
+        let start = keys::log_key(from);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf_opt(
+            self.cf(keys::CF_RAFT_LOG),
+            ro,
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            if let Some(i) = keys::decode_log_key(&k) {
+                out.push((i, v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last log entry, if any.
+    pub fn log_last(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let mut it = self
+            .db
+            .iterator_cf(self.cf(keys::CF_RAFT_LOG), IteratorMode::End);
+        match it.next() {
+            Some(item) => {
+                let (k, v) = item?;
+                Ok(keys::decode_log_key(&k).map(|i| (i, v.to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn raft_get(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(keys::CF_RAFT), name)
+    }
+
+    /// Writes a Raft state record; `sync` for the vote, which must survive a crash
+    /// before the node answers a vote request.
+    pub fn raft_put(&self, name: &[u8], value: &[u8], sync: bool) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.put_cf_opt(self.cf(keys::CF_RAFT), name, value, &wo)
+    }
+
+    /// fsyncs the WAL: everything written before this call is durable after it.
+    pub fn sync_wal(&self) -> Result<()> {
+        self.stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        self.db.flush_wal(true)
+    }
+
+    // ---- state ------------------------------------------------------------------------
+
+    pub fn sm_get(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(keys::CF_SM), name)
+    }
+
+    /// Up to `limit` expiry index entries due at `now_ms`: (expire_at, db, key).
+    pub fn due_expiries(&self, now_ms: u64, limit: usize) -> Result<Vec<(u64, u8, Vec<u8>)>> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(keys::expire_due_end(now_ms));
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf_opt(self.cf(keys::CF_EXPIRE), ro, IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            if let Some((at, db, key)) = keys::decode_expire_key(&k) {
+                out.push((at, db, key.to_vec()));
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A consistent read view: every read through it sees one point in time.
+    pub fn snapshot(&self) -> SnapshotStore<'_> {
+        SnapshotStore {
+            storage: self,
+            snap: self.db.snapshot(),
+        }
+    }
+
+    /// A RocksDB checkpoint (hard-linked SST files) of the whole database at `dir`.
+    pub fn checkpoint(&self, dir: &Path) -> Result<()> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)
+    }
+
+    /// Approximate on-disk size of live data, for INFO.
+    pub fn disk_bytes(&self) -> u64 {
+        keys::ALL_CFS
+            .iter()
+            .filter_map(|n| {
+                self.db
+                    .property_int_value_cf(self.cf(n), "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+
+    /// Approximate memory used by memtables and caches, for INFO.
+    pub fn memory_bytes(&self) -> u64 {
+        let mut total = 0;
+        for n in keys::ALL_CFS {
+            for p in [
+                "rocksdb.cur-size-all-mem-tables",
+                "rocksdb.estimate-table-readers-mem",
+            ] {
+                total += self
+                    .db
+                    .property_int_value_cf(self.cf(n), p)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0);
+            }
+        }
+        total
+    }
+
+    fn scan_with(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        snap: Option<&rocksdb::Snapshot<'_>>,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> std::result::Result<(), StoreError> {
+        if start >= end {
+            return Ok(());
+        }
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(end.to_vec());
+        if let Some(s) = snap {
+            ro.set_snapshot(s);
+        }
+        for item in self.db.iterator_cf_opt(
+            self.cf(cf.name()),
+            ro,
+            IteratorMode::From(start, Direction::Forward),
+        ) {
+            let (k, v) = item.map_err(store_err)?;
+            if !f(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn store_err(e: rocksdb::Error) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// The state machine reads the live database: it is the only writer.
+impl Store for Storage {
+    fn get(&self, cf: Cf, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        self.db.get_cf(self.cf(cf.name()), key).map_err(store_err)
+    }
+
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> std::result::Result<(), StoreError> {
+        self.scan_with(cf, start, end, None, f)
+    }
+}
+
+/// A point-in-time view for the read path, so a multi-key read never sees half an entry.
+pub struct SnapshotStore<'a> {
+    storage: &'a Storage,
+    snap: rocksdb::Snapshot<'a>,
+}
+
+impl Store for SnapshotStore<'_> {
+    fn get(&self, cf: Cf, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        self.snap
+            .get_cf(self.storage.cf(cf.name()), key)
+            .map_err(store_err)
+    }
+
+    fn scan(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> std::result::Result<(), StoreError> {
+        self.storage.scan_with(cf, start, end, Some(&self.snap), f)
+    }
+}
+
+/// crc32 of a file's bytes, for snapshot and backup manifests.
+pub fn file_crc32(path: &Path) -> std::io::Result<u32> {
+    let bytes = std::fs::read(path)?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(&bytes);
+    Ok(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{Frame, Txn};
+
+    fn argv(s: &str) -> Vec<Vec<u8>> {
+        s.split(' ').map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn effects_and_log_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let st = Storage::open(dir.path(), 8 << 20).unwrap();
+            let mut t = Txn::new(&*st, 1, 1000, 7);
+            assert_eq!(t.run(0, &argv("set k v")), Frame::ok());
+            assert_eq!(t.run(0, &argv("set gone v px 10")), Frame::ok());
+            st.write_effects(&t.into_effects(), &[(Cf::Sm, keys::SM_APPLIED, b"1")])
+                .unwrap();
+            st.log_append(&[
+                (1, b"one".to_vec()),
+                (2, b"two".to_vec()),
+                (3, b"three".to_vec()),
+            ])
+            .unwrap();
+            st.sync_wal().unwrap();
+        }
+        let st = Storage::open(dir.path(), 8 << 20).unwrap();
+        let mut r = Txn::read_only(&*st, 1005, 0);
+        assert_eq!(r.run(0, &argv("get k")), Frame::Bulk(b"v".to_vec()));
+        assert_eq!(r.run(0, &argv("dbsize")), Frame::Integer(2));
+        assert_eq!(st.sm_get(keys::SM_APPLIED).unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            st.log_range(2, 10).unwrap(),
+            vec![(2, b"two".to_vec()), (3, b"three".to_vec())]
+        );
+        assert_eq!(st.log_last().unwrap().map(|e| e.0), Some(3));
+        // The key with a 10 ms TTL is due at 1010.
+        assert!(st.due_expiries(1009, 10).unwrap().is_empty());
+        assert_eq!(
+            st.due_expiries(1010, 10).unwrap(),
+            vec![(1010, 0, b"gone".to_vec())]
+        );
+        st.log_truncate(3).unwrap();
+        assert_eq!(st.log_last().unwrap().map(|e| e.0), Some(2));
+        st.log_purge(1, b"p").unwrap();
+        assert_eq!(st.log_range(0, 10).unwrap(), vec![(2, b"two".to_vec())]);
+        assert_eq!(st.raft_get(keys::RAFT_PURGED).unwrap(), Some(b"p".to_vec()));
+    }
+
+    #[test]
+    fn snapshot_view_is_point_in_time_and_scan_merges() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Storage::open(dir.path(), 8 << 20).unwrap();
+        let mut t = Txn::new(&*st, 1, 1000, 7);
+        t.run(0, &argv("set a 1"));
+        st.write_effects(&t.into_effects(), &[]).unwrap();
+        let snap = st.snapshot();
+        let mut t = Txn::new(&*st, 2, 1000, 7);
+        t.run(0, &argv("set a 2"));
+        st.write_effects(&t.into_effects(), &[]).unwrap();
+        assert_eq!(
+            Txn::read_only(&snap, 1000, 0).run(0, &argv("get a")),
+            Frame::Bulk(b"1".to_vec())
+        );
+        assert_eq!(
+            Txn::read_only(&*st, 1000, 0).run(0, &argv("get a")),
+            Frame::Bulk(b"2".to_vec())
+        );
+    }
+}

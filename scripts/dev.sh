@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Meridian developer entry point. Installs what a fresh Debian machine lacks, then:
+#   scripts/dev.sh run   [meridian server options]   build and run a single node
+#   scripts/dev.sh test                               build and run every test
+#   scripts/dev.sh bench                              side-by-side benchmark vs redis-server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Builds live outside the clone so a fresh clone (CI) reuses the warm cache.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/meridian/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_deps() {
+  local missing=()
+  command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+  command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  if [ "${1:-}" = bench ]; then
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo ">> installing: ${missing[*]}" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install a Rust toolchain (https://rustup.rs), then re-run." >&2
+    exit 1
+  fi
+}
+
+build() { cargo build --release -p server; }
+
+cmd="${1:-run}"; shift || true
+case "$cmd" in
+  run)
+    install_deps
+    build
+    exec "$CARGO_TARGET_DIR/release/meridian" server "$@"
+    ;;
+  test)
+    install_deps
+    build
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run --release --workspace --no-fail-fast "$@"
+    else
+      cargo test --release --workspace --no-fail-fast "$@"
+    fi
+    ;;
+  bench)
+    install_deps bench
+    build
+    exec benches/side_by_side.sh "$@"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh run|test|bench [args]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,193 @@
+//! Helpers for integration tests: start the real `meridian` binary on a 127.0.0.1 port
+//! with a temporary data dir, talk to it with the `redis` crate or raw TCP, kill -9 it.
+//!
+//! The binary must be built first (`cargo build --release -p server`); the test command
+//! in the README does that.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Path of the `meridian` binary next to the test executable's profile directory.
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("MERIDIAN_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test-binary>
+    let profile_dir = exe.parent().and_then(|p| p.parent()).expect("profile dir");
+    let bin = profile_dir.join("meridian");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build --release -p server` (the README's test command does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
+    l.local_addr().expect("addr").port()
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub password: Option<String>,
+    extra: Vec<String>,
+    /// How long the last start took until the node printed its banner.
+    pub last_start: Duration,
+}
+
+impl Server {
+    /// A node with authentication off.
+    pub fn start() -> Server {
+        Server::start_with(None, &[])
+    }
+
+    /// A node requiring `password` (if given) plus extra command-line options.
+    pub fn start_with(password: Option<&str>, extra: &[&str]) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-test")
+            .tempdir()
+            .expect("tempdir");
+        let mut s = Server {
+            child: None,
+            port: free_port(),
+            dir,
+            password: password.map(str::to_string),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            last_start: Duration::ZERO,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(binary());
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(&self.extra)
+            .env_remove("MERIDIAN_PASSWORD")
+            .env(
+                "RUST_LOG",
+                std::env::var("MERIDIAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("server.log"))
+                    .expect("log file"),
+            ));
+        match &self.password {
+            Some(p) => cmd.arg("--password").arg(p),
+            None => cmd.arg("--no-auth"),
+        };
+        let t0 = Instant::now();
+        let mut child = cmd.spawn().expect("spawn meridian");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            let mut sent = false;
+            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                if !sent && line.contains("ready in") {
+                    let _ = tx.send(());
+                    sent = true;
+                }
+                line.clear();
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = child.kill();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            panic!("meridian did not become ready within 60 s; log:\n{log}");
+        }
+        self.last_start = t0.elapsed();
+        self.child = Some(child);
+    }
+
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url()).expect("client");
+        let con = c
+            .get_connection_with_timeout(Duration::from_secs(10))
+            .expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        con
+    }
+
+    /// A raw TCP connection for protocol-level tests.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
+    }
+
+    /// SIGKILL: no shutdown path runs, exactly like a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// kill -9, then start again on the same data dir and port.
+    pub fn crash_and_restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Sends raw bytes and reads until `expect_bytes` are in or the peer closes.
+pub fn raw_roundtrip(s: &mut TcpStream, send: &[u8], min_reply: usize) -> Vec<u8> {
+    s.write_all(send).expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while out.len() < min_reply && Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// True if the peer has closed the connection (read returns EOF).
+pub fn is_closed(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0) | Err(_))
+}

@@ -1,0 +1,154 @@
+//! Wire-level behaviour: malformed input, limits, inline commands, other connections unaffected.
+
+use meridian_tests::{is_closed, raw_roundtrip, Server};
+use redis::cmd;
+use std::io::Write;
+
+#[test]
+fn malformed_input_gets_protocol_error_and_others_keep_working() {
+    let s = Server::start();
+    let mut good = s.client();
+    let _: () = cmd("SET").arg("k").arg("v").query(&mut good).unwrap();
+    for garbage in [
+        &b"*abc\r\n"[..],
+        b"*1\r\n$-5\r\n",
+        b"*1\r\n:12\r\n",
+        b"\"unbalanced\r\n",
+    ] {
+        let mut bad = s.raw();
+        let reply = raw_roundtrip(&mut bad, garbage, 5);
+        let text = String::from_utf8_lossy(&reply);
+        assert!(
+            text.starts_with("-ERR Protocol error"),
+            "{garbage:?} -> {text:?}"
+        );
+        assert!(is_closed(&mut bad));
+    }
+    assert_eq!(cmd("GET").arg("k").query::<String>(&mut good).unwrap(), "v");
+}
+
+#[test]
+fn inline_commands_and_split_frames() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let r = raw_roundtrip(&mut c, b"SET inl \"a b\"\r\nGET inl\r\n", 14);
+    assert_eq!(String::from_utf8_lossy(&r), "+OK\r\n$3\r\na b\r\n");
+    // A request split across writes is assembled before it runs.
+    c.write_all(b"*2\r\n$3\r\nGE").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let r = raw_roundtrip(&mut c, b"T\r\n$3\r\ninl\r\n", 9);
+    assert_eq!(String::from_utf8_lossy(&r), "$3\r\na b\r\n");
+}
+
+#[test]
+fn request_and_key_size_limits() {
+    let s = Server::start();
+    let mut c = s.client();
+    let big_key = "k".repeat(32 * 1024 + 1);
+    let e = cmd("SET")
+        .arg(&big_key)
+        .arg("v")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "An error was signalled by the server - ResponseError: max key size exceeded. Limit: 32768 bytes, Actual: 32769 bytes");
+    let ok_key = "k".repeat(32 * 1024);
+    let _: () = cmd("SET").arg(&ok_key).arg("v").query(&mut c).unwrap();
+    // More than 10 MB in one request: refused from the header, connection closed.
+    let mut raw = s.raw();
+    let reply = raw_roundtrip(
+        &mut raw,
+        format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", 11 * 1024 * 1024).as_bytes(),
+        10,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR max request size exceeded\r\n"
+    );
+    assert!(is_closed(&mut raw));
+    assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 1);
+    // 9 MB is fine.
+    let nine = vec![b'x'; 9 * 1024 * 1024];
+    let _: () = cmd("SET").arg("nine").arg(&nine).query(&mut c).unwrap();
+    assert_eq!(
+        cmd("STRLEN").arg("nine").query::<i64>(&mut c).unwrap(),
+        nine.len() as i64
+    );
+}
+
+#[test]
+fn auth_required_when_password_set() {
+    let s = Server::start_with(Some("s3cret"), &[]);
+    let mut raw = s.raw();
+    let r = raw_roundtrip(&mut raw, b"GET k\r\n", 10);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    let r = raw_roundtrip(&mut raw, b"AUTH wrong\r\n", 10);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    let r = raw_roundtrip(&mut raw, b"AUTH default s3cret\r\nSET k v\r\n", 10);
+    assert_eq!(String::from_utf8_lossy(&r), "+OK\r\n+OK\r\n");
+    let mut c = s.client();
+    assert_eq!(cmd("GET").arg("k").query::<String>(&mut c).unwrap(), "v");
+    let mut fresh = s.raw();
+    let r = raw_roundtrip(&mut fresh, b"HELLO 3 AUTH default s3cret\r\n", 20);
+    assert!(r.starts_with(b"%7\r\n"), "{}", String::from_utf8_lossy(&r));
+}
+
+#[test]
+fn no_auth_refused_on_public_bind() {
+    let out = std::process::Command::new(meridian_tests::binary())
+        .args([
+            "server",
+            "--no-auth",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--data-dir",
+        ])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-auth is refused"));
+}
+
+#[test]
+fn generated_password_is_kept_and_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = meridian_tests::free_port();
+    let mut child = std::process::Command::new(meridian_tests::binary())
+        .args(["server", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .env_remove("MERIDIAN_PASSWORD")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !banner.contains("ready in") && std::time::Instant::now() < deadline {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let pw = std::fs::read_to_string(dir.path().join("password")).unwrap();
+    assert_eq!(pw.len(), 32);
+    assert!(
+        banner.contains(&format!("redis-cli -h 127.0.0.1 -p {port} -a {pw}")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("REDIS_URL=redis://:{pw}@127.0.0.1:{port}")),
+        "{banner}"
+    );
+}
