@@ -602,6 +602,16 @@ fn lcs_examples() {
     );
     assert_eq!(db.run(&["MSET", "a", "ABCBDAB", "b", "BDCABA"]), ok());
     assert_eq!(db.run(&["LCS", "a", "b", "LEN"]), int(4));
+    // Ties walk towards the start of the second string first (Redis's `else j--`).
+    assert_eq!(db.run(&["MSET", "x", "ab", "y", "ba"]), ok());
+    assert_eq!(db.run(&["LCS", "x", "y"]), bulk("b"));
+    assert_eq!(
+        db.run(&["LCS", "x", "y", "IDX", "WITHMATCHLEN"]),
+        Frame::Map(vec![
+            (bulk("matches"), arr(vec![arr(vec![range(1, 1), range(0, 0), int(1)])])),
+            (bulk("len"), int(1)),
+        ])
+    );
 
     assert_eq!(
         db.run(&["LCS", "key1", "key2", "IDX", "LEN"]),

@@ -191,7 +191,7 @@ fn expire_generic(t: &mut Txn, argv: &[Vec<u8>], relative: bool, seconds: bool) 
         if flags & EXPIRE_XX != 0 && current.is_none() {
             return int(0);
         }
-        if flags & EXPIRE_GT != 0 && current.map_or(true, |c| when <= c) {
+        if flags & EXPIRE_GT != 0 && current.is_none_or(|c| when <= c) {
             return int(0);
         }
         if flags & EXPIRE_LT != 0 && current.is_some_and(|c| when >= c) {
