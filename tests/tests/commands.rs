@@ -292,7 +292,10 @@ fn server_and_connection_commands() {
     let names: Vec<String> = cmd("COMMAND").arg("LIST").query(&mut c).unwrap();
     assert_eq!(n as usize, names.len());
     for must in ["get", "set", "bitfield", "scan", "client", "hello"] {
-        assert!(names.iter().any(|x| x == must), "{must} missing from COMMAND LIST");
+        assert!(
+            names.iter().any(|x| x == must),
+            "{must} missing from COMMAND LIST"
+        );
     }
     let keys: Vec<String> = cmd("COMMAND")
         .arg("GETKEYS")

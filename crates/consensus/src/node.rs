@@ -94,7 +94,9 @@ impl Node {
     /// dir is fresh, and returns once this node leads and has applied its whole log.
     pub async fn start(cfg: NodeConfig) -> anyhow::Result<Arc<Node>> {
         std::fs::create_dir_all(&cfg.data_dir)?;
+        let t0 = std::time::Instant::now();
         let storage = Storage::open(&cfg.data_dir.join("db"), cfg.cache_bytes)?;
+        tracing::info!("storage opened in {} ms", t0.elapsed().as_millis());
         let gc = Arc::new(GroupCommit::start(storage.clone()));
         let log = LogStore::new(storage.clone(), gc);
         let (sm, applied) = StateMachine::open(storage.clone(), cfg.data_dir.join("snapshots"))?;
@@ -120,12 +122,15 @@ impl Node {
             );
             raft.initialize(members).await?;
         }
+        tracing::info!("raft started in {} ms", t0.elapsed().as_millis());
         raft.wait(Some(Duration::from_secs(30)))
             .state(ServerState::Leader, "become leader")
             .await?;
+        tracing::info!("leader after {} ms", t0.elapsed().as_millis());
         // The leader's first entry is committed and everything before it applied: no
         // read after a restart can see less than what was acknowledged.
         raft.ensure_linearizable().await?;
+        tracing::info!("log applied after {} ms", t0.elapsed().as_millis());
 
         let (ptx, prx) = mpsc::channel(65536);
         let node = Arc::new(Node {

@@ -728,6 +728,16 @@ fn copy_and_rename_refuse_non_string_types() {
     );
     assert_eq!(n.read(0, &["exists", "h", "z", "h2", "z2"]), int(2));
     assert_eq!(n.read(0, &["type", "h"]), simple("hash"));
+    // Where Redis would change nothing anyway, reply as Redis does.
+    n.set(0, "taken", "t", 0);
+    assert_eq!(n.run(0, &["renamenx", "h", "taken"]), int(0));
+    assert_eq!(n.run(0, &["copy", "h", "taken"]), int(0));
+    assert_eq!(
+        n.run(0, &["copy", "h", "taken", "replace"]),
+        err("ERR COPY/RENAME of hash keys is not supported yet")
+    );
+    assert_eq!(n.get(0, "taken").as_deref(), Some("t"));
+    assert_eq!(n.run(0, &["del", "taken"]), int(1));
     // Renaming onto itself touches nothing, so it is fine.
     assert_eq!(n.run(0, &["rename", "h", "h"]), ok());
     // Strings may overwrite them.

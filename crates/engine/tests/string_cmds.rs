@@ -608,7 +608,10 @@ fn lcs_examples() {
     assert_eq!(
         db.run(&["LCS", "x", "y", "IDX", "WITHMATCHLEN"]),
         Frame::Map(vec![
-            (bulk("matches"), arr(vec![arr(vec![range(1, 1), range(0, 0), int(1)])])),
+            (
+                bulk("matches"),
+                arr(vec![arr(vec![range(1, 1), range(0, 0), int(1)])])
+            ),
             (bulk("len"), int(1)),
         ])
     );

@@ -288,10 +288,10 @@ fn rename_generic(t: &mut Txn, argv: &[Vec<u8>], nx: bool) -> CmdResult {
     if src == dst {
         return if nx { int(0) } else { Ok(Frame::ok()) };
     }
-    only_strings(&meta)?;
     if nx && t.exists(dst)? {
         return int(0);
     }
+    only_strings(&meta)?;
     // The destination is a new incarnation; the expiry travels with the value.
     let moved = Meta {
         version: t.new_version(),
@@ -350,11 +350,11 @@ fn copy(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let Some(meta) = t.get_meta(src)? else {
         return int(0);
     };
-    only_strings(&meta)?;
     in_db(t, dst_db, |t| {
         if t.exists(dst)? && !replace {
             return int(0);
         }
+        only_strings(&meta)?;
         // A new, independent incarnation with the source's value and expiry.
         let copied = Meta {
             version: t.new_version(),

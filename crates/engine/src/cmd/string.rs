@@ -56,7 +56,9 @@ pub(crate) fn string_meta(t: &Txn, key: &[u8]) -> Result<Option<Meta>, CmdError>
 pub(crate) fn check_string_length(size: u64, append: u64) -> Result<(), CmdError> {
     match size.checked_add(append) {
         Some(total) if total <= MAX_STRING_LEN => Ok(()),
-        _ => Err(CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)")),
+        _ => Err(CmdError::new(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        )),
     }
 }
 
@@ -91,7 +93,11 @@ struct ExtArgs<'a> {
     expire: Option<(ExpireKind, &'a [u8])>,
 }
 
-fn parse_ext_args<'a>(argv: &'a [Vec<u8>], from: usize, is_set: bool) -> Result<ExtArgs<'a>, CmdError> {
+fn parse_ext_args<'a>(
+    argv: &'a [Vec<u8>],
+    from: usize,
+    is_set: bool,
+) -> Result<ExtArgs<'a>, CmdError> {
     let mut o = ExtArgs::default();
     let mut j = from;
     while j < argv.len() {
@@ -217,7 +223,11 @@ fn set_generic(
         Some((kind, arg)) => Some(expire_at(t, kind, arg, cmd)?),
         None => None,
     };
-    let old = if o.get { Some(t.get_string(key)?) } else { None };
+    let old = if o.get {
+        Some(t.get_string(key)?)
+    } else {
+        None
+    };
     let existing = t.get_meta(key)?;
     let found = existing.is_some();
     if (o.nx && found) || (o.xx && !found) {
@@ -244,18 +254,43 @@ fn set(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 }
 
 fn setnx(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    let o = ExtArgs { nx: true, ..Default::default() };
-    set_generic(t, "setnx", &argv[1], &argv[2], &o, Frame::Integer(1), Frame::Integer(0))
+    let o = ExtArgs {
+        nx: true,
+        ..Default::default()
+    };
+    set_generic(
+        t,
+        "setnx",
+        &argv[1],
+        &argv[2],
+        &o,
+        Frame::Integer(1),
+        Frame::Integer(0),
+    )
 }
 
 fn setex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    let o = ExtArgs { expire: Some((ExpireKind::Ex, &argv[2])), ..Default::default() };
+    let o = ExtArgs {
+        expire: Some((ExpireKind::Ex, &argv[2])),
+        ..Default::default()
+    };
     set_generic(t, "setex", &argv[1], &argv[3], &o, Frame::ok(), Frame::Null)
 }
 
 fn psetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    let o = ExtArgs { expire: Some((ExpireKind::Px, &argv[2])), ..Default::default() };
-    set_generic(t, "psetex", &argv[1], &argv[3], &o, Frame::ok(), Frame::Null)
+    let o = ExtArgs {
+        expire: Some((ExpireKind::Px, &argv[2])),
+        ..Default::default()
+    };
+    set_generic(
+        t,
+        "psetex",
+        &argv[1],
+        &argv[3],
+        &o,
+        Frame::ok(),
+        Frame::Null,
+    )
 }
 
 fn mget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -358,8 +393,16 @@ fn getrange(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if start < 0 && end < 0 && start > end {
         return Ok(Frame::Bulk(Vec::new()));
     }
-    let mut start = if start < 0 { len.saturating_add(start) } else { start };
-    let mut end = if end < 0 { len.saturating_add(end) } else { end };
+    let mut start = if start < 0 {
+        len.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        len.saturating_add(end)
+    } else {
+        end
+    };
     if start < 0 {
         start = 0;
     }
@@ -376,7 +419,9 @@ fn getrange(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 }
 
 fn strlen(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    Ok(Frame::Integer(t.get_string(&argv[1])?.map_or(0, |v| v.len() as i64)))
+    Ok(Frame::Integer(
+        t.get_string(&argv[1])?.map_or(0, |v| v.len() as i64),
+    ))
 }
 
 // ---- counters ---------------------------------------------------------------------------
@@ -467,7 +512,9 @@ fn lcs(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         j += 1;
     }
     if getidx && getlen {
-        return Err(CmdError::new("ERR If you want both the length and indexes, please just use IDX."));
+        return Err(CmdError::new(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
     }
     if a.len() as u64 >= u32::MAX as u64 - 1 || b.len() as u64 >= u32::MAX as u64 - 1 {
         return Err(CmdError::new("ERR String too long for LCS"));
@@ -533,8 +580,14 @@ fn lcs(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             let match_len = (a_end - a_start + 1) as i64;
             if getidx && (minmatchlen == 0 || match_len >= minmatchlen) {
                 let mut m = vec![
-                    Frame::Array(vec![Frame::Integer(a_start as i64), Frame::Integer(a_end as i64)]),
-                    Frame::Array(vec![Frame::Integer(b_start as i64), Frame::Integer(b_end as i64)]),
+                    Frame::Array(vec![
+                        Frame::Integer(a_start as i64),
+                        Frame::Integer(a_end as i64),
+                    ]),
+                    Frame::Array(vec![
+                        Frame::Integer(b_start as i64),
+                        Frame::Integer(b_end as i64),
+                    ]),
                 ];
                 if withmatchlen {
                     m.push(Frame::Integer(match_len));
