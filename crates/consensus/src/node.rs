@@ -88,6 +88,9 @@ pub fn now_ms() -> u64 {
 /// The most ops one log entry carries; a burst beyond it spills into the next entry.
 const MAX_OPS_PER_ENTRY: usize = 4096;
 const MAX_BYTES_PER_ENTRY: usize = 16 << 20;
+/// Entries submitted to Raft and not yet answered: one being made durable while the
+/// previous one is applied.
+const IN_FLIGHT: usize = 2;
 
 impl Node {
     /// Opens storage, starts Raft, initializes a new single-member group if the data
@@ -182,11 +185,13 @@ impl Node {
         let _ = self.raft.shutdown().await;
     }
 
-    /// Drains the proposal queue into entries: everything queued while the previous
-    /// entry was being submitted goes into the next one. Entries are submitted in order
-    /// and their replies awaited concurrently, so per-connection order is kept and
-    /// many connections share each log fsync.
+    /// Drains the proposal queue into entries: everything queued while earlier entries
+    /// were in flight goes into the next one. openraft 0.9 appends (and fsyncs) one
+    /// entry at a time, so batching happens here: at most `IN_FLIGHT` entries are
+    /// submitted and unanswered at once, and whatever arrives meanwhile shares the next
+    /// entry and its fsync. Entries are submitted in order, so per-connection order holds.
     async fn propose_loop(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<Proposal>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
         let mut last_now = 0u64;
         let mut carry: Option<Proposal> = None;
         loop {
@@ -196,6 +201,9 @@ impl Node {
                     Some(p) => p,
                     None => return,
                 },
+            };
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
             };
             let mut batch = vec![first];
             let mut n_ops = batch[0].ops.len();
@@ -210,7 +218,7 @@ impl Node {
                     Err(_) => break,
                 }
             }
-            if n_ops > MAX_OPS_PER_ENTRY && batch.len() > 1 {
+            if (n_ops > MAX_OPS_PER_ENTRY || bytes > MAX_BYTES_PER_ENTRY) && batch.len() > 1 {
                 carry = batch.pop();
             }
             // The leader's clock, never going backwards across entries.
@@ -242,6 +250,7 @@ impl Node {
                                 "raft stopped before the entry was applied".into(),
                             )),
                         };
+                        drop(permit);
                         distribute(shapes, res);
                     });
                 }

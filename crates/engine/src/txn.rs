@@ -268,11 +268,30 @@ impl<'s> Txn<'s> {
     }
 
     /// Writes `key`'s meta record, keeping the expiry index and the key count in step.
-    pub fn put_meta(&mut self, key: &[u8], mut meta: Meta) -> Result<(), CmdError> {
-        let old = self.raw_meta(key)?;
+    pub fn put_meta(&mut self, key: &[u8], meta: Meta) -> Result<(), CmdError> {
+        let old = self.old_header(key)?;
+        self.put_meta_over(key, meta, old)
+    }
+
+    /// Type, expiry and version of the record `key` has now (expired or not).
+    fn old_header(&self, key: &[u8]) -> Result<Option<(Kind, u64, u64)>, CmdError> {
+        match self.raw_get(Cf::Meta, &keys::meta_key(self.db, key))? {
+            None => Ok(None),
+            Some(raw) => Meta::peek(&raw)
+                .map(Some)
+                .map_err(|e| CmdError::storage(format!("corrupt meta record: {e:?}"))),
+        }
+    }
+
+    fn put_meta_over(
+        &mut self,
+        key: &[u8],
+        mut meta: Meta,
+        old: Option<(Kind, u64, u64)>,
+    ) -> Result<(), CmdError> {
         meta.write_index = self.index;
         meta.mtime_ms = self.now_ms;
-        let old_expire = old.as_ref().map_or(0, |m| m.expire_at_ms);
+        let old_expire = old.map_or(0, |(_, e, _)| e);
         if old_expire != meta.expire_at_ms {
             if old_expire != 0 {
                 self.raw_delete(Cf::Expire, keys::expire_key(old_expire, self.db, key));
@@ -299,8 +318,9 @@ impl<'s> Txn<'s> {
         value: Vec<u8>,
         expire_at_ms: u64,
     ) -> Result<(), CmdError> {
-        let version = match self.raw_meta(key)? {
-            Some(m) if m.kind == Kind::String => m.version,
+        let old = self.old_header(key)?;
+        let version = match old {
+            Some((Kind::String, _, v)) => v,
             _ => self.new_version(),
         };
         let meta = Meta {
@@ -312,22 +332,22 @@ impl<'s> Txn<'s> {
             len: 0,
             inline: value,
         };
-        self.put_meta(key, meta)
+        self.put_meta_over(key, meta, old)
     }
 
     /// Deletes a key of any type. True if a live key was removed.
     pub fn delete_key(&mut self, key: &[u8]) -> Result<bool, CmdError> {
-        let Some(old) = self.raw_meta(key)? else {
+        let Some((_, expire_at_ms, _)) = self.old_header(key)? else {
             return Ok(false);
         };
-        if old.expire_at_ms != 0 {
-            self.raw_delete(Cf::Expire, keys::expire_key(old.expire_at_ms, self.db, key));
+        if expire_at_ms != 0 {
+            self.raw_delete(Cf::Expire, keys::expire_key(expire_at_ms, self.db, key));
         }
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
         // Sub-records of collections stay behind under the old version; they are
         // unreachable and garbage-collected by storage.
-        Ok(!old.is_expired(self.now_ms))
+        Ok(expire_at_ms == 0 || expire_at_ms > self.now_ms)
     }
 
     /// Changes a live key's expiry (0 = persist). False if the key does not exist.

@@ -110,6 +110,20 @@ impl Meta {
         })
     }
 
+    /// Type, expiry and version without copying the inline value (write paths only need
+    /// these of the record they replace).
+    pub fn peek(raw: &[u8]) -> Result<(Kind, u64, u64), MetaError> {
+        if raw.len() < HEADER {
+            return Err(MetaError::Truncated);
+        }
+        if raw[0] != FORMAT {
+            return Err(MetaError::BadFormat(raw[0]));
+        }
+        let kind = Kind::from_u8(raw[1]).ok_or(MetaError::BadKind(raw[1]))?;
+        let word = |at: usize| u64::from_be_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+        Ok((kind, word(2), word(10)))
+    }
+
     /// True when the key has an expiry that has passed at `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
@@ -129,6 +143,7 @@ mod tests {
         #[test]
         fn roundtrip(kind in kind(), e in any::<u64>(), v in any::<u64>(), w in any::<u64>(), m in any::<u64>(), l in any::<u64>(), inline in proptest::collection::vec(any::<u8>(), 0..100)) {
             let meta = Meta { kind, expire_at_ms: e, version: v, write_index: w, mtime_ms: m, len: l, inline };
+            prop_assert_eq!(Meta::peek(&meta.encode()), Ok((meta.kind, meta.expire_at_ms, meta.version)));
             prop_assert_eq!(Meta::decode(&meta.encode()), Ok(meta));
         }
     }

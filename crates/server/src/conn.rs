@@ -1,10 +1,10 @@
 //! RESP connections: read, parse (pipelined), dispatch in order, write replies.
 
 use crate::clients::ClientInfo;
-use crate::session::{Outcome, Session};
+use crate::dispatch;
+use crate::session::Session;
 use crate::shared::Shared;
-use consensus::Op;
-use engine::{flags, CmdError, Exec, Frame};
+use engine::Frame;
 use resp::{ParseError, ParseLimits};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -125,7 +125,10 @@ async fn connection_loop(
             }
             buf.drain(..pos);
             let more = reqs.len() == MAX_PER_ROUND;
-            let quit = run_batch(shared, sess, reqs, &mut out).await;
+            let quit = dispatch::run_batch(shared, sess, reqs, &mut |f: &Frame, resp3: bool| {
+                resp::encode(f, resp3, &mut out)
+            })
+            .await;
             if let Some(msg) = &fatal {
                 // Like Redis: answer the protocol error, then close this connection only.
                 resp::encode(&Frame::Error(msg.clone()), sess.resp3, &mut out);
@@ -147,106 +150,6 @@ async fn connection_loop(
         }
         if buf.capacity() > 1 << 20 && buf.len() < 1 << 16 {
             buf.shrink_to(64 * 1024);
-        }
-    }
-}
-
-/// Runs a pipeline's commands in order. Consecutive writes go to the log together as one
-/// proposal; a read or connection command first waits for the writes before it, so
-/// every reply reflects everything the connection sent earlier. Returns true on QUIT.
-async fn run_batch(
-    shared: &Arc<Shared>,
-    sess: &mut Session,
-    reqs: Vec<Vec<Vec<u8>>>,
-    out: &mut Vec<u8>,
-) -> bool {
-    let mut pending: Vec<(&'static engine::CommandSpec, Op)> = Vec::new();
-    let mut quit = false;
-    for argv in reqs {
-        if quit {
-            break;
-        }
-        let spec = match classify(sess, &argv) {
-            Ok(s) => s,
-            Err(e) => {
-                flush_writes(shared, sess, &mut pending, out).await;
-                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-                resp::encode(&Frame::Error(e.0), sess.resp3, out);
-                continue;
-            }
-        };
-        sess.note_command(spec.name);
-        match spec.exec {
-            Exec::Engine(_) if spec.is_write() => {
-                pending.push((spec, Op::Cmd { db: sess.db, argv }));
-            }
-            Exec::Engine(_) => {
-                flush_writes(shared, sess, &mut pending, out).await;
-                let t0 = Instant::now();
-                let reply = shared.node.read(sess.db, &argv);
-                shared
-                    .stats
-                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
-                resp::encode(&reply, sess.resp3, out);
-            }
-            Exec::Server => {
-                flush_writes(shared, sess, &mut pending, out).await;
-                let t0 = Instant::now();
-                let (reply, outcome) = sess.handle(spec, &argv).await;
-                shared
-                    .stats
-                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
-                resp::encode(&reply, sess.resp3, out);
-                if outcome == Outcome::Close {
-                    quit = true;
-                }
-            }
-        }
-    }
-    flush_writes(shared, sess, &mut pending, out).await;
-    quit
-}
-
-/// Table checks done before anything is proposed, so bad input never enters the log.
-fn classify(sess: &Session, argv: &[Vec<u8>]) -> Result<&'static engine::CommandSpec, CmdError> {
-    let spec =
-        engine::lookup(&argv[0]).ok_or_else(|| CmdError::unknown_command(&argv[0], &argv[1..]))?;
-    if !sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        return Err(CmdError::new("NOAUTH Authentication required."));
-    }
-    engine::check_arity(spec, argv)?;
-    engine::check_key_sizes(spec, argv)?;
-    Ok(spec)
-}
-
-async fn flush_writes(
-    shared: &Arc<Shared>,
-    sess: &mut Session,
-    pending: &mut Vec<(&'static engine::CommandSpec, Op)>,
-    out: &mut Vec<u8>,
-) {
-    if pending.is_empty() {
-        return;
-    }
-    let t0 = Instant::now();
-    let (specs, ops): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
-    let n = ops.len();
-    let res = shared.node.write(ops).await;
-    let usec = t0.elapsed().as_micros() as u64 / n as u64;
-    match res {
-        Ok((index, replies)) => {
-            sess.last_index = sess.last_index.max(index);
-            for (spec, reply) in specs.into_iter().zip(replies) {
-                shared.stats.record(spec, usec, reply.is_error());
-                resp::encode(&reply, sess.resp3, out);
-            }
-        }
-        Err(e) => {
-            let f = e.to_frame();
-            for spec in specs {
-                shared.stats.record(spec, usec, true);
-                resp::encode(&f, sess.resp3, out);
-            }
         }
     }
 }

@@ -4,6 +4,7 @@ mod admin_cmds;
 mod clients;
 mod config;
 mod conn;
+mod dispatch;
 mod password;
 mod session;
 mod shared;

@@ -38,6 +38,13 @@ pub struct Storage {
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
     let mut o = Options::default();
+    o.set_write_buffer_size(32 << 20);
+    if point_lookups {
+        // Most writes look up the key they replace; a memtable bloom filter makes the
+        // miss for a new key cheap.
+        o.set_memtable_prefix_bloom_ratio(0.1);
+        o.set_memtable_whole_key_filtering(true);
+    }
     let mut t = BlockBasedOptions::default();
     t.set_block_cache(cache);
     if point_lookups {
@@ -61,7 +68,9 @@ impl Storage {
         // Replay the WAL up to the first corrupt record: a torn tail after a crash loses
         // only unsynced (unacknowledged) writes.
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
-        opts.set_max_total_wal_size(256 << 20);
+        // Bounds WAL replay after a crash (restart time), since state writes are not
+        // flushed on their own.
+        opts.set_max_total_wal_size(64 << 20);
         let cache = Cache::new_lru_cache(cache_bytes);
         let cfs = keys::ALL_CFS.iter().map(|name| {
             let point = matches!(*name, keys::CF_META | keys::CF_SM | keys::CF_RAFT);
