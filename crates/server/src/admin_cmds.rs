@@ -226,8 +226,9 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             let st = &node.storage.stats;
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nrdb_changes_since_last_save:0\r\n",
+                "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nraft_log_fsync_usec:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nrdb_changes_since_last_save:0\r\n",
                 st.wal_syncs.load(Ordering::Relaxed),
+                st.wal_sync_micros.load(Ordering::Relaxed),
                 st.batches_written.load(Ordering::Relaxed),
                 st.records_written.load(Ordering::Relaxed),
             );

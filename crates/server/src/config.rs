@@ -38,6 +38,9 @@ pub struct ServerArgs {
     /// RESP port [default: 6379]
     #[arg(long, env = "MERIDIAN_PORT")]
     pub port: Option<u16>,
+    /// REST (Upstash protocol) port, on the same address as RESP [default: 8080]
+    #[arg(long, env = "MERIDIAN_REST_PORT")]
+    pub rest_port: Option<u16>,
     /// Password of the default user (otherwise generated at first start and kept in the data dir).
     #[arg(long, env = "MERIDIAN_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
@@ -64,6 +67,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     bind: Option<String>,
     port: Option<u16>,
+    rest_port: Option<u16>,
     password: Option<String>,
     no_auth: Option<bool>,
     log_level: Option<String>,
@@ -78,6 +82,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub bind: String,
     pub port: u16,
+    pub rest_port: u16,
     pub password: Option<String>,
     pub no_auth: bool,
     pub log_level: String,
@@ -107,6 +112,7 @@ impl Config {
                 .or(file.bind)
                 .unwrap_or_else(|| "127.0.0.1".into()),
             port: args.port.or(file.port).unwrap_or(6379),
+            rest_port: args.rest_port.or(file.rest_port).unwrap_or(8080),
             password: args.password.or(file.password).filter(|p| !p.is_empty()),
             no_auth: args.no_auth || file.no_auth.unwrap_or(false),
             log_level: args

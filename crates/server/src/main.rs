@@ -6,6 +6,7 @@ mod config;
 mod conn;
 mod dispatch;
 mod password;
+mod rest;
 mod session;
 mod shared;
 
@@ -62,6 +63,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
+    let rest_addr = format!("{}:{}", local.ip(), cfg.rest_port);
+    let rest_listener = tokio::net::TcpListener::bind(&rest_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {rest_addr} (REST): {e}"))?;
+    let rest_local = rest_listener.local_addr()?;
     let mut ncfg = consensus::NodeConfig::single(cfg.data_dir.clone());
     ncfg.advertise = local.to_string();
     ncfg.cache_bytes = cfg.cache_mb << 20;
@@ -73,17 +79,19 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         password.clone(),
         local,
     ));
-    print_banner(&cfg, local, password.as_deref(), started);
+    print_banner(&cfg, local, rest_local, password.as_deref(), started);
     tracing::info!(
         "ready in {} ms: applied index {}",
         started.elapsed().as_millis(),
         shared.node.applied_index()
     );
     let accept = tokio::spawn(conn::accept_loop(shared.clone(), listener));
+    let rest_accept = tokio::spawn(rest::accept_loop(shared.clone(), rest_listener));
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = sigterm() => {}
         r = accept => { r??; }
+        r = rest_accept => { r??; }
     }
     tracing::info!("shutting down");
     shared.node.shutdown().await;
@@ -103,6 +111,7 @@ async fn sigterm() {
 fn print_banner(
     cfg: &Config,
     local: std::net::SocketAddr,
+    rest: std::net::SocketAddr,
     password: Option<&str>,
     started: Instant,
 ) {
@@ -120,14 +129,32 @@ fn print_banner(
             b.push_str(&format!("  RESP      {host}:{port}\n"));
             b.push_str(&format!("  password  {pw}\n\n"));
             b.push_str(&format!("  redis-cli -h {host} -p {port} -a {pw}\n"));
-            b.push_str(&format!("  REDIS_URL=redis://:{pw}@{host}:{port}\n"));
+            b.push_str(&format!("  REDIS_URL=redis://:{pw}@{host}:{port}\n\n"));
+            let t = rest::Tokens::derive(pw);
+            b.push_str(&format!("  REST      http://{rest}  (Upstash protocol)\n"));
+            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL=http://{rest}\n"));
+            b.push_str(&format!(
+                "  export UPSTASH_REDIS_REST_TOKEN={}\n",
+                t.standard
+            ));
+            b.push_str(&format!(
+                "  read-only token (read commands only): {}\n",
+                t.read_only
+            ));
         }
         None => {
             b.push_str("  !!! WARNING: authentication is OFF (--no-auth). Anyone who can connect can read and\n");
             b.push_str("  !!! write everything. Use only for local development and tests.\n\n");
             b.push_str(&format!("  RESP      {host}:{port}\n\n"));
             b.push_str(&format!("  redis-cli -h {host} -p {port}\n"));
-            b.push_str(&format!("  REDIS_URL=redis://{host}:{port}\n"));
+            b.push_str(&format!("  REDIS_URL=redis://{host}:{port}\n\n"));
+            b.push_str(&format!(
+                "  REST      http://{rest}  (Upstash protocol; no token needed: auth is off)\n"
+            ));
+            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL=http://{rest}\n"));
+            b.push_str(
+                "  export UPSTASH_REDIS_REST_TOKEN=any-value  # not checked with --no-auth\n",
+            );
         }
     }
     b.push_str(&format!(

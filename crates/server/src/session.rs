@@ -44,6 +44,42 @@ impl Session {
         }
     }
 
+    /// A per-request session for the REST front end: the token was already checked,
+    /// the database is 0, replies have RESP2 shapes. Not listed by CLIENT LIST.
+    pub fn for_rest(
+        shared: Arc<Shared>,
+        addr: std::net::SocketAddr,
+        laddr: std::net::SocketAddr,
+    ) -> Session {
+        let id = shared.clients.next_id();
+        let now = Instant::now();
+        let info = ClientInfo {
+            id,
+            addr,
+            laddr,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created: now,
+            last_cmd_at: now,
+            last_cmd: String::new(),
+            db: 0,
+            resp: 2,
+            no_evict: false,
+            no_touch: false,
+            user: "default".into(),
+        };
+        Session {
+            shared,
+            id,
+            db: 0,
+            resp3: false,
+            authenticated: true,
+            last_index: 0,
+            info: Arc::new(Mutex::new(info)),
+        }
+    }
+
     fn with_info(&self, f: impl FnOnce(&mut ClientInfo)) {
         if let Ok(mut i) = self.info.lock() {
             f(&mut i);

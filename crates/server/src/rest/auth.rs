@@ -1,0 +1,184 @@
+//! REST tokens and what each may run.
+//!
+//! Two tokens per node, both derived from the default user's password, so resetting the
+//! password revokes them (as Upstash documents) and nothing extra has to be stored:
+//!
+//! ```text
+//! standard  = base64url_nopad(HMAC-SHA256(key = password, msg = "meridian rest token v1: standard"))
+//! read-only = base64url_nopad(HMAC-SHA256(key = password, msg = "meridian rest token v1: read-only"))
+//! ```
+//!
+//! A token reveals nothing about the password (HMAC is one-way) and the two tokens say
+//! nothing about each other. They are 43 URL-safe characters, so `?_token=` needs no escaping.
+
+use crate::password;
+use crate::shared::Shared;
+use base64::Engine as _;
+use engine::{flags, CmdError, CommandSpec, Exec};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const STANDARD_LABEL: &[u8] = b"meridian rest token v1: standard";
+const READONLY_LABEL: &[u8] = b"meridian rest token v1: read-only";
+
+/// The error body of a 401, as Upstash words it.
+pub const UNAUTHORIZED: &str = "WRONGPASS invalid or missing auth token";
+
+/// What a request's token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Every command (the standard token, or authentication off).
+    Full,
+    /// Read commands only, minus the ones that walk the whole keyspace.
+    ReadOnly,
+}
+
+/// The node's two REST tokens for `password`.
+pub struct Tokens {
+    pub standard: String,
+    pub read_only: String,
+}
+
+impl Tokens {
+    pub fn derive(password: &str) -> Tokens {
+        Tokens {
+            standard: derive(password, STANDARD_LABEL),
+            read_only: derive(password, READONLY_LABEL),
+        }
+    }
+}
+
+fn derive(password: &str, label: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(password.as_bytes()).expect("HMAC takes keys of any size");
+    mac.update(label);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Checks the request's token (`Authorization: Bearer` first, else `?_token=`) against the
+/// tokens of the current password. `None` means 401.
+pub fn check(shared: &Shared, token: Option<&[u8]>) -> Option<Access> {
+    let pw = match shared.password.read() {
+        Ok(p) => p.clone(),
+        Err(_) => return None,
+    };
+    let Some(pw) = pw else {
+        // Authentication off (--no-auth): any request, with or without a token.
+        return Some(Access::Full);
+    };
+    let token = token?;
+    let t = Tokens::derive(&pw);
+    // Both comparisons always run, each in constant time.
+    let full = password::matches(&t.standard, token);
+    let ro = password::matches(&t.read_only, token);
+    if full {
+        Some(Access::Full)
+    } else if ro {
+        Some(Access::ReadOnly)
+    } else {
+        None
+    }
+}
+
+/// Extracts the token of an `Authorization` header value (`Bearer <token>`).
+pub fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let v = value.trim_ascii();
+    if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") {
+        Some(v[7..].trim_ascii())
+    } else {
+        None
+    }
+}
+
+/// Read commands a public read-only token must still not run: they walk or reveal the
+/// whole keyspace.
+const READONLY_DENY: &[&str] = &["keys", "scan", "randomkey"];
+
+/// Connection-level commands other than PING and ECHO make no sense over stateless HTTP
+/// requests (Upstash supports only those two), and neither do MULTI & co: /multi-exec is
+/// the transaction API.
+const NOT_OVER_REST: &[&str] = &[
+    "auth", "hello", "select", "client", "quit", "reset", "multi", "exec", "discard", "watch",
+    "unwatch",
+];
+
+pub const PUBSUB_UNSUPPORTED: &str = "ERR pub/sub over REST is not supported yet";
+
+/// The REST front end's own admission rules for a command the table knows: what the
+/// token allows and what HTTP cannot carry. The command's behaviour is not decided here.
+pub fn admit(spec: &CommandSpec, access: Access) -> Result<(), CmdError> {
+    if spec.flags & flags::PUBSUB != 0 {
+        return Err(CmdError::new(PUBSUB_UNSUPPORTED));
+    }
+    if spec.flags & flags::BLOCKING != 0 {
+        return Err(CmdError::new(format!(
+            "ERR blocking command '{}' is not supported over REST",
+            spec.name
+        )));
+    }
+    if NOT_OVER_REST.contains(&spec.name) {
+        return Err(CmdError::new(format!(
+            "ERR '{}' is not supported over REST",
+            spec.name
+        )));
+    }
+    if access == Access::ReadOnly && !read_only_allows(spec) {
+        return Err(CmdError::new(format!(
+            "NOPERM this token is read-only and has no permissions to run the '{}' command",
+            spec.name
+        )));
+    }
+    Ok(())
+}
+
+fn read_only_allows(spec: &CommandSpec) -> bool {
+    if matches!(spec.name, "ping" | "echo") {
+        return true;
+    }
+    spec.flags & flags::READONLY != 0
+        && spec.flags & (flags::WRITE | flags::ADMIN) == 0
+        && matches!(spec.exec, Exec::Engine(_))
+        && !READONLY_DENY.contains(&spec.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_stable_distinct_and_url_safe() {
+        let a = Tokens::derive("pw");
+        assert_eq!(a.standard, Tokens::derive("pw").standard);
+        assert_ne!(a.standard, a.read_only);
+        assert_ne!(a.standard, Tokens::derive("pw2").standard);
+        assert_eq!(a.standard.len(), 43);
+        assert!(a
+            .standard
+            .bytes()
+            .chain(a.read_only.bytes())
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
+    fn bearer_header() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer"), None);
+    }
+
+    #[test]
+    fn read_only_policy_follows_the_table() {
+        let get = engine::lookup(b"get").unwrap();
+        let set = engine::lookup(b"set").unwrap();
+        let keys = engine::lookup(b"keys").unwrap();
+        let ping = engine::lookup(b"ping").unwrap();
+        assert!(admit(get, Access::ReadOnly).is_ok());
+        assert!(admit(ping, Access::ReadOnly).is_ok());
+        assert!(admit(set, Access::ReadOnly).is_err());
+        assert!(admit(keys, Access::ReadOnly).is_err());
+        assert!(admit(set, Access::Full).is_ok());
+        assert!(admit(keys, Access::Full).is_ok());
+        assert!(admit(engine::lookup(b"select").unwrap(), Access::Full).is_err());
+    }
+}

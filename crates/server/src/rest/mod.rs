@@ -1,0 +1,399 @@
+//! The REST front end, compatible with the Upstash REST protocol
+//! (`reference/upstash-docs/redis/features/restapi.md`): HTTP/1.1 keep-alive on its own
+//! port, every request form (`/{cmd}/{arg}/...`, POST body as the last argument, query
+//! parameters after it, a JSON command array posted to `/`, `/pipeline`, `/multi-exec`),
+//! standard and read-only tokens, `Upstash-Encoding: base64`,
+//! `Upstash-Response-Format: resp2`, `upstash-sync-token`, CORS.
+//!
+//! No command logic lives here: commands go through `dispatch::run_batch` exactly like
+//! RESP commands, in a fresh per-request session (database 0, RESP2 shapes).
+//!
+//! Status codes: 200 when the command ran (or for a pipeline / transaction that ran, with
+//! errors inline), 400 for a command error, a malformed request, an unknown response
+//! format, a request over 10 MB or a discarded transaction, 401 for a missing or wrong
+//! token, 405 for a method other than HEAD GET POST PUT (an OPTIONS CORS preflight is
+//! answered 204).
+
+mod auth;
+mod exec;
+mod reply;
+mod request;
+mod tcp;
+
+pub use auth::Tokens;
+
+use crate::session::Session;
+use crate::shared::Shared;
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use reply::{Body, Format};
+use request::{MAX_REQUEST_BYTES, TOO_LARGE};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long a request carrying `upstash-sync-token` waits for this node to catch up.
+const SYNC_WAIT: Duration = Duration::from_secs(5);
+/// An oversized body is read and discarded up to this much (so the client reads our
+/// error instead of a connection reset); beyond it the connection is closed.
+const DRAIN_MAX: u64 = 64 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// An idle keep-alive connection (or one sending its request head this slowly) is closed.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
+
+const SYNC_TOKEN: &str = "upstash-sync-token";
+const ALLOWED_METHODS: &str = "HEAD, GET, POST, PUT";
+
+pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let http = Arc::new(http);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("REST accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let local = stream.local_addr().unwrap_or(shared.local);
+        let io = hyper_util::rt::TokioIo::new(tcp::QuickAck::new(stream));
+        let shared = shared.clone();
+        let http = http.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(shared, peer, local, req).await) }
+            });
+            if let Err(e) = http.serve_connection(io, svc).await {
+                tracing::debug!("REST connection {peer}: {e}");
+            }
+        });
+    }
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    cors(h);
+    r
+}
+
+fn json_error(status: StatusCode, msg: &str) -> Resp {
+    respond(status, "application/json", reply::error_body(msg))
+}
+
+/// Any origin may call the API (the token is the access control), and may read the
+/// sync token.
+fn cors(h: &mut HeaderMap) {
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(SYNC_TOKEN),
+    );
+}
+
+fn preflight(req_headers: &HeaderMap) -> Resp {
+    let mut r = respond(StatusCode::NO_CONTENT, "text/plain", Vec::new());
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOWED_METHODS),
+    );
+    let allow = req_headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_static(
+                "Authorization, Content-Type, Upstash-Encoding, Upstash-Response-Format, Upstash-Sync-Token",
+            )
+        });
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow);
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+enum BodyError {
+    /// Over the limit; `drained` says whether the rest was read so the connection can
+    /// stay open.
+    TooLarge { drained: bool },
+    /// The client went away or sent a malformed body.
+    Broken,
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+async fn read_body(mut body: Incoming, declared: Option<u64>) -> Result<Bytes, BodyError> {
+    if declared.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return Err(BodyError::TooLarge {
+            drained: drain(body, declared).await,
+        });
+    }
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(BodyError::Broken);
+        };
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total > MAX_REQUEST_BYTES {
+                return Err(BodyError::TooLarge {
+                    drained: drain(body, None).await,
+                });
+            }
+            chunks.push(data);
+        }
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        // The usual case: the whole body in one piece, no copy.
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut buf = BytesMut::with_capacity(total);
+            for c in chunks {
+                buf.extend_from_slice(&c);
+            }
+            buf.freeze()
+        }
+    })
+}
+
+/// Reads and discards the rest of a body we will not use, within bounds. True if it was
+/// read to the end (the connection can then be kept).
+async fn drain(mut body: Incoming, declared: Option<u64>) -> bool {
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
+        return false;
+    }
+    let read = async {
+        let mut seen = 0u64;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    if let Some(d) = f.data_ref() {
+                        seen += d.len() as u64;
+                        if seen > DRAIN_MAX {
+                            return false;
+                        }
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    };
+    tokio::time::timeout(DRAIN_TIME, read)
+        .await
+        .unwrap_or(false)
+}
+
+fn too_large(drained: bool) -> Resp {
+    let mut r = json_error(StatusCode::BAD_REQUEST, TOO_LARGE);
+    if !drained {
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// What the request asks for, once its path is read.
+enum Route {
+    Command(request::Argv),
+    Pipeline,
+    MultiExec,
+    PubSub,
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    req: Request<Incoming>,
+) -> Resp {
+    let (parts, body) = req.into_parts();
+    let method = parts.method;
+    if method == Method::OPTIONS
+        && parts
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return preflight(&parts.headers);
+    }
+    if !matches!(
+        method,
+        Method::HEAD | Method::GET | Method::POST | Method::PUT
+    ) {
+        let mut r = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("ERR method {method} is not allowed: use {ALLOWED_METHODS}"),
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+        return r;
+    }
+    let declared = content_length(&parts.headers);
+    let query = request::parse_query(parts.uri.query());
+
+    // The token: the Authorization header first, else ?_token=.
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| auth::bearer(v.as_bytes()))
+        .map(<[u8]>::to_vec)
+        .or(query.token);
+    let Some(access) = auth::check(&shared, token.as_deref()) else {
+        let drained = drain(body, declared).await;
+        let mut r = json_error(StatusCode::UNAUTHORIZED, auth::UNAUTHORIZED);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        if !drained {
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return r;
+    };
+
+    let body = match read_body(body, declared).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge { drained }) => return too_large(drained),
+        Err(BodyError::Broken) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "ERR could not read the request body",
+            )
+        }
+    };
+    let fmt = match Format::from_headers(&parts.headers) {
+        Ok(f) => f,
+        Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
+    };
+
+    let mut path = request::path_args(parts.uri.path());
+    let route = match path.first().map(|s| s.to_ascii_lowercase()) {
+        Some(first) if path.len() == 1 && first == b"pipeline" => Route::Pipeline,
+        Some(first) if path.len() == 1 && first == b"multi-exec" => Route::MultiExec,
+        Some(first)
+            if matches!(
+                &first[..],
+                b"subscribe" | b"psubscribe" | b"monitor" | b"publish"
+            ) =>
+        {
+            Route::PubSub
+        }
+        Some(_) => {
+            if !body.is_empty() {
+                path.push(body.to_vec());
+            }
+            path.extend(query.args);
+            Route::Command(path)
+        }
+        None => match request::json_command(&body) {
+            Ok(argv) => Route::Command(argv),
+            Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
+        },
+    };
+    let cmds = match route {
+        Route::PubSub => return json_error(StatusCode::BAD_REQUEST, auth::PUBSUB_UNSUPPORTED),
+        Route::Command(ref argv) if argv[0].is_empty() => {
+            return json_error(StatusCode::BAD_REQUEST, "ERR empty command")
+        }
+        Route::Command(_) => Vec::new(),
+        Route::Pipeline | Route::MultiExec => match request::json_commands(&body) {
+            Ok(c) => c,
+            Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
+        },
+    };
+
+    // Read your writes: nothing runs before this node has applied the client's token.
+    if let Some(v) = parts.headers.get(SYNC_TOKEN) {
+        let v = v.as_bytes().trim_ascii();
+        if !v.is_empty() {
+            let Some(token) = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "ERR invalid {SYNC_TOKEN} '{}': expected the value a previous response carried",
+                        String::from_utf8_lossy(v)
+                    ),
+                );
+            };
+            if tokio::time::timeout(SYNC_WAIT, shared.node.wait_applied(token))
+                .await
+                .is_err()
+            {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "ERR this node has not reached sync token {token} within {} s (applied: {})",
+                        SYNC_WAIT.as_secs(),
+                        shared.node.applied_index()
+                    ),
+                );
+            }
+        }
+    }
+
+    let mut sess = Session::for_rest(shared.clone(), peer, local);
+    let (status, fmt, out) = match route {
+        Route::Command(argv) => {
+            let mut b = Body::single(fmt);
+            exec::run(&shared, &mut sess, access, vec![argv], &mut b).await;
+            let status = if b.errors > 0 {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, fmt, b.finish())
+        }
+        Route::Pipeline => {
+            let mut b = Body::list(fmt, cmds.len());
+            exec::run(&shared, &mut sess, access, cmds, &mut b).await;
+            (StatusCode::OK, fmt, b.finish())
+        }
+        Route::MultiExec => {
+            // Always JSON, as Upstash documents for /multi-exec.
+            let fmt = Format {
+                resp2: false,
+                ..fmt
+            };
+            match exec::multi_exec(&shared, &mut sess, access, cmds).await {
+                Ok(replies) => {
+                    let mut b = Body::list(fmt, replies.len());
+                    for r in &replies {
+                        b.push(r);
+                    }
+                    (StatusCode::OK, fmt, b.finish())
+                }
+                Err(msg) => (StatusCode::BAD_REQUEST, fmt, reply::error_body(&msg)),
+            }
+        }
+        Route::PubSub => unreachable!("answered above"),
+    };
+    let mut r = respond(status, fmt.content_type(), out);
+    let token = sess.last_index.max(shared.node.applied_index());
+    r.headers_mut().insert(SYNC_TOKEN, HeaderValue::from(token));
+    r
+}
