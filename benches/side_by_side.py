@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--out", default="docs/benchmarks.md")
+    ap.add_argument("--cluster", action="store_true", help="also benchmark a 3-voter cluster + read replica")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/meridian/target"))
     meridian = os.path.join(target, "release", "meridian")
@@ -79,15 +80,48 @@ def main():
                    f"`redis-benchmark -r 1000000 -t set,get,incr --csv`, {a.requests} requests for the pipelined config. "
                    f"{rv.split(' sha')[0]}. Reproduce with `scripts/dev.sh bench`.\n\n{table}\n")
         write_section(a.out, section)
+        if a.cluster:
+            cluster_bench(a, meridian, tmp, procs, rport, mport)
     finally:
         for p in procs:
             p.kill(); p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
-def write_section(path, section):
+def cluster_bench(a, meridian, tmp, procs, rport, mport):
+    """3 voters + 1 learner on loopback: writes through the leader, reads on the replica."""
+    cports = [free_port() for _ in range(4)]; ports = [free_port() for _ in range(4)]
+    ic = ",".join(f"{i+1}=127.0.0.1:{cports[i]}" for i in range(3))
+    for i in range(4):
+        args = [meridian, "server", "--no-auth", "--port", str(ports[i]), "--rest-port", str(free_port()),
+                "--data-dir", os.path.join(tmp, f"c{i}"), "--node-id", str(i + 1), "--cluster-port", str(cports[i])]
+        args += ["--initial-cluster", ic] if i < 3 else ["--replica", "--join", f"127.0.0.1:{cports[0]}", "--region", "eu-west-1"]
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"c{i}.log"), "w")))
+        if i == 2:
+            for p in ports[:3]: wait_port(p)
+            time.sleep(2)
+    wait_port(ports[3]); time.sleep(2)
+    leader = None
+    for p in ports[:3]:
+        out = subprocess.run(["redis-cli", "-p", str(p), "info", "replication"], capture_output=True, text=True).stdout
+        if "raft_role:leader" in out: leader = p
+    if leader is None: raise SystemExit("no cluster leader")
+    rows = []
+    for cname, c, pl in [("c50 P16", 50, 16), ("c50 P1", 50, 1), ("c1 P1", 1, 1)]:
+        n = a.requests if pl > 1 else (max(a.requests // 4, 20000) if c > 1 else 5000)
+        cl = bench(leader, ["set", "incr"], c, pl, n, 1000000)
+        single = bench(mport, ["set", "incr"], c, pl, n, 1000000)
+        red = bench(rport, ["set", "incr"], c, pl, n, 1000000)
+        rep = bench(ports[3], ["get"], c, pl, n, 1000000)
+        for t in ("SET", "INCR"):
+            rows.append(f"| {cname} | {t} (3 voters, leader) | {cl[t][0]:,.0f} | {single[t][0]:,.0f} | {red[t][0]:,.0f} | {cl[t][0]/red[t][0]:.2f}x | {cl[t][2]:.3f} |")
+        rows.append(f"| {cname} | GET (read replica) | {rep['GET'][0]:,.0f} | — | — | — | {rep['GET'][2]:.3f} |")
+    table = "| config | command | cluster ops/s | single node ops/s | redis-server-always ops/s | cluster/redis | cluster p99 ms |\n|---|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows)
+    print(table)
+    write_section(a.out, f"## Cluster: 3 voters + 1 read replica on loopback\n\nRun {datetime.date.today()}, one round. Reproduce with `scripts/dev.sh bench --cluster`.\n\n{table}\n", marker="## Cluster:")
+
+def write_section(path, section, marker="## Single node vs redis-server"):
     head = "# Benchmarks\n\nFigures are ratios against a stock redis-server on the same machine; they are measurements, not tests.\n\n"
     text = open(path).read() if os.path.exists(path) else head
-    marker = "## Single node vs redis-server"
     if marker in text:
         start = text.index(marker)
         nxt = text.find("\n## ", start + 1)

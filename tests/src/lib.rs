@@ -36,6 +36,8 @@ pub fn free_port() -> u16 {
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
+    /// The REST (Upstash protocol) port.
+    pub rest_port: u16,
     pub dir: tempfile::TempDir,
     pub password: Option<String>,
     extra: Vec<String>,
@@ -58,6 +60,7 @@ impl Server {
         let mut s = Server {
             child: None,
             port: free_port(),
+            rest_port: free_port(),
             dir,
             password: password.map(str::to_string),
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -76,6 +79,8 @@ impl Server {
             .arg("127.0.0.1")
             .arg("--port")
             .arg(self.port.to_string())
+            .arg("--rest-port")
+            .arg(self.rest_port.to_string())
             .args(&self.extra)
             .env_remove("MERIDIAN_PASSWORD")
             .env(
@@ -191,3 +196,5 @@ pub fn is_closed(s: &mut TcpStream) -> bool {
     let mut buf = [0u8; 64];
     matches!(s.read(&mut buf), Ok(0) | Err(_))
 }
+
+pub mod cluster;

@@ -9,8 +9,16 @@
 mod log_store;
 mod network;
 mod node;
+mod service;
 mod state_machine;
 mod types;
 
-pub use node::{Node, NodeConfig, WriteError};
+/// Generated gRPC code for proto/meridian.proto.
+pub mod pb {
+    tonic::include_proto!("meridian.v1");
+}
+
+pub use node::{
+    admin_call, AdminRequest, ClusterStatus, MemberStatus, Node, NodeConfig, WriteError,
+};
 pub use types::{Op, Request, Response, TypeConfig};

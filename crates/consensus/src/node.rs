@@ -7,7 +7,7 @@ use crate::state_machine::StateMachine;
 use crate::types::{Op, Request, TypeConfig};
 use engine::{Frame, Txn};
 use openraft::error::ClientWriteError;
-use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
+use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,8 +19,18 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub struct NodeConfig {
     pub id: u64,
     pub data_dir: PathBuf,
-    /// Address other members would use to reach this node (recorded in membership).
+    /// Address other members use to reach this node's cluster (gRPC) port.
     pub advertise: String,
+    /// Where to listen for node-to-node gRPC; None for a standalone single node.
+    pub cluster_listen: Option<std::net::SocketAddr>,
+    /// The voters of a new primary region: (id, cluster address). Empty = single node.
+    pub initial_cluster: Vec<(u64, String)>,
+    /// A read replica (Raft learner) joining through this member's cluster address.
+    pub join: Option<String>,
+    pub replica: bool,
+    pub region: String,
+    /// Cluster password (admin RPCs); None when authentication is off.
+    pub password: Option<String>,
     pub cache_bytes: usize,
     pub election_timeout_ms: (u64, u64),
     pub heartbeat_ms: u64,
@@ -34,6 +44,12 @@ impl NodeConfig {
             id: 1,
             data_dir,
             advertise: "127.0.0.1:0".into(),
+            cluster_listen: None,
+            initial_cluster: Vec::new(),
+            join: None,
+            replica: false,
+            region: "local".into(),
+            password: None,
             cache_bytes: 256 << 20,
             election_timeout_ms: (150, 300),
             heartbeat_ms: 50,
@@ -43,9 +59,9 @@ impl NodeConfig {
 }
 
 /// Why a write has no reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WriteError {
-    /// Definitely not applied (e.g. this node is not the leader and nothing was proposed).
+    /// Definitely not applied (e.g. no leader, nothing was proposed).
     NotApplied(String),
     /// Proposed, but the outcome is unknown (leader change or shutdown mid-flight).
     Unknown(String),
@@ -65,6 +81,33 @@ impl WriteError {
     }
 }
 
+/// Membership and status calls (the `meridian cluster` command and joining replicas).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum AdminRequest {
+    AddLearner { id: u64, addr: String },
+    Promote { id: u64 },
+    RemoveNode { id: u64 },
+    Status,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MemberStatus {
+    pub id: u64,
+    pub addr: String,
+    pub voter: bool,
+    /// Last log index the leader knows this member has (None when not the leader's view).
+    pub matched: Option<u64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClusterStatus {
+    pub leader: Option<u64>,
+    pub term: u64,
+    pub last_log_index: u64,
+    pub applied: u64,
+    pub members: Vec<MemberStatus>,
+}
+
 struct Proposal {
     ops: Vec<Op>,
     tx: oneshot::Sender<Result<(u64, Vec<Frame>), WriteError>>,
@@ -74,6 +117,7 @@ pub struct Node {
     pub id: u64,
     pub raft: Raft<TypeConfig>,
     pub storage: Arc<Storage>,
+    pub cfg: NodeConfig,
     proposals: mpsc::Sender<Proposal>,
     applied: watch::Receiver<u64>,
 }
@@ -93,10 +137,13 @@ const MAX_BYTES_PER_ENTRY: usize = 16 << 20;
 /// because openraft 0.9 appends and fsyncs one entry at a time anyway.
 /// `MERIDIAN_IN_FLIGHT` overrides it for experiments.
 const IN_FLIGHT: usize = 1;
+/// A proposed write not applied within this is reported with an unknown outcome.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Node {
-    /// Opens storage, starts Raft, initializes a new single-member group if the data
-    /// dir is fresh, and returns once this node leads and has applied its whole log.
+    /// Opens storage, starts Raft and (for clusters) the gRPC service, forms or joins the
+    /// group, and returns once this node may serve: it knows a leader and has applied
+    /// everything committed when it started (no stale reads after a restart).
     pub async fn start(cfg: NodeConfig) -> anyhow::Result<Arc<Node>> {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let t0 = std::time::Instant::now();
@@ -110,56 +157,351 @@ impl Node {
             election_timeout_min: cfg.election_timeout_ms.0,
             election_timeout_max: cfg.election_timeout_ms.1,
             heartbeat_interval: cfg.heartbeat_ms,
-            install_snapshot_timeout: 60_000,
+            install_snapshot_timeout: 600_000,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
             max_in_snapshot_log_to_keep: 1000,
             ..Default::default()
         }
         .validate()?;
         let raft = Raft::new(cfg.id, Arc::new(config), Network, log, sm).await?;
-        if !raft.is_initialized().await? {
-            let mut members = BTreeMap::new();
-            members.insert(
-                cfg.id,
-                BasicNode {
-                    addr: cfg.advertise.clone(),
-                },
-            );
-            raft.initialize(members).await?;
-        }
-        tracing::info!("raft started in {} ms", t0.elapsed().as_millis());
-        raft.wait(Some(Duration::from_secs(30)))
-            .state(ServerState::Leader, "become leader")
-            .await?;
-        tracing::info!("leader after {} ms", t0.elapsed().as_millis());
-        // The leader's first entry is committed and everything before it applied: no
-        // read after a restart can see less than what was acknowledged.
-        raft.ensure_linearizable().await?;
-        tracing::info!("log applied after {} ms", t0.elapsed().as_millis());
-
         let (ptx, prx) = mpsc::channel(65536);
         let node = Arc::new(Node {
             id: cfg.id,
             raft,
             storage,
+            cfg: cfg.clone(),
             proposals: ptx,
             applied,
         });
+        if let Some(listen) = cfg.cluster_listen {
+            let svc = crate::service::server(node.clone());
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (cluster): {e}"))?;
+            tokio::spawn(async move {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                if let Err(e) = tonic::transport::Server::builder()
+                    .add_service(svc)
+                    .serve_with_incoming(incoming)
+                    .await
+                {
+                    tracing::error!("cluster service stopped: {e}");
+                }
+            });
+        }
+        let fresh = !node.raft.is_initialized().await?;
+        if fresh {
+            if node.cfg.replica {
+                let join = node
+                    .cfg
+                    .join
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("--replica needs --join HOST:PORT"))?;
+                node.join_as_learner(&join).await?;
+            } else {
+                let mut members = BTreeMap::new();
+                if node.cfg.initial_cluster.is_empty() {
+                    members.insert(
+                        cfg.id,
+                        BasicNode {
+                            addr: cfg.advertise.clone(),
+                        },
+                    );
+                } else {
+                    for (id, addr) in &node.cfg.initial_cluster {
+                        members.insert(*id, BasicNode { addr: addr.clone() });
+                    }
+                }
+                // Every initial voter initializes with the same membership; openraft
+                // settles it by election.
+                if let Err(e) = node.raft.initialize(members).await {
+                    tracing::info!("initialize: {e}");
+                }
+            }
+        }
+        tracing::info!("raft started in {} ms", t0.elapsed().as_millis());
+        node.wait_ready(Duration::from_secs(120)).await?;
+        tracing::info!(
+            "ready after {} ms: applied {}",
+            t0.elapsed().as_millis(),
+            node.applied_index()
+        );
         tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
         tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));
         Ok(node)
     }
 
-    /// Proposes `ops` as (part of) one log entry; returns the entry's index (the sync
-    /// token) and one reply per op, after the entry is durable and applied.
+    /// Waits until a leader is known and this node has applied at least the leader's
+    /// read index (a new leader first commits its own blank entry).
+    async fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("no leader could be reached within {limit:?}");
+            }
+            if self.leader().is_some() {
+                match self.read_index().await {
+                    Ok(index) => {
+                        let wait = self.wait_applied(index);
+                        if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                            anyhow::bail!("did not catch up to index {index} within {limit:?}");
+                        }
+                        return Ok(());
+                    }
+                    Err(e) => tracing::debug!("read index not available yet: {e}"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn join_as_learner(&self, join: &str) -> anyhow::Result<()> {
+        let req = AdminRequest::AddLearner {
+            id: self.id,
+            addr: self.cfg.advertise.clone(),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match admin_call(join, self.cfg.password.as_deref().unwrap_or(""), &req).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::info!("joining through {join}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => anyhow::bail!("could not join through {join}: {e}"),
+            }
+        }
+    }
+
+    pub fn snapshot_root(&self) -> PathBuf {
+        self.cfg.data_dir.join("snapshots")
+    }
+
+    pub fn check_password(&self, given: &str) -> bool {
+        match &self.cfg.password {
+            None => true,
+            Some(p) => {
+                let (a, b) = (p.as_bytes(), given.as_bytes());
+                let mut diff = (a.len() != b.len()) as u8;
+                for i in 0..a.len().max(b.len()) {
+                    diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+                }
+                diff == 0
+            }
+        }
+    }
+
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader() == Some(self.id)
+    }
+
+    fn member_addr(&self, id: u64) -> Option<String> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership().get_node(&id).map(|n| n.addr.clone())
+    }
+
+    /// Writes go to the leader: proposed here if this node leads, else forwarded over
+    /// gRPC. Returns the entry's index (the sync token) and one reply per op.
     pub async fn write(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
+        if self.is_leader() {
+            self.check_quorum()?;
+            match self.propose(ops.clone()).await {
+                // Refused before anything was appended: safe to send to the new leader.
+                Err(WriteError::NotApplied(m)) if m.contains("not the leader") => {}
+                other => return other,
+            }
+        }
+        self.forward(ops).await
+    }
+
+    async fn forward(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
+        let Some(leader) = self.leader() else {
+            return Err(WriteError::NotApplied(
+                "no leader (election in progress or no quorum)".into(),
+            ));
+        };
+        if leader == self.id {
+            return self.propose(ops).await;
+        }
+        let addr = self.member_addr(leader).ok_or_else(|| {
+            WriteError::NotApplied(format!("leader {leader} has no known address"))
+        })?;
+        let ch =
+            crate::network::channel(&addr).map_err(|e| WriteError::NotApplied(e.to_string()))?;
+        let mut c = crate::network::client(ch);
+        match tokio::time::timeout(
+            Duration::from_secs(30),
+            c.forward(crate::network::envelope(&ops)),
+        )
+        .await
+        {
+            Err(_) => Err(WriteError::Unknown(format!(
+                "leader {leader} did not answer in time"
+            ))),
+            Ok(Err(status)) if status.code() == tonic::Code::Unavailable => {
+                Err(WriteError::Unknown(format!(
+                    "lost the connection to leader {leader}: {}",
+                    status.message()
+                )))
+            }
+            Ok(Err(status)) => Err(WriteError::Unknown(status.to_string())),
+            Ok(Ok(reply)) => {
+                let res: Result<(u64, Vec<Frame>), WriteError> =
+                    crate::network::open(&reply.into_inner()).map_err(WriteError::Unknown)?;
+                res
+            }
+        }
+    }
+
+    /// A leader cut off from its majority refuses writes up front instead of letting
+    /// them hang: nothing is proposed, so the refusal is definite.
+    pub(crate) fn check_quorum(&self) -> Result<(), WriteError> {
+        let m = self.raft.metrics().borrow().clone();
+        let voters = m.membership_config.membership().voter_ids().count();
+        if voters <= 1 {
+            return Ok(());
+        }
+        let limit = self.cfg.election_timeout_ms.1 * 2;
+        match m.millis_since_quorum_ack {
+            Some(ms) if ms <= limit => Ok(()),
+            Some(ms) => Err(WriteError::NotApplied(format!(
+                "no quorum: the leader has not heard from a majority of voters for {ms} ms"
+            ))),
+            None => Err(WriteError::NotApplied("no quorum acknowledged yet".into())),
+        }
+    }
+
+    /// Proposes through this node's own Raft (it must be the leader).
+    pub async fn propose(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
         let (tx, rx) = oneshot::channel();
         self.proposals
             .send(Proposal { ops, tx })
             .await
             .map_err(|_| WriteError::NotApplied("node is shutting down".into()))?;
-        rx.await
-            .map_err(|_| WriteError::Unknown("node stopped before replying".into()))?
+        match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
+            Err(_) => Err(WriteError::Unknown(format!(
+                "not committed within {WRITE_TIMEOUT:?} (quorum lost?); it may still commit"
+            ))),
+            Ok(r) => r.map_err(|_| WriteError::Unknown("node stopped before replying".into()))?,
+        }
+    }
+
+    /// The leader's read index: the log index a linearizable read must wait for.
+    pub async fn read_index(&self) -> Result<u64, String> {
+        let Some(leader) = self.leader() else {
+            return Err("no leader".into());
+        };
+        if leader == self.id {
+            return self
+                .raft
+                .ensure_linearizable()
+                .await
+                .map(|l| l.map_or(0, |l| l.index))
+                .map_err(|e| e.to_string());
+        }
+        let addr = self.member_addr(leader).ok_or("leader address unknown")?;
+        let mut c =
+            crate::network::client(crate::network::channel(&addr).map_err(|e| e.to_string())?);
+        let reply = tokio::time::timeout(
+            Duration::from_secs(5),
+            c.read_index(crate::network::envelope(&())),
+        )
+        .await
+        .map_err(|_| "read index timed out".to_string())?
+        .map_err(|s| s.to_string())?;
+        let res: Result<u64, String> = crate::network::open(&reply.into_inner())?;
+        res
+    }
+
+    /// Executes an admin request here if leader, else on the leader.
+    pub async fn admin(&self, req: AdminRequest, auth: &str) -> Result<ClusterStatus, String> {
+        if let AdminRequest::Status = req {
+            return Ok(self.status());
+        }
+        match self.leader() {
+            Some(l) if l == self.id => {}
+            Some(l) => {
+                let addr = self.member_addr(l).ok_or("leader address unknown")?;
+                return admin_call(&addr, auth, &req).await;
+            }
+            None => return Err("no leader".into()),
+        }
+        let res = match req {
+            AdminRequest::AddLearner { id, addr } => self
+                .raft
+                .add_learner(id, BasicNode { addr }, false)
+                .await
+                .map(|_| ()),
+            AdminRequest::Promote { id } => {
+                let ids: std::collections::BTreeSet<u64> = [id].into();
+                self.raft
+                    .change_membership(openraft::ChangeMembers::AddVoterIds(ids), true)
+                    .await
+                    .map(|_| ())
+            }
+            AdminRequest::RemoveNode { id } => {
+                let ids: std::collections::BTreeSet<u64> = [id].into();
+                let voters: Vec<u64> = self
+                    .raft
+                    .metrics()
+                    .borrow()
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .collect();
+                let r = if voters.contains(&id) {
+                    self.raft
+                        .change_membership(
+                            openraft::ChangeMembers::RemoveVoters(ids.clone()),
+                            false,
+                        )
+                        .await
+                        .map(|_| ())
+                } else {
+                    Ok(())
+                };
+                match r {
+                    Ok(()) => self
+                        .raft
+                        .change_membership(openraft::ChangeMembers::RemoveNodes(ids), false)
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            AdminRequest::Status => Ok(()),
+        };
+        res.map_err(|e| e.to_string())?;
+        Ok(self.status())
+    }
+
+    pub fn status(&self) -> ClusterStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let mem = m.membership_config.membership();
+        let voters: Vec<u64> = mem.voter_ids().collect();
+        let members = mem
+            .nodes()
+            .map(|(id, n)| MemberStatus {
+                id: *id,
+                addr: n.addr.clone(),
+                voter: voters.contains(id),
+                matched: m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id).cloned().flatten().map(|l| l.index)),
+            })
+            .collect();
+        ClusterStatus {
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied: self.applied_index(),
+            members,
+        }
     }
 
     /// Runs a read-only command against this node's state machine (a point-in-time view).
@@ -307,7 +649,7 @@ impl Node {
                 .into_iter()
                 .map(|(db, due)| Op::Expire { db, due })
                 .collect();
-            if let Err(e) = node.write(ops).await {
+            if let Err(e) = node.propose(ops).await {
                 tracing::debug!("expiry proposal failed: {e:?}");
             }
         }
@@ -343,4 +685,21 @@ fn distribute(shapes: Shapes, res: Result<(u64, Vec<Frame>), WriteError>) {
             }
         }
     }
+}
+
+/// One admin RPC to a member's cluster address.
+pub async fn admin_call(
+    addr: &str,
+    password: &str,
+    req: &AdminRequest,
+) -> Result<ClusterStatus, String> {
+    let mut c = crate::network::client(crate::network::channel(addr).map_err(|e| e.to_string())?);
+    let mut env = crate::network::envelope(req);
+    env.auth = password.to_string();
+    let reply = tokio::time::timeout(Duration::from_secs(30), c.admin(env))
+        .await
+        .map_err(|_| format!("{addr} did not answer in time"))?
+        .map_err(|s| s.message().to_string())?;
+    let res: Result<ClusterStatus, String> = crate::network::open(&reply.into_inner())?;
+    res
 }

@@ -203,19 +203,42 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotDir>, StorageError> {
+        // Snapshots arrive whole through the gRPC stream (full_snapshot), never chunked
+        // through openraft.
         Err(read_err(std::io::Error::other(
-            "installing snapshots from peers needs the replication transport (not in a single-node group)",
+            "chunked snapshot transfer is not used; snapshots are streamed whole",
         )))
     }
 
     async fn install_snapshot(
         &mut self,
-        _meta: &Meta,
-        _snapshot: Box<SnapshotDir>,
+        meta: &Meta,
+        snapshot: Box<SnapshotDir>,
     ) -> Result<(), StorageError> {
-        Err(write_err(std::io::Error::other(
-            "installing snapshots from peers needs the replication transport (not in a single-node group)",
-        )))
+        let db_dir = snapshot.path.join("db");
+        self.st.import_checkpoint(&db_dir).map_err(write_err)?;
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        let rec = self.applied_record()?;
+        self.st
+            .write_effects(
+                &engine::Effects::default(),
+                &[(Cf::Sm, keys::SM_APPLIED, &rec)],
+            )
+            .map_err(write_err)?;
+        self.st.sync_wal().map_err(write_err)?;
+        // Keep the received snapshot as this node's current one (for its own learners).
+        let raw = bincode::serialize(meta).map_err(write_err)?;
+        std::fs::write(snapshot.path.join("meta.bin"), raw).map_err(write_err)?;
+        if let Some((_, old)) = self.current.replace((meta.clone(), snapshot.path.clone())) {
+            if old != snapshot.path {
+                let _ = std::fs::remove_dir_all(old);
+            }
+        }
+        if let Some(l) = self.last_applied {
+            self.applied_tx.send_replace(l.index);
+        }
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {

@@ -18,6 +18,9 @@ use crate::Frame;
 use keys::{Cf, Kind, Meta};
 use std::collections::BTreeSet;
 
+/// Elements as (sub key, stored value).
+pub(crate) type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Exclusive upper bound of the keys starting with `prefix`.
 pub(crate) fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
@@ -37,12 +40,24 @@ fn sub_key(t: &Txn, key: &[u8], meta: &Meta, sub: &[u8]) -> Vec<u8> {
 }
 
 /// The stored value of element `sub`, if present.
-pub(crate) fn get(t: &Txn, key: &[u8], meta: &Meta, sub: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+pub(crate) fn get(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    sub: &[u8],
+) -> Result<Option<Vec<u8>>, CmdError> {
     Ok(t.raw_get(Cf::Data, &sub_key(t, key, meta, sub))?)
 }
 
 /// Writes element `sub`; `is_new` says it was absent, so `len` grows by one.
-pub(crate) fn put(t: &mut Txn, key: &[u8], meta: &mut Meta, sub: &[u8], value: Vec<u8>, is_new: bool) {
+pub(crate) fn put(
+    t: &mut Txn,
+    key: &[u8],
+    meta: &mut Meta,
+    sub: &[u8],
+    value: Vec<u8>,
+    is_new: bool,
+) {
     let k = sub_key(t, key, meta, sub);
     t.raw_put(Cf::Data, k, value);
     if is_new {
@@ -70,16 +85,6 @@ pub(crate) fn scan(
     let n = prefix.len();
     t.raw_scan(Cf::Data, &prefix, &end, &mut |k, v| f(&k[n..], v))?;
     Ok(())
-}
-
-/// Every element as (sub, value), in sub-key order.
-pub(crate) fn entries(t: &Txn, key: &[u8], meta: &Meta) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
-    let mut out = Vec::with_capacity(meta.len.min(1 << 16) as usize);
-    scan(t, key, meta, &mut |s, v| {
-        out.push((s.to_vec(), v.to_vec()));
-        true
-    })?;
-    Ok(out)
 }
 
 /// The live collection at `key`, or a new empty one (fresh version, not yet saved).
@@ -149,7 +154,7 @@ pub(crate) fn nth_entries(
     meta: &Meta,
     positions: &[u64],
     keep: &dyn Fn(&[u8]) -> bool,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+) -> Result<Entries, CmdError> {
     let mut out = Vec::with_capacity(positions.len());
     if positions.is_empty() {
         return Ok(out);
@@ -178,8 +183,13 @@ pub(crate) fn drawn_entries(
     meta: &Meta,
     draws: &[u64],
     keep: &dyn Fn(&[u8]) -> bool,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
-    let wanted: Vec<u64> = draws.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+) -> Result<Entries, CmdError> {
+    let wanted: Vec<u64> = draws
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let found = nth_entries(t, key, meta, &wanted, keep)?;
     let mut out = Vec::with_capacity(draws.len());
     for d in draws {
@@ -242,7 +252,11 @@ pub(crate) struct ScanOpts<'a> {
     pub novalues: bool,
 }
 
-pub(crate) fn parse_scan_opts(argv: &[Vec<u8>], from: usize, is_hash: bool) -> Result<ScanOpts<'_>, CmdError> {
+pub(crate) fn parse_scan_opts(
+    argv: &[Vec<u8>],
+    from: usize,
+    is_hash: bool,
+) -> Result<ScanOpts<'_>, CmdError> {
     let mut o = ScanOpts {
         count: 10,
         pattern: None,
@@ -264,7 +278,9 @@ pub(crate) fn parse_scan_opts(argv: &[Vec<u8>], from: usize, is_hash: bool) -> R
             i += 2;
         } else if args::is(&argv[i], "novalues") {
             if !is_hash {
-                return Err(CmdError::new("ERR NOVALUES option can only be used in HSCAN"));
+                return Err(CmdError::new(
+                    "ERR NOVALUES option can only be used in HSCAN",
+                ));
             }
             o.novalues = true;
             i += 1;

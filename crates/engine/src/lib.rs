@@ -7,6 +7,7 @@
 
 pub mod args;
 mod cmd;
+mod coll;
 mod error;
 mod glob;
 mod rng;

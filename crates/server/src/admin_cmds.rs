@@ -247,18 +247,44 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             );
         }
         "replication" => {
+            let st = node.status();
             let leader = m.current_leader == Some(node.id);
+            let me_voter = st.members.iter().any(|x| x.id == node.id && x.voter);
+            let leader_addr = st
+                .members
+                .iter()
+                .find(|x| Some(x.id) == st.leader)
+                .map_or(String::new(), |x| x.addr.clone());
             let _ = write!(
                 o,
-                "# Replication\r\nrole:{}\r\nconnected_slaves:0\r\nraft_node_id:{}\r\nraft_leader_id:{}\r\nraft_term:{}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nmaster_repl_offset:{}\r\n",
+                "# Replication\r\nrole:{}\r\nraft_role:{}\r\nregion:{}\r\nraft_node_id:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{}\r\nraft_term:{}\r\nraft_last_log_index:{}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nmaster_repl_offset:{}\r\nconnected_slaves:{}\r\n",
                 if leader { "master" } else { "slave" },
+                if leader { "leader" } else if me_voter { "follower" } else { "learner" },
+                node.cfg.region,
                 node.id,
                 m.current_leader.map_or(-1, |l| l as i64),
+                leader_addr,
                 m.current_term,
                 m.last_log_index.unwrap_or(0),
+                m.last_applied.map_or(0, |l| l.index),
                 node.applied_index(),
                 node.applied_index(),
+                st.members.len().saturating_sub(1),
             );
+            let mut n = 0;
+            for mem in st.members.iter().filter(|x| x.id != node.id) {
+                let lag = mem.matched.map(|x| st.last_log_index.saturating_sub(x));
+                let _ = write!(
+                    o,
+                    "member{n}:id={},addr={},role={},matched={},lag={}\r\n",
+                    mem.id,
+                    mem.addr,
+                    if mem.voter { "voter" } else { "replica" },
+                    mem.matched.map_or("-".into(), |x| x.to_string()),
+                    lag.map_or("-".into(), |x| x.to_string()),
+                );
+                n += 1;
+            }
         }
         "raft" => {
             let _ = write!(

@@ -19,6 +19,37 @@ pub struct Cli {
 pub enum Command {
     /// Run a Meridian node (a single-node group with embedded defaults if no options are given).
     Server(ServerArgs),
+    /// Inspect or change a running cluster (talks to any member's cluster port).
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub action: ClusterAction,
+    /// Cluster address (host:cluster-port) of any member.
+    #[arg(
+        long,
+        env = "MERIDIAN_CLUSTER_ADDR",
+        default_value = "127.0.0.1:7379",
+        global = true
+    )]
+    pub addr: String,
+    /// The cluster's password.
+    #[arg(long, env = "MERIDIAN_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterAction {
+    /// Leader, term, indexes and members (voters and read replicas with their progress).
+    Status,
+    /// Add a read replica (Raft learner) by id and cluster address.
+    AddReplica { id: u64, replica_addr: String },
+    /// Remove a voter or replica from the cluster.
+    RemoveNode { id: u64 },
+    /// Make a read replica a voter.
+    Promote { id: u64 },
 }
 
 /// Every option can also be set in the TOML file (same name, with underscores) and by
@@ -56,6 +87,33 @@ pub struct ServerArgs {
     /// Maximum number of connected clients [default: 10000]
     #[arg(long, env = "MERIDIAN_MAXCLIENTS")]
     pub maxclients: Option<usize>,
+    /// This node's id in the cluster [default: 1]
+    #[arg(long, env = "MERIDIAN_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Port for node-to-node gRPC (Raft, forwarding); enables cluster mode
+    #[arg(long, env = "MERIDIAN_CLUSTER_PORT")]
+    pub cluster_port: Option<u16>,
+    /// Address peers use to reach this node's cluster port [default: BIND:CLUSTER_PORT]
+    #[arg(long, env = "MERIDIAN_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Voters of a new primary region, e.g. 1=10.0.0.1:7379,2=10.0.0.2:7379,3=10.0.0.3:7379
+    #[arg(long, env = "MERIDIAN_INITIAL_CLUSTER")]
+    pub initial_cluster: Option<String>,
+    /// Run as a read replica (Raft learner) of another region
+    #[arg(long, env = "MERIDIAN_REPLICA")]
+    pub replica: bool,
+    /// Cluster address of any member to join through (read replicas)
+    #[arg(long, env = "MERIDIAN_JOIN")]
+    pub join: Option<String>,
+    /// Region tag of this node [default: local]
+    #[arg(long, env = "MERIDIAN_REGION")]
+    pub region: Option<String>,
+    /// Raft election timeout range in ms, e.g. 150-300 (raise it for cross-region voters)
+    #[arg(long, env = "MERIDIAN_ELECTION_TIMEOUT")]
+    pub election_timeout: Option<String>,
+    /// Raft heartbeat interval in ms [default: 50]
+    #[arg(long, env = "MERIDIAN_HEARTBEAT")]
+    pub heartbeat: Option<u64>,
     /// Raft log entries between snapshots (older entries are then purged) [default: 200000]
     #[arg(long, env = "MERIDIAN_SNAPSHOT_EVERY")]
     pub snapshot_every: Option<u64>,
@@ -74,6 +132,15 @@ struct FileConfig {
     cache_mb: Option<usize>,
     maxclients: Option<usize>,
     snapshot_every: Option<u64>,
+    node_id: Option<u64>,
+    cluster_port: Option<u16>,
+    advertise: Option<String>,
+    initial_cluster: Option<String>,
+    replica: Option<bool>,
+    join: Option<String>,
+    region: Option<String>,
+    election_timeout: Option<String>,
+    heartbeat: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -89,6 +156,41 @@ pub struct Config {
     pub cache_mb: usize,
     pub maxclients: usize,
     pub snapshot_every: u64,
+    pub node_id: u64,
+    pub cluster_port: Option<u16>,
+    pub advertise: Option<String>,
+    pub initial_cluster: Vec<(u64, String)>,
+    pub replica: bool,
+    pub join: Option<String>,
+    pub region: String,
+    pub election_timeout_ms: (u64, u64),
+    pub heartbeat_ms: u64,
+}
+
+fn parse_initial_cluster(s: &str) -> anyhow::Result<Vec<(u64, String)>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--initial-cluster entry {part:?} is not ID=HOST:PORT")
+        })?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad node id in {part:?}"))?;
+        out.push((id, addr.trim().to_string()));
+    }
+    Ok(out)
+}
+
+fn parse_range(s: &str) -> anyhow::Result<(u64, u64)> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| anyhow::anyhow!("--election-timeout must be MIN-MAX in ms"))?;
+    let (a, b): (u64, u64) = (a.trim().parse()?, b.trim().parse()?);
+    if a == 0 || b <= a {
+        anyhow::bail!("--election-timeout must be MIN-MAX with 0 < MIN < MAX");
+    }
+    Ok((a, b))
 }
 
 impl Config {
@@ -125,7 +227,43 @@ impl Config {
                 .snapshot_every
                 .or(file.snapshot_every)
                 .unwrap_or(200_000),
+            node_id: args.node_id.or(file.node_id).unwrap_or(1),
+            cluster_port: args.cluster_port.or(file.cluster_port),
+            advertise: args.advertise.or(file.advertise),
+            initial_cluster: parse_initial_cluster(
+                &args
+                    .initial_cluster
+                    .or(file.initial_cluster)
+                    .unwrap_or_default(),
+            )?,
+            replica: args.replica || file.replica.unwrap_or(false),
+            join: args.join.or(file.join),
+            region: args
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| "local".into()),
+            election_timeout_ms: parse_range(
+                &args
+                    .election_timeout
+                    .or(file.election_timeout)
+                    .unwrap_or_else(|| "150-300".into()),
+            )?,
+            heartbeat_ms: args.heartbeat.or(file.heartbeat).unwrap_or(50),
         };
+        if (cfg.replica || !cfg.initial_cluster.is_empty()) && cfg.cluster_port.is_none() {
+            anyhow::bail!("--initial-cluster and --replica need --cluster-port");
+        }
+        if cfg.replica && cfg.join.is_none() {
+            anyhow::bail!("--replica needs --join HOST:CLUSTER_PORT of a member");
+        }
+        if !cfg.initial_cluster.is_empty()
+            && !cfg.initial_cluster.iter().any(|(id, _)| *id == cfg.node_id)
+        {
+            anyhow::bail!(
+                "--initial-cluster does not list this node's --node-id {}",
+                cfg.node_id
+            );
+        }
         if cfg.no_auth && !is_loopback(&cfg.bind) {
             anyhow::bail!(
                 "--no-auth is refused because the node binds to {} (not loopback only): anyone who can reach it could read and write everything. Bind to 127.0.0.1 or set a password.",

@@ -42,6 +42,11 @@ pub async fn run_batch(
             Exec::Engine(_) => {
                 flush_writes(shared, sess, &mut pending, emit).await;
                 let t0 = Instant::now();
+                if let Err(e) = await_consistency(shared, sess).await {
+                    shared.stats.record(spec, 0, true);
+                    emit(&Frame::Error(e), sess.resp3);
+                    continue;
+                }
                 let reply = shared.node.read(sess.db, &argv);
                 shared
                     .stats
@@ -111,4 +116,33 @@ async fn flush_writes(
             }
         }
     }
+}
+
+/// Before a read: a strong-consistency connection waits for the leader's read index;
+/// every connection waits until this node has applied what it last wrote (its sync
+/// token), so it always reads its own writes, also on a follower or read replica.
+pub async fn await_consistency(shared: &Arc<Shared>, sess: &mut Session) -> Result<(), String> {
+    let mut want = sess.last_index;
+    if sess.strong {
+        let idx = shared
+            .node
+            .read_index()
+            .await
+            .map_err(|e| format!("CLUSTERDOWN linearizable read unavailable: {e}"))?;
+        want = want.max(idx);
+    }
+    if want > shared.node.applied_index() {
+        let wait = shared.node.wait_applied(want);
+        if tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+            .await
+            .is_err()
+        {
+            return Err(format!(
+                "TRYAGAIN this node has not yet applied index {want} (applied {})",
+                shared.node.applied_index()
+            ));
+        }
+    }
+    sess.last_index = sess.last_index.max(want);
+    Ok(())
 }

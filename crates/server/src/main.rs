@@ -17,7 +17,10 @@ use std::time::Instant;
 
 fn main() {
     let cli = Cli::parse();
-    let Command::Server(args) = cli.cmd;
+    let args = match cli.cmd {
+        Command::Server(args) => args,
+        Command::Cluster(c) => std::process::exit(cluster_cli(c)),
+    };
     let cfg = match Config::resolve(args) {
         Ok(c) => c,
         Err(e) => {
@@ -33,6 +36,61 @@ fn main() {
     if let Err(e) = rt.block_on(run(cfg)) {
         eprintln!("meridian: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// `meridian cluster ...`: one admin RPC, printed for people.
+fn cluster_cli(c: config::ClusterArgs) -> i32 {
+    use config::ClusterAction;
+    let req = match c.action {
+        ClusterAction::Status => consensus::AdminRequest::Status,
+        ClusterAction::AddReplica { id, replica_addr } => consensus::AdminRequest::AddLearner {
+            id,
+            addr: replica_addr,
+        },
+        ClusterAction::RemoveNode { id } => consensus::AdminRequest::RemoveNode { id },
+        ClusterAction::Promote { id } => consensus::AdminRequest::Promote { id },
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(consensus::admin_call(
+        &c.addr,
+        c.password.as_deref().unwrap_or(""),
+        &req,
+    )) {
+        Ok(st) => {
+            println!(
+                "leader: {}",
+                st.leader.map_or("none".to_string(), |l| l.to_string())
+            );
+            println!(
+                "term: {}\nlast_log_index: {}\napplied (answering node): {}",
+                st.term, st.last_log_index, st.applied
+            );
+            println!("members:");
+            for m in st.members {
+                println!(
+                    "  {} {} {} matched={}",
+                    m.id,
+                    m.addr,
+                    if m.voter { "voter" } else { "replica" },
+                    m.matched.map_or("-".to_string(), |v| v.to_string())
+                );
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("meridian cluster: {e}");
+            1
+        }
     }
 }
 
@@ -69,9 +127,24 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {rest_addr} (REST): {e}"))?;
     let rest_local = rest_listener.local_addr()?;
     let mut ncfg = consensus::NodeConfig::single(cfg.data_dir.clone());
-    ncfg.advertise = local.to_string();
+    ncfg.id = cfg.node_id;
     ncfg.cache_bytes = cfg.cache_mb << 20;
     ncfg.snapshot_every = cfg.snapshot_every;
+    ncfg.initial_cluster = cfg.initial_cluster.clone();
+    ncfg.replica = cfg.replica;
+    ncfg.join = cfg.join.clone();
+    ncfg.region = cfg.region.clone();
+    ncfg.password = password.clone();
+    ncfg.election_timeout_ms = cfg.election_timeout_ms;
+    ncfg.heartbeat_ms = cfg.heartbeat_ms;
+    match cfg.cluster_port {
+        Some(cp) => {
+            let listen: std::net::SocketAddr = format!("{}:{cp}", local.ip()).parse()?;
+            ncfg.cluster_listen = Some(listen);
+            ncfg.advertise = cfg.advertise.clone().unwrap_or_else(|| listen.to_string());
+        }
+        None => ncfg.advertise = local.to_string(),
+    }
     let node = consensus::Node::start(ncfg).await?;
     let shared = Arc::new(shared::Shared::new(
         node,

@@ -21,6 +21,8 @@ pub struct Session {
     pub authenticated: bool,
     /// Highest log index this connection wrote (its sync token).
     pub last_index: u64,
+    /// CLIENT CONSISTENCY strong: reads go through the leader's read index.
+    pub strong: bool,
     info: Arc<Mutex<ClientInfo>>,
 }
 
@@ -40,6 +42,7 @@ impl Session {
             resp3: false,
             authenticated,
             last_index: 0,
+            strong: false,
             info,
         }
     }
@@ -76,6 +79,7 @@ impl Session {
             resp3: false,
             authenticated: true,
             last_index: 0,
+            strong: false,
             info: Arc::new(Mutex::new(info)),
         }
     }
@@ -305,6 +309,28 @@ impl Session {
                 Ok(Frame::Verbatim("txt".into(), s.into_bytes()))
             }
             "KILL" if argv.len() >= 3 => self.client_kill(argv),
+            // Read-your-writes across connections and nodes: the token (a log index) one
+            // connection wrote is handed to another, which then waits for it before reads.
+            "SYNC-TOKEN" if argv.len() == 2 => Ok(Frame::Integer(self.last_index as i64)),
+            "SYNC-TOKEN" if argv.len() == 3 => {
+                let t = args::parse_i64(&argv[2])?;
+                if t < 0 {
+                    return Err(CmdError::not_integer());
+                }
+                self.last_index = self.last_index.max(t as u64);
+                Ok(Frame::ok())
+            }
+            "CONSISTENCY" if argv.len() == 2 => Ok(bulk(if self.strong { "strong" } else { "eventual" })),
+            "CONSISTENCY" if argv.len() == 3 => {
+                if args::is(&argv[2], "strong") {
+                    self.strong = true;
+                } else if args::is(&argv[2], "eventual") {
+                    self.strong = false;
+                } else {
+                    return Err(CmdError::new("ERR CLIENT CONSISTENCY takes STRONG or EVENTUAL"));
+                }
+                Ok(Frame::ok())
+            }
             "NO-EVICT" | "NO-TOUCH" if argv.len() == 3 => {
                 let on = if args::is(&argv[2], "on") {
                     true

@@ -253,6 +253,35 @@ impl Storage {
         rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)
     }
 
+    /// Replaces the state machine's column families with those of a checkpoint (a
+    /// snapshot received from the leader). Raft's own column families are untouched.
+    pub fn import_checkpoint(&self, dir: &Path) -> Result<()> {
+        let opts = Options::default();
+        let src = DB::open_cf_for_read_only(&opts, dir, keys::ALL_CFS, false)?;
+        for cf in [Cf::Meta, Cf::Data, Cf::Expire, Cf::Sm] {
+            let live = self.cf(cf.name());
+            let mut b = WriteBatch::default();
+            // Every state key sorts below 64 bytes of 0xff (db/timestamp/name prefixes).
+            b.delete_range_cf(live, &[][..], &[0xffu8; 64][..]);
+            self.db.write_opt(b, &Self::unsynced())?;
+            let src_cf = src
+                .cf_handle(cf.name())
+                .expect("checkpoint has every column family");
+            let mut b = WriteBatch::default();
+            for item in src.iterator_cf(src_cf, IteratorMode::Start) {
+                let (k, v) = item?;
+                b.put_cf(live, k, v);
+                if b.len() >= 10_000 {
+                    self.db
+                        .write_opt(std::mem::take(&mut b), &Self::unsynced())?;
+                }
+            }
+            self.db.write_opt(b, &Self::unsynced())?;
+        }
+        // The snapshot must survive a crash right after it is acknowledged.
+        self.sync_wal()
+    }
+
     /// Approximate on-disk size of live data, for INFO.
     pub fn disk_bytes(&self) -> u64 {
         keys::ALL_CFS

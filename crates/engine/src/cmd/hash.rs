@@ -89,9 +89,9 @@ fn encode_field(expire_at_ms: u64, value: &[u8]) -> Vec<u8> {
 
 /// (expire_at_ms or 0, value) of a field record.
 fn split(raw: &[u8]) -> Option<(u64, &[u8])> {
-    match raw.first()? {
-        &TAG_PLAIN => Some((0, &raw[1..])),
-        &TAG_TTL if raw.len() >= 9 => {
+    match *raw.first()? {
+        TAG_PLAIN => Some((0, &raw[1..])),
+        TAG_TTL if raw.len() >= 9 => {
             let at = u64::from_be_bytes(raw[1..9].try_into().ok()?);
             Some((at, &raw[9..]))
         }
@@ -123,7 +123,12 @@ fn may_have_expired(meta: &Meta, now_ms: u64) -> bool {
 }
 
 /// The stored record of `field` (live or not) as (expire_at_ms, value).
-fn stored(t: &Txn, key: &[u8], meta: &Meta, field: &[u8]) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
+fn stored(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    field: &[u8],
+) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
     match coll::get(t, key, meta, field)? {
         None => Ok(None),
         Some(raw) => {
@@ -134,21 +139,39 @@ fn stored(t: &Txn, key: &[u8], meta: &Meta, field: &[u8]) -> Result<Option<(u64,
 }
 
 /// A live field as (expire_at_ms, value).
-fn get_field(t: &Txn, key: &[u8], meta: &Meta, field: &[u8]) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
-    Ok(stored(t, key, meta, field)?.filter(|(at, _)| live(*at, t.now_ms)))
-}
-
-fn put_field(t: &mut Txn, key: &[u8], meta: &mut Meta, field: &[u8], expire_at_ms: u64, value: &[u8], is_new: bool) {
-    coll::put(t, key, meta, field, encode_field(expire_at_ms, value), is_new);
-}
-
-/// Visits every stored field (expired ones too) as `f(field, expire_at_ms, value)`.
-fn scan_fields(
+fn get_field(
     t: &Txn,
     key: &[u8],
     meta: &Meta,
-    f: &mut dyn FnMut(&[u8], u64, &[u8]) -> bool,
-) -> Result<(), CmdError> {
+    field: &[u8],
+) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
+    Ok(stored(t, key, meta, field)?.filter(|(at, _)| live(*at, t.now_ms)))
+}
+
+fn put_field(
+    t: &mut Txn,
+    key: &[u8],
+    meta: &mut Meta,
+    field: &[u8],
+    expire_at_ms: u64,
+    value: &[u8],
+    is_new: bool,
+) {
+    coll::put(
+        t,
+        key,
+        meta,
+        field,
+        encode_field(expire_at_ms, value),
+        is_new,
+    );
+}
+
+/// `f(field, expire_at_ms, value)`; false stops the walk.
+type FieldVisitor<'a> = dyn FnMut(&[u8], u64, &[u8]) -> bool + 'a;
+
+/// Visits every stored field (expired ones too) as `f(field, expire_at_ms, value)`.
+fn scan_fields(t: &Txn, key: &[u8], meta: &Meta, f: &mut FieldVisitor) -> Result<(), CmdError> {
     let mut bad = false;
     coll::scan(t, key, meta, &mut |s, raw| match split(raw) {
         Some((at, v)) => f(s, at, v),
@@ -165,7 +188,7 @@ fn scan_fields(
 }
 
 /// Every live field as (field, value), in field order.
-fn live_fields(t: &Txn, key: &[u8], meta: &Meta) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+fn live_fields(t: &Txn, key: &[u8], meta: &Meta) -> Result<coll::Entries, CmdError> {
     let now = t.now_ms;
     let mut out = Vec::with_capacity(meta.len.min(1 << 16) as usize);
     scan_fields(t, key, meta, &mut |f, at, v| {
@@ -307,7 +330,15 @@ fn hincrby(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         None => (0, 0, true),
     };
     let new = old.checked_add(incr).ok_or_else(CmdError::overflow)?;
-    put_field(t, key, &mut meta, field, ttl, new.to_string().as_bytes(), is_new);
+    put_field(
+        t,
+        key,
+        &mut meta,
+        field,
+        ttl,
+        new.to_string().as_bytes(),
+        is_new,
+    );
     coll::save(t, key, meta)?;
     int(new)
 }
@@ -361,7 +392,9 @@ fn hget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let Some(meta) = read_hash(t, &argv[1])? else {
         return Ok(Frame::Null);
     };
-    Ok(bulk_or_null(get_field(t, &argv[1], &meta, &argv[2])?.map(|(_, v)| v)))
+    Ok(bulk_or_null(
+        get_field(t, &argv[1], &meta, &argv[2])?.map(|(_, v)| v),
+    ))
 }
 
 fn hmget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -415,7 +448,9 @@ fn hkeys(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(Frame::Array(Vec::new()));
     };
     let pairs = live_fields(t, &argv[1], &meta)?;
-    Ok(Frame::Array(pairs.into_iter().map(|(f, _)| Frame::Bulk(f)).collect()))
+    Ok(Frame::Array(
+        pairs.into_iter().map(|(f, _)| Frame::Bulk(f)).collect(),
+    ))
 }
 
 fn hvals(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -423,7 +458,9 @@ fn hvals(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(Frame::Array(Vec::new()));
     };
     let pairs = live_fields(t, &argv[1], &meta)?;
-    Ok(Frame::Array(pairs.into_iter().map(|(_, v)| Frame::Bulk(v)).collect()))
+    Ok(Frame::Array(
+        pairs.into_iter().map(|(_, v)| Frame::Bulk(v)).collect(),
+    ))
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]. Picks come from `t.rng`; a pick costs a scan
@@ -527,7 +564,11 @@ enum Cond {
 }
 
 /// `FIELDS numfields field...` starting at `at`; the fields, checked against argc.
-fn parse_fields<'a>(argv: &'a [Vec<u8>], at: usize, numfields_msg: &str) -> Result<&'a [Vec<u8>], CmdError> {
+fn parse_fields<'a>(
+    argv: &'a [Vec<u8>],
+    at: usize,
+    numfields_msg: &str,
+) -> Result<&'a [Vec<u8>], CmdError> {
     if !argv.get(at).is_some_and(|a| args::is(a, "fields")) {
         return Err(CmdError::new(
             "ERR Mandatory argument FIELDS is missing or not at the right position",
@@ -553,7 +594,13 @@ fn all_ints(n: usize, v: i64) -> Frame {
 /// Redis's hexpireGenericCommand. `relative`: the time is added to now; `seconds`:
 /// the unit. Per field: -2 no such field, 0 condition not met, 1 set, 2 deleted
 /// (the time is not in the future).
-fn hexpire_generic(t: &mut Txn, argv: &[Vec<u8>], name: &str, relative: bool, seconds: bool) -> CmdResult {
+fn hexpire_generic(
+    t: &mut Txn,
+    argv: &[Vec<u8>],
+    name: &str,
+    relative: bool,
+    seconds: bool,
+) -> CmdResult {
     let key = &argv[1];
     t.get_kind(key, Kind::Hash)?;
     let invalid = || CmdError::new(format!("ERR invalid expire time in '{name}' command"));
@@ -576,12 +623,21 @@ fn hexpire_generic(t: &mut Txn, argv: &[Vec<u8>], name: &str, relative: bool, se
         return Err(invalid());
     }
     let at = (when + base) as u64;
-    let cond = [("nx", Cond::Nx), ("xx", Cond::Xx), ("gt", Cond::Gt), ("lt", Cond::Lt)]
-        .iter()
-        .find(|(w, _)| args::is(&argv[3], w))
-        .map_or(Cond::None, |(_, c)| *c);
+    let cond = [
+        ("nx", Cond::Nx),
+        ("xx", Cond::Xx),
+        ("gt", Cond::Gt),
+        ("lt", Cond::Lt),
+    ]
+    .iter()
+    .find(|(w, _)| args::is(&argv[3], w))
+    .map_or(Cond::None, |(_, c)| *c);
     let fields_at = if cond == Cond::None { 3 } else { 4 };
-    let fields = parse_fields(argv, fields_at, "ERR Parameter `numFields` should be greater than 0")?;
+    let fields = parse_fields(
+        argv,
+        fields_at,
+        "ERR Parameter `numFields` should be greater than 0",
+    )?;
 
     let Some(mut meta) = open_write(t, key)? else {
         return Ok(all_ints(fields.len(), -2));

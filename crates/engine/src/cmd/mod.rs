@@ -2,7 +2,9 @@
 
 pub mod bitmap;
 pub mod generic;
+pub mod hash;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use crate::table::{CommandSpec, Exec, KeySpec};
@@ -38,6 +40,8 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(string::commands());
     all.extend(bitmap::commands());
     all.extend(generic::commands());
+    all.extend(hash::commands());
+    all.extend(set::commands());
     all.extend(server::commands());
     all
 }

@@ -1,0 +1,172 @@
+//! The gRPC server side: hands Raft messages to openraft, receives streamed snapshots,
+//! executes forwarded writes on the leader, answers read-index and admin calls.
+
+use crate::network::{self, envelope, open, GROUP};
+use crate::node::{AdminRequest, Node, WriteError};
+use crate::pb::cluster_server::{Cluster, ClusterServer};
+use crate::pb::{Envelope, SnapshotChunk};
+use crate::types::{Op, SnapshotDir, TypeConfig};
+use openraft::raft::{AppendEntriesRequest, VoteRequest};
+use openraft::{BasicNode, Snapshot, SnapshotMeta, Vote};
+use std::io::Write;
+use std::sync::Arc;
+use tonic::{Request, Response, Status, Streaming};
+
+pub struct Service {
+    pub node: Arc<Node>,
+}
+
+pub fn server(node: Arc<Node>) -> ClusterServer<Service> {
+    ClusterServer::new(Service { node })
+        .max_decoding_message_size(network::MAX_MESSAGE)
+        .max_encoding_message_size(network::MAX_MESSAGE)
+}
+
+fn check_group(e: &Envelope) -> Result<(), Status> {
+    if e.group != GROUP {
+        return Err(Status::not_found(format!("no raft group {}", e.group)));
+    }
+    Ok(())
+}
+
+fn bad(e: String) -> Status {
+    Status::invalid_argument(e)
+}
+
+#[tonic::async_trait]
+impl Cluster for Service {
+    async fn append_entries(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        let e = req.into_inner();
+        check_group(&e)?;
+        let rpc: AppendEntriesRequest<TypeConfig> = open(&e).map_err(bad)?;
+        let res = self.node.raft.append_entries(rpc).await;
+        Ok(Response::new(envelope(&res)))
+    }
+
+    async fn vote(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        let e = req.into_inner();
+        check_group(&e)?;
+        let rpc: VoteRequest<u64> = open(&e).map_err(bad)?;
+        let res = self.node.raft.vote(rpc).await;
+        Ok(Response::new(envelope(&res)))
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<Envelope>, Status> {
+        let mut stream = req.into_inner();
+        let root = self.node.snapshot_root();
+        let incoming = root.join(format!("incoming-{}.tmp", rand::random::<u64>()));
+        let db_dir = incoming.join("db");
+        std::fs::create_dir_all(&db_dir).map_err(|e| Status::internal(e.to_string()))?;
+        let result = receive(&mut stream, &db_dir).await;
+        let (vote, meta) = match result {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&incoming);
+                return Err(e);
+            }
+        };
+        let final_dir = root.join(format!("received-{}", meta.snapshot_id));
+        let _ = std::fs::remove_dir_all(&final_dir);
+        std::fs::rename(&incoming, &final_dir).map_err(|e| Status::internal(e.to_string()))?;
+        let snapshot = Snapshot {
+            meta,
+            snapshot: Box::new(SnapshotDir { path: final_dir }),
+        };
+        let res: Result<openraft::raft::SnapshotResponse<u64>, String> = self
+            .node
+            .raft
+            .install_full_snapshot(vote, snapshot)
+            .await
+            .map_err(|e| e.to_string());
+        Ok(Response::new(envelope(&res)))
+    }
+
+    async fn forward(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        let e = req.into_inner();
+        check_group(&e)?;
+        let ops: Vec<Op> = open(&e).map_err(bad)?;
+        let res: Result<(u64, Vec<resp::Frame>), WriteError> = if self.node.is_leader() {
+            match self.node.check_quorum() {
+                Ok(()) => self.node.propose(ops).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            Err(WriteError::NotApplied(
+                "forwarded to a node that is no longer the leader".into(),
+            ))
+        };
+        Ok(Response::new(envelope(&res)))
+    }
+
+    async fn read_index(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        check_group(&req.into_inner())?;
+        let res: Result<u64, String> = match self.node.raft.ensure_linearizable().await {
+            Ok(id) => Ok(id.map_or(0, |l| l.index)),
+            Err(e) => Err(e.to_string()),
+        };
+        Ok(Response::new(envelope(&res)))
+    }
+
+    async fn admin(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        let e = req.into_inner();
+        check_group(&e)?;
+        if !self.node.check_password(&e.auth) {
+            return Err(Status::unauthenticated(
+                "WRONGPASS invalid cluster password",
+            ));
+        }
+        let r: AdminRequest = open(&e).map_err(bad)?;
+        let res = self.node.admin(r, &e.auth).await;
+        Ok(Response::new(envelope(&res)))
+    }
+}
+
+/// Writes the streamed files into `db_dir`, checking every chunk's crc32 and offset.
+async fn receive(
+    stream: &mut Streaming<SnapshotChunk>,
+    db_dir: &std::path::Path,
+) -> Result<(Vote<u64>, SnapshotMeta<u64, BasicNode>), Status> {
+    let mut header = None;
+    let mut current: Option<(String, std::fs::File, u64)> = None;
+    while let Some(chunk) = stream.message().await? {
+        if chunk.group != GROUP {
+            return Err(Status::not_found("unknown raft group"));
+        }
+        if !chunk.header.is_empty() {
+            header = Some(bincode::deserialize(&chunk.header).map_err(|e| bad(e.to_string()))?);
+            continue;
+        }
+        if crc32fast::hash(&chunk.data) != chunk.crc32 {
+            return Err(Status::data_loss(format!(
+                "crc mismatch in {} at {}",
+                chunk.file, chunk.offset
+            )));
+        }
+        if chunk.file.is_empty() || chunk.file.contains('/') || chunk.file.contains("..") {
+            return Err(bad(format!("bad snapshot file name {:?}", chunk.file)));
+        }
+        let reopen = current.as_ref().map_or(true, |(n, _, _)| n != &chunk.file);
+        if reopen {
+            let f = std::fs::File::create(db_dir.join(&chunk.file))
+                .map_err(|e| Status::internal(e.to_string()))?;
+            current = Some((chunk.file.clone(), f, 0));
+        }
+        let (_, f, expect) = current.as_mut().expect("set above");
+        if chunk.offset != *expect {
+            return Err(Status::data_loss(format!(
+                "chunk of {} at {} expected {}",
+                chunk.file, chunk.offset, expect
+            )));
+        }
+        f.write_all(&chunk.data)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        *expect += chunk.data.len() as u64;
+    }
+    if let Some((_, f, _)) = current {
+        f.sync_all().map_err(|e| Status::internal(e.to_string()))?;
+    }
+    header.ok_or_else(|| bad("snapshot stream without header".into()))
+}

@@ -1,0 +1,252 @@
+//! A multi-node cluster of real `meridian` processes on 127.0.0.1 for replication tests.
+
+use crate::{binary, free_port};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct NodeProc {
+    pub id: u64,
+    pub port: u16,
+    pub rest_port: u16,
+    pub cluster_port: u16,
+    pub dir: std::path::PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+    ready: Option<mpsc::Receiver<()>>,
+}
+
+impl NodeProc {
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url()).expect("client");
+        let con = c
+            .get_connection_with_timeout(Duration::from_secs(10))
+            .expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        con
+    }
+
+    pub fn cluster_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.cluster_port)
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("log");
+        let mut child = Command::new(binary())
+            .args(&self.args)
+            .env_remove("MERIDIAN_PASSWORD")
+            .env(
+                "RUST_LOG",
+                std::env::var("MERIDIAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn meridian");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            let mut sent = false;
+            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                if !sent && line.contains("ready in") {
+                    let _ = tx.send(());
+                    sent = true;
+                }
+                line.clear();
+            }
+        });
+        self.child = Some(child);
+        self.ready = Some(rx);
+    }
+
+    pub fn wait_ready(&mut self, limit: Duration) {
+        let rx = self.ready.take().expect("spawned");
+        if rx.recv_timeout(limit).is_err() {
+            let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            panic!("node {} not ready within {limit:?}; log:\n{log}", self.id);
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+        self.wait_ready(Duration::from_secs(60));
+    }
+
+    /// SIGSTOP / SIGCONT: a paused process keeps its sockets but answers nothing.
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        if let Some(c) = &self.child {
+            // Resume a paused process so the kill can reap it.
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(c.id().to_string())
+                .status();
+        }
+        self.kill9();
+    }
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<NodeProc>,
+}
+
+impl Cluster {
+    /// `voters` voters forming a new primary region, all started at once.
+    pub fn start(voters: u64) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-cluster")
+            .tempdir()
+            .expect("tempdir");
+        let cports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
+        let initial = (1..=voters)
+            .zip(&cports)
+            .map(|(id, p)| format!("{id}=127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes = Vec::new();
+        for (i, cp) in cports.iter().enumerate() {
+            let id = i as u64 + 1;
+            let mut n = Self::node(
+                &dir,
+                id,
+                *cp,
+                vec![
+                    "--initial-cluster".into(),
+                    initial.clone(),
+                    "--region".into(),
+                    "us-east-1".into(),
+                ],
+            );
+            n.spawn();
+            nodes.push(n);
+        }
+        for n in &mut nodes {
+            n.wait_ready(Duration::from_secs(60));
+        }
+        Cluster { dir, nodes }
+    }
+
+    fn node(dir: &tempfile::TempDir, id: u64, cluster_port: u16, extra: Vec<String>) -> NodeProc {
+        let port = free_port();
+        let rest_port = free_port();
+        let ndir = dir.path().join(format!("node{id}"));
+        std::fs::create_dir_all(&ndir).expect("node dir");
+        let mut args: Vec<String> = vec![
+            "server".into(),
+            "--no-auth".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--rest-port".into(),
+            rest_port.to_string(),
+            "--data-dir".into(),
+            ndir.join("data").display().to_string(),
+            "--node-id".into(),
+            id.to_string(),
+            "--cluster-port".into(),
+            cluster_port.to_string(),
+            "--election-timeout".into(),
+            "300-600".into(),
+            "--heartbeat".into(),
+            "100".into(),
+        ];
+        args.extend(extra);
+        NodeProc {
+            id,
+            port,
+            rest_port,
+            cluster_port,
+            dir: ndir,
+            args,
+            child: None,
+            ready: None,
+        }
+    }
+
+    /// Adds a read replica (Raft learner) tagged with `region`, joining through node 1.
+    pub fn add_replica(&mut self, region: &str) -> usize {
+        let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
+        let join = self.nodes[0].cluster_addr();
+        let mut n = Self::node(
+            &self.dir,
+            id,
+            free_port(),
+            vec![
+                "--replica".into(),
+                "--join".into(),
+                join,
+                "--region".into(),
+                region.into(),
+            ],
+        );
+        n.spawn();
+        n.wait_ready(Duration::from_secs(90));
+        self.nodes.push(n);
+        self.nodes.len() - 1
+    }
+
+    /// Index of the node INFO says is the leader (asks every live node).
+    pub fn leader(&self) -> Option<usize> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.child.is_none() {
+                    continue;
+                }
+                let Ok(c) = redis::Client::open(n.url()) else {
+                    continue;
+                };
+                let Ok(mut con) = c.get_connection_with_timeout(Duration::from_millis(500)) else {
+                    continue;
+                };
+                let _ = con.set_read_timeout(Some(Duration::from_secs(2)));
+                if let Ok(info) = redis::cmd("INFO")
+                    .arg("replication")
+                    .query::<String>(&mut con)
+                {
+                    if info.contains("raft_role:leader") {
+                        return Some(i);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}

@@ -1,0 +1,233 @@
+//! Replication: 3 voters + a read replica, all real processes on 127.0.0.1.
+
+use meridian_tests::cluster::Cluster;
+use redis::cmd;
+use std::time::{Duration, Instant};
+
+fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn writes_on_any_node_are_readable_on_all_and_replica_reads_its_writes() {
+    let mut c = Cluster::start(3);
+    let r = c.add_replica("eu-west-1");
+    // A write through every node (followers and the replica forward to the leader).
+    for (i, n) in c.nodes.iter().enumerate() {
+        let mut con = n.client();
+        let _: () = cmd("SET")
+            .arg(format!("from:{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+        // Read-your-writes on the node that took the write, at once.
+        let v: i64 = cmd("GET").arg(format!("from:{i}")).query(&mut con).unwrap();
+        assert_eq!(v, i as i64);
+    }
+    for n in &c.nodes {
+        let mut con = n.client();
+        for i in 0..c.nodes.len() {
+            let v: i64 = eventually(Duration::from_secs(10), || {
+                cmd("GET")
+                    .arg(format!("from:{i}"))
+                    .query::<Option<i64>>(&mut con)
+                    .unwrap()
+            });
+            assert_eq!(v, i as i64);
+        }
+    }
+    // 1000 rounds: write through a voter, hand its sync token to a replica connection,
+    // read there. The replica waits for the token, so no read may be stale.
+    let mut voter = c.nodes[1].client();
+    let mut replica = c.nodes[r].client();
+    let mut stale = 0;
+    for i in 0..1000i64 {
+        let _: () = cmd("SET").arg("ryw").arg(i).query(&mut voter).unwrap();
+        let token: u64 = cmd("CLIENT").arg("SYNC-TOKEN").query(&mut voter).unwrap();
+        assert!(token > 0);
+        let _: () = cmd("CLIENT")
+            .arg("SYNC-TOKEN")
+            .arg(token)
+            .query(&mut replica)
+            .unwrap();
+        let got: i64 = cmd("GET").arg("ryw").query(&mut replica).unwrap();
+        if got != i {
+            stale += 1;
+        }
+    }
+    assert_eq!(stale, 0, "stale reads on the replica");
+    let info: String = cmd("INFO")
+        .arg("replication")
+        .query(&mut c.nodes[r].client())
+        .unwrap();
+    assert!(
+        info.contains("raft_role:learner") && info.contains("region:eu-west-1"),
+        "{info}"
+    );
+}
+
+#[test]
+fn leader_kill_9_under_load_loses_no_acknowledged_write() {
+    let mut c = Cluster::start(3);
+    let leader = c.leader().expect("a leader");
+    let urls: Vec<String> = c.nodes.iter().map(|n| n.url()).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let urls = urls.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Each writer sticks to a node; on errors it moves to the next one.
+                    let url = &urls[(w + i as usize) % urls.len()];
+                    let Ok(client) = redis::Client::open(url.as_str()) else {
+                        continue;
+                    };
+                    let Ok(mut con) =
+                        client.get_connection_with_timeout(Duration::from_millis(500))
+                    else {
+                        i += 1;
+                        continue;
+                    };
+                    let _ = con.set_read_timeout(Some(Duration::from_secs(10)));
+                    loop {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let key = format!("w{w}:{i}");
+                        match cmd("SET").arg(&key).arg(i).query::<()>(&mut con) {
+                            Ok(()) => acked.push(key),
+                            Err(_) => {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        i += 1;
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    c.nodes[leader].kill9();
+    // A new leader takes over.
+    let new_leader = eventually(Duration::from_secs(20), || {
+        c.leader().filter(|&l| l != leader)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<String> = writers
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert!(
+        acked.len() > 100,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    c.nodes[leader].restart();
+    // Every acknowledged write is on every node, the old leader included.
+    for n in &c.nodes {
+        let mut con = n.client();
+        let _: () = cmd("CLIENT")
+            .arg("CONSISTENCY")
+            .arg("strong")
+            .query(&mut con)
+            .unwrap();
+        for k in &acked {
+            let v: Option<String> = cmd("GET").arg(k).query(&mut con).unwrap();
+            assert!(
+                v.is_some(),
+                "acknowledged {k} missing on node {} (new leader {new_leader})",
+                n.id
+            );
+        }
+    }
+}
+
+#[test]
+fn replica_killed_and_restarted_catches_up_and_late_replica_gets_snapshot() {
+    let mut c = Cluster::start(3);
+    let r = c.add_replica("ap-south-1");
+    let mut con = c.nodes[0].client();
+    for i in 0..200 {
+        let _: () = cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
+    c.nodes[r].kill9();
+    for i in 200..400 {
+        let _: () = cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
+    c.nodes[r].restart();
+    let mut rc = c.nodes[r].client();
+    let n: i64 = eventually(Duration::from_secs(20), || {
+        let n: i64 = cmd("DBSIZE").query(&mut rc).ok()?;
+        (n == 400).then_some(n)
+    });
+    assert_eq!(n, 400);
+}
+
+#[test]
+fn minority_refuses_writes_serves_stale_reads_and_recovers() {
+    let mut c = Cluster::start(3);
+    let mut con = c.nodes[0].client();
+    // Right after start an election may still be settling on a loaded machine.
+    eventually(Duration::from_secs(20), || {
+        cmd("SET").arg("before").arg("1").query::<()>(&mut con).ok()
+    });
+    // Let every node apply it, then cut node 0 off by pausing the other two.
+    for n in &c.nodes {
+        let mut x = n.client();
+        let _: () = cmd("CLIENT")
+            .arg("CONSISTENCY")
+            .arg("strong")
+            .query(&mut x)
+            .unwrap();
+        let _: String = cmd("GET").arg("before").query(&mut x).unwrap();
+    }
+    c.nodes[1].signal("STOP");
+    c.nodes[2].signal("STOP");
+    std::thread::sleep(Duration::from_millis(2000));
+    let t0 = Instant::now();
+    let err = cmd("SET")
+        .arg("during")
+        .arg("x")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("write not applied") || text.contains("outcome unknown"),
+        "{text}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    // Stale-allowed reads keep working on the minority side.
+    let v: String = cmd("GET").arg("before").query(&mut con).unwrap();
+    assert_eq!(v, "1");
+    c.nodes[1].signal("CONT");
+    c.nodes[2].signal("CONT");
+    eventually(Duration::from_secs(20), || {
+        cmd("SET").arg("after").arg("2").query::<()>(&mut con).ok()
+    });
+    let v: String = cmd("GET").arg("after").query(&mut con).unwrap();
+    assert_eq!(v, "2");
+}
