@@ -42,7 +42,7 @@ def main():
     mport, rport = free_port(), free_port()
     procs = []
     try:
-        procs.append(subprocess.Popen([meridian, "server", "--no-auth", "--port", str(mport), "--data-dir", os.path.join(tmp, "meridian")],
+        procs.append(subprocess.Popen([meridian, "server", "--no-auth", "--port", str(mport), "--rest-port", str(free_port()), "--data-dir", os.path.join(tmp, "meridian")],
                                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "meridian.log"), "w")))
         rdir = os.path.join(tmp, "redis"); os.makedirs(rdir)
         procs.append(subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", rdir,

@@ -128,6 +128,11 @@ pub struct Cluster {
 impl Cluster {
     /// `voters` voters forming a new primary region, all started at once.
     pub fn start(voters: u64) -> Cluster {
+        Cluster::start_with(voters, &[])
+    }
+
+    /// Like `start`, with extra options for every voter.
+    pub fn start_with(voters: u64, extra: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("meridian-cluster")
             .tempdir()
@@ -145,12 +150,11 @@ impl Cluster {
                 &dir,
                 id,
                 *cp,
-                vec![
-                    "--initial-cluster".into(),
-                    initial.clone(),
-                    "--region".into(),
-                    "us-east-1".into(),
-                ],
+                ["--initial-cluster", &initial, "--region", "us-east-1"]
+                    .iter()
+                    .chain(extra)
+                    .map(|s| s.to_string())
+                    .collect(),
             );
             n.spawn();
             nodes.push(n);
