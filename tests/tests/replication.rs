@@ -288,3 +288,63 @@ fn replica_added_to_a_populated_cluster_installs_a_snapshot() {
         "the replica caught up without a snapshot; the test did not exercise installation"
     );
 }
+
+#[test]
+fn cluster_cli_status_and_rest_strong_reads() {
+    let c = Cluster::start(3);
+    let leader = c.leader().expect("leader");
+    let target = (leader + 1) % 3;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(meridian_tests::binary())
+            .arg("cluster")
+            .args(args)
+            .args(["--addr", &c.nodes[0].cluster_addr()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let status = cli(&["status"]);
+    assert!(
+        status.contains(&format!("leader: {}", c.nodes[leader].id)),
+        "{status}"
+    );
+    assert_eq!(status.matches(" voter").count(), 3, "{status}");
+    // Leadership transfer is refused explicitly (openraft 0.9 cannot do it).
+    let out = std::process::Command::new(meridian_tests::binary())
+        .args([
+            "cluster",
+            "transfer-leader",
+            &c.nodes[target].id.to_string(),
+            "--addr",
+            &c.nodes[0].cluster_addr(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    // A write through the leader, then a strong REST read on a follower sees it.
+    let mut con = c.nodes[leader].client();
+    let _: () = cmd("SET")
+        .arg("after-transfer")
+        .arg("yes")
+        .query(&mut con)
+        .unwrap();
+    let other = &c.nodes[(target + 1) % 3];
+    let url = format!("http://127.0.0.1:{}/get/after-transfer", other.rest_port);
+    let body = ureq::get(&url)
+        .set("Meridian-Consistency", "strong")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert_eq!(body, r#"{"result":"yes"}"#);
+    let bad = ureq::get(&url)
+        .set("Meridian-Consistency", "sometimes")
+        .call();
+    assert!(matches!(bad, Err(ureq::Error::Status(400, _))));
+}

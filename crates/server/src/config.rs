@@ -50,6 +50,8 @@ pub enum ClusterAction {
     RemoveNode { id: u64 },
     /// Make a read replica a voter.
     Promote { id: u64 },
+    /// Make voter ID the leader (it starts an election and wins it if caught up).
+    TransferLeader { id: u64 },
 }
 
 /// Every option can also be set in the TOML file (same name, with underscores) and by

@@ -50,6 +50,7 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
         },
         ClusterAction::RemoveNode { id } => consensus::AdminRequest::RemoveNode { id },
         ClusterAction::Promote { id } => consensus::AdminRequest::Promote { id },
+        ClusterAction::TransferLeader { id } => consensus::AdminRequest::TransferLeader { id },
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -47,6 +47,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
 
 const SYNC_TOKEN: &str = "upstash-sync-token";
+const CONSISTENCY: &str = "meridian-consistency";
 const ALLOWED_METHODS: &str = "HEAD, GET, POST, PUT";
 
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::Result<()> {
@@ -120,7 +121,7 @@ fn preflight(req_headers: &HeaderMap) -> Resp {
         .cloned()
         .unwrap_or_else(|| {
             HeaderValue::from_static(
-                "Authorization, Content-Type, Upstash-Encoding, Upstash-Response-Format, Upstash-Sync-Token",
+                "Authorization, Content-Type, Upstash-Encoding, Upstash-Response-Format, Upstash-Sync-Token, Meridian-Consistency",
             )
         });
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow);
@@ -357,6 +358,18 @@ async fn handle(
     }
 
     let mut sess = Session::for_rest(shared.clone(), peer, local);
+    // `Meridian-Consistency: strong`: reads wait for the leader's read index
+    // (linearizable), like CLIENT CONSISTENCY strong on RESP.
+    if let Some(v) = parts.headers.get(CONSISTENCY) {
+        if v.as_bytes().eq_ignore_ascii_case(b"strong") {
+            sess.strong = true;
+        } else if !v.as_bytes().eq_ignore_ascii_case(b"eventual") {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("ERR {CONSISTENCY} must be strong or eventual"),
+            );
+        }
+    }
     let (status, fmt, out) = match route {
         Route::Command(argv) => {
             let mut b = Body::single(fmt);
