@@ -123,6 +123,8 @@ pub struct ClusterStatus {
 
 struct Proposal {
     ops: Vec<Op>,
+    /// (origin node, sequence) of a forwarded request, applied at most once.
+    dedupe: Option<(u64, u64)>,
     tx: oneshot::Sender<Result<(u64, Vec<Frame>), WriteError>>,
 }
 
@@ -133,6 +135,8 @@ pub struct Node {
     pub cfg: NodeConfig,
     proposals: mpsc::Sender<Proposal>,
     applied: watch::Receiver<u64>,
+    /// Sequence of requests this node forwards (ids for at-most-once retries).
+    forward_seq: std::sync::atomic::AtomicU64,
 }
 
 /// Wall clock in unix milliseconds.
@@ -178,6 +182,8 @@ impl Node {
         .validate()?;
         let raft = Raft::new(cfg.id, Arc::new(config), Network, log, sm).await?;
         let (ptx, prx) = mpsc::channel(65536);
+        // Forward sequences start from the clock so a restarted node never reuses an id
+        // the leader may still remember.
         let node = Arc::new(Node {
             id: cfg.id,
             raft,
@@ -185,6 +191,7 @@ impl Node {
             cfg: cfg.clone(),
             proposals: ptx,
             applied,
+            forward_seq: std::sync::atomic::AtomicU64::new(now_ms() << 16),
         });
         if let Some(listen) = cfg.cluster_listen {
             let svc = crate::service::server(node.clone());
@@ -331,14 +338,59 @@ impl Node {
         self.forward(ops).await
     }
 
+    /// Sends a write to the leader under a fresh request id. If the outcome is unknown
+    /// (connection lost, leader changed) the same id is retried against whoever leads
+    /// for up to `WRITE_TIMEOUT`; the leader applies an id at most once, so a retry
+    /// either applies the write or returns the replies of its first application.
     async fn forward(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
+        let id = (
+            self.id,
+            self.forward_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        );
+        let started = tokio::time::Instant::now();
+        // Riding out an election takes a few election timeouts; a longer refusal means
+        // no quorum, which the client should hear about promptly.
+        let refusal_limit = Duration::from_millis(self.cfg.election_timeout_ms.1 * 4);
+        let mut sent = false;
+        loop {
+            let res = self.forward_once(&ops, id).await;
+            let retry = match &res {
+                Err(WriteError::Unknown(_)) => {
+                    sent = true;
+                    started.elapsed() < WRITE_TIMEOUT
+                }
+                // Refused without proposing (no leader yet, stale leader).
+                Err(WriteError::NotApplied(_)) => {
+                    started.elapsed() < if sent { WRITE_TIMEOUT } else { refusal_limit }
+                }
+                Ok(_) => false,
+            };
+            if !retry {
+                return match res {
+                    // Once a try may have reached the log, a later definite refusal does
+                    // not make the outcome definite.
+                    Err(WriteError::NotApplied(m)) if sent => Err(WriteError::Unknown(m)),
+                    other => other,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn forward_once(
+        &self,
+        ops: &[Op],
+        id: (u64, u64),
+    ) -> Result<(u64, Vec<Frame>), WriteError> {
         let Some(leader) = self.leader() else {
             return Err(WriteError::NotApplied(
                 "no leader (election in progress or no quorum)".into(),
             ));
         };
         if leader == self.id {
-            return self.propose(ops).await;
+            self.check_quorum()?;
+            return self.propose_once(ops.to_vec(), Some(id)).await;
         }
         let addr = self.member_addr(leader).ok_or_else(|| {
             WriteError::NotApplied(format!("leader {leader} has no known address"))
@@ -346,22 +398,17 @@ impl Node {
         let ch =
             crate::network::channel(&addr).map_err(|e| WriteError::NotApplied(e.to_string()))?;
         let mut c = crate::network::client(ch);
-        match tokio::time::timeout(
-            Duration::from_secs(30),
-            c.forward(crate::network::envelope(&ops)),
-        )
-        .await
+        let payload = (id.0, id.1, ops);
+        match tokio::time::timeout(WRITE_TIMEOUT, c.forward(crate::network::envelope(&payload)))
+            .await
         {
             Err(_) => Err(WriteError::Unknown(format!(
                 "leader {leader} did not answer in time"
             ))),
-            Ok(Err(status)) if status.code() == tonic::Code::Unavailable => {
-                Err(WriteError::Unknown(format!(
-                    "lost the connection to leader {leader}: {}",
-                    status.message()
-                )))
-            }
-            Ok(Err(status)) => Err(WriteError::Unknown(status.to_string())),
+            Ok(Err(status)) => Err(WriteError::Unknown(format!(
+                "lost the connection to leader {leader}: {}",
+                status.message()
+            ))),
             Ok(Ok(reply)) => {
                 let res: Result<(u64, Vec<Frame>), WriteError> =
                     crate::network::open(&reply.into_inner()).map_err(WriteError::Unknown)?;
@@ -390,9 +437,19 @@ impl Node {
 
     /// Proposes through this node's own Raft (it must be the leader).
     pub async fn propose(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
+        self.propose_once(ops, None).await
+    }
+
+    /// Proposes a forwarded request under its id: a retry of an applied id gets the
+    /// first application's replies instead of applying again.
+    pub async fn propose_once(
+        &self,
+        ops: Vec<Op>,
+        dedupe: Option<(u64, u64)>,
+    ) -> Result<(u64, Vec<Frame>), WriteError> {
         let (tx, rx) = oneshot::channel();
         self.proposals
-            .send(Proposal { ops, tx })
+            .send(Proposal { ops, dedupe, tx })
             .await
             .map_err(|_| WriteError::NotApplied("node is shutting down".into()))?;
         match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
@@ -604,7 +661,16 @@ impl Node {
             last_now = last_now.max(now_ms());
             let mut ops = Vec::with_capacity(n_ops);
             let mut shapes = Vec::with_capacity(batch.len());
+            let mut dedupe = Vec::new();
             for p in batch {
+                if let Some((origin, seq)) = p.dedupe.filter(|_| !p.ops.is_empty()) {
+                    dedupe.push(crate::types::Dedupe {
+                        start: ops.len() as u32,
+                        count: p.ops.len() as u32,
+                        origin,
+                        seq,
+                    });
+                }
                 shapes.push((p.ops.len(), p.tx));
                 ops.extend(p.ops);
             }
@@ -612,6 +678,7 @@ impl Node {
                 now_ms: last_now,
                 seed: rand::random(),
                 ops,
+                dedupe,
             };
             match raft.client_write_ff(req).await {
                 Ok(resp_rx) => {

@@ -87,10 +87,10 @@ impl Cluster for Service {
     async fn forward(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         let e = req.into_inner();
         check_group(&e)?;
-        let ops: Vec<Op> = open(&e).map_err(bad)?;
+        let (origin, seq, ops): (u64, u64, Vec<Op>) = open(&e).map_err(bad)?;
         let res: Result<(u64, Vec<resp::Frame>), WriteError> = if self.node.is_leader() {
             match self.node.check_quorum() {
-                Ok(()) => self.node.propose(ops).await,
+                Ok(()) => self.node.propose_once(ops, Some((origin, seq))).await,
                 Err(e) => Err(e),
             }
         } else {

@@ -2,8 +2,8 @@
 //! each entry's effects and `last_applied` in one RocksDB batch.
 
 use crate::types::{
-    read_err, write_err, Entry, LogId, Op, Response, SnapshotDir, StorageError, StoredMembership,
-    TypeConfig,
+    read_err, write_err, Dedupe, Entry, LogId, Op, Response, SnapshotDir, StorageError,
+    StoredMembership, TypeConfig,
 };
 use engine::{Frame, Txn};
 use keys::Cf;
@@ -80,7 +80,28 @@ impl StateMachine {
             }
             EntryPayload::Normal(req) => {
                 let mut txn = Txn::new(&*self.st, log_id.index, req.now_ms, req.seed);
-                for op in &req.ops {
+                let mut groups = req.dedupe.iter().peekable();
+                let mut skip_until = 0usize;
+                let mut open_group: Option<(Dedupe, usize)> = None;
+                for (i, op) in req.ops.iter().enumerate() {
+                    if let Some(g) = groups.next_if(|g| g.start as usize == i) {
+                        let key = keys::sm_dedupe_key(g.origin, g.seq);
+                        let seen = txn.raw_get(Cf::Sm, &key).map_err(|e| {
+                            openraft::StorageIOError::apply(log_id, openraft::AnyError::error(e.0))
+                        })?;
+                        if let Some(raw) = seen {
+                            // A retried forward: answer with the first application's replies.
+                            let (_, cached): (u64, Vec<Frame>) =
+                                bincode::deserialize(&raw).map_err(read_err)?;
+                            replies.extend(cached);
+                            skip_until = i + g.count as usize;
+                            continue;
+                        }
+                        open_group = Some((*g, replies.len()));
+                    }
+                    if i < skip_until {
+                        continue;
+                    }
                     replies.push(match op {
                         Op::Cmd { db, argv } => txn.run(*db, argv),
                         Op::Expire { db, due } => match txn.expire_if_due(*db, due) {
@@ -88,7 +109,23 @@ impl StateMachine {
                             Err(e) => Frame::Error(e.0),
                         },
                     });
+                    if let Some((g, first)) = open_group {
+                        if i + 1 == (g.start + g.count) as usize {
+                            let rec = bincode::serialize(&(req.now_ms, &replies[first..]))
+                                .map_err(write_err)?;
+                            txn.raw_put(Cf::Sm, keys::sm_dedupe_key(g.origin, g.seq), rec);
+                            txn.raw_put(
+                                Cf::Sm,
+                                keys::sm_dedupe_time_key(req.now_ms, g.origin, g.seq),
+                                Vec::new(),
+                            );
+                            open_group = None;
+                        }
+                    }
                 }
+                prune_dedupe(&mut txn, req.now_ms).map_err(|e| {
+                    openraft::StorageIOError::apply(log_id, openraft::AnyError::error(e))
+                })?;
                 txn.into_effects()
             }
         };
@@ -136,6 +173,32 @@ impl StateMachine {
             snapshot: Box::new(SnapshotDir { path: dir }),
         })
     }
+}
+
+/// How long a forwarded request id is remembered (retries come within seconds).
+const DEDUPE_WINDOW_MS: u64 = 120_000;
+
+/// Drops up to 64 dedupe records older than the window, by the entry's own time, so
+/// every replica prunes the same records at the same log position.
+fn prune_dedupe(txn: &mut Txn, now_ms: u64) -> Result<(), String> {
+    let start = keys::SM_DEDUPE_TIME_PREFIX.to_vec();
+    let end = keys::sm_dedupe_time_key(now_ms.saturating_sub(DEDUPE_WINDOW_MS), 0, 0);
+    let mut old = Vec::new();
+    txn.raw_scan(Cf::Sm, &start, &end, &mut |k, _| {
+        old.push(k.to_vec());
+        old.len() < 64
+    })
+    .map_err(|e| e.0)?;
+    let p = keys::SM_DEDUPE_TIME_PREFIX.len();
+    for k in old {
+        if k.len() == p + 24 {
+            let origin = u64::from_be_bytes(k[p + 8..p + 16].try_into().expect("8 bytes"));
+            let seq = u64::from_be_bytes(k[p + 16..p + 24].try_into().expect("8 bytes"));
+            txn.raw_delete(Cf::Sm, keys::sm_dedupe_key(origin, seq));
+        }
+        txn.raw_delete(Cf::Sm, k);
+    }
+    Ok(())
 }
 
 fn latest_snapshot(root: &std::path::Path) -> Option<(Meta, PathBuf)> {
@@ -246,5 +309,58 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: meta.clone(),
             snapshot: Box::new(SnapshotDir { path: path.clone() }),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Request;
+    use openraft::{CommittedLeaderId, EntryPayload, LogId};
+
+    fn entry(index: u64, now_ms: u64, dedupe: Vec<Dedupe>) -> Entry {
+        let ops = vec![Op::Cmd {
+            db: 0,
+            argv: vec![b"incr".to_vec(), b"n".to_vec()],
+        }];
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Request {
+                now_ms,
+                seed: 1,
+                ops,
+                dedupe,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retried_forward_is_applied_once_and_forgotten_after_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Storage::open(&dir.path().join("db"), 8 << 20).unwrap();
+        let (mut sm, applied) =
+            StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+        let id = vec![Dedupe {
+            start: 0,
+            count: 1,
+            origin: 7,
+            seq: 42,
+        }];
+        let r = sm.apply(vec![entry(1, 1_000, id.clone())]).await.unwrap();
+        assert_eq!(r[0].replies, vec![Frame::Integer(1)]);
+        // The same request id again: not applied, the first replies come back.
+        let r = sm.apply(vec![entry(2, 2_000, id.clone())]).await.unwrap();
+        assert_eq!(r[0].replies, vec![Frame::Integer(1)]);
+        // Another request applies normally.
+        let r = sm.apply(vec![entry(3, 3_000, vec![])]).await.unwrap();
+        assert_eq!(r[0].replies, vec![Frame::Integer(2)]);
+        assert_eq!(*applied.borrow(), 3);
+        // Past the window the id is pruned (deterministically, by entry time).
+        sm.apply(vec![entry(4, 1_000 + DEDUPE_WINDOW_MS + 1, vec![])])
+            .await
+            .unwrap();
+        assert_eq!(st.sm_get(&keys::sm_dedupe_key(7, 42)).unwrap(), None);
+        let r = sm.apply(vec![entry(5, 200_000, id)]).await.unwrap();
+        assert_eq!(r[0].replies, vec![Frame::Integer(4)]);
     }
 }

@@ -12,6 +12,17 @@ pub struct Request {
     pub seed: u64,
     /// Several clients' writes batched into one entry; one reply each.
     pub ops: Vec<Op>,
+    /// Runs of `ops` forwarded by another node under a request id: applied at most once,
+    /// a retried forward gets the first application's replies.
+    pub dedupe: Vec<Dedupe>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dedupe {
+    pub start: u32,
+    pub count: u32,
+    pub origin: u64,
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -177,6 +177,25 @@ pub fn sm_keycount_key(db: u8) -> Vec<u8> {
     k
 }
 
+/// `sm` record of a forwarded request already applied: (origin node, sequence).
+pub fn sm_dedupe_key(origin: u64, seq: u64) -> Vec<u8> {
+    let mut k = b"dedupe/".to_vec();
+    k.extend_from_slice(&origin.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Time index of dedupe records, so old ones can be pruned in order.
+pub const SM_DEDUPE_TIME_PREFIX: &[u8] = b"dedupe-t/";
+
+pub fn sm_dedupe_time_key(at_ms: u64, origin: u64, seq: u64) -> Vec<u8> {
+    let mut k = SM_DEDUPE_TIME_PREFIX.to_vec();
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.extend_from_slice(&origin.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
 /// Fixed record names in the `raft` column family.
 pub const RAFT_VOTE: &[u8] = b"vote";
 pub const RAFT_COMMITTED: &[u8] = b"committed";
