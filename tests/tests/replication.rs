@@ -290,7 +290,7 @@ fn replica_added_to_a_populated_cluster_installs_a_snapshot() {
 }
 
 #[test]
-fn cluster_cli_status_and_rest_strong_reads() {
+fn cluster_cli_status_transfer_leader_and_rest_strong_reads() {
     let c = Cluster::start(3);
     let leader = c.leader().expect("leader");
     let target = (leader + 1) % 3;
@@ -314,19 +314,17 @@ fn cluster_cli_status_and_rest_strong_reads() {
         "{status}"
     );
     assert_eq!(status.matches(" voter").count(), 3, "{status}");
-    // Leadership transfer is refused explicitly (openraft 0.9 cannot do it).
-    let out = std::process::Command::new(meridian_tests::binary())
-        .args([
-            "cluster",
-            "transfer-leader",
-            &c.nodes[target].id.to_string(),
-            "--addr",
-            &c.nodes[0].cluster_addr(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    cli(&["transfer-leader", &c.nodes[target].id.to_string()]);
+    let now = eventually(Duration::from_secs(20), || {
+        c.leader().filter(|&l| l == target)
+    });
+    assert_eq!(now, target);
+    let status = cli(&["status"]);
+    assert!(
+        status.contains(&format!("leader: {}", c.nodes[target].id)),
+        "{status}"
+    );
+    let leader = target;
     // A write through the leader, then a strong REST read on a follower sees it.
     let mut con = c.nodes[leader].client();
     let _: () = cmd("SET")

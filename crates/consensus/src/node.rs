@@ -94,12 +94,19 @@ pub enum AdminRequest {
     RemoveNode {
         id: u64,
     },
-    /// Leadership transfer: openraft 0.9 has none (followers under a live leader's lease
-    /// refuse to vote, so triggering an election elsewhere does not work); refused
-    /// explicitly until the move to openraft 0.10.
+    /// Make voter `id` the leader. openraft 0.9 has no leadership transfer, and followers
+    /// under a live leader's lease refuse votes, so the leader pauses its heartbeats and
+    /// the other voters' elections, lets the leases lapse, and asks the target to run.
     TransferLeader {
         id: u64,
     },
+    /// Part of a transfer, executed by the node that receives it: switch elections off
+    /// (automatically back on after 10 s, so a lost "on" can never leave a node mute).
+    PauseElections {
+        paused: bool,
+    },
+    /// Part of a transfer: start an election now.
+    ElectNow,
     Status,
 }
 
@@ -492,10 +499,28 @@ impl Node {
         if let AdminRequest::Status = req {
             return Ok(self.status());
         }
-        if let AdminRequest::TransferLeader { id } = req {
-            return Err(format!(
-                "transfer-leader to {id} is not supported yet (openraft 0.9 has no leadership transfer)"
-            ));
+        match req {
+            AdminRequest::PauseElections { paused } => {
+                self.raft.runtime_config().elect(!paused);
+                if paused {
+                    let raft = self.raft.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                        raft.runtime_config().elect(true);
+                    });
+                }
+                return Ok(self.status());
+            }
+            AdminRequest::ElectNow => {
+                self.raft.runtime_config().elect(true);
+                self.raft
+                    .trigger()
+                    .elect()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(self.status());
+            }
+            _ => {}
         }
         match self.leader() {
             Some(l) if l == self.id => {}
@@ -548,9 +573,63 @@ impl Node {
                     Err(e) => Err(e),
                 }
             }
-            AdminRequest::Status | AdminRequest::TransferLeader { .. } => Ok(()),
+            AdminRequest::TransferLeader { id } => return self.transfer_leader(id, auth).await,
+            AdminRequest::Status | AdminRequest::PauseElections { .. } | AdminRequest::ElectNow => {
+                Ok(())
+            }
         };
         res.map_err(|e| e.to_string())?;
+        Ok(self.status())
+    }
+
+    async fn transfer_leader(&self, target: u64, auth: &str) -> Result<ClusterStatus, String> {
+        if target == self.id {
+            return Ok(self.status());
+        }
+        let st = self.status();
+        let Some(t) = st.members.iter().find(|m| m.id == target) else {
+            return Err(format!("node {target} is not a member"));
+        };
+        if !t.voter {
+            return Err(format!("node {target} is a read replica; promote it first"));
+        }
+        if t.matched
+            .map_or(true, |m| st.last_log_index.saturating_sub(m) > 100)
+        {
+            return Err(format!(
+                "node {target} is behind the leader's log; try again when it has caught up"
+            ));
+        }
+        let others: Vec<String> = st
+            .members
+            .iter()
+            .filter(|m| m.voter && m.id != target && m.id != self.id)
+            .map(|m| m.addr.clone())
+            .collect();
+        let target_addr = t.addr.clone();
+        self.raft.runtime_config().elect(false);
+        for a in &others {
+            admin_call(a, auth, &AdminRequest::PauseElections { paused: true }).await?;
+        }
+        self.raft.runtime_config().heartbeat(false);
+        // Let the followers' leader leases lapse, then the target runs alone.
+        tokio::time::sleep(Duration::from_millis(self.cfg.election_timeout_ms.1 + 200)).await;
+        let res = admin_call(&target_addr, auth, &AdminRequest::ElectNow).await;
+        let won = self
+            .raft
+            .wait(Some(Duration::from_secs(5)))
+            .metrics(
+                |m| m.current_leader == Some(target),
+                "transfer target elected",
+            )
+            .await;
+        self.raft.runtime_config().heartbeat(true);
+        self.raft.runtime_config().elect(true);
+        for a in &others {
+            let _ = admin_call(a, auth, &AdminRequest::PauseElections { paused: false }).await;
+        }
+        res?;
+        won.map_err(|e| format!("node {target} did not take over: {e}"))?;
         Ok(self.status())
     }
 
