@@ -1,7 +1,6 @@
 //! A multi-node cluster of real `meridian` processes on 127.0.0.1 for replication tests.
 
 use crate::{binary, free_port};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -53,20 +52,7 @@ impl NodeProc {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn meridian");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let mut sent = false;
-            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                if !sent && line.contains("ready in") {
-                    let _ = tx.send(());
-                    sent = true;
-                }
-                line.clear();
-            }
-        });
+        let rx = crate::ready_signal(child.stdout.take().expect("stdout"));
         self.child = Some(child);
         self.ready = Some(rx);
     }

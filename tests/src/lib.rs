@@ -28,6 +28,24 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// Drains a node's stdout on a thread and signals once its banner says "ready in".
+pub fn ready_signal(stdout: std::process::ChildStdout) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        let mut sent = false;
+        while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            if !sent && line.contains("ready in") {
+                let _ = tx.send(());
+                sent = true;
+            }
+            line.clear();
+        }
+    });
+    rx
+}
+
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
     l.local_addr().expect("addr").port()
@@ -101,20 +119,7 @@ impl Server {
         };
         let t0 = Instant::now();
         let mut child = cmd.spawn().expect("spawn meridian");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut line = String::new();
-            let mut sent = false;
-            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                if !sent && line.contains("ready in") {
-                    let _ = tx.send(());
-                    sent = true;
-                }
-                line.clear();
-            }
-        });
+        let rx = ready_signal(child.stdout.take().expect("stdout"));
         if rx.recv_timeout(Duration::from_secs(60)).is_err() {
             let _ = child.kill();
             let log =

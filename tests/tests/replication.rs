@@ -189,7 +189,7 @@ fn replica_killed_and_restarted_catches_up() {
 
 #[test]
 fn minority_refuses_writes_serves_stale_reads_and_recovers() {
-    let mut c = Cluster::start(3);
+    let c = Cluster::start(3);
     let mut con = c.nodes[0].client();
     // Right after start an election may still be settling on a loaded machine.
     eventually(Duration::from_secs(20), || {
