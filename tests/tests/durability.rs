@@ -115,6 +115,9 @@ fn restart_of_a_large_database_answers_quickly() {
         "restart of {n} keys: process start to ready {:?}, then first command answered in {:?}",
         s.last_start, first
     );
+    for line in s.log().lines().filter(|l| l.contains(" ms")) {
+        eprintln!("server: {line}");
+    }
     assert_eq!(v, (n - 1) as i64);
     assert_eq!(cmd("DBSIZE").query::<i64>(&mut c).unwrap(), n as i64);
 }

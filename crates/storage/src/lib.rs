@@ -39,7 +39,7 @@ pub struct Storage {
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
     let mut o = Options::default();
-    o.set_write_buffer_size(32 << 20);
+    o.set_write_buffer_size(16 << 20);
     if point_lookups {
         // Most writes look up the key they replace; a memtable bloom filter makes the
         // miss for a new key cheap.
@@ -72,8 +72,9 @@ impl Storage {
         // only unsynced (unacknowledged) writes.
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
         // Bounds WAL replay after a crash (restart time), since state writes are not
-        // flushed on their own.
-        opts.set_max_total_wal_size(64 << 20);
+        // flushed on their own: with 1M keys, kill -9 then restart took 1.18 s to open
+        // with 64 MiB, 0.38 s with 24 MiB (and 16 MiB memtables).
+        opts.set_max_total_wal_size(24 << 20);
         let cache = Cache::new_lru_cache(cache_bytes);
         let cfs = keys::ALL_CFS.iter().map(|name| {
             let point = matches!(*name, keys::CF_META | keys::CF_SM | keys::CF_RAFT);
