@@ -403,7 +403,12 @@ async fn handle(
                 Err(msg) => (StatusCode::BAD_REQUEST, fmt, reply::error_body(&msg)),
             }
         }
-        Route::PubSub => unreachable!("answered above"),
+        // Answered before a session exists; kept total so no request can panic here.
+        Route::PubSub => (
+            StatusCode::BAD_REQUEST,
+            fmt,
+            reply::error_body("ERR pub/sub over REST is not supported yet"),
+        ),
     };
     let mut r = respond(status, fmt.content_type(), out);
     let token = sess.last_index.max(shared.node.applied_index());
