@@ -3,9 +3,11 @@
 pub mod bitmap;
 pub mod generic;
 pub mod hash;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::table::{CommandSpec, Exec, KeySpec};
 
@@ -42,6 +44,8 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(generic::commands());
     all.extend(hash::commands());
     all.extend(set::commands());
+    all.extend(list::commands());
+    all.extend(zset::commands());
     all.extend(server::commands());
     all
 }
