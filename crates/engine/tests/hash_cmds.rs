@@ -1,46 +1,15 @@
 //! Hash commands checked against Redis 7.4's documented behaviour (redis.io examples,
 //! error texts), a model, and the storage contract (O(1) writes, field expiry).
 
-use engine::{Effects, Frame, MemStore, Txn, Write};
+use engine::{Frame, Write};
 use keys::Cf;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-const T0: u64 = 1_700_000_000_000;
-
-struct Db {
-    store: MemStore,
-    index: u64,
-    now: u64,
-    seed: u64,
-    last: Effects,
-}
+mod common;
+use common::*;
 
 impl Db {
-    fn new() -> Db {
-        Db {
-            store: MemStore::default(),
-            index: 0,
-            now: T0,
-            seed: 42,
-            last: Effects::default(),
-        }
-    }
-
-    fn runb(&mut self, argv: Vec<Vec<u8>>) -> Frame {
-        self.index += 1;
-        let mut t = Txn::new(&self.store, self.index, self.now, self.seed);
-        let f = t.run(0, &argv);
-        let effects = t.into_effects();
-        self.store.apply(&effects);
-        self.last = effects;
-        f
-    }
-
-    fn run(&mut self, args: &[&str]) -> Frame {
-        self.runb(args.iter().map(|s| s.as_bytes().to_vec()).collect())
-    }
-
     /// Number of `data` records stored under any version of anything.
     fn data_records(&self) -> usize {
         self.store
@@ -50,18 +19,8 @@ impl Db {
             .count()
     }
 }
-
-fn bulk(s: &str) -> Frame {
-    Frame::Bulk(s.as_bytes().to_vec())
-}
-fn int(i: i64) -> Frame {
-    Frame::Integer(i)
-}
 fn ints(v: &[i64]) -> Frame {
     Frame::Array(v.iter().map(|&i| int(i)).collect())
-}
-fn err(s: &str) -> Frame {
-    Frame::Error(s.to_string())
 }
 fn arr(v: &[&str]) -> Frame {
     Frame::Array(v.iter().map(|s| bulk(s)).collect())

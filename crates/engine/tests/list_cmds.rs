@@ -2,44 +2,15 @@
 //! error texts), a VecDeque model, and the storage contract (O(1) writes at both
 //! ends, O(1) DEL, no element records left behind by changes in the middle).
 
-use engine::{Effects, Frame, MemStore, Txn, Write};
+use engine::{Frame, MemStore, Txn, Write};
 use keys::{Cf, Meta};
 use proptest::prelude::*;
 use std::collections::VecDeque;
 
-const T0: u64 = 1_700_000_000_000;
-
-struct Db {
-    store: MemStore,
-    index: u64,
-    now: u64,
-    last: Effects,
-}
+mod common;
+use common::*;
 
 impl Db {
-    fn new() -> Db {
-        Db {
-            store: MemStore::default(),
-            index: 0,
-            now: T0,
-            last: Effects::default(),
-        }
-    }
-
-    fn runb(&mut self, argv: Vec<Vec<u8>>) -> Frame {
-        self.index += 1;
-        let mut t = Txn::new(&self.store, self.index, self.now, 7);
-        let f = t.run(0, &argv);
-        let effects = t.into_effects();
-        self.store.apply(&effects);
-        self.last = effects;
-        f
-    }
-
-    fn run(&mut self, args: &[&str]) -> Frame {
-        self.runb(args.iter().map(|s| s.as_bytes().to_vec()).collect())
-    }
-
     /// RPUSH of many elements, in chunks.
     fn fill(&mut self, key: &str, n: usize) {
         let all: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
@@ -76,18 +47,8 @@ fn live_records(store: &MemStore, key: &str) -> usize {
         .filter(|(cf, k)| *cf == Cf::Data && k.starts_with(&prefix))
         .count()
 }
-
-fn bulk(s: &str) -> Frame {
-    Frame::Bulk(s.as_bytes().to_vec())
-}
-fn int(i: i64) -> Frame {
-    Frame::Integer(i)
-}
 fn ints(v: &[i64]) -> Frame {
     Frame::Array(v.iter().map(|&i| int(i)).collect())
-}
-fn err(s: &str) -> Frame {
-    Frame::Error(s.to_string())
 }
 fn arr(v: &[&str]) -> Frame {
     Frame::Array(v.iter().map(|s| bulk(s)).collect())

@@ -1,43 +1,14 @@
 //! Sorted set commands checked against Redis 7's documented behaviour (redis.io
 //! examples, error texts), a BTreeMap model, score ordering and O(1) writes.
 
-use engine::{Effects, Frame, MemStore, Txn};
+use engine::Frame;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-const T0: u64 = 1_700_000_000_000;
-
-struct Db {
-    store: MemStore,
-    index: u64,
-    seed: u64,
-    last: Effects,
-}
+mod common;
+use common::*;
 
 impl Db {
-    fn new() -> Db {
-        Db {
-            store: MemStore::default(),
-            index: 0,
-            seed: 42,
-            last: Effects::default(),
-        }
-    }
-
-    fn runb(&mut self, argv: Vec<Vec<u8>>) -> Frame {
-        self.index += 1;
-        let mut t = Txn::new(&self.store, self.index, T0, self.seed);
-        let f = t.run(0, &argv);
-        let effects = t.into_effects();
-        self.store.apply(&effects);
-        self.last = effects;
-        f
-    }
-
-    fn run(&mut self, args: &[&str]) -> Frame {
-        self.runb(args.iter().map(|s| s.as_bytes().to_vec()).collect())
-    }
-
     /// ZADD of many (score, member) pairs, in chunks.
     fn fill(&mut self, key: &str, pairs: &[(f64, Vec<u8>)]) {
         for chunk in pairs.chunks(1000) {
@@ -51,18 +22,8 @@ impl Db {
         }
     }
 }
-
-fn bulk(s: &str) -> Frame {
-    Frame::Bulk(s.as_bytes().to_vec())
-}
-fn int(i: i64) -> Frame {
-    Frame::Integer(i)
-}
 fn dbl(f: f64) -> Frame {
     Frame::Double(f)
-}
-fn err(s: &str) -> Frame {
-    Frame::Error(s.to_string())
 }
 fn arr(v: Vec<Frame>) -> Frame {
     Frame::Array(v)

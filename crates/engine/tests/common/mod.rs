@@ -1,0 +1,65 @@
+//! Shared harness for the engine's per-type tests: a MemStore database that applies one
+//! log entry per command, plus reply constructors.
+#![allow(dead_code)]
+
+use engine::{Effects, Frame, MemStore, Txn};
+
+pub const T0: u64 = 1_700_000_000_000;
+
+pub struct Db {
+    pub store: MemStore,
+    /// Log index of the last entry applied.
+    pub index: u64,
+    /// Entry time of the next command.
+    pub now: u64,
+    pub seed: u64,
+    /// Effects of the last command (for record-count checks).
+    pub last: Effects,
+}
+
+impl Db {
+    pub fn new() -> Db {
+        Db {
+            store: MemStore::default(),
+            index: 0,
+            now: T0,
+            seed: 42,
+            last: Effects::default(),
+        }
+    }
+
+    /// Runs one command as its own log entry in db 0 and applies its effects.
+    pub fn runb(&mut self, argv: Vec<Vec<u8>>) -> Frame {
+        self.index += 1;
+        let mut t = Txn::new(&self.store, self.index, self.now, self.seed);
+        let f = t.run(0, &argv);
+        let effects = t.into_effects();
+        self.store.apply(&effects);
+        self.last = effects;
+        f
+    }
+
+    pub fn run(&mut self, args: &[&str]) -> Frame {
+        self.runb(args.iter().map(|s| s.as_bytes().to_vec()).collect())
+    }
+}
+
+pub fn bulk(s: &str) -> Frame {
+    Frame::Bulk(s.as_bytes().to_vec())
+}
+
+pub fn int(i: i64) -> Frame {
+    Frame::Integer(i)
+}
+
+pub fn ints(v: &[i64]) -> Frame {
+    Frame::Array(v.iter().map(|&i| int(i)).collect())
+}
+
+pub fn err(s: &str) -> Frame {
+    Frame::Error(s.to_string())
+}
+
+pub fn arr(v: &[&str]) -> Frame {
+    Frame::Array(v.iter().map(|s| bulk(s)).collect())
+}
