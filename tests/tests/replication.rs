@@ -327,11 +327,13 @@ fn cluster_cli_status_transfer_leader_and_rest_strong_reads() {
     let leader = target;
     // A write through the leader, then a strong REST read on a follower sees it.
     let mut con = c.nodes[leader].client();
-    let _: () = cmd("SET")
-        .arg("after-transfer")
-        .arg("yes")
-        .query(&mut con)
-        .unwrap();
+    eventually(Duration::from_secs(10), || {
+        cmd("SET")
+            .arg("after-transfer")
+            .arg("yes")
+            .query::<()>(&mut con)
+            .ok()
+    });
     let other = &c.nodes[(target + 1) % 3];
     let url = format!("http://127.0.0.1:{}/get/after-transfer", other.rest_port);
     let body = ureq::get(&url)

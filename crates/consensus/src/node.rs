@@ -438,7 +438,8 @@ impl Node {
             Some(ms) => Err(WriteError::NotApplied(format!(
                 "no quorum: the leader has not heard from a majority of voters for {ms} ms"
             ))),
-            None => Err(WriteError::NotApplied("no quorum acknowledged yet".into())),
+            // A leader elected a moment ago has no ack yet; its election was a quorum.
+            None => Ok(()),
         }
     }
 
