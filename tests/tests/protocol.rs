@@ -122,7 +122,12 @@ fn generated_password_is_kept_and_printed() {
     let dir = tempfile::tempdir().unwrap();
     let port = meridian_tests::free_port();
     let mut child = std::process::Command::new(meridian_tests::binary())
-        .args(["server", "--port", &port.to_string(), "--data-dir"])
+        .args(["server", "--port", &port.to_string()])
+        .args([
+            "--rest-port",
+            &meridian_tests::free_port().to_string(),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env_remove("MERIDIAN_PASSWORD")
         .stdout(std::process::Stdio::piped())
