@@ -157,3 +157,31 @@ fn generated_password_is_kept_and_printed() {
         "{banner}"
     );
 }
+
+#[test]
+fn withscores_replies_are_flat_in_resp2_and_pairs_in_resp3() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let r = raw_roundtrip(
+        &mut c,
+        b"ZADD z 1.5 a 2 b\r\nZRANGE z 0 -1 WITHSCORES\r\n",
+        40,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        ":2\r\n*4\r\n$1\r\na\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    let hello = raw_roundtrip(&mut c, b"HELLO 3\r\n", 20);
+    assert!(hello.starts_with(b"%7\r\n"));
+    // Drain the rest of the HELLO map before the next command.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut rest = [0u8; 4096];
+    c.set_nonblocking(true).unwrap();
+    let _ = std::io::Read::read(&mut c, &mut rest);
+    c.set_nonblocking(false).unwrap();
+    let r = raw_roundtrip(&mut c, b"ZRANGE z 0 -1 WITHSCORES\r\n", 40);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        "*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+    );
+}

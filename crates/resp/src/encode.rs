@@ -21,6 +21,16 @@ pub fn encode(frame: &Frame, resp3: bool, out: &mut Vec<u8>) {
         Frame::Array(items) => aggregate(out, b'*', items, resp3),
         Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, resp3),
         Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, resp3),
+        Frame::Pairs(pairs) => {
+            header(out, b'*', if resp3 { pairs.len() } else { pairs.len() * 2 });
+            for (k, v) in pairs {
+                if resp3 {
+                    header(out, b'*', 2);
+                }
+                encode(k, resp3, out);
+                encode(v, resp3, out);
+            }
+        }
         Frame::Map(pairs) => {
             if resp3 {
                 header(out, b'%', pairs.len());
@@ -246,6 +256,23 @@ fn emit_digits(digits: &[u8], k: i32, neg: bool, out: &mut DoubleBuf) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pairs_are_flat_in_resp2_and_nested_in_resp3() {
+        let f = Frame::Pairs(vec![
+            (Frame::bulk("a"), Frame::Double(1.5)),
+            (Frame::bulk("b"), Frame::Double(2.0)),
+        ]);
+        assert_eq!(
+            encode_to_vec(&f, false),
+            b"*4\r\n$1\r\na\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n".to_vec()
+        );
+        assert_eq!(
+            encode_to_vec(&f, true),
+            b"*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n".to_vec()
+        );
+    }
+
     use super::*;
 
     fn enc(f: &Frame, resp3: bool) -> String {

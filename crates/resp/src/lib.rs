@@ -32,6 +32,9 @@ pub enum Frame {
     Array(Vec<Frame>),
     /// RESP3 `%N`; RESP2: flat array of 2N elements.
     Map(Vec<(Frame, Frame)>),
+    /// Ordered pairs such as member/score: RESP2 a flat array of 2N elements, RESP3 an
+    /// array of N two-element arrays (Redis 7's WITHSCORES shape).
+    Pairs(Vec<(Frame, Frame)>),
     /// RESP3 `~N`; RESP2: array.
     Set(Vec<Frame>),
     /// RESP3 `,1.5`; RESP2: bulk string in Redis's formatting.

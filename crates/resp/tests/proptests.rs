@@ -207,7 +207,7 @@ fn decode(buf: &[u8]) -> Option<(Frame, usize)> {
 /// What a RESP2 client should see for `f`.
 fn downgrade(f: &Frame) -> Frame {
     match f {
-        Frame::Map(pairs) => Frame::Array(
+        Frame::Map(pairs) | Frame::Pairs(pairs) => Frame::Array(
             pairs
                 .iter()
                 .flat_map(|(k, v)| [downgrade(k), downgrade(v)])

@@ -678,16 +678,18 @@ fn limited(
     Ok(v)
 }
 
-/// Member/score pairs as Redis's RESP2 flat reply.
+/// Members, or member/score pairs (flat in RESP2, nested pairs in RESP3, as Redis 7).
 fn pairs_reply(entries: Vec<Entry>, withscores: bool) -> Frame {
-    let mut out = Vec::with_capacity(entries.len() * if withscores { 2 } else { 1 });
-    for (m, s) in entries {
-        out.push(Frame::Bulk(m));
-        if withscores {
-            out.push(Frame::Double(s));
-        }
+    if withscores {
+        Frame::Pairs(
+            entries
+                .into_iter()
+                .map(|(m, s)| (Frame::Bulk(m), Frame::Double(s)))
+                .collect(),
+        )
+    } else {
+        Frame::Array(entries.into_iter().map(|(m, _)| Frame::Bulk(m)).collect())
     }
-    Frame::Array(out)
 }
 
 fn int(n: i64) -> CmdResult {

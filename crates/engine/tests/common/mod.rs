@@ -36,7 +36,7 @@ impl Db {
         let effects = t.into_effects();
         self.store.apply(&effects);
         self.last = effects;
-        f
+        resp2_pairs(f)
     }
 
     pub fn run(&mut self, args: &[&str]) -> Frame {
@@ -62,4 +62,13 @@ pub fn err(s: &str) -> Frame {
 
 pub fn arr(v: &[&str]) -> Frame {
     Frame::Array(v.iter().map(|s| bulk(s)).collect())
+}
+
+/// The suites assert RESP2 shapes: member/score pairs arrive flat there.
+pub fn resp2_pairs(f: Frame) -> Frame {
+    match f {
+        Frame::Pairs(p) => Frame::Array(p.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Frame::Array(items) => Frame::Array(items.into_iter().map(resp2_pairs).collect()),
+        other => other,
+    }
 }

@@ -153,7 +153,7 @@ fn value(out: &mut Vec<u8>, f: &Frame, b64: bool) {
             }
             out.push(b']');
         }
-        Frame::Map(pairs) => {
+        Frame::Map(pairs) | Frame::Pairs(pairs) => {
             out.push(b'[');
             for (i, (k, v)) in pairs.iter().enumerate() {
                 if i > 0 {
