@@ -88,7 +88,23 @@ impl Server {
         s
     }
 
+    /// Starts the node; if a port picked by `free_port` was taken meanwhile by another
+    /// test (a race no pick can avoid), picks new ports and tries again.
     fn spawn(&mut self) {
+        for attempt in 0.. {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if attempt < 5 && log.contains("Address already in use") => {
+                    let _ = std::fs::remove_file(self.dir.path().join("server.log"));
+                    self.port = free_port();
+                    self.rest_port = free_port();
+                }
+                Err(log) => panic!("meridian did not become ready within 60 s; log:\n{log}"),
+            }
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(binary());
         cmd.arg("server")
             .arg("--data-dir")
@@ -122,12 +138,14 @@ impl Server {
         let rx = ready_signal(child.stdout.take().expect("stdout"));
         if rx.recv_timeout(Duration::from_secs(60)).is_err() {
             let _ = child.kill();
-            let log =
-                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-            panic!("meridian did not become ready within 60 s; log:\n{log}");
+            let _ = child.wait();
+            return Err(
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+            );
         }
         self.last_start = t0.elapsed();
         self.child = Some(child);
+        Ok(())
     }
 
     pub fn url(&self) -> String {

@@ -390,14 +390,6 @@ impl Store for SnapshotStore<'_> {
     }
 }
 
-/// crc32 of a file's bytes, for snapshot and backup manifests.
-pub fn file_crc32(path: &Path) -> std::io::Result<u32> {
-    let bytes = std::fs::read(path)?;
-    let mut h = crc32fast::Hasher::new();
-    h.update(&bytes);
-    Ok(h.finalize())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
