@@ -22,13 +22,7 @@ impl NodeProc {
     }
 
     pub fn client(&self) -> redis::Connection {
-        let c = redis::Client::open(self.url()).expect("client");
-        let con = c
-            .get_connection_with_timeout(Duration::from_secs(10))
-            .expect("connect");
-        con.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        con
+        crate::connect(&self.url())
     }
 
     pub fn cluster_addr(&self) -> String {

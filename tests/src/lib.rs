@@ -46,6 +46,17 @@ pub fn ready_signal(stdout: std::process::ChildStdout) -> mpsc::Receiver<()> {
     rx
 }
 
+/// A `redis` connection with bounded connect and read times.
+pub fn connect(url: &str) -> redis::Connection {
+    let c = redis::Client::open(url).expect("client");
+    let con = c
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("connect");
+    con.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    con
+}
+
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
     l.local_addr().expect("addr").port()
@@ -156,13 +167,7 @@ impl Server {
     }
 
     pub fn client(&self) -> redis::Connection {
-        let c = redis::Client::open(self.url()).expect("client");
-        let con = c
-            .get_connection_with_timeout(Duration::from_secs(10))
-            .expect("connect");
-        con.set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        con
+        connect(&self.url())
     }
 
     /// A raw TCP connection for protocol-level tests.

@@ -25,6 +25,27 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// A fresh connection's record: db 0, RESP2, the default user.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+        let now = Instant::now();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            created: now,
+            last_cmd_at: now,
+            last_cmd: String::new(),
+            db: 0,
+            resp: 2,
+            no_evict: false,
+            no_touch: false,
+            user: "default".into(),
+        }
+    }
+
     /// One line of CLIENT LIST, in Redis's field order.
     pub fn line(&self) -> String {
         let mut flags = String::new();

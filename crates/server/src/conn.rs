@@ -8,7 +8,6 @@ use engine::Frame;
 use resp::{ParseError, ParseLimits};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -50,23 +49,11 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
 
 async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAddr) {
     let id = shared.clients.next_id();
-    let now = Instant::now();
-    let info = Arc::new(Mutex::new(ClientInfo {
+    let info = Arc::new(Mutex::new(ClientInfo::new(
         id,
-        addr: peer,
-        laddr: stream.local_addr().unwrap_or(shared.local),
-        name: Vec::new(),
-        lib_name: Vec::new(),
-        lib_ver: Vec::new(),
-        created: now,
-        last_cmd_at: now,
-        last_cmd: String::new(),
-        db: 0,
-        resp: 2,
-        no_evict: false,
-        no_touch: false,
-        user: "default".into(),
-    }));
+        peer,
+        stream.local_addr().unwrap_or(shared.local),
+    )));
     let kill = Arc::new(Notify::new());
     shared.clients.register(info.clone(), kill.clone());
     let mut sess = Session::new(shared.clone(), id, info);

@@ -55,23 +55,7 @@ impl Session {
         laddr: std::net::SocketAddr,
     ) -> Session {
         let id = shared.clients.next_id();
-        let now = Instant::now();
-        let info = ClientInfo {
-            id,
-            addr,
-            laddr,
-            name: Vec::new(),
-            lib_name: Vec::new(),
-            lib_ver: Vec::new(),
-            created: now,
-            last_cmd_at: now,
-            last_cmd: String::new(),
-            db: 0,
-            resp: 2,
-            no_evict: false,
-            no_touch: false,
-            user: "default".into(),
-        };
+        let info = ClientInfo::new(id, addr, laddr);
         Session {
             shared,
             id,
