@@ -5,9 +5,9 @@ Run by tests/tests/rest.rs (which installs the package if missing and starts the
     UPSTASH_REDIS_REST_URL=http://127.0.0.1:PORT UPSTASH_REDIS_REST_TOKEN=... \
     UPSTASH_REDIS_REST_READONLY_TOKEN=... python3 tests/python/test_upstash_sdk.py
 
-Works under pytest too. Covers strings, generic key commands, pipelines, transactions
-and read-your-writes sync tokens. Hashes, lists, sets, sorted sets and EVAL are left
-out until Meridian has those types.
+Works under pytest too. Covers strings, generic key commands, hashes, lists, sets,
+sorted sets, EVAL/EVALSHA, PUBLISH, pipelines, transactions and read-your-writes sync
+tokens.
 """
 
 import json
@@ -89,6 +89,81 @@ def test_expiry():
     assert r.ttl(key("none")) == -2
     assert r.delete(k) == 1
     assert r.exists(k) == 0
+
+
+def test_hashes():
+    r = client()
+    h = key("h")
+    assert r.hset(h, values={"name": "ada", "lang": "en", "n": "1"}) == 3
+    assert r.hget(h, "name") == "ada"
+    assert r.hgetall(h) == {"name": "ada", "lang": "en", "n": "1"}
+    assert r.hmget(h, "name", "missing") == ["ada", None]
+    assert r.hincrby(h, "n", 41) == 42
+    assert sorted(r.hkeys(h)) == ["lang", "n", "name"]
+    assert r.hlen(h) == 3
+    assert r.hexists(h, "lang") is True
+    assert r.hdel(h, "lang") == 1
+    assert r.hsetnx(h, "name", "x") is False
+    assert r.hstrlen(h, "name") == 3
+
+
+def test_lists():
+    r = client()
+    lst = key("l")
+    assert r.rpush(lst, "a", "b", "c") == 3
+    assert r.lpush(lst, "z") == 4
+    assert r.lrange(lst, 0, -1) == ["z", "a", "b", "c"]
+    assert r.lindex(lst, 1) == "a"
+    assert r.llen(lst) == 4
+    assert r.lpop(lst) == "z"
+    assert r.rpop(lst, 2) == ["c", "b"]
+    assert r.lset(lst, 0, "A") is True
+    assert r.lrange(lst, 0, -1) == ["A"]
+    assert r.lpos(lst, "A") == 0
+
+
+def test_sets():
+    r = client()
+    a, b = key("sa"), key("sb")
+    assert r.sadd(a, "x", "y", "z") == 3
+    assert r.sadd(b, "y", "w") == 2
+    assert r.sismember(a, "x") is True
+    assert r.smembers(a) == {"x", "y", "z"} or sorted(r.smembers(a)) == ["x", "y", "z"]
+    assert set(r.sinter(a, b)) == {"y"}
+    assert set(r.sunion(a, b)) == {"w", "x", "y", "z"}
+    assert set(r.sdiff(a, b)) == {"x", "z"}
+    assert r.scard(a) == 3
+    assert r.srem(a, "x") == 1
+
+
+def test_sorted_sets():
+    r = client()
+    z = key("z")
+    assert r.zadd(z, {"ann": 10, "bob": 20, "cid": 15}) == 3
+    assert r.zrange(z, 0, -1) == ["ann", "cid", "bob"]
+    assert r.zrange(z, 0, -1, withscores=True) == [("ann", 10.0), ("cid", 15.0), ("bob", 20.0)]
+    assert r.zscore(z, "cid") == 15.0
+    assert r.zincrby(z, 10, "ann") == 20.0
+    assert r.zrank(z, "cid") == 0
+    assert r.zcard(z) == 3
+    assert r.zcount(z, 15, 20) == 3
+    assert r.zrem(z, "bob") == 1
+    assert r.zpopmin(z) == [("cid", 15.0)]
+
+
+def test_eval_and_evalsha():
+    r = client()
+    k = key("ev")
+    script = "redis.call('SET', KEYS[1], ARGV[1]); return {redis.call('GET', KEYS[1]), 7}"
+    assert r.eval(script, keys=[k], args=["val"]) == ["val", 7]
+    sha = r.script_load("return ARGV[1] .. '!'")
+    assert r.evalsha(sha, args=["hi"]) == "hi!"
+    assert r.script_exists(sha, "0" * 40) == [True, False]
+
+
+def test_publish():
+    r = client()
+    assert r.publish(key("chan"), "nobody listens") == 0
 
 
 def test_pipeline():

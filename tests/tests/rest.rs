@@ -213,14 +213,15 @@ fn rest_documented_curl_examples() {
         .unwrap()
         .contains("redis_version"));
 
-    // The pipeline example (ZADD is left out: sorted sets do not exist yet).
+    // The pipeline example, verbatim.
     let rep = r.post(
         "/pipeline",
         r#"
         [
             ["SET", "key1", "valuex"],
             ["SETEX", "key2", 13, "valuez"],
-            ["INCR", "key1"]
+            ["INCR", "key1"],
+            ["ZADD", "myset", 11, "item1", 22, "item2"]
         ]"#,
     );
     assert_eq!(rep.status, 200);
@@ -231,7 +232,8 @@ fn rest_documented_curl_examples() {
         .as_str()
         .unwrap()
         .starts_with("ERR value is not an int"));
-    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v[3], ok(json!(2)));
+    assert_eq!(v.as_array().unwrap().len(), 4);
 
     // The transaction example, same commands.
     r.get("/del/key1/key2");
@@ -1008,4 +1010,97 @@ fn rest_upstash_python_sdk() {
     );
     assert_eq!(code, Some(0), "python SDK tests failed:\n{out}");
     assert!(out.contains(" ok, 0 failing"), "{out}");
+}
+
+/// Reads SSE `data:` lines from a streaming response until `n` arrived.
+fn sse_lines(reader: &mut impl BufRead, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = String::new();
+    while out.len() < n {
+        line.clear();
+        if reader.read_line(&mut line).expect("sse read") == 0 {
+            break;
+        }
+        if let Some(d) = line.trim_end().strip_prefix("data: ") {
+            out.push(d.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn rest_server_sent_events_subscribe_publish_monitor() {
+    let s = Server::start_with(Some("sse-pw"), &[]);
+    let token = derive_token("sse-pw", "standard");
+    let r = Rest::new(&s, Some(&token));
+    let agent = ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(10))
+        .build();
+    // curl -X POST $URL/subscribe/chat -H "Accept:text/event-stream"
+    let resp = agent
+        .post(&format!("http://127.0.0.1:{}/subscribe/chat", s.rest_port))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Accept", "text/event-stream")
+        .call()
+        .expect("subscribe");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+    let mut sub = BufReader::new(resp.into_reader());
+    assert_eq!(sse_lines(&mut sub, 1), vec!["subscribe,chat,1"]);
+
+    // curl -X POST $URL/publish/chat/hello, and a RESP PUBLISH: both arrive.
+    r.post("/publish/chat/hello", "").is(200, ok(json!(1)));
+    let mut c = meridian_tests::connect(&s.url());
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("chat")
+        .arg("how are you today?")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        sse_lines(&mut sub, 2),
+        vec!["message,chat,hello", "message,chat,how are you today?"]
+    );
+
+    // A RESP subscriber receives a REST publish.
+    let mut rc = meridian_tests::connect(&s.url());
+    let mut ps = rc.as_pubsub();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    ps.subscribe("room").unwrap();
+    r.post("/publish/room", "from rest").is(200, ok(json!(1)));
+    let m = ps.get_message().unwrap();
+    assert_eq!(m.get_payload::<String>().unwrap(), "from rest");
+
+    // The read-only token may not publish or monitor; a wrong token is 401.
+    let ro = r.with_token(Some(&derive_token("sse-pw", "read-only")));
+    let rep = ro.post("/publish/chat/x", "");
+    assert_eq!(rep.status, 400);
+    assert!(rep.json()["error"].as_str().unwrap().starts_with("NOPERM"));
+    assert_eq!(ro.post("/monitor", "").status, 400);
+    let bad = r.with_token(Some("wrong"));
+    assert_eq!(bad.post("/subscribe/chat", "").status, 401);
+
+    // /monitor: "OK" first, then one line per command in Redis's format.
+    let resp = agent
+        .post(&format!("http://127.0.0.1:{}/monitor", s.rest_port))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("monitor");
+    let mut mon = BufReader::new(resp.into_reader());
+    assert_eq!(sse_lines(&mut mon, 1), vec!["\"OK\""]);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let line = sse_lines(&mut mon, 1).pop().unwrap();
+    assert!(line.ends_with(r#""SET" "k" "v""#), "{line}");
+    assert!(line.contains(" [0 127.0.0.1:"), "{line}");
+    // Dropping the stream unsubscribes.
+    drop(sub);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: i64 = redis::cmd("PUBLISH").arg("chat").arg("x").query(&mut c).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "SSE subscriber not removed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

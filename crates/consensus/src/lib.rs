@@ -21,4 +21,4 @@ pub mod pb {
 pub use node::{
     admin_call, AdminRequest, ClusterStatus, MemberStatus, Node, NodeConfig, WriteError,
 };
-pub use types::{Op, Request, Response, TypeConfig};
+pub use types::{EventSink, Op, Request, Response, TypeConfig};

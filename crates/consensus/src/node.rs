@@ -169,13 +169,23 @@ impl Node {
     /// group, and returns once this node may serve: it knows a leader and has applied
     /// everything committed when it started (no stale reads after a restart).
     pub async fn start(cfg: NodeConfig) -> anyhow::Result<Arc<Node>> {
+        Node::start_with_events(cfg, None).await
+    }
+
+    /// Starts the node; applied entries report their touched keys and events to `sink`.
+    pub async fn start_with_events(
+        cfg: NodeConfig,
+        sink: Option<Arc<dyn crate::types::EventSink>>,
+    ) -> anyhow::Result<Arc<Node>> {
         std::fs::create_dir_all(&cfg.data_dir)?;
         let t0 = std::time::Instant::now();
         let storage = Storage::open(&cfg.data_dir.join("db"), cfg.cache_bytes)?;
         tracing::info!("storage opened in {} ms", t0.elapsed().as_millis());
         let gc = Arc::new(GroupCommit::start(storage.clone()));
         let log = LogStore::new(storage.clone(), gc);
-        let (sm, applied) = StateMachine::open(storage.clone(), cfg.data_dir.join("snapshots"))?;
+        let (mut sm, applied) =
+            StateMachine::open(storage.clone(), cfg.data_dir.join("snapshots"))?;
+        sm.sink = sink;
         let config = Config {
             cluster_name: "meridian".into(),
             election_timeout_min: cfg.election_timeout_ms.0,
@@ -659,6 +669,22 @@ impl Node {
         }
     }
 
+    /// The write index of `key` as this node sees it now (0 if absent): WATCH's record.
+    pub fn key_write_index(&self, db: u8, key: &[u8]) -> Result<u64, String> {
+        Txn::read_only(&*self.storage, now_ms(), 0)
+            .key_write_index(db, key)
+            .map_err(|e| e.0)
+    }
+
+    /// XREAD/XREADGROUP BLOCK: `$` ids replaced by the streams' current last ids, so
+    /// re-running the command after a wake-up reads only what arrived since.
+    pub fn resolve_block_ids(&self, db: u8, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let snap = self.storage.snapshot();
+        let mut t = Txn::read_only(&snap, now_ms(), 0);
+        t.db = db;
+        engine::resolve_block_ids(&t, argv)
+    }
+
     /// Runs a read-only command against this node's state machine (a point-in-time view).
     pub fn read(&self, db: u8, argv: &[Vec<u8>]) -> Frame {
         // A read of one key's meta record is atomic on its own; anything that reads
@@ -826,6 +852,12 @@ fn op_bytes(ops: &[Op]) -> usize {
         .map(|op| match op {
             Op::Cmd { argv, .. } => argv.iter().map(|a| a.len() + 8).sum::<usize>(),
             Op::Expire { due, .. } => due.iter().map(|(_, k)| k.len() + 16).sum(),
+            Op::Multi { cmds, watch } => {
+                cmds.iter()
+                    .map(|(_, argv)| argv.iter().map(|a| a.len() + 8).sum::<usize>())
+                    .sum::<usize>()
+                    + watch.iter().map(|(_, k, _)| k.len() + 16).sum::<usize>()
+            }
         })
         .sum()
 }

@@ -2,8 +2,8 @@
 //! each entry's effects and `last_applied` in one RocksDB batch.
 
 use crate::types::{
-    read_err, write_err, Dedupe, Entry, LogId, Op, Response, SnapshotDir, StorageError,
-    StoredMembership, TypeConfig,
+    read_err, write_err, Dedupe, Entry, EventSink, LogId, Op, Response, SnapshotDir,
+    StorageError, StoredMembership, TypeConfig,
 };
 use engine::{Frame, Txn};
 use keys::Cf;
@@ -24,6 +24,8 @@ pub struct StateMachine {
     /// Publishes the applied index: sync tokens and read-your-writes wait on it.
     applied_tx: watch::Sender<u64>,
     current: Option<(Meta, PathBuf)>,
+    /// Receives each entry's touched keys and events (pub/sub, notifications, wakeups).
+    pub(crate) sink: Option<Arc<dyn EventSink>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -56,6 +58,7 @@ impl StateMachine {
                 membership: rec.membership,
                 applied_tx,
                 current,
+                sink: None,
             },
             applied_rx,
         ))
@@ -72,6 +75,7 @@ impl StateMachine {
     fn apply_one(&mut self, entry: Entry) -> Result<Response, StorageError> {
         let log_id = entry.log_id;
         let mut replies = Vec::new();
+        let mut delivery = None;
         let effects = match entry.payload {
             EntryPayload::Blank => engine::Effects::default(),
             EntryPayload::Membership(m) => {
@@ -80,6 +84,9 @@ impl StateMachine {
             }
             EntryPayload::Normal(req) => {
                 let mut txn = Txn::new(&*self.st, log_id.index, req.now_ms, req.seed);
+                if let Some(sink) = &self.sink {
+                    txn = txn.with_bus(&**sink);
+                }
                 let mut groups = req.dedupe.iter().peekable();
                 let mut skip_until = 0usize;
                 let mut open_group: Option<(Dedupe, usize)> = None;
@@ -108,6 +115,7 @@ impl StateMachine {
                             Ok(n) => Frame::Integer(n as i64),
                             Err(e) => Frame::Error(e.0),
                         },
+                        Op::Multi { cmds, watch } => run_multi(&mut txn, cmds, watch),
                     });
                     if let Some((g, first)) = open_group {
                         if i + 1 == (g.start + g.count) as usize {
@@ -126,6 +134,9 @@ impl StateMachine {
                 prune_dedupe(&mut txn, req.now_ms).map_err(|e| {
                     openraft::StorageIOError::apply(log_id, openraft::AnyError::error(e))
                 })?;
+                if self.sink.is_some() {
+                    delivery = Some((req.now_ms, txn.take_events()));
+                }
                 txn.into_effects()
             }
         };
@@ -134,6 +145,11 @@ impl StateMachine {
         self.st
             .write_effects(&effects, &[(Cf::Sm, keys::SM_APPLIED, &rec)])
             .map_err(|e| openraft::StorageIOError::apply(log_id, openraft::AnyError::new(&e)))?;
+        if let (Some(sink), Some((at, (touched, events)))) = (&self.sink, delivery) {
+            if !touched.is_empty() || !events.is_empty() {
+                sink.deliver(at, touched, events);
+            }
+        }
         Ok(Response { replies })
     }
 
@@ -173,6 +189,20 @@ impl StateMachine {
             snapshot: Box::new(SnapshotDir { path: dir }),
         })
     }
+}
+
+/// EXEC: the queued commands run back to back in this entry, unless a watched key was
+/// written after WATCH read it (its write index moved), as Redis's WATCH. Errors of
+/// single commands are their replies; the rest still run (no rollback, as Redis).
+fn run_multi(txn: &mut Txn, cmds: &[(u8, Vec<Vec<u8>>)], watch: &[(u8, Vec<u8>, u64)]) -> Frame {
+    for (db, key, seen) in watch {
+        match txn.key_write_index(*db, key) {
+            Ok(now) if now == *seen => {}
+            Ok(_) => return Frame::NullArray,
+            Err(e) => return Frame::Error(e.0),
+        }
+    }
+    Frame::Array(cmds.iter().map(|(db, argv)| txn.run(*db, argv)).collect())
 }
 
 /// How long a forwarded request id is remembered (retries come within seconds).
@@ -332,6 +362,93 @@ mod tests {
                 dedupe,
             }),
         }
+    }
+
+    fn dump(st: &Storage) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
+        use engine::Store;
+        let mut out = Vec::new();
+        for (i, cf) in [Cf::Meta, Cf::Data, Cf::Expire, Cf::Sm].into_iter().enumerate() {
+            st.scan(cf, &[], &[0xff; 64], &mut |k, v| {
+                out.push((i as u8, k.to_vec(), v.to_vec()));
+                true
+            })
+            .unwrap();
+        }
+        out
+    }
+
+    fn cmd_entry(index: u64, now_ms: u64, seed: u64, cmds: &[&[&str]]) -> Entry {
+        let ops = cmds
+            .iter()
+            .map(|c| Op::Cmd {
+                db: 0,
+                argv: c.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            })
+            .collect();
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Request {
+                now_ms,
+                seed,
+                ops,
+                dedupe: vec![],
+            }),
+        }
+    }
+
+    /// The same log applied to two fresh state machines gives byte-identical state and
+    /// identical replies: random picks, generated stream ids, scripts with math.random,
+    /// JSON documents, transactions and expiry all come from the entry.
+    #[tokio::test]
+    async fn replaying_the_log_on_a_fresh_state_machine_gives_identical_state() {
+        let script = "local t = {} for i = 1, 5 do t[i] = math.random(1000) end \
+                      redis.call('SET', KEYS[1], table.concat(t, ',')) \
+                      redis.call('HSET', KEYS[2], 'r', tostring(math.random())) \
+                      return t";
+        let entries: Vec<Entry> = vec![
+            cmd_entry(1, 1_000, 11, &[&["SADD", "s", "a", "b", "c", "d", "e", "f", "g"]]),
+            cmd_entry(2, 2_000, 12, &[&["SPOP", "s", "3"], &["SRANDMEMBER", "s", "-5"]]),
+            cmd_entry(3, 3_000, 13, &[&["XADD", "x", "*", "f", "1"], &["XADD", "x", "*", "f", "2"]]),
+            cmd_entry(4, 4_000, 14, &[&["EVAL", script, "2", "k", "h"]]),
+            cmd_entry(5, 5_000, 15, &[&["JSON.SET", "j", "$", r#"{"b":1,"a":[1,2],"c":{"z":true,"y":null}}"#], &["JSON.NUMINCRBY", "j", "$.b", "2.5"]]),
+            cmd_entry(6, 6_000, 16, &[&["ZADD", "z", "1", "a", "2", "b"], &["ZRANDMEMBER", "z", "2"], &["SET", "e", "v", "PX", "10"]]),
+            cmd_entry(7, 7_000, 17, &[&["PFADD", "hll", "a", "b", "c"], &["GEOADD", "g", "13.361389", "38.115556", "Palermo"]]),
+            Entry {
+                log_id: LogId::new(CommittedLeaderId::new(1, 1), 8),
+                payload: EntryPayload::Normal(Request {
+                    now_ms: 8_000,
+                    seed: 18,
+                    ops: vec![
+                        Op::Multi {
+                            cmds: vec![
+                                (0, vec![b"INCR".to_vec(), b"n".to_vec()]),
+                                (0, vec![b"SPOP".to_vec(), b"s".to_vec()]),
+                            ],
+                            watch: vec![],
+                        },
+                        Op::Expire {
+                            db: 0,
+                            due: vec![(6_010, b"e".to_vec())],
+                        },
+                    ],
+                    dedupe: vec![],
+                }),
+            },
+        ];
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            let dir = tempfile::tempdir().unwrap();
+            let st = Storage::open(&dir.path().join("db"), 8 << 20).unwrap();
+            let (mut sm, _) = StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+            let replies = sm.apply(entries.clone()).await.unwrap();
+            let replies: Vec<Vec<Frame>> = replies.into_iter().map(|r| r.replies).collect();
+            runs.push((replies, dump(&st), dir));
+        }
+        assert_eq!(runs[0].0, runs[1].0, "replies differ");
+        assert!(!runs[0].0.iter().flatten().any(|f| matches!(f, Frame::Error(_))), "{:?}", runs[0].0);
+        assert_eq!(runs[0].1, runs[1].1, "state differs");
+        // The Expire op deleted the expired key in both.
+        assert_eq!(runs[0].0[7][1], Frame::Integer(1));
     }
 
     #[tokio::test]

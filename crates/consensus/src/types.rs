@@ -31,6 +31,19 @@ pub enum Op {
     Cmd { db: u8, argv: Vec<Vec<u8>> },
     /// The leader's expirer: delete these (expire_at, key) if still due at `now_ms`.
     Expire { db: u8, due: Vec<(u64, Vec<u8>)> },
+    /// MULTI/EXEC: runs `cmds` (each in its db) only if every watched `(db, key,
+    /// write_index)` still matches; one reply, the array of replies or a null array.
+    Multi {
+        cmds: Vec<(u8, Vec<Vec<u8>>)>,
+        watch: Vec<(u8, Vec<u8>, u64)>,
+    },
+}
+
+/// Where applied entries report what they did: the node's pub/sub, keyspace
+/// notifications and blocked clients (implemented by the server).
+pub trait EventSink: engine::Bus {
+    /// Called after an entry's effects are written, with the entry's leader time.
+    fn deliver(&self, entry_ms: u64, touched: Vec<engine::Touched>, events: Vec<engine::Event>);
 }
 
 /// The replies of an entry's ops, in order.

@@ -23,6 +23,9 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     pub const MOVABLE_KEYS: u32 = 1 << 14;
     pub const NO_MULTI: u32 = 1 << 15;
+    /// Not a write, but goes through the log all the same (PUBLISH: every node
+    /// delivers it). Meridian's own; not shown by COMMAND INFO.
+    pub const LOGGED: u32 = 1 << 16;
 
     /// Flag names as COMMAND INFO prints them.
     pub const NAMES: [(u32, &str); 16] = [
@@ -81,7 +84,7 @@ pub struct CommandSpec {
 
 impl CommandSpec {
     pub fn is_write(&self) -> bool {
-        self.flags & flags::WRITE != 0
+        self.flags & (flags::WRITE | flags::LOGGED) != 0
     }
 
     /// Every ACL category, '@'-prefixed, as COMMAND INFO lists them.

@@ -2,6 +2,7 @@
 //! writes pile up as [`Effects`]. One Txn executes one log entry (or one read).
 
 use crate::error::{CmdError, CmdResult};
+use crate::events::{self, Bus, Event, Touch, Touched};
 use crate::rng::Rng;
 use crate::store::{Effects, Store, StoreError, Write};
 use crate::table::{self, flags, Exec};
@@ -24,6 +25,12 @@ pub struct Txn<'s> {
     ranges: Vec<(Cf, Vec<u8>, Vec<u8>)>,
     counts: BTreeMap<u8, u64>,
     next_version: u64,
+    /// Keys changed so far, in order (blocked clients, WATCH, keyspace events).
+    touched: Vec<Touched>,
+    /// How much of `touched` already has its keyspace events derived.
+    reported: usize,
+    events: Vec<Event>,
+    bus: Option<&'s dyn Bus>,
 }
 
 impl<'s> Txn<'s> {
@@ -40,6 +47,10 @@ impl<'s> Txn<'s> {
             ranges: Vec::new(),
             counts: BTreeMap::new(),
             next_version: 0,
+            touched: Vec::new(),
+            reported: 0,
+            events: Vec::new(),
+            bus: None,
         }
     }
 
@@ -50,13 +61,85 @@ impl<'s> Txn<'s> {
         t
     }
 
+    /// Connects this transaction to the node's pub/sub: PUBLISH counts receivers and
+    /// keyspace events are derived when notifications are on.
+    pub fn with_bus(mut self, bus: &'s dyn Bus) -> Txn<'s> {
+        self.bus = Some(bus);
+        self
+    }
+
     /// Runs one command in database `db`: table lookup, arity and key-size checks,
     /// then the command itself. Errors come back as error frames.
     pub fn run(&mut self, db: u8, argv: &[Vec<u8>]) -> Frame {
-        match self.run_checked(db, argv) {
+        let start = self.touched.len();
+        let reply = match self.run_checked(db, argv) {
             Ok(f) => f,
             Err(e) => Frame::Error(e.0),
+        };
+        self.derive_events(argv, start);
+        reply
+    }
+
+    /// Keyspace events for the keys touched since `start` that no nested command
+    /// (a script's redis.call) reported already.
+    fn derive_events(&mut self, argv: &[Vec<u8>], start: usize) {
+        let from = start.max(self.reported);
+        if from >= self.touched.len() {
+            return;
         }
+        let flags = self.bus.map_or(0, |b| b.keyspace_flags());
+        if flags != 0 {
+            let (name, group) = argv
+                .first()
+                .and_then(|n| table::lookup(n))
+                .map_or(("", "generic"), |s| (s.name, s.group));
+            events::derive(
+                flags,
+                name,
+                group,
+                argv,
+                &self.touched[from..],
+                &mut self.events,
+            );
+        }
+        self.reported = self.touched.len();
+    }
+
+    /// PUBLISH: queues the message for delivery once the entry is applied and returns
+    /// how many local subscribers it reaches.
+    pub fn publish(&mut self, channel: &[u8], payload: &[u8], sharded: bool) -> i64 {
+        let n = self.bus.map_or(0, |b| b.receivers(channel, sharded));
+        self.events.push(Event::Message {
+            channel: channel.to_vec(),
+            payload: payload.to_vec(),
+            sharded,
+        });
+        n
+    }
+
+    /// The keys this transaction changed and the events it raised, for delivery after
+    /// its effects are written.
+    pub fn take_events(&mut self) -> (Vec<Touched>, Vec<Event>) {
+        self.reported = 0;
+        (
+            std::mem::take(&mut self.touched),
+            std::mem::take(&mut self.events),
+        )
+    }
+
+    /// The log index of the last write to a live `key` in `db` (0 if absent): what
+    /// WATCH compares.
+    pub fn key_write_index(&mut self, db: u8, key: &[u8]) -> Result<u64, CmdError> {
+        self.db = db;
+        Ok(self.get_meta(key)?.map_or(0, |m| m.write_index))
+    }
+
+    fn touch(&mut self, key: &[u8], touch: Touch) {
+        self.touched.push(Touched {
+            db: self.db,
+            key: key.to_vec(),
+            touch,
+        });
     }
 
     fn run_checked(&mut self, db: u8, argv: &[Vec<u8>]) -> CmdResult {
@@ -307,6 +390,8 @@ impl<'s> Txn<'s> {
         if old.is_none() {
             self.add_count(self.db, 1)?;
         }
+        let created = old.map_or(true, |(_, e, _)| e != 0 && e <= self.now_ms);
+        self.touch(key, Touch::Written { created });
         self.raw_put(Cf::Meta, keys::meta_key(self.db, key), meta.encode());
         Ok(())
     }
@@ -345,6 +430,8 @@ impl<'s> Txn<'s> {
         }
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
+        let live = expire_at_ms == 0 || expire_at_ms > self.now_ms;
+        self.touch(key, if live { Touch::Deleted } else { Touch::Expired });
         // Sub-records of collections stay behind under the old version; they are
         // unreachable and garbage-collected by storage.
         Ok(expire_at_ms == 0 || expire_at_ms > self.now_ms)
@@ -401,6 +488,7 @@ impl<'s> Txn<'s> {
     /// Returns how many keys were deleted.
     pub fn expire_if_due(&mut self, db: u8, due: &[(u64, Vec<u8>)]) -> Result<u64, CmdError> {
         self.db = db;
+        let start = self.touched.len();
         let mut n = 0;
         for (at, key) in due {
             match self.raw_meta(key)? {
@@ -412,6 +500,7 @@ impl<'s> Txn<'s> {
                 _ => self.raw_delete(Cf::Expire, keys::expire_key(*at, db, key)),
             }
         }
+        self.derive_events(&[], start);
         Ok(n)
     }
 

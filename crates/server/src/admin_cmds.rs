@@ -207,9 +207,10 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         "clients" => {
             let _ = write!(
                 o,
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                 shared.clients.count(),
-                shared.maxclients.load(Ordering::Relaxed)
+                shared.maxclients.load(Ordering::Relaxed),
+                shared.broker.blocked_clients()
             );
         }
         "memory" => {
@@ -237,13 +238,17 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             let s = &shared.stats;
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_messages_delivered:{}\r\npubsub_stale_messages_skipped:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),
                 s.net_input_bytes.load(Ordering::Relaxed),
                 s.net_output_bytes.load(Ordering::Relaxed),
                 s.rejected_connections.load(Ordering::Relaxed),
                 s.error_replies.load(Ordering::Relaxed),
+                shared.broker.channels(crate::pubsub::Kind::Channel, None).len(),
+                shared.broker.numpat(),
+                shared.broker.messages_delivered.load(Ordering::Relaxed),
+                shared.broker.stale_skipped.load(Ordering::Relaxed),
             );
         }
         "replication" => {
@@ -353,7 +358,7 @@ fn human(b: u64) -> String {
 }
 
 /// Settings CONFIG knows: (name, writable).
-const SETTINGS: [(&str, bool); 10] = [
+const SETTINGS: [(&str, bool); 11] = [
     ("bind", false),
     ("port", false),
     ("databases", false),
@@ -364,6 +369,7 @@ const SETTINGS: [(&str, bool); 10] = [
     ("proto-max-bulk-len", false),
     ("maxmemory", false),
     ("maxmemory-policy", false),
+    ("notify-keyspace-events", true),
 ];
 
 fn setting(shared: &Shared, name: &str) -> String {
@@ -378,6 +384,9 @@ fn setting(shared: &Shared, name: &str) -> String {
         "proto-max-bulk-len" => (512u64 << 20).to_string(),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
+        "notify-keyspace-events" => {
+            engine::events::flags_to_string(shared.broker.keyspace_flags_value())
+        }
         _ => String::new(),
     }
 }
@@ -399,6 +408,7 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
         }
         "SET" if argv.len() >= 4 && argv.len() % 2 == 0 => {
             let mut changes = Vec::new();
+            let mut notify = None;
             for pair in argv[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
                 match SETTINGS.iter().find(|(n, _)| *n == name) {
@@ -423,11 +433,22 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
                             )))
                         }
                     },
+                    "notify-keyspace-events" => match engine::events::parse_flags(&pair[1]) {
+                        Some(f) => notify = Some(f),
+                        None => {
+                            return Err(CmdError::new(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                            )))
+                        }
+                    },
                     _ => return Err(CmdError::new(format!("ERR CONFIG SET of '{name}' is not supported"))),
                 }
             }
             for v in changes {
                 shared.maxclients.store(v, Ordering::Relaxed);
+            }
+            if let Some(f) = notify {
+                shared.broker.set_keyspace_flags(f);
             }
             Ok(Frame::ok())
         }

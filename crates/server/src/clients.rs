@@ -22,6 +22,8 @@ pub struct ClientInfo {
     pub no_evict: bool,
     pub no_touch: bool,
     pub user: String,
+    /// (channel + shard subscriptions, pattern subscriptions), for CLIENT LIST.
+    pub sub_count: (usize, usize),
 }
 
 impl ClientInfo {
@@ -43,6 +45,7 @@ impl ClientInfo {
             no_evict: false,
             no_touch: false,
             user: "default".into(),
+            sub_count: (0, 0),
         }
     }
 
@@ -59,7 +62,7 @@ impl ClientInfo {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -68,6 +71,8 @@ impl ClientInfo {
             self.last_cmd_at.elapsed().as_secs(),
             flags,
             self.db,
+            self.sub_count.0,
+            self.sub_count.1,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
             self.user,
             self.resp,

@@ -57,9 +57,16 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAdd
     let kill = Arc::new(Notify::new());
     shared.clients.register(info.clone(), kill.clone());
     let mut sess = Session::new(shared.clone(), id, info);
-    if let Err(e) = connection_loop(&shared, &mut sess, stream, &kill).await {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(crate::pubsub::MAILBOX);
+    sess.mailbox = Some(crate::pubsub::Mailbox {
+        id,
+        tx,
+        kill: kill.clone(),
+    });
+    if let Err(e) = connection_loop(&shared, &mut sess, stream, &kill, &mut rx).await {
         tracing::debug!("client {id} ({peer}): {e}");
     }
+    sess.leave_pubsub();
     shared.clients.unregister(id);
 }
 
@@ -68,6 +75,7 @@ async fn connection_loop(
     sess: &mut Session,
     mut stream: TcpStream,
     kill: &Notify,
+    pushes: &mut tokio::sync::mpsc::Receiver<crate::pubsub::Push>,
 ) -> std::io::Result<()> {
     let limits = ParseLimits::default();
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -77,6 +85,23 @@ async fn connection_loop(
         let n = tokio::select! {
             r = stream.read(&mut chunk) => r?,
             _ = kill.notified() => return Ok(()),
+            Some(p) = pushes.recv() => {
+                // Pub/sub messages and MONITOR lines, plus whatever else is queued.
+                resp::encode(&crate::session::push_frame(&p, sess.resp3), sess.resp3, &mut out);
+                while let Ok(p) = pushes.try_recv() {
+                    resp::encode(&crate::session::push_frame(&p, sess.resp3), sess.resp3, &mut out);
+                    if out.len() > 1 << 20 {
+                        break;
+                    }
+                }
+                shared
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(out.len() as u64, Ordering::Relaxed);
+                stream.write_all(&out).await?;
+                out.clear();
+                continue;
+            }
         };
         if n == 0 {
             return Ok(());
@@ -112,7 +137,7 @@ async fn connection_loop(
             }
             buf.drain(..pos);
             let more = reqs.len() == MAX_PER_ROUND;
-            let quit = dispatch::run_batch(shared, sess, reqs, &mut |f: &Frame, resp3: bool| {
+            let quit = dispatch::run_batch(shared, sess, reqs, Some(&stream), &mut |f: &Frame, resp3: bool| {
                 resp::encode(f, resp3, &mut out)
             })
             .await;

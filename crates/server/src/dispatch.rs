@@ -1,6 +1,11 @@
 //! The one dispatcher both front ends call: table checks, then writes through the log
 //! (consecutive writes batched into one proposal), reads from the local state machine,
 //! connection commands through the session. No command logic lives here.
+//!
+//! Also the session-level flow Redis has around commands: MULTI queues commands and EXEC
+//! proposes them as one log entry (with the WATCHed keys' write indexes, checked inside
+//! the apply); blocking commands re-run when a write touches one of their keys; MONITOR
+//! sees every command; a RESP2 connection in subscribed mode takes only pub/sub commands.
 
 use crate::session::{Outcome, Session};
 use crate::shared::Shared;
@@ -8,15 +13,28 @@ use consensus::Op;
 use engine::{flags, CmdError, Exec, Frame};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// A transaction being queued (between MULTI and EXEC).
+#[derive(Default)]
+pub struct Multi {
+    /// (spec, db, argv) in order.
+    pub cmds: Vec<(&'static engine::CommandSpec, u8, Vec<Vec<u8>>)>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    pub dirty: bool,
+}
 
 /// Runs a pipeline's commands in order. Consecutive writes go to the log together as one
 /// proposal; a read or connection command first waits for the writes before it, so
 /// every reply reflects everything the connection sent earlier. Returns true on QUIT.
+/// `conn` is the client's socket when there is one, so a blocked command notices the
+/// client leaving.
 pub async fn run_batch(
     shared: &Arc<Shared>,
     sess: &mut Session,
     reqs: Vec<Vec<Vec<u8>>>,
+    conn: Option<&TcpStream>,
     emit: &mut (dyn FnMut(&Frame, bool) + Send),
 ) -> bool {
     let mut pending: Vec<(&'static engine::CommandSpec, Op)> = Vec::new();
@@ -29,13 +47,59 @@ pub async fn run_batch(
             Ok(s) => s,
             Err(e) => {
                 flush_writes(shared, sess, &mut pending, emit).await;
+                if let Some(m) = sess.multi.as_mut() {
+                    m.dirty = true;
+                }
                 shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
                 emit(&Frame::Error(e.0), sess.resp3);
                 continue;
             }
         };
         sess.note_command(spec.name);
+        if shared.broker.has_monitors() && spec.flags & flags::SKIP_MONITOR == 0 {
+            feed_monitors(shared, sess, spec.name, &argv);
+        }
+        if sess.in_subscribed_mode() && !allowed_when_subscribed(spec.name) {
+            flush_writes(shared, sess, &mut pending, emit).await;
+            emit(
+                &Frame::Error(format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    spec.name
+                )),
+                sess.resp3,
+            );
+            continue;
+        }
+        if spec.name == "ping" && sess.in_subscribed_mode() {
+            flush_writes(shared, sess, &mut pending, emit).await;
+            let arg = argv.get(1).cloned().unwrap_or_default();
+            emit(
+                &Frame::Array(vec![Frame::Bulk(b"pong".to_vec()), Frame::Bulk(arg)]),
+                sess.resp3,
+            );
+            continue;
+        }
+        if sess.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+            let m = sess.multi.as_mut().expect("checked");
+            m.cmds.push((spec, sess.db, argv));
+            emit(&Frame::Simple("QUEUED".into()), sess.resp3);
+            continue;
+        }
         match spec.exec {
+            // Only RESP connections wait (REST runs blocking reads once, as Upstash).
+            Exec::Engine(_)
+                if spec.flags & flags::BLOCKING != 0
+                    && sess.mailbox.is_some()
+                    && block_timeout(spec.name, &argv).is_some() =>
+            {
+                flush_writes(shared, sess, &mut pending, emit).await;
+                let t0 = Instant::now();
+                let reply = run_blocking(shared, sess, spec, argv, conn).await;
+                shared
+                    .stats
+                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
+                emit(&reply, sess.resp3);
+            }
             Exec::Engine(_) if spec.is_write() => {
                 pending.push((spec, Op::Cmd { db: sess.db, argv }));
             }
@@ -56,11 +120,26 @@ pub async fn run_batch(
             Exec::Server => {
                 flush_writes(shared, sess, &mut pending, emit).await;
                 let t0 = Instant::now();
-                let (reply, outcome) = sess.handle(spec, &argv).await;
+                let (replies, outcome) = match spec.name {
+                    "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe"
+                    | "punsubscribe" | "sunsubscribe" => {
+                        (sess.pubsub_cmd(spec.name, &argv), Outcome::Continue)
+                    }
+                    "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+                        (vec![transaction(shared, sess, spec.name, &argv).await], Outcome::Continue)
+                    }
+                    _ => {
+                        let (r, o) = sess.handle(spec, &argv).await;
+                        (vec![r], o)
+                    }
+                };
+                let failed = replies.iter().any(|r| r.is_error());
                 shared
                     .stats
-                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
-                emit(&reply, sess.resp3);
+                    .record(spec, t0.elapsed().as_micros() as u64, failed);
+                for r in &replies {
+                    emit(r, sess.resp3);
+                }
                 if outcome == Outcome::Close {
                     quit = true;
                 }
@@ -69,6 +148,267 @@ pub async fn run_batch(
     }
     flush_writes(shared, sess, &mut pending, emit).await;
     quit
+}
+
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
+/// MULTI EXEC DISCARD WATCH UNWATCH.
+async fn transaction(shared: &Arc<Shared>, sess: &mut Session, name: &str, argv: &[Vec<u8>]) -> Frame {
+    match name {
+        "multi" => {
+            if sess.multi.is_some() {
+                return Frame::Error("ERR MULTI calls can not be nested".into());
+            }
+            sess.multi = Some(Multi::default());
+            Frame::ok()
+        }
+        "discard" => {
+            if sess.multi.take().is_none() {
+                return Frame::Error("ERR DISCARD without MULTI".into());
+            }
+            sess.watch.clear();
+            Frame::ok()
+        }
+        "unwatch" => {
+            sess.watch.clear();
+            Frame::ok()
+        }
+        "watch" => {
+            if sess.multi.is_some() {
+                return Frame::Error("ERR WATCH inside MULTI is not allowed".into());
+            }
+            if let Err(e) = await_consistency(shared, sess).await {
+                return Frame::Error(e);
+            }
+            for key in &argv[1..] {
+                match shared.node.key_write_index(sess.db, key) {
+                    Ok(v) => sess.watch.push((sess.db, key.clone(), v)),
+                    Err(e) => return Frame::Error(e),
+                }
+            }
+            Frame::ok()
+        }
+        _ => exec(shared, sess).await,
+    }
+}
+
+/// EXEC: the queued commands as one log entry, guarded by the watched keys.
+async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
+    let Some(m) = sess.multi.take() else {
+        return Frame::Error("ERR EXEC without MULTI".into());
+    };
+    let watch = std::mem::take(&mut sess.watch);
+    if m.dirty {
+        return Frame::Error(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        );
+    }
+    // Engine commands run inside the entry; connection commands (SELECT, CLIENT, ...)
+    // run here afterwards, their replies put back in place.
+    let mut cmds = Vec::new();
+    let mut local = Vec::new();
+    let mut db = sess.db;
+    for (i, (spec, _, argv)) in m.cmds.iter().enumerate() {
+        match spec.exec {
+            Exec::Engine(_) => cmds.push((db, argv.clone())),
+            Exec::Server => {
+                if spec.name == "select" {
+                    if let Some(n) = engine::args::parse_i64_opt(&argv[1]) {
+                        if (0..keys::DATABASES as i64).contains(&n) {
+                            db = n as u8;
+                        }
+                    }
+                }
+                local.push(i);
+            }
+        }
+    }
+    let mut engine_replies = if cmds.is_empty() && watch.is_empty() {
+        Vec::new()
+    } else {
+        match shared.node.write(vec![Op::Multi { cmds, watch }]).await {
+            Ok((index, mut replies)) => {
+                sess.last_index = sess.last_index.max(index);
+                match replies.pop() {
+                    Some(Frame::Array(r)) => r,
+                    Some(other) => return other,
+                    None => return Frame::Error("ERR EXEC got no reply".into()),
+                }
+            }
+            Err(e) => return e.to_frame(),
+        }
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(m.cmds.len());
+    for (i, (spec, _, argv)) in m.cmds.into_iter().enumerate() {
+        if local.contains(&i) {
+            let (r, _) = sess.handle(spec, &argv).await;
+            out.push(r);
+        } else {
+            out.push(engine_replies.next().unwrap_or(Frame::Null));
+        }
+    }
+    Frame::Array(out)
+}
+
+/// How long a blocking command may wait (None: it does not block, e.g. XREAD without
+/// BLOCK; Some(None): forever). An unparsable timeout runs the command once so the
+/// engine reports the error.
+fn block_timeout(name: &str, argv: &[Vec<u8>]) -> Option<Option<Duration>> {
+    if name == "xread" || name == "xreadgroup" {
+        let i = argv.iter().position(|a| engine::args::is(a, "block"))?;
+        let streams = argv.iter().position(|a| engine::args::is(a, "streams"))?;
+        if i > streams {
+            return None;
+        }
+        let ms = engine::args::parse_i64_opt(argv.get(i + 1)?)?;
+        if ms < 0 {
+            return None;
+        }
+        return Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
+    }
+    let pos = engine::block_timeout_position(name, argv.len());
+    let secs = engine::parse_block_timeout(argv.get(pos)?).ok()?;
+    Some((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+}
+
+/// Resolves once the client has hung up (EOF or error). If the client sent more data
+/// instead, closure cannot be seen without reading it, so this never resolves.
+async fn client_gone(conn: Option<&TcpStream>) {
+    let Some(s) = conn else {
+        return std::future::pending().await;
+    };
+    let mut b = [0u8; 1];
+    match s.peek(&mut b).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
+}
+
+/// A blocking command: run it; while it finds nothing, wait for a write to one of its
+/// keys (or the timeout, CLIENT UNBLOCK, the client leaving) and run it again. Waiters
+/// are woken in arrival order, and each retry is an ordinary write (or read), so a
+/// client that loses the race to another simply waits again.
+async fn run_blocking(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+    spec: &'static engine::CommandSpec,
+    mut argv: Vec<Vec<u8>>,
+    conn: Option<&TcpStream>,
+) -> Frame {
+    let timeout = block_timeout(spec.name, &argv).flatten();
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let keys: Vec<Vec<u8>> = spec
+        .key_positions(&argv)
+        .into_iter()
+        .map(|i| argv[i].clone())
+        .collect();
+    if spec.name == "xread" || spec.name == "xreadgroup" {
+        if let Err(e) = await_consistency(shared, sess).await {
+            return Frame::Error(e);
+        }
+        argv = shared.node.resolve_block_ids(sess.db, &argv);
+    }
+    let broker = shared.broker.clone();
+    let db = sess.db;
+    loop {
+        let waiter = broker.block(sess.id, db, &keys);
+        let reply = if spec.is_write() {
+            match shared.node.write(vec![Op::Cmd { db, argv: argv.clone() }]).await {
+                Ok((index, mut r)) => {
+                    sess.last_index = sess.last_index.max(index);
+                    r.pop().unwrap_or(Frame::Null)
+                }
+                Err(e) => e.to_frame(),
+            }
+        } else {
+            match await_consistency(shared, sess).await {
+                Ok(()) => shared.node.read(db, &argv),
+                Err(e) => Frame::Error(e),
+            }
+        };
+        if !matches!(reply, Frame::Null | Frame::NullArray) {
+            broker.unblock_done(sess.id, db, &keys);
+            return reply;
+        }
+        let woke = tokio::select! {
+            _ = waiter.notify.notified() => true,
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => false,
+            _ = client_gone(conn) => {
+                broker.unblock_done(sess.id, db, &keys);
+                return reply;
+            }
+        };
+        broker.unblock_done(sess.id, db, &keys);
+        match waiter.unblock.load(Ordering::SeqCst) {
+            crate::pubsub::UNBLOCK_TIMEOUT => return reply,
+            crate::pubsub::UNBLOCK_ERROR => {
+                return Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+            }
+            _ => {}
+        }
+        if !woke {
+            return reply;
+        }
+    }
+}
+
+/// A MONITOR line in Redis's format: `+<secs>.<usecs> [<db> <addr>] "cmd" "arg" ...`.
+fn feed_monitors(shared: &Arc<Shared>, sess: &Session, name: &str, argv: &[Vec<u8>]) {
+    if matches!(name, "auth" | "hello" | "migrate") {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let addr = sess
+        .info
+        .lock()
+        .map(|i| i.addr.to_string())
+        .unwrap_or_default();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        sess.db,
+        addr
+    );
+    for a in argv {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    shared.broker.feed_monitors(sess.id, &line);
+}
+
+/// Redis's sdscatrepr: a quoted string with \n, \r, \t, \a, \b, \", \\ and \xHH.
+fn repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &b in s {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Table checks done before anything is proposed, so bad input never enters the log.

@@ -6,6 +6,7 @@ mod config;
 mod conn;
 mod dispatch;
 mod password;
+mod pubsub;
 mod rest;
 mod session;
 mod shared;
@@ -146,9 +147,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         }
         None => ncfg.advertise = local.to_string(),
     }
-    let node = consensus::Node::start(ncfg).await?;
+    let broker = Arc::new(pubsub::Broker::default());
+    let node = consensus::Node::start_with_events(ncfg, Some(broker.clone())).await?;
     let shared = Arc::new(shared::Shared::new(
         node,
+        broker,
         cfg.clone(),
         password.clone(),
         local,

@@ -7,6 +7,9 @@ use engine::{args, CmdError, CommandSpec, Frame};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+mod subscriptions;
+pub use subscriptions::push_frame;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Continue,
@@ -23,7 +26,17 @@ pub struct Session {
     pub last_index: u64,
     /// CLIENT CONSISTENCY strong: reads go through the leader's read index.
     pub strong: bool,
-    info: Arc<Mutex<ClientInfo>>,
+    pub(crate) info: Arc<Mutex<ClientInfo>>,
+    /// Where pub/sub messages and MONITOR lines reach this connection (RESP only).
+    pub mailbox: Option<crate::pubsub::Mailbox>,
+    pub subs: std::collections::BTreeSet<Vec<u8>>,
+    pub psubs: std::collections::BTreeSet<Vec<u8>>,
+    pub ssubs: std::collections::BTreeSet<Vec<u8>>,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<crate::dispatch::Multi>,
+    /// WATCHed keys with the write index each had when watched.
+    pub watch: Vec<(u8, Vec<u8>, u64)>,
+    pub monitor: bool,
 }
 
 type Reply = Result<Frame, CmdError>;
@@ -44,6 +57,13 @@ impl Session {
             last_index: 0,
             strong: false,
             info,
+            mailbox: None,
+            subs: Default::default(),
+            psubs: Default::default(),
+            ssubs: Default::default(),
+            multi: None,
+            watch: Vec::new(),
+            monitor: false,
         }
     }
 
@@ -65,6 +85,13 @@ impl Session {
             last_index: 0,
             strong: false,
             info: Arc::new(Mutex::new(info)),
+            mailbox: None,
+            subs: Default::default(),
+            psubs: Default::default(),
+            ssubs: Default::default(),
+            multi: None,
+            watch: Vec::new(),
+            monitor: false,
         }
     }
 
@@ -99,6 +126,8 @@ impl Session {
             "info" => Ok(crate::admin_cmds::info(&self.shared, argv)),
             "config" => crate::admin_cmds::config(&self.shared, argv),
             "time" => Ok(time()),
+            "pubsub" => self.pubsub_info(argv),
+            "monitor" => self.start_monitor(),
             other => Err(CmdError::new(format!(
                 "ERR '{other}' is not handled by the session layer"
             ))),
@@ -202,6 +231,9 @@ impl Session {
     }
 
     fn reset(&mut self) -> Frame {
+        self.leave_pubsub();
+        self.multi = None;
+        self.watch.clear();
         self.db = 0;
         self.resp3 = false;
         self.authenticated = !self.shared.auth_required();
@@ -315,6 +347,21 @@ impl Session {
                 }
                 Ok(Frame::ok())
             }
+            "UNBLOCK" if argv.len() == 3 || argv.len() == 4 => {
+                let id = args::parse_i64(&argv[2])?;
+                let how = match argv.get(3) {
+                    None => crate::pubsub::UNBLOCK_TIMEOUT,
+                    Some(a) if args::is(a, "timeout") => crate::pubsub::UNBLOCK_TIMEOUT,
+                    Some(a) if args::is(a, "error") => crate::pubsub::UNBLOCK_ERROR,
+                    Some(_) => {
+                        return Err(CmdError::new(
+                            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                        ))
+                    }
+                };
+                let done = id >= 0 && self.shared.broker.client_unblock(id as u64, how);
+                Ok(Frame::Integer(done as i64))
+            }
             "NO-EVICT" | "NO-TOUCH" if argv.len() == 3 => {
                 let on = if args::is(&argv[2], "on") {
                     true
@@ -353,6 +400,8 @@ impl Session {
                     "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
                     "SETNAME <name>",
                     "    Assign the name <name> to the current connection.",
+                    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                    "    Unblock the specified blocked client.",
                     "HELP",
                     "    Print this help.",
                 ]
@@ -360,7 +409,7 @@ impl Session {
                 .map(|s| Frame::Simple(s.to_string()))
                 .collect(),
             )),
-            "ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "KILL" | "NO-EVICT" | "NO-TOUCH" | "HELP" => Err(arity_err()),
+            "ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "KILL" | "NO-EVICT" | "NO-TOUCH" | "HELP" | "UNBLOCK" => Err(arity_err()),
             _ => Err(CmdError::unknown_subcommand(&argv[1], "CLIENT")),
         }
     }

@@ -11,6 +11,8 @@ use std::time::Instant;
 
 pub struct Shared {
     pub node: Arc<Node>,
+    /// Pub/sub, keyspace notifications, MONITOR and blocked clients of this node.
+    pub broker: Arc<crate::pubsub::Broker>,
     pub cfg: Config,
     pub local: SocketAddr,
     /// None when authentication is off.
@@ -24,12 +26,14 @@ pub struct Shared {
 impl Shared {
     pub fn new(
         node: Arc<Node>,
+        broker: Arc<crate::pubsub::Broker>,
         cfg: Config,
         password: Option<String>,
         local: SocketAddr,
     ) -> Shared {
         Shared {
             node,
+            broker,
             maxclients: AtomicUsize::new(cfg.maxclients),
             cfg,
             local,

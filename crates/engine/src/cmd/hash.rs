@@ -510,14 +510,18 @@ fn hrandfield(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let positions = coll::sample_unique(&mut t.rng, n, l as u64);
         coll::nth_entries(t, key, &meta, &positions, &keep)?
     };
-    let mut out = Vec::with_capacity(picked.len() * if withvalues { 2 } else { 1 });
-    for (f, raw) in picked {
-        out.push(Frame::Bulk(f));
-        if withvalues {
-            out.push(Frame::Bulk(value_of(&raw)));
-        }
+    if withvalues {
+        // Flat in RESP2, [field, value] pairs in RESP3 (as Redis 7).
+        return Ok(Frame::Pairs(
+            picked
+                .into_iter()
+                .map(|(f, raw)| (Frame::Bulk(f), Frame::Bulk(value_of(&raw))))
+                .collect(),
+        ));
     }
-    Ok(Frame::Array(out))
+    Ok(Frame::Array(
+        picked.into_iter().map(|(f, _)| Frame::Bulk(f)).collect(),
+    ))
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. The cursor is an offset

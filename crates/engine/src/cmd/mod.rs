@@ -1,9 +1,11 @@
 //! Commands, one module per group and one function per command.
 
 pub mod bitmap;
+pub mod blocking;
 pub mod generic;
 pub mod hash;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -46,6 +48,8 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(set::commands());
     all.extend(list::commands());
     all.extend(zset::commands());
+    all.extend(blocking::commands());
+    all.extend(pubsub::commands());
     all.extend(server::commands());
     all
 }

@@ -102,15 +102,19 @@ const NOT_OVER_REST: &[&str] = &[
     "unwatch",
 ];
 
-pub const PUBSUB_UNSUPPORTED: &str = "ERR pub/sub over REST is not supported yet";
+pub const PUBSUB_UNSUPPORTED: &str =
+    "ERR subscribe over REST is served as server-sent events: use /subscribe/{channel}, /psubscribe/{pattern} or /monitor";
 
 /// The REST front end's own admission rules for a command the table knows: what the
 /// token allows and what HTTP cannot carry. The command's behaviour is not decided here.
 pub fn admit(spec: &CommandSpec, access: Access) -> Result<(), CmdError> {
-    if spec.flags & flags::PUBSUB != 0 {
+    if spec.flags & flags::PUBSUB != 0 && !matches!(spec.name, "publish" | "spublish" | "pubsub")
+        || spec.name == "monitor"
+    {
         return Err(CmdError::new(PUBSUB_UNSUPPORTED));
     }
-    if spec.flags & flags::BLOCKING != 0 {
+    // XREAD/XREADGROUP run without waiting over REST (BLOCK is ignored, as Upstash).
+    if spec.flags & flags::BLOCKING != 0 && !matches!(spec.name, "xread" | "xreadgroup") {
         return Err(CmdError::new(format!(
             "ERR blocking command '{}' is not supported over REST",
             spec.name
@@ -136,7 +140,7 @@ fn read_only_allows(spec: &CommandSpec) -> bool {
         return true;
     }
     spec.flags & flags::READONLY != 0
-        && spec.flags & (flags::WRITE | flags::ADMIN) == 0
+        && spec.flags & (flags::WRITE | flags::ADMIN | flags::LOGGED) == 0
         && matches!(spec.exec, Exec::Engine(_))
         && !READONLY_DENY.contains(&spec.name)
 }

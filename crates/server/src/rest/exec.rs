@@ -55,7 +55,7 @@ async fn dispatch_all(shared: &Arc<Shared>, sess: &mut Session, reqs: Vec<Argv>,
     }
     // Every REST command yields exactly one reply (QUIT, the only command that stops a
     // batch early, is refused by `auth::admit`).
-    dispatch::run_batch(shared, sess, reqs, &mut |f: &Frame, _resp3: bool| {
+    dispatch::run_batch(shared, sess, reqs, None, &mut |f: &Frame, _resp3: bool| {
         body.push(f)
     })
     .await;

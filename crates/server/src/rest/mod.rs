@@ -18,6 +18,7 @@ mod auth;
 mod exec;
 mod reply;
 mod request;
+mod sse;
 mod tcp;
 
 pub use auth::Tokens;
@@ -81,10 +82,10 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
     }
 }
 
-type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>;
 
 fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -98,7 +99,7 @@ fn json_error(status: StatusCode, msg: &str) -> Resp {
 
 /// Any origin may call the API (the token is the access control), and may read the
 /// sync token.
-fn cors(h: &mut HeaderMap) {
+pub(crate) fn cors(h: &mut HeaderMap) {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -293,12 +294,22 @@ async fn handle(
     let route = match path.first().map(|s| s.to_ascii_lowercase()) {
         Some(first) if path.len() == 1 && first == b"pipeline" => Route::Pipeline,
         Some(first) if path.len() == 1 && first == b"multi-exec" => Route::MultiExec,
-        Some(first)
-            if matches!(
-                &first[..],
-                b"subscribe" | b"psubscribe" | b"monitor" | b"publish"
-            ) =>
-        {
+        Some(first) if first == b"subscribe" && path.len() > 1 => {
+            return sse::start(&shared, sse::What::Subscribe(path[1..].to_vec()));
+        }
+        Some(first) if first == b"psubscribe" && path.len() > 1 => {
+            return sse::start(&shared, sse::What::PSubscribe(path[1..].to_vec()));
+        }
+        Some(first) if first == b"monitor" && path.len() == 1 => {
+            if access != auth::Access::Full {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "NOPERM this token is read-only and has no permissions to run the 'monitor' command",
+                );
+            }
+            return sse::start(&shared, sse::What::Monitor);
+        }
+        Some(first) if matches!(&first[..], b"subscribe" | b"psubscribe" | b"monitor") => {
             Route::PubSub
         }
         Some(_) => {
@@ -314,7 +325,12 @@ async fn handle(
         },
     };
     let cmds = match route {
-        Route::PubSub => return json_error(StatusCode::BAD_REQUEST, auth::PUBSUB_UNSUPPORTED),
+        Route::PubSub => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "ERR wrong number of arguments: use /subscribe/{channel}, /psubscribe/{pattern} or /monitor",
+            )
+        }
         Route::Command(ref argv) if argv[0].is_empty() => {
             return json_error(StatusCode::BAD_REQUEST, "ERR empty command")
         }
@@ -407,7 +423,7 @@ async fn handle(
         Route::PubSub => (
             StatusCode::BAD_REQUEST,
             fmt,
-            reply::error_body("ERR pub/sub over REST is not supported yet"),
+            reply::error_body("ERR use /subscribe/{channel}, /psubscribe/{pattern} or /monitor"),
         ),
     };
     let mut r = respond(status, fmt.content_type(), out);

@@ -1,0 +1,392 @@
+//! The node's message broker: pub/sub subscriptions, keyspace notifications, MONITOR
+//! feeds and the wait lists of blocked clients.
+//!
+//! PUBLISH travels through the Raft log, so every node applies it; the state machine
+//! hands each applied entry's messages, keyspace events and touched keys to
+//! [`Broker::deliver`] (the consensus crate's `EventSink`), which fans them out to this
+//! node's own subscribers and wakes this node's blocked clients. A message therefore
+//! reaches subscribers on every node, in log order. Delivery never blocks the apply
+//! loop: each client has a bounded mailbox, and a subscriber that falls
+//! [`MAILBOX`] messages behind is disconnected (Redis's pubsub output-buffer limit).
+//! An entry applied long after it was written (a node catching up after downtime)
+//! does not deliver its messages: pub/sub is fire-and-forget, not a replay log.
+
+use engine::events::class;
+use engine::{glob_match, Bus, Event, Touched};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{mpsc, Notify};
+
+/// Messages a client may have queued before it counts as too slow and is dropped.
+pub const MAILBOX: usize = 16 * 1024;
+/// Entries older than this when applied deliver no messages (catch-up after downtime).
+const STALE_MS: u64 = 30_000;
+
+/// What a connection receives without asking.
+#[derive(Debug, Clone)]
+pub enum Push {
+    Message {
+        channel: Vec<u8>,
+        payload: Vec<u8>,
+    },
+    PMessage {
+        pattern: Vec<u8>,
+        channel: Vec<u8>,
+        payload: Vec<u8>,
+    },
+    SMessage {
+        channel: Vec<u8>,
+        payload: Vec<u8>,
+    },
+    /// One MONITOR line.
+    Monitor(String),
+}
+
+/// A connection's delivery address: its mailbox and its kill switch.
+#[derive(Clone)]
+pub struct Mailbox {
+    pub id: u64,
+    pub tx: mpsc::Sender<Push>,
+    pub kill: Arc<Notify>,
+}
+
+impl Mailbox {
+    fn send(&self, p: Push) -> bool {
+        match self.tx.try_send(p) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!("client {} disconnected: pub/sub mailbox full", self.id);
+                self.kill.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Subs {
+    channels: HashMap<Vec<u8>, BTreeMap<u64, Mailbox>>,
+    patterns: HashMap<Vec<u8>, BTreeMap<u64, Mailbox>>,
+    shard: HashMap<Vec<u8>, BTreeMap<u64, Mailbox>>,
+}
+
+/// How a blocked client was released by CLIENT UNBLOCK.
+pub const UNBLOCK_NONE: u8 = 0;
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+pub const UNBLOCK_ERROR: u8 = 2;
+
+/// A blocked client's wake-up handle.
+pub struct Waiter {
+    pub notify: Notify,
+    pub unblock: AtomicU8,
+}
+
+#[derive(Default)]
+pub struct Broker {
+    subs: RwLock<Subs>,
+    keyspace: AtomicU32,
+    /// (db, key) → clients blocked on it, in arrival order.
+    waiting: Mutex<HashMap<(u8, Vec<u8>), Vec<(u64, Arc<Waiter>)>>>,
+    /// Client id → its handle while it is blocked (CLIENT UNBLOCK).
+    blocked: Mutex<HashMap<u64, Arc<Waiter>>>,
+    monitors: Mutex<BTreeMap<u64, Mailbox>>,
+    monitor_count: AtomicUsize,
+    pub messages_delivered: AtomicU64,
+    pub stale_skipped: AtomicU64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Broker {
+    fn map<'a>(subs: &'a mut Subs, kind: Kind) -> &'a mut HashMap<Vec<u8>, BTreeMap<u64, Mailbox>> {
+        match kind {
+            Kind::Channel => &mut subs.channels,
+            Kind::Pattern => &mut subs.patterns,
+            Kind::Shard => &mut subs.shard,
+        }
+    }
+
+    pub fn subscribe(&self, kind: Kind, name: &[u8], mb: &Mailbox) {
+        let mut s = self.subs.write().unwrap_or_else(|e| e.into_inner());
+        Self::map(&mut s, kind)
+            .entry(name.to_vec())
+            .or_default()
+            .insert(mb.id, mb.clone());
+    }
+
+    pub fn unsubscribe(&self, kind: Kind, name: &[u8], id: u64) {
+        let mut s = self.subs.write().unwrap_or_else(|e| e.into_inner());
+        let m = Self::map(&mut s, kind);
+        if let Some(set) = m.get_mut(name) {
+            set.remove(&id);
+            if set.is_empty() {
+                m.remove(name);
+            }
+        }
+    }
+
+    /// PUBSUB CHANNELS / SHARDCHANNELS: active channels matching `pattern`.
+    pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        let s = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        let m = if kind == Kind::Shard {
+            &s.shard
+        } else {
+            &s.channels
+        };
+        let mut out: Vec<Vec<u8>> = m
+            .keys()
+            .filter(|c| pattern.map_or(true, |p| glob_match(p, c, false)))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
+        let s = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        let m = if kind == Kind::Shard {
+            &s.shard
+        } else {
+            &s.channels
+        };
+        m.get(channel).map_or(0, |c| c.len())
+    }
+
+    pub fn numpat(&self) -> usize {
+        let s = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        s.patterns.len()
+    }
+
+    pub fn set_keyspace_flags(&self, f: u32) {
+        self.keyspace.store(f, Ordering::Relaxed);
+    }
+
+    pub fn keyspace_flags_value(&self) -> u32 {
+        self.keyspace.load(Ordering::Relaxed)
+    }
+
+    // ---- MONITOR ----------------------------------------------------------------------
+
+    pub fn add_monitor(&self, mb: &Mailbox) {
+        let mut m = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(mb.id, mb.clone());
+        self.monitor_count.store(m.len(), Ordering::Relaxed);
+    }
+
+    pub fn remove_monitor(&self, id: u64) {
+        let mut m = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(&id);
+        self.monitor_count.store(m.len(), Ordering::Relaxed);
+    }
+
+    pub fn has_monitors(&self) -> bool {
+        self.monitor_count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends a MONITOR line to every monitor but the client that ran the command.
+    pub fn feed_monitors(&self, from: u64, line: &str) {
+        let m = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, mb) in m.iter() {
+            if *id != from {
+                mb.send(Push::Monitor(line.to_string()));
+            }
+        }
+    }
+
+    // ---- blocked clients --------------------------------------------------------------
+
+    /// Registers client `id` as waiting on `keys`; the handle wakes on a write to any of
+    /// them or on CLIENT UNBLOCK.
+    pub fn block(&self, id: u64, db: u8, keys: &[Vec<u8>]) -> Arc<Waiter> {
+        let w = Arc::new(Waiter {
+            notify: Notify::new(),
+            unblock: AtomicU8::new(UNBLOCK_NONE),
+        });
+        let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            m.entry((db, k.clone())).or_default().push((id, w.clone()));
+        }
+        drop(m);
+        self.blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, w.clone());
+        w
+    }
+
+    pub fn unblock_done(&self, id: u64, db: u8, keys: &[Vec<u8>]) {
+        let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            let slot = (db, k.clone());
+            if let Some(list) = m.get_mut(&slot) {
+                list.retain(|(c, _)| *c != id);
+                if list.is_empty() {
+                    m.remove(&slot);
+                }
+            }
+        }
+        drop(m);
+        self.blocked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// CLIENT UNBLOCK: true if `id` was blocked.
+    pub fn client_unblock(&self, id: u64, how: u8) -> bool {
+        let b = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        match b.get(&id) {
+            Some(w) => {
+                w.unblock.store(how, Ordering::SeqCst);
+                w.notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked.lock().map(|b| b.len()).unwrap_or(0)
+    }
+
+    /// Forgets everything about a closed connection.
+    pub fn remove_client(&self, id: u64) {
+        {
+            let mut guard = self.subs.write().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            for m in [&mut s.channels, &mut s.patterns, &mut s.shard] {
+                m.retain(|_, set| {
+                    set.remove(&id);
+                    !set.is_empty()
+                });
+            }
+        }
+        self.remove_monitor(id);
+    }
+
+    // ---- delivery ---------------------------------------------------------------------
+
+    fn publish_local(&self, channel: &[u8], payload: &[u8], sharded: bool) -> usize {
+        let s = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        if sharded {
+            if let Some(set) = s.shard.get(channel) {
+                for mb in set.values() {
+                    n += mb.send(Push::SMessage {
+                        channel: channel.to_vec(),
+                        payload: payload.to_vec(),
+                    }) as usize;
+                }
+            }
+            return n;
+        }
+        if let Some(set) = s.channels.get(channel) {
+            for mb in set.values() {
+                n += mb.send(Push::Message {
+                    channel: channel.to_vec(),
+                    payload: payload.to_vec(),
+                }) as usize;
+            }
+        }
+        for (pat, set) in &s.patterns {
+            if glob_match(pat, channel, false) {
+                for mb in set.values() {
+                    n += mb.send(Push::PMessage {
+                        pattern: pat.clone(),
+                        channel: channel.to_vec(),
+                        payload: payload.to_vec(),
+                    }) as usize;
+                }
+            }
+        }
+        n
+    }
+
+    fn wake(&self, db: u8, key: &[u8]) {
+        let m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = m.get(&(db, key.to_vec())) {
+            // In arrival order: the first waiter's retry is proposed first.
+            for (_, w) in list {
+                w.notify.notify_one();
+            }
+        }
+    }
+}
+
+impl Bus for Broker {
+    fn receivers(&self, channel: &[u8], sharded: bool) -> i64 {
+        let s = self.subs.read().unwrap_or_else(|e| e.into_inner());
+        if sharded {
+            return s.shard.get(channel).map_or(0, |c| c.len()) as i64;
+        }
+        let direct = s.channels.get(channel).map_or(0, |c| c.len());
+        let pats: usize = s
+            .patterns
+            .iter()
+            .filter(|(p, _)| glob_match(p, channel, false))
+            .map(|(_, set)| set.len())
+            .sum();
+        (direct + pats) as i64
+    }
+
+    fn keyspace_flags(&self) -> u32 {
+        self.keyspace.load(Ordering::Relaxed)
+    }
+}
+
+impl consensus::EventSink for Broker {
+    fn deliver(&self, entry_ms: u64, touched: Vec<Touched>, events: Vec<Event>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let fresh = now.saturating_sub(entry_ms) <= STALE_MS;
+        if !events.is_empty() && !fresh {
+            self.stale_skipped
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+        }
+        if fresh {
+            for e in events {
+                let n = match e {
+                    Event::Message {
+                        channel,
+                        payload,
+                        sharded,
+                    } => self.publish_local(&channel, &payload, sharded),
+                    Event::Keyspace {
+                        db,
+                        event,
+                        key,
+                        class: _,
+                    } => {
+                        let flags = self.keyspace.load(Ordering::Relaxed);
+                        let mut n = 0;
+                        if flags & class::KEYSPACE != 0 {
+                            let mut ch = format!("__keyspace@{db}__:").into_bytes();
+                            ch.extend_from_slice(&key);
+                            n += self.publish_local(&ch, event.as_bytes(), false);
+                        }
+                        if flags & class::KEYEVENT != 0 {
+                            let ch = format!("__keyevent@{db}__:{event}").into_bytes();
+                            n += self.publish_local(&ch, &key, false);
+                        }
+                        n
+                    }
+                };
+                self.messages_delivered
+                    .fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        for t in touched {
+            if !matches!(t.touch, engine::Touch::Deleted | engine::Touch::Expired) {
+                self.wake(t.db, &t.key);
+            }
+        }
+    }
+}
