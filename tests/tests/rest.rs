@@ -376,11 +376,22 @@ fn rest_request_forms() {
     assert_eq!(r.get("/quit").status, 400);
     r.get("/get/q").is(200, ok(json!("body value")));
 
-    // Pub/sub endpoints (SSE) are not there yet: a clear 400, never silence.
-    for p in ["/subscribe/chat", "/publish/chat/hello", "/monitor"] {
-        r.post(p, "")
-            .is(400, err("ERR pub/sub over REST is not supported yet"));
+    // SUBSCRIBE and MONITOR as commands: a clear 400 pointing at the SSE endpoints;
+    // /subscribe without a channel is refused too.
+    for p in ["/psubscribe", "/monitor/extra", "/subscribe"] {
+        let rep = r.post(p, "");
+        assert_eq!(rep.status, 400, "{p}");
+        assert!(rep.json()["error"].as_str().unwrap().contains("/subscribe/"), "{p}");
     }
+    for body in [r#"["SUBSCRIBE","chat"]"#, r#"["MONITOR"]"#] {
+        let rep = r.post("/", body);
+        assert_eq!(rep.status, 400, "{body}");
+        assert!(rep.json()["error"].as_str().unwrap().contains("/subscribe/"), "{body}");
+    }
+    // Blocking commands do not block over REST (as Upstash): refused.
+    let rep = r.get("/blpop/q/0");
+    assert_eq!(rep.status, 400);
+    assert!(rep.json()["error"].as_str().unwrap().contains("not supported over REST"));
     // ACL RESTTOKEN needs ACL users: the generic unknown-command error for now.
     assert_eq!(r.get("/acl/resttoken/default/pw").status, 400);
 }
