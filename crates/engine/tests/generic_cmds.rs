@@ -710,41 +710,59 @@ fn copy_example_and_options() {
 }
 
 #[test]
-fn copy_and_rename_refuse_non_string_types() {
+fn copy_and_rename_move_collections_element_by_element() {
     let mut n = Node::new();
-    n.set_kind(0, "h", Kind::Hash, 2);
-    n.set_kind(0, "z", Kind::ZSet, 2);
+    let arr = |v: &[&str]| Frame::Array(v.iter().map(|s| bulk(s)).collect());
+    n.run(0, &["hset", "h", "a", "1", "b", "2"]);
+    n.run(0, &["zadd", "z", "1", "x", "2.5", "y"]);
+    n.run(0, &["rpush", "l", "p", "q", "r"]);
+    n.run(0, &["sadd", "s", "m1", "m2"]);
+    n.run(0, &["pexpire", "h", "100000"]);
+
+    // COPY: an independent collection with the same elements and TTL.
+    assert_eq!(n.run(0, &["copy", "h", "h2"]), int(1));
     assert_eq!(
-        n.run(0, &["copy", "h", "h2"]),
-        err("ERR COPY/RENAME of hash keys is not supported yet")
+        n.read(0, &["hgetall", "h2"]),
+        Frame::Map(vec![(bulk("a"), bulk("1")), (bulk("b"), bulk("2"))])
+    );
+    assert_eq!(n.read(0, &["pttl", "h2"]), int(100000));
+    n.run(0, &["hset", "h2", "a", "changed"]);
+    assert_eq!(n.read(0, &["hget", "h", "a"]), bulk("1"));
+    assert_eq!(n.read(0, &["hget", "h2", "a"]), bulk("changed"));
+    // Into another database, over an existing key with REPLACE.
+    n.run(0, &["set", "taken", "t"]);
+    assert_eq!(n.run(0, &["copy", "z", "taken"]), int(0));
+    assert_eq!(n.run(0, &["copy", "z", "taken", "replace"]), int(1));
+    assert_eq!(n.read(0, &["zrange", "taken", "0", "-1"]), arr(&["x", "y"]));
+    assert_eq!(n.read(0, &["zcount", "taken", "2.5", "2.5"]), int(1));
+    assert_eq!(n.run(0, &["copy", "l", "l", "db", "3"]), int(1));
+    assert_eq!(
+        n.read(3, &["lrange", "l", "0", "-1"]),
+        arr(&["p", "q", "r"])
+    );
+
+    // RENAME: the elements follow, the source is gone, indexes still work.
+    assert_eq!(n.run(0, &["rename", "z", "z2"]), ok());
+    assert_eq!(n.read(0, &["exists", "z"]), int(0));
+    assert_eq!(n.read(0, &["zrank", "z2", "y"]), int(1));
+    assert_eq!(n.read(0, &["zcount", "z2", "1", "1"]), int(1));
+    assert_eq!(n.run(0, &["renamenx", "s", "l"]), int(0));
+    assert_eq!(n.run(0, &["rename", "s", "l"]), ok());
+    assert_eq!(n.read(0, &["type", "l"]), simple("set"));
+    assert_eq!(
+        n.read(0, &["smembers", "l"]),
+        Frame::Set(vec![bulk("m1"), bulk("m2")])
     );
     assert_eq!(
-        n.run(0, &["rename", "z", "z2"]),
-        err("ERR COPY/RENAME of zset keys is not supported yet")
+        n.run(0, &["rpush", "l", "x"]),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
     );
-    assert_eq!(
-        n.run(0, &["renamenx", "h", "h2"]),
-        err("ERR COPY/RENAME of hash keys is not supported yet")
-    );
-    assert_eq!(n.read(0, &["exists", "h", "z", "h2", "z2"]), int(2));
-    assert_eq!(n.read(0, &["type", "h"]), simple("hash"));
-    // Where Redis would change nothing anyway, reply as Redis does.
-    n.set(0, "taken", "t", 0);
-    assert_eq!(n.run(0, &["renamenx", "h", "taken"]), int(0));
-    assert_eq!(n.run(0, &["copy", "h", "taken"]), int(0));
-    assert_eq!(
-        n.run(0, &["copy", "h", "taken", "replace"]),
-        err("ERR COPY/RENAME of hash keys is not supported yet")
-    );
-    assert_eq!(n.get(0, "taken").as_deref(), Some("t"));
-    assert_eq!(n.run(0, &["del", "taken"]), int(1));
-    // Renaming onto itself touches nothing, so it is fine.
+    // Renaming onto itself touches nothing.
     assert_eq!(n.run(0, &["rename", "h", "h"]), ok());
-    // Strings may overwrite them.
-    n.set(0, "s", "v", 0);
-    assert_eq!(n.run(0, &["rename", "s", "h"]), ok());
+    // Strings may overwrite collections.
+    n.run(0, &["set", "str", "v"]);
+    assert_eq!(n.run(0, &["rename", "str", "h"]), ok());
     assert_eq!(n.read(0, &["type", "h"]), simple("string"));
-    assert_eq!(n.dbsize(0), 2);
 }
 
 // ---- SCAN ---------------------------------------------------------------------------

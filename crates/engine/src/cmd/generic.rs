@@ -11,7 +11,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec, NO_KEYS};
 use crate::txn::Txn;
 use crate::Frame;
-use keys::{Kind, Meta, SLOTS};
+use keys::{Cf, Kind, Meta, SLOTS};
 
 pub fn commands() -> Vec<CommandSpec> {
     use Exec::Engine as E;
@@ -56,18 +56,35 @@ fn in_db<R>(t: &mut Txn, db: u8, f: impl FnOnce(&mut Txn) -> R) -> R {
     r
 }
 
-/// COPY and RENAME move the whole value through the meta record. That is complete
-/// only for strings; collections keep sub-records under `meta.version` (keyed by the
-/// key name) which would have to be copied too, so refuse them loudly until then.
-fn only_strings(meta: &Meta) -> Result<(), CmdError> {
+/// COPY and RENAME: strings move whole in their meta record; a collection's elements are
+/// sub-records keyed by the key name and version, so they are copied record by record
+/// under the destination's new version (O(elements), like Redis's COPY; RENAME of a
+/// collection is O(elements) here where Redis's is O(1)). Every type keeps all of its
+/// records (elements, indexes, stream groups) under that one data prefix.
+fn copy_elements(
+    t: &mut Txn,
+    (src_db, src): (u8, &[u8]),
+    meta: &Meta,
+    (dst_db, dst): (u8, &[u8]),
+    version: u64,
+) -> Result<(), CmdError> {
     if meta.kind == Kind::String {
-        Ok(())
-    } else {
-        Err(CmdError::new(format!(
-            "ERR COPY/RENAME of {} keys is not supported yet",
-            meta.kind.type_name()
-        )))
+        return Ok(());
     }
+    let from = keys::data_prefix(src_db, src, meta.version);
+    let end = crate::coll::prefix_end(&from);
+    let to = keys::data_prefix(dst_db, dst, version);
+    let mut records = Vec::new();
+    t.raw_scan(Cf::Data, &from, &end, &mut |k, v| {
+        let mut nk = to.clone();
+        nk.extend_from_slice(&k[from.len()..]);
+        records.push((nk, v.to_vec()));
+        true
+    })?;
+    for (k, v) in records {
+        t.raw_put(Cf::Data, k, v);
+    }
+    Ok(())
 }
 
 fn int(n: i64) -> CmdResult {
@@ -291,12 +308,11 @@ fn rename_generic(t: &mut Txn, argv: &[Vec<u8>], nx: bool) -> CmdResult {
     if nx && t.exists(dst)? {
         return int(0);
     }
-    only_strings(&meta)?;
     // The destination is a new incarnation; the expiry travels with the value.
-    let moved = Meta {
-        version: t.new_version(),
-        ..meta
-    };
+    let version = t.new_version();
+    let db = t.db;
+    copy_elements(t, (db, src), &meta, (db, dst), version)?;
+    let moved = Meta { version, ..meta };
     // put_meta replaces whatever `dst` held (live or expired) and keeps the key
     // count and expiry index in step.
     t.put_meta(dst, moved)?;
@@ -354,12 +370,10 @@ fn copy(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         if t.exists(dst)? && !replace {
             return int(0);
         }
-        only_strings(&meta)?;
         // A new, independent incarnation with the source's value and expiry.
-        let copied = Meta {
-            version: t.new_version(),
-            ..meta
-        };
+        let version = t.new_version();
+        copy_elements(t, (src_db, src), &meta, (dst_db, dst), version)?;
+        let copied = Meta { version, ..meta };
         t.put_meta(dst, copied)?;
         int(1)
     })
