@@ -3,7 +3,9 @@
 and writes the medians and Meridian/Redis ratios to docs/benchmarks.md.
 
 Usage: benches/side_by_side.py [--rounds 3] [--requests 200000] [--out docs/benchmarks.md]
-Needs: the meridian release binary (CARGO_TARGET_DIR), redis-server, redis-benchmark.
+                               [--tests set,get,...] [--cluster] [--rest]
+Needs: the meridian release binary (CARGO_TARGET_DIR), redis-server, redis-benchmark;
+--rest also needs wrk (Debian package `wrk`).
 """
 import argparse, csv, io, os, shutil, socket, statistics, subprocess, sys, tempfile, time, datetime
 
@@ -35,6 +37,8 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--out", default="docs/benchmarks.md")
     ap.add_argument("--cluster", action="store_true", help="also benchmark a 3-voter cluster + read replica")
+    ap.add_argument("--rest", action="store_true", help="also benchmark the REST front end with wrk")
+    ap.add_argument("--tests", default="set,get,incr,lpush,hset,sadd,zadd")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/meridian/target"))
     meridian = os.path.join(target, "release", "meridian")
@@ -42,7 +46,8 @@ def main():
     mport, rport = free_port(), free_port()
     procs = []
     try:
-        procs.append(subprocess.Popen([meridian, "server", "--no-auth", "--port", str(mport), "--rest-port", str(free_port()), "--data-dir", os.path.join(tmp, "meridian")],
+        rest_port = free_port()
+        procs.append(subprocess.Popen([meridian, "server", "--no-auth", "--port", str(mport), "--rest-port", str(rest_port), "--data-dir", os.path.join(tmp, "meridian")],
                                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "meridian.log"), "w")))
         rdir = os.path.join(tmp, "redis"); os.makedirs(rdir)
         procs.append(subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", rdir,
@@ -50,7 +55,7 @@ def main():
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(mport); wait_port(rport)
         configs = [("c50 P16", 50, 16), ("c50 P1", 50, 1), ("c1 P1", 1, 1)]
-        tests = ["set", "get", "incr"]
+        tests = a.tests.split(",")
         results = {}  # (config, server, test) -> list of (rps, p50, p99)
         for rnd in range(a.rounds):
             for (cname, c, p) in configs:
@@ -77,9 +82,11 @@ def main():
         rv = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
         section = (f"## Single node vs redis-server (appendonly yes, appendfsync always)\n\n"
                    f"Run {datetime.date.today()} on {cpu} cores, {a.rounds} alternating rounds, medians; "
-                   f"`redis-benchmark -r 1000000 -t set,get,incr --csv`, {a.requests} requests for the pipelined config. "
+                   f"`redis-benchmark -r 1000000 -t {a.tests} --csv` (LPUSH/HSET/SADD/ZADD: redis-benchmark's own keys, random members), {a.requests} requests for the pipelined config. "
                    f"{rv.split(' sha')[0]}. Reproduce with `scripts/dev.sh bench`.\n\n{table}\n")
         write_section(a.out, section)
+        if a.rest:
+            rest_bench(a, rest_port, results)
         if a.cluster:
             cluster_bench(a, meridian, tmp, procs, rport, mport)
     finally:
@@ -118,6 +125,45 @@ def cluster_bench(a, meridian, tmp, procs, rport, mport):
     table = "| config | command | cluster ops/s | single node ops/s | redis-server-always ops/s | cluster/redis | cluster p99 ms |\n|---|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows)
     print(table)
     write_section(a.out, f"## Cluster: 3 voters + 1 read replica on loopback\n\nRun {datetime.date.today()}, one round. Reproduce with `scripts/dev.sh bench --cluster`.\n\n{table}\n", marker="## Cluster:")
+
+def wrk(url, seconds=10, conns=50):
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(conns), "-d", f"{seconds}s", "--latency", url],
+                         check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(next(l for l in out.splitlines() if l.startswith("Requests/sec")).split()[1])
+    def pct(p):
+        line = next(l for l in out.splitlines() if l.strip().startswith(p + "%"))
+        v = line.split()[1]
+        for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+            if v.endswith(unit):
+                return float(v[:-len(unit)]) * f
+        return float(v)
+    return rps, pct("50"), pct("99")
+
+def rest_bench(a, rest_port, results):
+    """REST (HTTP/1.1 keep-alive, wrk) against the same node's RESP figures (c50 P1)."""
+    base = f"http://127.0.0.1:{rest_port}"
+    urllib_set = f"{base}/set/restkey/value"
+    import urllib.request
+    urllib.request.urlopen(urllib_set).read()
+    rows = []
+    for name, url in (("GET", f"{base}/get/restkey"), ("SET", urllib_set)):
+        for conns in (50, 1):
+            mine = [wrk(url, conns=conns) for _ in range(max(1, a.rounds))]
+            rps = statistics.median(x[0] for x in mine); p50 = statistics.median(x[1] for x in mine)
+            p99 = statistics.median(x[2] for x in mine)
+            cfg = "c50 P1" if conns == 50 else "c1 P1"
+            resp = results.get((cfg, "meridian", name))
+            rr = statistics.median(x[0] for x in resp) if resp else float("nan")
+            rp = statistics.median(x[2] for x in resp) if resp else float("nan")
+            rows.append(f"| {conns} | {name} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {rr:,.0f} | {rps/rr:.2f}x | {rp:.3f} |")
+    table = "\n".join(["| connections | command | REST req/s | REST p50 ms | REST p99 ms | RESP ops/s (redis-benchmark, P1) | REST/RESP | RESP p99 ms |",
+                       "|---:|---|---:|---:|---:|---:|---:|---:|"] + rows)
+    print(table)
+    section = (f"## REST vs RESP on the same node\n\nRun {datetime.date.today()}: `wrk -t2 -c<N> -d10s --latency` "
+               f"against `/get/restkey` and `/set/restkey/value` (HTTP/1.1 keep-alive, JSON replies), medians of {max(1, a.rounds)} runs, "
+               f"beside the same node's RESP figures from the table above (redis-benchmark, same connection count, no pipelining). "
+               f"Reproduce with `scripts/dev.sh bench --rest`.\n\n{table}\n")
+    write_section(a.out, section, marker="## REST vs RESP")
 
 def write_section(path, section, marker="## Single node vs redis-server"):
     head = "# Benchmarks\n\nFigures are ratios against a stock redis-server on the same machine; they are measurements, not tests.\n\n"

@@ -21,6 +21,7 @@ install_deps() {
   if [ "${1:-}" = bench ]; then
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo ">> installing: ${missing[*]}" >&2
