@@ -745,7 +745,9 @@ fn command_table_rows() {
         );
     }
     for blocking in ["blpop", "brpop", "blmove", "blmpop", "brpoplpush"] {
-        assert!(engine::lookup(blocking.as_bytes()).is_none(), "{blocking}");
+        let spec = engine::lookup(blocking.as_bytes()).unwrap();
+        assert!(spec.flag_names().contains(&"blocking"), "{blocking}");
+        assert!(spec.is_write(), "{blocking}");
     }
     assert_eq!(row("lpush").flag_names(), vec!["write", "denyoom", "fast"]);
     assert_eq!(row("lmpop").flag_names(), vec!["write", "movablekeys"]);

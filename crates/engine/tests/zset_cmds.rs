@@ -1304,7 +1304,10 @@ fn key_positions_follow_numkeys() {
     assert!(zadd.acl_categories().contains(&"@sortedset".to_string()));
     assert_eq!(zadd.group, "sorted_set");
     assert!(!engine::lookup(b"zrange").unwrap().is_write());
-    assert!(engine::lookup(b"bzpopmin").is_none());
+    assert_eq!(
+        pos("bzmpop", &["bzmpop", "0", "2", "a", "b", "MIN"]),
+        vec![3, 4]
+    );
 }
 
 // ---- ordering and big sets ------------------------------------------------------------

@@ -901,6 +901,29 @@ fn lrem(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     int(hits.len() as i64)
 }
 
+// ---- helpers for other modules (SORT) -----------------------------------------------
+
+/// The elements at positions `from..to` (clamped to the list) of the live list at
+/// `key`, in order; empty if there is no list.
+pub(crate) fn list_read(t: &Txn, key: &[u8], from: u64, to: u64) -> Result<Vec<Vec<u8>>, CmdError> {
+    match List::open(t, key)? {
+        Some(l) => l.read(t, key, from, to),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Replaces whatever `key` holds with a new list of `items` (in order), without TTL;
+/// no items deletes `key`. Returns the new length.
+pub(crate) fn store_list(t: &mut Txn, key: &[u8], items: Vec<Vec<u8>>) -> Result<u64, CmdError> {
+    let mut l = List::from_meta(t.new_meta(Kind::List, Vec::new()))?;
+    for v in items {
+        l.push(t, key, End::Right, v)?;
+    }
+    let n = l.len();
+    l.save(t, key)?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

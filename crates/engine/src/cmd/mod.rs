@@ -3,11 +3,14 @@
 pub mod bitmap;
 pub mod blocking;
 pub mod generic;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -48,6 +51,9 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(set::commands());
     all.extend(list::commands());
     all.extend(zset::commands());
+    all.extend(geo::commands());
+    all.extend(hll::commands());
+    all.extend(sort::commands());
     all.extend(blocking::commands());
     all.extend(pubsub::commands());
     all.extend(server::commands());

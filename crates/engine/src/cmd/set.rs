@@ -425,3 +425,10 @@ fn sdiffstore(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let result = difference(t, &argv[2..])?;
     store(t, &argv[1], result)
 }
+
+// ---- helpers for other modules (SORT) -----------------------------------------------
+
+/// Every member of the set, in byte order.
+pub(crate) fn set_members(t: &Txn, key: &[u8], meta: &Meta) -> Result<Vec<Vec<u8>>, CmdError> {
+    members(t, key, meta)
+}

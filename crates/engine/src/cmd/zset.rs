@@ -1593,6 +1593,97 @@ fn zdiffstore(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     zsetop(t, argv, Some(&argv[1]), 2, SetOp::Diff, false, "zdiffstore")
 }
 
+// ---- helpers for other modules (GEO, SORT) ------------------------------------------
+
+/// A score argument parsed as Redis's string2d (getDoubleFromObject): None when it is
+/// not a valid, finite-or-inf, non-NaN double.
+pub(crate) fn parse_double(arg: &[u8]) -> Option<f64> {
+    parse_score(arg)
+}
+
+/// The live sorted set at `key` (WRONGTYPE if the key holds another type).
+pub(crate) fn open_zset(t: &Txn, key: &[u8]) -> Result<Option<Meta>, CmdError> {
+    read_zset(t, key)
+}
+
+/// `member`'s score, None if it is not in the sorted set.
+pub(crate) fn member_score(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    member: &[u8],
+) -> Result<Option<f64>, CmdError> {
+    score_of(t, key, meta, member)
+}
+
+/// Visits the members whose score is inside the range (bounds exclusive as asked),
+/// in (score, member) order, as `f(member, score)` until it returns false.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn visit_score_range(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    min: f64,
+    minex: bool,
+    max: f64,
+    maxex: bool,
+    f: &mut dyn FnMut(&[u8], f64) -> bool,
+) -> Result<(), CmdError> {
+    let r = ScoreRange {
+        min,
+        minex,
+        max,
+        maxex,
+    };
+    let span = Span::scores(t, key, meta, &r);
+    let mut bad = None;
+    t.raw_scan(
+        Cf::Data,
+        &span.start,
+        &span.end,
+        &mut |k, v| match span.decode(k, v) {
+            Ok((m, s)) => f(&m, s),
+            Err(e) => {
+                bad = Some(e);
+                false
+            }
+        },
+    )?;
+    match bad {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Members with their scores at ranks `start..=end` (Redis's rank rules, negative =
+/// from the end), ascending or, with `rev`, descending.
+pub(crate) fn entries_by_rank(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    start: i64,
+    end: i64,
+    rev: bool,
+) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
+    rank_entries(t, key, meta, start, end, rev)
+}
+
+/// Replaces whatever `dst` holds with a sorted set of `entries` (unique members),
+/// without TTL; an empty list deletes `dst`. Returns the new size.
+pub(crate) fn store_zset(
+    t: &mut Txn,
+    dst: &[u8],
+    entries: &[(Vec<u8>, f64)],
+) -> Result<u64, CmdError> {
+    store_entries(t, dst, entries)
+}
+
+/// ZADD with an already built argument vector (`zadd key [options] score member ...`):
+/// GEOADD turns its triples into scores and delegates here, as Redis does.
+pub(crate) fn zadd_argv(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    zadd_generic(t, argv, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
