@@ -27,6 +27,7 @@ pub use table::{
 };
 pub use events::{Bus, Event, Touch, Touched};
 pub use cmd::blocking::{parse_timeout as parse_block_timeout, timeout_position as block_timeout_position};
+pub use cmd::script::ScriptControl;
 pub use txn::Txn;
 
 pub use resp::Frame;
@@ -37,7 +38,5 @@ pub const MAX_KEY_BYTES: usize = 32 * 1024;
 /// XREAD/XREADGROUP BLOCK: the command with `$` ids replaced by the streams' current
 /// last ids, so re-running it after a wake-up returns only entries added since.
 pub fn resolve_block_ids(t: &Txn, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    // No stream commands yet, so no `$` to resolve.
-    let _ = t;
-    argv.to_vec()
+    cmd::stream::resolve_block_ids(t, argv)
 }

@@ -70,6 +70,11 @@ pub async fn run_batch(
             );
             continue;
         }
+        if let Some(reply) = script_control(spec, &argv) {
+            flush_writes(shared, sess, &mut pending, emit).await;
+            emit(&reply, sess.resp3);
+            continue;
+        }
         if spec.name == "ping" && sess.in_subscribed_mode() {
             flush_writes(shared, sess, &mut pending, emit).await;
             let arg = argv.get(1).cloned().unwrap_or_default();
@@ -79,7 +84,12 @@ pub async fn run_batch(
             );
             continue;
         }
-        if sess.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        if sess.multi.is_some()
+            && !matches!(
+                spec.name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
             let m = sess.multi.as_mut().expect("checked");
             m.cmds.push((spec, sess.db, argv));
             emit(&Frame::Simple("QUEUED".into()), sess.resp3);
@@ -121,13 +131,12 @@ pub async fn run_batch(
                 flush_writes(shared, sess, &mut pending, emit).await;
                 let t0 = Instant::now();
                 let (replies, outcome) = match spec.name {
-                    "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe"
-                    | "punsubscribe" | "sunsubscribe" => {
-                        (sess.pubsub_cmd(spec.name, &argv), Outcome::Continue)
-                    }
-                    "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-                        (vec![transaction(shared, sess, spec.name, &argv).await], Outcome::Continue)
-                    }
+                    "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
+                    | "sunsubscribe" => (sess.pubsub_cmd(spec.name, &argv), Outcome::Continue),
+                    "multi" | "exec" | "discard" | "watch" | "unwatch" => (
+                        vec![transaction(shared, sess, spec.name, &argv).await],
+                        Outcome::Continue,
+                    ),
                     _ => {
                         let (r, o) = sess.handle(spec, &argv).await;
                         (vec![r], o)
@@ -150,15 +159,59 @@ pub async fn run_batch(
     quit
 }
 
+/// How long a script may run before other clients get BUSY (Redis's busy-reply-threshold).
+const BUSY_AFTER_MS: u64 = 5_000;
+
+/// SCRIPT KILL, and Redis's BUSY reply to everything else while a script has been
+/// running longer than the threshold.
+fn script_control(spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame> {
+    let is_kill = (spec.name == "script" || spec.name == "function")
+        && argv.len() == 2
+        && engine::args::is(&argv[1], "kill");
+    if is_kill {
+        return Some(match engine::ScriptControl::request_kill() {
+            Ok(()) => Frame::ok(),
+            Err(e) => Frame::Error(e.to_string()),
+        });
+    }
+    let since = engine::ScriptControl::running_since_ms()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if now.saturating_sub(since) < BUSY_AFTER_MS || spec.flags & flags::ALLOW_BUSY != 0 {
+        return None;
+    }
+    if matches!(spec.name, "shutdown" | "info" | "client") {
+        return None;
+    }
+    Some(Frame::Error(
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+            .into(),
+    ))
+}
+
 fn allowed_when_subscribed(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "psubscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
 /// MULTI EXEC DISCARD WATCH UNWATCH.
-async fn transaction(shared: &Arc<Shared>, sess: &mut Session, name: &str, argv: &[Vec<u8>]) -> Frame {
+async fn transaction(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+    name: &str,
+    argv: &[Vec<u8>],
+) -> Frame {
     match name {
         "multi" => {
             if sess.multi.is_some() {
@@ -204,9 +257,7 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     };
     let watch = std::mem::take(&mut sess.watch);
     if m.dirty {
-        return Frame::Error(
-            "EXECABORT Transaction discarded because of previous errors.".into(),
-        );
+        return Frame::Error("EXECABORT Transaction discarded because of previous errors.".into());
     }
     // Engine commands run inside the entry; connection commands (SELECT, CLIENT, ...)
     // run here afterwards, their replies put back in place.
@@ -261,11 +312,15 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
 /// engine reports the error.
 fn block_timeout(name: &str, argv: &[Vec<u8>]) -> Option<Option<Duration>> {
     if name == "xread" || name == "xreadgroup" {
-        let i = argv.iter().position(|a| engine::args::is(a, "block"))?;
-        let streams = argv.iter().position(|a| engine::args::is(a, "streams"))?;
-        if i > streams {
-            return None;
-        }
+        // Options come after `GROUP g c` (XREADGROUP) and before STREAMS; a group or
+        // consumer named "block" is not an option.
+        let first = if name == "xreadgroup" { 4 } else { 1 };
+        let streams = argv
+            .iter()
+            .skip(first)
+            .position(|a| engine::args::is(a, "streams"))?
+            + first;
+        let i = (first..streams).find(|&i| engine::args::is(&argv[i], "block"))?;
         let ms = engine::args::parse_i64_opt(argv.get(i + 1)?)?;
         if ms < 0 {
             return None;
@@ -319,7 +374,14 @@ async fn run_blocking(
     loop {
         let waiter = broker.block(sess.id, db, &keys);
         let reply = if spec.is_write() {
-            match shared.node.write(vec![Op::Cmd { db, argv: argv.clone() }]).await {
+            match shared
+                .node
+                .write(vec![Op::Cmd {
+                    db,
+                    argv: argv.clone(),
+                }])
+                .await
+            {
                 Ok((index, mut r)) => {
                     sess.last_index = sess.last_index.max(index);
                     r.pop().unwrap_or(Frame::Null)

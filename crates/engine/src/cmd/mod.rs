@@ -8,9 +8,11 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -54,6 +56,8 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(geo::commands());
     all.extend(hll::commands());
     all.extend(sort::commands());
+    all.extend(stream::commands());
+    all.extend(script::commands());
     all.extend(blocking::commands());
     all.extend(pubsub::commands());
     all.extend(server::commands());

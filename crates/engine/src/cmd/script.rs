@@ -1,0 +1,548 @@
+//! Lua scripting (eval.c, script.c, script_lua.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and
+//! SCRIPT, with Redis 7.2's semantics.
+//!
+//! A script is one command, so on the write path it is one log entry: every replica runs
+//! the same script on the same state with the same time and seed and makes the same
+//! writes. Whatever a script can observe therefore has to be a function of the entry:
+//! time comes from `Txn::now_ms` (through the commands it calls), `math.random` is seeded
+//! from `Txn::rng` at the start of every run, and nothing a script does survives it (the
+//! library tables are read-only and each run gets fresh globals) — so a VM that ran
+//! other scripts before, or a fresh one after a restart, behaves the same.
+//!
+//! The script cache is part of the replicated state: EVAL and SCRIPT LOAD store the body
+//! in the `sm` column family under `script:<sha1>`, so EVALSHA works on every node and
+//! after a failover. Compiled functions are cached per thread in a long-lived VM (see
+//! `vm`), keyed by sha; the stored body stays the truth (EVALSHA checks it first).
+
+mod api;
+mod bit;
+mod cjson;
+mod cmsgpack;
+mod ffi;
+mod num;
+mod structlib;
+mod vm;
+
+use super::spec;
+use crate::args;
+use crate::error::{CmdError, CmdResult};
+use crate::table::{flags::*, CommandSpec, Exec, KeySpec, NO_KEYS};
+use crate::txn::Txn;
+use crate::Frame;
+use ::keys::Cf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[rustfmt::skip]
+pub fn commands() -> Vec<CommandSpec> {
+    use Exec::Engine as E;
+    let s: &'static [&'static str] = &["scripting"];
+    let g = "scripting";
+    let ks = KeySpec { first: 0, last: 0, step: 0, find: Some(eval_key_positions) };
+    let w = WRITE | NOSCRIPT | MOVABLE_KEYS;
+    let r = READONLY | NOSCRIPT | MOVABLE_KEYS;
+    vec![
+        spec("eval", -3, w, ks, s, g, "2.6.0", "Executes a server-side Lua script.", E(eval)),
+        spec("evalsha", -3, w, ks, s, g, "2.6.0", "Executes a server-side Lua script by SHA1 digest.", E(evalsha)),
+        spec("eval_ro", -3, r, ks, s, g, "7.0.0", "Executes a read-only server-side Lua script.", E(eval_ro)),
+        spec("evalsha_ro", -3, r, ks, s, g, "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", E(evalsha_ro)),
+        // One command for every subcommand: LOAD and FLUSH change the replicated cache,
+        // so SCRIPT goes through the log (KILL is intercepted by the server before).
+        spec("script", -2, WRITE | NOSCRIPT, NO_KEYS, s, g, "2.6.0", "A container for Lua scripts management commands.", E(script)),
+    ]
+}
+
+/// EVAL script numkeys key [key ...] arg [arg ...]: the keys follow numkeys.
+fn eval_key_positions(argv: &[Vec<u8>]) -> Vec<usize> {
+    let n = argv
+        .get(2)
+        .and_then(|a| args::parse_i64_opt(a))
+        .filter(|&n| n >= 1)
+        .unwrap_or(0) as usize;
+    (3..argv.len().min(3usize.saturating_add(n))).collect()
+}
+
+// ---- the replicated script cache ----------------------------------------------------
+
+const CACHE_PREFIX: &[u8] = b"script:";
+/// The first key after every `script:` key (':' + 1).
+const CACHE_END: &[u8] = b"script;";
+
+fn cache_key(sha: &str) -> Vec<u8> {
+    let mut k = CACHE_PREFIX.to_vec();
+    k.extend_from_slice(sha.as_bytes());
+    k
+}
+
+/// Lower-case hex SHA1 of a script body, as Redis names scripts.
+pub(super) fn sha1hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+fn stored_body(t: &Txn, sha: &str) -> Result<Option<Vec<u8>>, CmdError> {
+    Ok(t.raw_get(Cf::Sm, &cache_key(sha))?)
+}
+
+/// Adds a compiled-OK body to the replicated cache (not on the read path, where nothing
+/// may be written).
+fn remember(t: &mut Txn, sha: &str, body: &[u8]) -> Result<(), CmdError> {
+    if t.is_read_only() {
+        return Ok(());
+    }
+    let key = cache_key(sha);
+    if t.raw_get(Cf::Sm, &key)?.is_none() {
+        t.raw_put(Cf::Sm, key, body.to_vec());
+    }
+    Ok(())
+}
+
+// ---- shebang ------------------------------------------------------------------------
+
+/// What a `#!lua flags=...` first line declares (evalExtractShebangFlags).
+#[derive(Clone, Copy, Default)]
+pub(super) struct ScriptFlags {
+    /// No shebang: Redis's backward-compatible EVAL mode.
+    pub compat: bool,
+    pub no_writes: bool,
+}
+
+/// Parses the shebang and returns the flags plus the code to compile. The shebang
+/// line is blanked but its newline kept, so line numbers stay the user's.
+fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, &[u8]), CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok((
+            ScriptFlags {
+                compat: true,
+                no_writes: false,
+            },
+            body,
+        ));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::new("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split_ascii_whitespace();
+    let Some(engine) = parts.next() else {
+        return Err(CmdError::new("ERR Invalid engine in script shebang"));
+    };
+    if engine != "#!lua" {
+        return Err(CmdError::new(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut flags = ScriptFlags::default();
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError::new(format!(
+                "ERR Unknown lua shebang option: {part}"
+            )));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for f in list.split(',') {
+            match f {
+                "no-writes" => flags.no_writes = true,
+                // Meaningful to Redis's OOM, stale-replica and cluster checks, none of
+                // which applies to a script here; accepted as Redis accepts them.
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                _ => {
+                    return Err(CmdError::new(format!(
+                        "ERR Unexpected flag in script shebang: {f}"
+                    )))
+                }
+            }
+        }
+    }
+    Ok((flags, &body[end..]))
+}
+
+// ---- EVAL family ---------------------------------------------------------------------
+
+fn eval(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    eval_generic(t, argv, false, false)
+}
+
+fn evalsha(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    eval_generic(t, argv, true, false)
+}
+
+fn eval_ro(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    eval_generic(t, argv, false, true)
+}
+
+fn evalsha_ro(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    eval_generic(t, argv, true, true)
+}
+
+fn noscript() -> CmdError {
+    CmdError::new("NOSCRIPT No matching script. Please use EVAL.")
+}
+
+/// evalGenericCommand: numkeys, script lookup/compilation, then the run.
+fn eval_generic(t: &mut Txn, argv: &[Vec<u8>], by_sha: bool, ro_cmd: bool) -> CmdResult {
+    if by_sha && argv[1].len() != 40 {
+        return Err(noscript());
+    }
+    let numkeys = args::parse_i64(&argv[2])?;
+    if numkeys > argv.len() as i64 - 3 {
+        return Err(CmdError::new(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(CmdError::new("ERR Number of keys can't be negative"));
+    }
+    let numkeys = numkeys as usize;
+
+    let (sha, stored);
+    let body: &[u8] = if by_sha {
+        sha = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+        stored = stored_body(t, &sha)?.ok_or_else(noscript)?;
+        &stored
+    } else {
+        sha = sha1hex(&argv[1]);
+        &argv[1]
+    };
+    let (flags, code) = parse_shebang(body)?;
+    vm::prepare(&sha, code)?;
+    if !by_sha {
+        remember(t, &sha, body)?;
+    }
+    if ro_cmd && !flags.compat && !flags.no_writes {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let read_only = ro_cmd || flags.no_writes || t.is_read_only();
+    vm::run(
+        t,
+        vm::Run {
+            sha: &sha,
+            code,
+            keys: &argv[3..3 + numkeys],
+            args: &argv[3 + numkeys..],
+            read_only,
+        },
+    )
+}
+
+// ---- SCRIPT ----------------------------------------------------------------------------
+
+fn script(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let sub = args::upper(&argv[1]);
+    // Subcommand arities, as Redis 7's subcommand table has them.
+    let arity: i32 = match sub.as_str() {
+        "HELP" => 2,
+        "EXISTS" => -3,
+        "FLUSH" => -2,
+        "LOAD" => 3,
+        "KILL" => 2,
+        "DEBUG" => 3,
+        _ => return Err(CmdError::unknown_subcommand(&argv[1], "script")),
+    };
+    let n = argv.len() as i32;
+    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(CmdError::new(format!(
+            "ERR wrong number of arguments for 'script|{}' command",
+            sub.to_ascii_lowercase()
+        )));
+    }
+    match sub.as_str() {
+        "HELP" => Ok(Frame::Array(
+            [
+                "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the scripts cache.",
+                "    * SYNC: Synchronously flush the scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Frame::Simple(l.to_string()))
+            .collect(),
+        )),
+        "EXISTS" => {
+            let mut out = Vec::with_capacity(argv.len() - 2);
+            for sha in &argv[2..] {
+                let found = sha.len() == 40
+                    && stored_body(t, &String::from_utf8_lossy(sha).to_ascii_lowercase())?
+                        .is_some();
+                out.push(Frame::Integer(i64::from(found)));
+            }
+            Ok(Frame::Array(out))
+        }
+        "FLUSH" => {
+            let ok = argv.len() == 2
+                || (argv.len() == 3
+                    && (args::is(&argv[2], "sync") || args::is(&argv[2], "async")));
+            if !ok {
+                return Err(CmdError::new(
+                    "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+                ));
+            }
+            if t.is_read_only() {
+                return Err(CmdError::new("ERR SCRIPT FLUSH cannot run on the read path"));
+            }
+            t.raw_delete_range(Cf::Sm, CACHE_PREFIX.to_vec(), CACHE_END.to_vec());
+            Ok(Frame::ok())
+        }
+        "LOAD" => {
+            let body = &argv[2];
+            let sha = sha1hex(body);
+            let (_, code) = parse_shebang(body)?;
+            vm::prepare(&sha, code)?;
+            if t.is_read_only() {
+                return Err(CmdError::new("ERR SCRIPT LOAD cannot run on the read path"));
+            }
+            remember(t, &sha, body)?;
+            Ok(Frame::Bulk(sha.into_bytes()))
+        }
+        "KILL" => Err(CmdError::new(
+            "ERR SCRIPT KILL must be handled by the server",
+        )),
+        // The Lua debugger needs a dedicated, forked session: not supported.
+        _ => Err(CmdError::new("ERR SCRIPT DEBUG is not supported")),
+    }
+}
+
+// ---- runaway scripts -----------------------------------------------------------------
+
+/// A running script, as SCRIPT KILL sees it.
+pub(super) struct RunSlot {
+    started_ms: u64,
+    /// Applied from the log (EVAL, EVALSHA): it runs on every node, so a kill on one
+    /// node would make the replicas diverge; SCRIPT KILL leaves it alone.
+    replicated: bool,
+    /// CLEAN, then WROTE once the script called a write command, or KILLED once a kill
+    /// was requested while it was still clean. Never goes back.
+    state: AtomicU8,
+}
+
+const CLEAN: u8 = 0;
+const WROTE: u8 = 1;
+const KILLED: u8 = 2;
+
+impl RunSlot {
+    /// Marks the start of a write command; false if the script was killed instead.
+    pub(super) fn begin_write(&self) -> bool {
+        match self
+            .state
+            .compare_exchange(CLEAN, WROTE, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(s) => s == WROTE,
+        }
+    }
+
+    pub(super) fn killed(&self) -> bool {
+        self.state.load(Ordering::Acquire) == KILLED
+    }
+}
+
+static RUNNING: Mutex<Vec<Arc<RunSlot>>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<Arc<RunSlot>>> {
+    // A panic while holding this lock cannot leave the list inconsistent.
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers a script run; it is unregistered when the returned guard drops.
+pub(super) fn register_run(replicated: bool) -> RunGuard {
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let slot = Arc::new(RunSlot {
+        started_ms,
+        replicated,
+        state: AtomicU8::new(CLEAN),
+    });
+    running().push(slot.clone());
+    RunGuard(slot)
+}
+
+pub(super) struct RunGuard(pub(super) Arc<RunSlot>);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        running().retain(|s| !Arc::ptr_eq(s, &self.0));
+    }
+}
+
+/// The operational switch behind BUSY replies and SCRIPT KILL. Scripts run on the
+/// state machine's apply thread (EVAL, EVALSHA) and on connection threads (EVAL_RO,
+/// EVALSHA_RO), so several may run at once; this sees all of them.
+///
+/// The wall clock used here only feeds the server's BUSY decision and never a script's
+/// result. A kill is a local decision, so only scripts on the read path (EVAL_RO,
+/// EVALSHA_RO) are killable: a script applied from the log runs on every node, and
+/// killing it on one would leave the others finishing what it abandoned.
+pub struct ScriptControl;
+
+impl ScriptControl {
+    /// Wall-clock start (unix ms) of the longest-running script, if any runs.
+    pub fn running_since_ms() -> Option<u64> {
+        running().iter().map(|s| s.started_ms).min()
+    }
+
+    /// Asks every running script that has not written yet to stop; they fail with
+    /// "ERR Script killed by user with SCRIPT KILL..." at their next check (every
+    /// 100 000 Lua instructions and at every redis.call).
+    pub fn request_kill() -> Result<(), &'static str> {
+        let list = running();
+        if list.is_empty() {
+            return Err("NOTBUSY No scripts in execution right now.");
+        }
+        let mut killed = false;
+        let mut replicated = false;
+        for s in list.iter() {
+            if s.replicated {
+                replicated = true;
+                continue;
+            }
+            match s
+                .state
+                .compare_exchange(CLEAN, KILLED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => killed = true,
+                Err(KILLED) => killed = true,
+                Err(_) => {}
+            }
+        }
+        if killed {
+            Ok(())
+        } else if replicated {
+            Err("UNKILLABLE the running script was applied from the replicated log (EVAL/EVALSHA) and runs on every node; stopping it on one node would make the replicas diverge. Wait for it to finish; use EVAL_RO for scripts that only read.")
+        } else {
+            Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    fn argv(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn key_positions_follow_numkeys() {
+        assert_eq!(
+            eval_key_positions(&argv(&["eval", "s", "2", "a", "b", "c"])),
+            vec![3, 4]
+        );
+        assert_eq!(
+            eval_key_positions(&argv(&["eval", "s", "0", "a"])),
+            Vec::<usize>::new()
+        );
+        assert_eq!(eval_key_positions(&argv(&["eval", "s", "5", "a"])), vec![3]);
+        assert_eq!(
+            eval_key_positions(&argv(&["eval", "s", "x", "a"])),
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn shebang_flags() {
+        let (f, code) = parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap();
+        assert!(f.no_writes && !f.compat);
+        assert_eq!(code, b"\nreturn 1");
+        let (f, _) = parse_shebang(b"return 1").unwrap();
+        assert!(f.compat);
+        assert_eq!(
+            parse_shebang(b"#!lua").err().unwrap().0,
+            "ERR Invalid script shebang"
+        );
+        assert_eq!(
+            parse_shebang(b"#!python\n").err().unwrap().0,
+            "ERR Unexpected engine in script shebang: #!python"
+        );
+        assert_eq!(
+            parse_shebang(b"#!lua flags=bad\n").err().unwrap().0,
+            "ERR Unexpected flag in script shebang: bad"
+        );
+        assert_eq!(
+            parse_shebang(b"#!lua name=x\n").err().unwrap().0,
+            "ERR Unknown lua shebang option: name=x"
+        );
+    }
+
+    #[test]
+    fn kill_stops_a_clean_script_and_spares_a_writer() {
+        assert_eq!(
+            ScriptControl::request_kill(),
+            Err("NOTBUSY No scripts in execution right now.")
+        );
+        // A read-path script (EVAL_RO) is killable.
+        let worker = std::thread::spawn(|| {
+            let store = MemStore::default();
+            let mut t = Txn::read_only(&store, 1_000, 7);
+            t.run(0, &argv(&["eval_ro", "while true do end", "0"]))
+        });
+        let mut waited = 0;
+        while ScriptControl::running_since_ms().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            waited += 1;
+            assert!(waited < 2000, "script never started");
+        }
+        assert_eq!(ScriptControl::request_kill(), Ok(()));
+        let reply = worker.join().unwrap();
+        match reply {
+            Frame::Error(e) => assert!(
+                e.starts_with("ERR Script killed by user with SCRIPT KILL...")
+                    && e.contains("script: "),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(ScriptControl::running_since_ms().is_none());
+
+        // A script applied from the log (it wrote, or may) is never killed here: every
+        // node runs it, so it is left to finish.
+        let worker = std::thread::spawn(|| {
+            let store = MemStore::default();
+            let mut t = Txn::new(&store, 1, 1_000, 7);
+            t.run(
+                0,
+                &argv(&[
+                    "eval",
+                    "redis.call('set','k','v') local i = 0 while i < 30000000 do i = i + 1 end return i",
+                    "0",
+                ]),
+            )
+        });
+        let mut result = Err("never ran");
+        for _ in 0..4000 {
+            if ScriptControl::running_since_ms().is_some() {
+                result = ScriptControl::request_kill();
+                if result.is_err() {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // Either we caught it after its SET (UNKILLABLE), or before it (then it was
+        // killed): the race is inherent, but a writer is never killed.
+        let reply = worker.join().unwrap();
+        match result {
+            Err(e) => {
+                assert!(e.starts_with("UNKILLABLE"), "{e}");
+                assert_eq!(reply, Frame::Integer(30_000_000));
+            }
+            Ok(()) => assert!(matches!(reply, Frame::Error(_))),
+        }
+    }
+}

@@ -1,0 +1,1109 @@
+//! The Lua VM scripts run in: one per thread, kept for the thread's life, with compiled
+//! functions cached by sha (Redis's `f_<sha>`), and the `redis` API.
+//!
+//! Isolation between runs (what makes a long-lived VM deterministic): the globals a
+//! script sees are a fresh table per run (reads fall through to the shared, read-only
+//! globals; writes fail as in Redis 7: "Attempt to modify a readonly table"); the
+//! library tables are read-only proxies; rawset/setmetatable/table.insert/remove/sort
+//! refuse protected tables; getfenv never returns the real globals and setfenv cannot
+//! touch C functions or the thread; per-run state (math.random's generator, cjson's
+//! configuration, the RESP version, the selected db) lives in `RunCtx`, rebuilt for
+//! every run. `collectgarbage` may not stop or retune the collector.
+
+use super::api::{to_bytes, to_number, Args, Fail, LResult, LibFnPtr};
+use super::cjson::{self, CfgRef};
+use super::ffi::{self as cffi, MODE_CALL, MODE_PACK, MODE_PLAIN, REG_GLOBALS};
+use super::{bit, cmsgpack, structlib, RunSlot};
+use crate::error::{CmdError, CmdResult};
+use crate::table::{self, flags, Exec};
+use crate::txn::Txn;
+use crate::Frame;
+use mlua::ffi;
+use mlua::{ChunkMode, Function, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::raw::c_int;
+use std::sync::Arc;
+
+/// Compiled functions kept per VM before the cache starts over.
+const MAX_CACHED: usize = 1024;
+/// Nesting of a script's reply (Redis stops at its Lua stack limit the same way).
+const MAX_REPLY_DEPTH: usize = 1000;
+/// What INFO reports as redis_version.
+const REDIS_VERSION: &str = "7.2.4";
+const REDIS_VERSION_NUM: f64 = 0x0007_0204 as f64;
+
+// ---- per-run state -------------------------------------------------------------------
+
+/// Everything a run may change, thrown away when it ends.
+pub(super) struct RunCtx {
+    /// The transaction the script runs in. Only dereferenced by `call`, during the run
+    /// (`run` holds the `&mut Txn` for that whole time and does not touch it).
+    txn: *mut Txn<'static>,
+    db: u8,
+    resp3: bool,
+    read_only: bool,
+    slot: Arc<RunSlot>,
+    /// lrand48 state of math.random.
+    rand: u64,
+    pub(super) cjson: cjson::Config,
+}
+
+thread_local! {
+    static RUN: RefCell<Option<RunCtx>> = const { RefCell::new(None) };
+    /// The running script's slot, for the kill hook (separate from RUN so the hook
+    /// never contends with a callback that holds it).
+    static SLOT: RefCell<Option<Arc<RunSlot>>> = const { RefCell::new(None) };
+    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+pub(super) fn with_run<R>(f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
+    RUN.with(|r| {
+        let mut r = r.try_borrow_mut().ok()?;
+        r.as_mut().map(f)
+    })
+}
+
+pub(super) fn kill_requested() -> bool {
+    SLOT.with(|s| {
+        s.try_borrow()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.killed()))
+            .unwrap_or(false)
+    })
+}
+
+/// Clears the run state however `run` exits.
+struct ActiveRun;
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        RUN.with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                *r = None;
+            }
+        });
+        SLOT.with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = None;
+            }
+        });
+    }
+}
+
+enum CallError {
+    /// Refused before running (scriptCall's checks): "ERR " + this.
+    Script(&'static str),
+    Killed,
+}
+
+impl RunCtx {
+    /// scriptCall: the checks Redis makes for a command called from a script, then the
+    /// command itself.
+    fn call(&mut self, argv: &[Vec<u8>]) -> Result<Frame, CallError> {
+        if self.slot.killed() {
+            return Err(CallError::Killed);
+        }
+        let Some(spec) = table::lookup(&argv[0]) else {
+            return Err(CallError::Script(
+                "Unknown Redis command called from script",
+            ));
+        };
+        if table::check_arity(spec, argv).is_err() {
+            return Err(CallError::Script(
+                "Wrong number of args calling Redis command from script",
+            ));
+        }
+        if spec.flags & flags::NOSCRIPT != 0 {
+            return Err(CallError::Script(
+                "This Redis command is not allowed from script",
+            ));
+        }
+        let writes = flags::WRITE | flags::MAY_REPLICATE | flags::LOGGED;
+        if self.read_only && spec.flags & writes != 0 {
+            return Err(CallError::Script(
+                "Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        if let Exec::Server = spec.exec {
+            return match spec.name {
+                "select" => Ok(self.select(&argv[1])),
+                "time" => Ok(self.time()),
+                _ => Err(CallError::Script(
+                    "This Redis command is not allowed from script",
+                )),
+            };
+        }
+        if spec.flags & flags::WRITE != 0 && !self.slot.begin_write() {
+            return Err(CallError::Killed);
+        }
+        // SAFETY: see `txn`; no other reference to the Txn is used while this one lives.
+        let t = unsafe { &mut *self.txn };
+        Ok(t.run(self.db, argv))
+    }
+
+    /// SELECT inside a script: changes the db for the rest of the script only.
+    fn select(&mut self, arg: &[u8]) -> Frame {
+        match crate::args::parse_i64(arg) {
+            Err(e) => Frame::Error(e.0),
+            Ok(n) if n < 0 || n >= ::keys::DATABASES as i64 => {
+                Frame::Error("ERR DB index is out of range".into())
+            }
+            Ok(n) => {
+                self.db = n as u8;
+                Frame::ok()
+            }
+        }
+    }
+
+    /// TIME inside a script: the entry's time (the only clock a script has).
+    fn time(&self) -> Frame {
+        // SAFETY: as in `call`.
+        let now = unsafe { (*self.txn).now_ms };
+        Frame::Array(vec![
+            Frame::Bulk((now / 1000).to_string().into_bytes()),
+            Frame::Bulk(((now % 1000) * 1000).to_string().into_bytes()),
+        ])
+    }
+}
+
+// ---- the VM ----------------------------------------------------------------------------
+
+pub(super) struct Vm {
+    lua: Lua,
+    cache: HashMap<String, Function>,
+    /// The message handler of every run (ffi::error_handler).
+    handler: Function,
+    /// Metatable of a run's globals table: reads fall through to the shared globals.
+    globals_mt: Table,
+    readonly_newindex: Function,
+    /// Weak set of the tables scripts may not modify.
+    protected: Table,
+    /// What getmetatable() returns for protected tables.
+    mt_view: Table,
+}
+
+fn with_vm<R>(f: impl FnOnce(&mut Vm) -> Result<R, CmdError>) -> Result<R, CmdError> {
+    VM.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| CmdError::new("ERR a script cannot run a script"))?;
+        if slot.is_none() {
+            let vm = Vm::new()
+                .map_err(|e| CmdError::new(format!("ERR cannot start the Lua interpreter: {e}")))?;
+            *slot = Some(vm);
+        }
+        match slot.as_mut() {
+            Some(vm) => f(vm),
+            None => Err(CmdError::new("ERR cannot start the Lua interpreter")),
+        }
+    })
+}
+
+/// Compiles the script into this thread's cache (reporting Redis's compile error).
+pub(super) fn prepare(sha: &str, code: &[u8]) -> Result<(), CmdError> {
+    with_vm(|vm| vm.function(sha, code).map(|_| ()))
+}
+
+/// A library function implemented in Rust.
+pub(super) type LibFn = Box<dyn Fn(&Lua, Args) -> LResult<MultiValue> + Send + 'static>;
+
+/// Wraps `f` in the C trampoline that raises its failures the way C Lua code does.
+pub(super) fn lib_function(lua: &Lua, f: LibFn, mode: i64) -> mlua::Result<Function> {
+    let inner = lua.create_function(move |lua, m: MultiValue| {
+        let args = if mode == MODE_PACK || mode == MODE_CALL {
+            Args::unpack(m)
+        } else {
+            Ok(Args::new(m))
+        };
+        match args.and_then(|a| f(lua, a)) {
+            Ok(v) => Ok(v),
+            Err(Fail::Lua(e)) => Err(e),
+            Err(fail) => fail_values(lua, fail),
+        }
+    })?;
+    c_closure(lua, cffi::trampoline, (inner, mode), 2)
+}
+
+/// A C function with `n` upvalues (the values of `upvalues`).
+fn c_closure(
+    lua: &Lua,
+    f: ffi::lua_CFunction,
+    upvalues: impl mlua::IntoLuaMulti,
+    n: c_int,
+) -> mlua::Result<Function> {
+    // SAFETY: the upvalues are on the stack; pushcclosure pops them and pushes the
+    // closure, which exec_raw returns.
+    unsafe {
+        lua.exec_raw::<Function>(upvalues, |l| {
+            ffi::lua_pushcclosure(l, f, n);
+        })
+    }
+}
+
+fn fail_values(lua: &Lua, fail: Fail) -> mlua::Result<MultiValue> {
+    let mark = Value::LightUserData(LightUserData(cffi::mark()));
+    Ok(match fail {
+        Fail::Lua(e) => return Err(e),
+        Fail::Raise(v) => MultiValue::from_iter([mark, Value::Integer(cffi::KIND_RAISE), v]),
+        Fail::Msg(m) => MultiValue::from_iter([
+            mark,
+            Value::Integer(cffi::KIND_MSG),
+            Value::String(lua.create_string(m)?),
+        ]),
+        Fail::Arg(n, m) => MultiValue::from_iter([
+            mark,
+            Value::Integer(cffi::KIND_ARG),
+            Value::Integer(n as mlua::Integer),
+            Value::String(lua.create_string(m)?),
+        ]),
+    })
+}
+
+fn plain(f: LibFnPtr) -> LibFn {
+    Box::new(f)
+}
+
+fn one(v: Value) -> LResult<MultiValue> {
+    Ok(MultiValue::from_iter([v]))
+}
+
+impl Vm {
+    fn new() -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::new(),
+        )?;
+        let g = lua.globals();
+
+        let protected = lua.create_table()?;
+        let weak = lua.create_table()?;
+        weak.raw_set("__mode", "k")?;
+        protected.set_metatable(Some(weak));
+        // SAFETY: plain C functions following the C API.
+        let readonly_newindex = unsafe { lua.create_c_function(cffi::readonly_newindex)? };
+        let missing_global = unsafe { lua.create_c_function(cffi::missing_global)? };
+
+        // What getmetatable() shows for a protected table: a read-only empty table.
+        let mt_view = lua.create_table()?;
+        let mt_view_mt = lua.create_table_with_capacity(0, 2)?;
+        mt_view_mt.raw_set("__newindex", &readonly_newindex)?;
+        mt_view_mt.raw_set("__metatable", &mt_view)?;
+        mt_view.set_metatable(Some(mt_view_mt.clone()));
+        protected.raw_set(&mt_view, true)?;
+        protected.raw_set(&mt_view_mt, true)?;
+
+        // A read-only view of `real`: an empty table reading through to it.
+        let protect = |real: &Table| -> mlua::Result<Table> {
+            let proxy = lua.create_table()?;
+            let mt = lua.create_table_with_capacity(0, 3)?;
+            mt.raw_set("__index", real)?;
+            mt.raw_set("__newindex", &readonly_newindex)?;
+            mt.raw_set("__metatable", &mt_view)?;
+            proxy.set_metatable(Some(mt.clone()));
+            for t in [&proxy, &mt, real] {
+                protected.raw_set(t, true)?;
+            }
+            Ok(proxy)
+        };
+        let guarded = |f: Value| -> mlua::Result<Function> {
+            c_closure(&lua, cffi::guard_first, (f, protected.clone()), 2)
+        };
+
+        let real = lua.create_table()?;
+        for name in [
+            "tostring",
+            "next",
+            "assert",
+            "tonumber",
+            "rawequal",
+            "getmetatable",
+            "type",
+            "select",
+            "unpack",
+            "gcinfo",
+            "pairs",
+            "rawget",
+            "ipairs",
+            "error",
+            "xpcall",
+            "_VERSION",
+        ] {
+            real.raw_set(name, g.raw_get::<Value>(name)?)?;
+        }
+        for name in ["rawset", "setmetatable"] {
+            real.raw_set(name, guarded(g.raw_get::<Value>(name)?)?)?;
+        }
+        real.raw_set(
+            "getfenv",
+            c_closure(&lua, cffi::getfenv_guard, g.raw_get::<Value>("getfenv")?, 1)?,
+        )?;
+        real.raw_set(
+            "setfenv",
+            c_closure(&lua, cffi::setfenv_guard, g.raw_get::<Value>("setfenv")?, 1)?,
+        )?;
+        // SAFETY: as above.
+        real.raw_set("pcall", unsafe {
+            lua.create_c_function(cffi::redis_pcall)?
+        })?;
+        real.raw_set(
+            "loadstring",
+            lib_function(&lua, plain(loadstring), MODE_PLAIN)?,
+        )?;
+        real.raw_set("load", lib_function(&lua, plain(load), MODE_PLAIN)?)?;
+        let collect = g.raw_get::<Function>("collectgarbage")?;
+        real.raw_set(
+            "collectgarbage",
+            lib_function(
+                &lua,
+                Box::new(move |lua, a| collectgarbage(lua, a, &collect)),
+                MODE_PLAIN,
+            )?,
+        )?;
+
+        let coroutine: Table = g.raw_get("coroutine")?;
+        real.raw_set("coroutine", protect(&coroutine)?)?;
+
+        let table_lib: Table = g.raw_get("table")?;
+        for name in ["insert", "remove", "sort"] {
+            let f = table_lib.raw_get::<Value>(name)?;
+            table_lib.raw_set(name, guarded(f)?)?;
+        }
+        real.raw_set("table", protect(&table_lib)?)?;
+
+        let math: Table = g.raw_get("math")?;
+        math.raw_set(
+            "random",
+            lib_function(&lua, plain(math_random), MODE_PLAIN)?,
+        )?;
+        math.raw_set(
+            "randomseed",
+            lib_function(&lua, plain(math_randomseed), MODE_PLAIN)?,
+        )?;
+        real.raw_set("math", protect(&math)?)?;
+
+        // Strings index the real library directly (fast methods); getmetatable("")
+        // shows a read-only view of the metatable instead of the metatable itself.
+        let string: Table = g.raw_get("string")?;
+        let string_proxy = protect(&string)?;
+        let string_mt_view = lua.create_table()?;
+        string_mt_view.raw_set("__index", &string_proxy)?;
+        let string_mt = lua.create_table()?;
+        string_mt.raw_set("__index", &string)?;
+        string_mt.raw_set("__metatable", protect(&string_mt_view)?)?;
+        lua.set_type_metatable::<mlua::String>(Some(string_mt));
+        real.raw_set("string", string_proxy)?;
+
+        real.raw_set("cjson", protect(&cjson::module(&lua, CfgRef::Run)?)?)?;
+        let bit_lib = lua.create_table()?;
+        for (name, f) in bit::FUNCTIONS {
+            bit_lib.raw_set(*name, lib_function(&lua, plain(*f), MODE_PLAIN)?)?;
+        }
+        real.raw_set("bit", protect(&bit_lib)?)?;
+        let struct_lib = lua.create_table()?;
+        struct_lib.raw_set(
+            "pack",
+            lib_function(&lua, plain(structlib::pack), MODE_PACK)?,
+        )?;
+        struct_lib.raw_set(
+            "unpack",
+            lib_function(&lua, plain(structlib::unpack), MODE_PLAIN)?,
+        )?;
+        struct_lib.raw_set(
+            "size",
+            lib_function(&lua, plain(structlib::size), MODE_PLAIN)?,
+        )?;
+        real.raw_set("struct", protect(&struct_lib)?)?;
+        let msgpack = lua.create_table()?;
+        msgpack.raw_set(
+            "pack",
+            lib_function(&lua, plain(cmsgpack::pack), MODE_PACK)?,
+        )?;
+        msgpack.raw_set(
+            "unpack",
+            lib_function(&lua, plain(cmsgpack::unpack), MODE_PLAIN)?,
+        )?;
+        msgpack.raw_set(
+            "unpack_one",
+            lib_function(&lua, plain(cmsgpack::unpack_one), MODE_PLAIN)?,
+        )?;
+        msgpack.raw_set(
+            "unpack_limit",
+            lib_function(&lua, plain(cmsgpack::unpack_limit), MODE_PLAIN)?,
+        )?;
+        real.raw_set("cmsgpack", protect(&msgpack)?)?;
+        real.raw_set("redis", protect(&redis_api(&lua)?)?)?;
+
+        // The end of the globals chain: unknown names are errors.
+        let real_mt = lua.create_table_with_capacity(0, 3)?;
+        real_mt.raw_set("__index", missing_global)?;
+        real_mt.raw_set("__newindex", &readonly_newindex)?;
+        real_mt.raw_set("__metatable", &mt_view)?;
+        real.set_metatable(Some(real_mt.clone()));
+        protected.raw_set(&real, true)?;
+        protected.raw_set(&real_mt, true)?;
+
+        let globals_mt = lua.create_table_with_capacity(0, 2)?;
+        globals_mt.raw_set("__index", &real)?;
+        globals_mt.raw_set("__metatable", &mt_view)?;
+        protected.raw_set(&globals_mt, true)?;
+
+        let handler = c_closure(
+            &lua,
+            cffi::error_handler,
+            g.raw_get::<Value>("tostring")?,
+            1,
+        )?;
+        Ok(Vm {
+            lua,
+            cache: HashMap::new(),
+            handler,
+            globals_mt,
+            readonly_newindex,
+            protected,
+            mt_view,
+        })
+    }
+
+    fn function(&mut self, sha: &str, code: &[u8]) -> Result<Function, CmdError> {
+        if let Some(f) = self.cache.get(sha) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .lua
+            .load(code)
+            .set_name("@user_script")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CmdError::new(format!("ERR Error compiling script (new function): {msg}"))
+            })?;
+        if self.cache.len() >= MAX_CACHED {
+            self.cache.clear();
+        }
+        self.cache.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+// ---- running a script ----------------------------------------------------------------
+
+pub(super) struct Run<'a> {
+    pub sha: &'a str,
+    pub code: &'a [u8],
+    pub keys: &'a [Vec<u8>],
+    pub args: &'a [Vec<u8>],
+    /// EVAL_RO/EVALSHA_RO, a `no-writes` script, or the read path.
+    pub read_only: bool,
+}
+
+pub(super) fn run(t: &mut Txn, r: Run) -> CmdResult {
+    let db = t.db;
+    let reply = with_vm(|vm| {
+        let f = vm.function(r.sha, r.code)?;
+        let lua_err =
+            |e: mlua::Error| CmdError::new(format!("ERR Error running script {}, {e}", r.sha));
+        // A script applied from the log runs on every node: only the read path's
+        // scripts may be killed, or the nodes would diverge.
+        let guard = super::register_run(!t.is_read_only());
+        let _active = ActiveRun;
+        let seed = t.rng.next_u64() & ((1 << 48) - 1);
+        let ctx = RunCtx {
+            txn: std::ptr::from_mut(t).cast::<Txn<'static>>(),
+            db,
+            resp3: false,
+            read_only: r.read_only,
+            slot: guard.0.clone(),
+            rand: seed,
+            cjson: cjson::Config::default(),
+        };
+        RUN.with(|c| *c.borrow_mut() = Some(ctx));
+        SLOT.with(|s| *s.borrow_mut() = Some(guard.0.clone()));
+
+        let inputs = (
+            vm.handler.clone(),
+            f,
+            vm.globals_mt.clone(),
+            vm.readonly_newindex.clone(),
+            vm.mt_view.clone(),
+            vm.protected.clone(),
+        );
+        // SAFETY: the stack is what protected_run expects; it leaves [ok, result].
+        let res = unsafe {
+            vm.lua
+                .exec_raw::<(bool, Value)>(inputs, |l| cffi::protected_run(l, r.keys, r.args))
+        };
+        let resp3 = with_run(|c| c.resp3).unwrap_or(false);
+        let reply = match res {
+            Ok((true, v)) => lua_to_reply(&v, resp3, 0),
+            Ok((false, e)) => error_reply(&vm.lua, &e, r.sha),
+            Err(e) => Ok(Frame::Error(format!(
+                "ERR Error running script {}, {e}",
+                r.sha
+            ))),
+        };
+        reply.map_err(lua_err)
+    });
+    t.db = db;
+    reply
+}
+
+/// The reply for a script that raised (luaCallFunction's error branch).
+fn error_reply(lua: &Lua, e: &Value, sha: &str) -> mlua::Result<Frame> {
+    let Value::Table(t) = e else {
+        let msg = match to_bytes(lua, e) {
+            Ok(Some(b)) => String::from_utf8_lossy(&b[..b.len().min(100)]).into_owned(),
+            _ => "execution failure".to_string(),
+        };
+        return Ok(Frame::Error(format!(
+            "ERR Error running script {sha}, {msg}"
+        )));
+    };
+    let field = |name: &str| -> mlua::Result<Option<String>> {
+        let v = t.get::<Value>(name)?;
+        Ok(to_bytes(lua, &v)
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    };
+    let msg = field("err")?.unwrap_or_else(|| {
+        "ERR Error running script (the error table has no 'err' field)".to_string()
+    });
+    let mut out = msg;
+    if let (Some(source), Some(line)) = (field("source")?, field("line")?) {
+        out.push_str(&format!(" script: {sha}, on {source}:{line}."));
+    }
+    Ok(Frame::Error(out))
+}
+
+/// C's `(long long)d` on x86-64: out of range and NaN give the "integer indefinite".
+fn c_long_long(d: f64) -> i64 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
+        i64::MIN
+    } else {
+        d as i64
+    }
+}
+
+/// luaReplyToRedisReply: a script's return value as a reply.
+fn lua_to_reply(v: &Value, resp3: bool, depth: usize) -> mlua::Result<Frame> {
+    Ok(match v {
+        Value::String(s) => Frame::Bulk(s.as_bytes().to_vec()),
+        Value::Boolean(b) if resp3 => Frame::Boolean(*b),
+        Value::Boolean(true) => Frame::Integer(1),
+        Value::Boolean(false) => Frame::Null,
+        Value::Integer(i) => Frame::Integer(*i),
+        Value::Number(n) => Frame::Integer(c_long_long(*n)),
+        Value::Table(t) => {
+            if depth >= MAX_REPLY_DEPTH {
+                return Ok(Frame::Error("ERR reached lua stack limit".into()));
+            }
+            table_to_reply(t, resp3, depth + 1)?
+        }
+        _ => Frame::Null,
+    })
+}
+
+fn one_line(s: &[u8]) -> String {
+    String::from_utf8_lossy(s)
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> mlua::Result<Frame> {
+    if let Value::String(e) = t.raw_get::<Value>("err")? {
+        // addReplyErrorFormatEx("-%s"): trailing newlines trimmed, inner ones spaced.
+        let b = e.as_bytes();
+        let mut end = b.len();
+        while end > 0 && matches!(b[end - 1], b'\r' | b'\n') {
+            end -= 1;
+        }
+        return Ok(Frame::Error(one_line(&b[..end])));
+    }
+    if let Value::String(s) = t.raw_get::<Value>("ok")? {
+        return Ok(Frame::Simple(one_line(&s.as_bytes())));
+    }
+    if let Value::Integer(_) | Value::Number(_) = t.raw_get::<Value>("double")? {
+        return Ok(Frame::Double(t.raw_get::<f64>("double")?));
+    }
+    if let Value::String(s) = t.raw_get::<Value>("big_number")? {
+        // No big-number frame: sent as the bulk string RESP2 clients get.
+        return Ok(Frame::Bulk(one_line(&s.as_bytes()).into_bytes()));
+    }
+    if let Value::Table(v) = t.raw_get::<Value>("verbatim_string")? {
+        if let (Value::String(fmt), Value::String(s)) =
+            (v.raw_get::<Value>("format")?, v.raw_get::<Value>("string")?)
+        {
+            return Ok(Frame::Verbatim(
+                String::from_utf8_lossy(&fmt.as_bytes()).into_owned(),
+                s.as_bytes().to_vec(),
+            ));
+        }
+    }
+    if let Value::Table(m) = t.raw_get::<Value>("map")? {
+        let mut out = Vec::new();
+        for pair in m.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            let v = super::api::exact_by_key(&m, &k, v).map_err(fail_to_lua)?;
+            out.push((
+                lua_to_reply(&k, resp3, depth)?,
+                lua_to_reply(&v, resp3, depth)?,
+            ));
+        }
+        return Ok(Frame::Map(out));
+    }
+    if let Value::Table(s) = t.raw_get::<Value>("set")? {
+        let mut out = Vec::new();
+        for pair in s.pairs::<Value, Value>() {
+            let (k, _) = pair?;
+            out.push(lua_to_reply(&k, resp3, depth)?);
+        }
+        return Ok(Frame::Set(out));
+    }
+    let mut out = Vec::new();
+    for i in 1.. {
+        let v = t.raw_get::<Value>(i)?;
+        if let Value::Nil = v {
+            break;
+        }
+        let v = super::api::exact(t, v, i).map_err(fail_to_lua)?;
+        out.push(lua_to_reply(&v, resp3, depth)?);
+    }
+    Ok(Frame::Array(out))
+}
+
+fn fail_to_lua(f: Fail) -> mlua::Error {
+    match f {
+        Fail::Lua(e) => e,
+        _ => mlua::Error::runtime("unexpected failure converting a reply"),
+    }
+}
+
+/// A reply as redis.call hands it to Lua (redisProtocolToLuaType).
+fn reply_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
+    let seq = |items: Vec<Frame>| -> mlua::Result<Value> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, it) in items.into_iter().enumerate() {
+            t.raw_set(i + 1, reply_to_lua(lua, it, resp3)?)?;
+        }
+        Ok(Value::Table(t))
+    };
+    let flat =
+        |pairs: Vec<(Frame, Frame)>| seq(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect());
+    let wrap = |key: &str, v: Value| -> mlua::Result<Value> {
+        let t = lua.create_table_with_capacity(0, 1)?;
+        t.raw_set(key, v)?;
+        Ok(Value::Table(t))
+    };
+    Ok(match f {
+        Frame::Simple(s) => wrap("ok", Value::String(lua.create_string(s)?))?,
+        Frame::Error(e) => error_table(lua, &format!("-{e}"), true)?,
+        Frame::Integer(i) => Value::Number(i as f64),
+        Frame::Bulk(b) => Value::String(lua.create_string(b)?),
+        Frame::Null | Frame::NullArray if resp3 => Value::Nil,
+        Frame::Null | Frame::NullArray => Value::Boolean(false),
+        Frame::Array(v) | Frame::Push(v) => seq(v)?,
+        Frame::Map(pairs) if resp3 => {
+            let m = lua.create_table()?;
+            for (k, v) in pairs {
+                let k = reply_to_lua(lua, k, resp3)?;
+                if !matches!(k, Value::Nil) {
+                    m.raw_set(k, reply_to_lua(lua, v, resp3)?)?;
+                }
+            }
+            wrap("map", Value::Table(m))?
+        }
+        Frame::Map(pairs) => flat(pairs)?,
+        Frame::Pairs(pairs) if resp3 => seq(pairs
+            .into_iter()
+            .map(|(k, v)| Frame::Array(vec![k, v]))
+            .collect())?,
+        Frame::Pairs(pairs) => flat(pairs)?,
+        Frame::Set(items) if resp3 => {
+            let s = lua.create_table()?;
+            for it in items {
+                let k = reply_to_lua(lua, it, resp3)?;
+                if !matches!(k, Value::Nil) {
+                    s.raw_set(k, true)?;
+                }
+            }
+            wrap("set", Value::Table(s))?
+        }
+        Frame::Set(items) => seq(items)?,
+        Frame::Double(d) if resp3 => wrap("double", Value::Number(d))?,
+        Frame::Double(d) => Value::String(lua.create_string(resp::format_double(d))?),
+        Frame::Boolean(b) if resp3 => Value::Boolean(b),
+        Frame::Boolean(b) => Value::Number(if b { 1.0 } else { 0.0 }),
+        Frame::Verbatim(fmt, s) if resp3 => {
+            let v = lua.create_table_with_capacity(0, 2)?;
+            v.raw_set("string", lua.create_string(s)?)?;
+            v.raw_set("format", lua.create_string(fmt)?)?;
+            wrap("verbatim_string", Value::Table(v))?
+        }
+        Frame::Verbatim(_, s) => Value::String(lua.create_string(s)?),
+    })
+}
+
+/// luaPushErrorBuff: "-CODE msg" keeps its code, anything else gets ERR; the table
+/// is {err = "CODE msg"} (plus Redis's ignore_error_stats_update marker when asked).
+fn error_table(lua: &Lua, buf: &str, mark_stats: bool) -> mlua::Result<Value> {
+    let (code, msg) = match buf.strip_prefix('-') {
+        Some(rest) => match rest.find(' ') {
+            Some(p) => (&rest[..p], &rest[p + 1..]),
+            None => ("ERR", rest),
+        },
+        None => ("ERR", buf),
+    };
+    let msg = msg.trim_matches(|c| c == '\r' || c == '\n');
+    let t = lua.create_table_with_capacity(0, 2)?;
+    t.raw_set("err", format!("{code} {msg}"))?;
+    if mark_stats {
+        t.raw_set("ignore_error_stats_update", true)?;
+    }
+    Ok(Value::Table(t))
+}
+
+// ---- the redis table -----------------------------------------------------------------
+
+fn redis_api(lua: &Lua) -> mlua::Result<Table> {
+    let r = lua.create_table()?;
+    r.raw_set(
+        "call",
+        lib_function(lua, Box::new(|lua, a| redis_call(lua, a, true)), MODE_CALL)?,
+    )?;
+    r.raw_set(
+        "pcall",
+        lib_function(lua, Box::new(|lua, a| redis_call(lua, a, false)), MODE_CALL)?,
+    )?;
+    let fns: [(&str, LibFnPtr); 10] = [
+        ("log", redis_log),
+        ("setresp", redis_setresp),
+        ("sha1hex", redis_sha1hex),
+        ("error_reply", redis_error_reply),
+        ("status_reply", redis_status_reply),
+        ("set_repl", redis_set_repl),
+        ("replicate_commands", |_, _| one(Value::Boolean(true))),
+        ("breakpoint", |_, _| one(Value::Boolean(false))),
+        ("debug", |_, _| Ok(MultiValue::new())),
+        ("acl_check_cmd", redis_acl_check_cmd),
+    ];
+    for (name, f) in fns {
+        let mode = if name == "acl_check_cmd" {
+            MODE_CALL
+        } else {
+            MODE_PLAIN
+        };
+        r.raw_set(name, lib_function(lua, plain(f), mode)?)?;
+    }
+    for (name, v) in [
+        ("LOG_DEBUG", 0.0),
+        ("LOG_VERBOSE", 1.0),
+        ("LOG_NOTICE", 2.0),
+        ("LOG_WARNING", 3.0),
+        ("REPL_NONE", 0.0),
+        ("REPL_AOF", 1.0),
+        ("REPL_SLAVE", 2.0),
+        ("REPL_REPLICA", 2.0),
+        ("REPL_ALL", 3.0),
+        ("REDIS_VERSION_NUM", REDIS_VERSION_NUM),
+    ] {
+        r.raw_set(name, v)?;
+    }
+    r.raw_set("REDIS_VERSION", REDIS_VERSION)?;
+    Ok(r)
+}
+
+/// Raises {err = "ERR " + msg} (luaPushError + luaError).
+fn raise(lua: &Lua, msg: &str) -> Fail {
+    match error_table(lua, msg, false) {
+        Ok(t) => Fail::Raise(t),
+        Err(e) => Fail::Lua(e),
+    }
+}
+
+/// luaArgsToRedisArgv (numbers were already converted by the trampoline).
+fn call_argv(a: &Args) -> Result<Vec<Vec<u8>>, &'static str> {
+    if a.len() == 0 {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(a.len());
+    for i in 1..=a.len() {
+        match a.get(i) {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
+}
+
+fn no_run() -> Fail {
+    Fail::Msg("redis API used outside a running script".into())
+}
+
+/// redis.call (raise) and redis.pcall.
+fn redis_call(lua: &Lua, a: Args, raise_errors: bool) -> LResult<MultiValue> {
+    let argv = match call_argv(&a) {
+        Ok(v) => v,
+        Err(msg) => {
+            let t = error_table(lua, msg, false)?;
+            return if raise_errors {
+                Err(Fail::Raise(t))
+            } else {
+                one(t)
+            };
+        }
+    };
+    let (outcome, resp3) = with_run(|c| (c.call(&argv), c.resp3)).ok_or_else(no_run)?;
+    let reply = match outcome {
+        Ok(Frame::Error(e)) => error_table(lua, &format!("-{e}"), true)?,
+        Ok(frame) => return one(reply_to_lua(lua, frame, resp3)?),
+        Err(CallError::Script(msg)) => error_table(lua, msg, true)?,
+        Err(CallError::Killed) => {
+            return Err(raise(lua, "Script killed by user with SCRIPT KILL..."))
+        }
+    };
+    if raise_errors {
+        Err(Fail::Raise(reply))
+    } else {
+        one(reply)
+    }
+}
+
+fn redis_log(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    if a.len() < 2 {
+        return Err(raise(lua, "redis.log() requires two arguments or more."));
+    }
+    let Some(level) = to_number(lua, &a.get(1)) else {
+        return Err(raise(lua, "First argument must be a number (log level)."));
+    };
+    let level = super::api::c_trunc_i64(level) as i32;
+    if !(0..=3).contains(&level) {
+        return Err(raise(lua, "Invalid debug level."));
+    }
+    // The engine does no I/O: the message is validated and dropped.
+    Ok(MultiValue::new())
+}
+
+fn redis_setresp(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    if a.len() != 1 {
+        return Err(raise(lua, "redis.setresp() requires one argument."));
+    }
+    let resp = to_number(lua, &a.get(1)).map_or(0, |n| super::api::c_trunc_i64(n) as i32);
+    if resp != 2 && resp != 3 {
+        return Err(raise(lua, "RESP version must be 2 or 3."));
+    }
+    with_run(|c| c.resp3 = resp == 3).ok_or_else(no_run)?;
+    Ok(MultiValue::new())
+}
+
+fn redis_set_repl(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    if a.len() != 1 {
+        return Err(raise(lua, "redis.set_repl() requires one argument."));
+    }
+    let flags = to_number(lua, &a.get(1)).map_or(0, |n| super::api::c_trunc_i64(n) as i32);
+    if flags & !3 != 0 {
+        return Err(raise(
+            lua,
+            "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        ));
+    }
+    // Replicas re-run the whole script from the log: there is nothing to select.
+    Ok(MultiValue::new())
+}
+
+fn redis_sha1hex(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    if a.len() != 1 {
+        return Err(raise(lua, "wrong number of arguments"));
+    }
+    let data = to_bytes(lua, &a.get(1))?.unwrap_or_default();
+    one(Value::String(lua.create_string(super::sha1hex(&data))?))
+}
+
+fn single_string_arg(a: &Args) -> Option<mlua::String> {
+    match (a.len(), a.get(1)) {
+        (1, Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn redis_error_reply(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let Some(s) = single_string_arg(&a) else {
+        return one(error_table(
+            lua,
+            "wrong number or type of arguments",
+            false,
+        )?);
+    };
+    let s = String::from_utf8_lossy(&s.as_bytes()).into_owned();
+    let buf = if s.starts_with('-') {
+        s
+    } else {
+        format!("-{s}")
+    };
+    one(error_table(lua, &buf, false)?)
+}
+
+fn redis_status_reply(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let Some(s) = single_string_arg(&a) else {
+        return one(error_table(
+            lua,
+            "wrong number or type of arguments",
+            false,
+        )?);
+    };
+    let t = lua.create_table_with_capacity(0, 1)?;
+    t.raw_set("ok", s)?;
+    one(Value::Table(t))
+}
+
+fn redis_acl_check_cmd(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let argv = call_argv(&a).map_err(|m| raise(lua, m))?;
+    if table::lookup(&argv[0]).is_none() {
+        return Err(raise(
+            lua,
+            "Invalid command passed to redis.acl_check_cmd()",
+        ));
+    }
+    // Permissions are the server's business and were checked for the EVAL itself;
+    // the engine has no users to check against.
+    one(Value::Boolean(true))
+}
+
+// ---- math.random (Redis's redisLrand48-based version) -------------------------------
+
+const LRAND48_MAX: u32 = i32::MAX as u32;
+
+fn lrand48() -> Option<u32> {
+    with_run(|c| {
+        c.rand = (0x5_DEEC_E66D_u64.wrapping_mul(c.rand).wrapping_add(0xB)) & ((1 << 48) - 1);
+        (c.rand >> 17) as u32
+    })
+}
+
+fn math_random(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let x = lrand48().ok_or_else(no_run)?;
+    let r = (x % LRAND48_MAX) as f64 / LRAND48_MAX as f64;
+    let checkint = |i: usize| -> LResult<i32> { Ok(a.check_integer(lua, i)? as i32) };
+    let v = match a.len() {
+        0 => r,
+        1 => {
+            let u = checkint(1)?;
+            if u < 1 {
+                return Err(Fail::Arg(1, "interval is empty".into()));
+            }
+            (r * u as f64).floor() + 1.0
+        }
+        2 => {
+            let l = checkint(1)?;
+            let u = checkint(2)?;
+            if l > u {
+                return Err(Fail::Arg(2, "interval is empty".into()));
+            }
+            (r * u.wrapping_sub(l).wrapping_add(1) as f64).floor() + l as f64
+        }
+        _ => return Err(Fail::Msg("wrong number of arguments".into())),
+    };
+    one(Value::Number(v))
+}
+
+fn math_randomseed(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let seed = a.check_integer(lua, 1)? as i32;
+    with_run(|c| c.rand = ((seed as u32 as u64) << 16) | 0x330E).ok_or_else(no_run)?;
+    Ok(MultiValue::new())
+}
+
+// ---- loading code and the collector --------------------------------------------------
+
+fn run_globals(lua: &Lua) -> LResult<Table> {
+    match lua.named_registry_value::<Value>(REG_GLOBALS)? {
+        Value::Table(t) => Ok(t),
+        _ => Err(no_run()),
+    }
+}
+
+/// A chunk name as C sees it (up to the first NUL).
+fn chunk_name(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// Compiles text (never bytecode) with the run's globals; (nil, message) on failure.
+fn load_text(lua: &Lua, code: &[u8], name: String) -> LResult<MultiValue> {
+    let env = run_globals(lua)?;
+    match lua
+        .load(code)
+        .set_name(name)
+        .set_mode(ChunkMode::Text)
+        .set_environment(env)
+        .into_function()
+    {
+        Ok(f) => one(Value::Function(f)),
+        Err(e) => {
+            let msg = match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            };
+            Ok(MultiValue::from_iter([
+                Value::Nil,
+                Value::String(lua.create_string(msg)?),
+            ]))
+        }
+    }
+}
+
+fn loadstring(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let code = a.check_bytes(lua, 1)?;
+    let name = if a.is_none_or_nil(2) {
+        chunk_name(&code)
+    } else {
+        chunk_name(&a.check_bytes(lua, 2)?)
+    };
+    load_text(lua, &code, name)
+}
+
+fn load(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    let Value::Function(reader) = a.get(1) else {
+        return Err(a.type_error(1, "function"));
+    };
+    let name = if a.is_none_or_nil(2) {
+        "=(load)".to_string()
+    } else {
+        chunk_name(&a.check_bytes(lua, 2)?)
+    };
+    let mut code = Vec::new();
+    loop {
+        match reader.call::<Value>(())? {
+            Value::Nil => break,
+            Value::String(s) if s.as_bytes().is_empty() => break,
+            Value::String(s) => code.extend_from_slice(&s.as_bytes()),
+            _ => {
+                return Ok(MultiValue::from_iter([
+                    Value::Nil,
+                    Value::String(lua.create_string("reader function must return a string")?),
+                ]))
+            }
+        }
+    }
+    load_text(lua, &code, name)
+}
+
+fn collectgarbage(lua: &Lua, a: Args, original: &Function) -> LResult<MultiValue> {
+    let opt = if a.is_none_or_nil(1) {
+        b"collect".to_vec()
+    } else {
+        a.check_bytes(lua, 1)?
+    };
+    if matches!(opt.as_slice(), b"stop" | b"setpause" | b"setstepmul") {
+        return Err(Fail::Msg(format!(
+            "collectgarbage('{}') is not allowed from scripts",
+            String::from_utf8_lossy(&opt)
+        )));
+    }
+    let args: Vec<Value> = (1..=a.len()).map(|i| a.get(i)).collect();
+    Ok(original.call::<MultiValue>(MultiValue::from_iter(args))?)
+}
