@@ -6,6 +6,7 @@ pub mod generic;
 pub mod geo;
 pub mod hash;
 pub mod hll;
+pub mod json;
 pub mod list;
 pub mod pubsub;
 pub mod script;
@@ -56,6 +57,7 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(geo::commands());
     all.extend(hll::commands());
     all.extend(sort::commands());
+    all.extend(json::commands());
     all.extend(stream::commands());
     all.extend(script::commands());
     all.extend(blocking::commands());
