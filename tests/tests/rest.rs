@@ -381,17 +381,32 @@ fn rest_request_forms() {
     for p in ["/psubscribe", "/monitor/extra", "/subscribe"] {
         let rep = r.post(p, "");
         assert_eq!(rep.status, 400, "{p}");
-        assert!(rep.json()["error"].as_str().unwrap().contains("/subscribe/"), "{p}");
+        assert!(
+            rep.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("/subscribe/"),
+            "{p}"
+        );
     }
     for body in [r#"["SUBSCRIBE","chat"]"#, r#"["MONITOR"]"#] {
         let rep = r.post("/", body);
         assert_eq!(rep.status, 400, "{body}");
-        assert!(rep.json()["error"].as_str().unwrap().contains("/subscribe/"), "{body}");
+        assert!(
+            rep.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("/subscribe/"),
+            "{body}"
+        );
     }
     // Blocking commands do not block over REST (as Upstash): refused.
     let rep = r.get("/blpop/q/0");
     assert_eq!(rep.status, 400);
-    assert!(rep.json()["error"].as_str().unwrap().contains("not supported over REST"));
+    assert!(rep.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not supported over REST"));
     // ACL RESTTOKEN needs ACL users: the generic unknown-command error for now.
     assert_eq!(r.get("/acl/resttoken/default/pw").status, 400);
 }
@@ -1107,7 +1122,11 @@ fn rest_server_sent_events_subscribe_publish_monitor() {
     drop(sub);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let n: i64 = redis::cmd("PUBLISH").arg("chat").arg("x").query(&mut c).unwrap();
+        let n: i64 = redis::cmd("PUBLISH")
+            .arg("chat")
+            .arg("x")
+            .query(&mut c)
+            .unwrap();
         if n == 0 {
             break;
         }

@@ -92,7 +92,13 @@ fn a_script_uses_cjson_and_several_types_and_evalsha_survives_restart() {
 fn xread_block_wakes_on_xadd_and_times_out() {
     let s = Server::start();
     let mut c = s.client();
-    let _: String = cmd("XADD").arg("st").arg("*").arg("f").arg("old").query(&mut c).unwrap();
+    let _: String = cmd("XADD")
+        .arg("st")
+        .arg("*")
+        .arg("f")
+        .arg("old")
+        .query(&mut c)
+        .unwrap();
     // `$`: only entries added after the call.
     let url = s.url();
     let h = std::thread::spawn(move || {
@@ -109,11 +115,20 @@ fn xread_block_wakes_on_xadd_and_times_out() {
         (r, t0.elapsed())
     });
     std::thread::sleep(Duration::from_millis(300));
-    let id: String = cmd("XADD").arg("st").arg("*").arg("f").arg("new").query(&mut c).unwrap();
+    let id: String = cmd("XADD")
+        .arg("st")
+        .arg("*")
+        .arg("f")
+        .arg("new")
+        .query(&mut c)
+        .unwrap();
     let (r, waited) = h.join().unwrap();
     assert!(waited < Duration::from_secs(4), "{waited:?}");
     let text = format!("{r:?}");
-    assert!(text.contains(&id) && text.contains("new") && !text.contains("old"), "{text}");
+    assert!(
+        text.contains(&id) && text.contains("new") && !text.contains("old"),
+        "{text}"
+    );
 
     // Nothing arrives: a nil after the timeout.
     let t0 = Instant::now();
@@ -153,7 +168,13 @@ fn xread_block_wakes_on_xadd_and_times_out() {
         r
     });
     std::thread::sleep(Duration::from_millis(300));
-    let id: String = cmd("XADD").arg("st").arg("*").arg("job").arg("1").query(&mut c).unwrap();
+    let id: String = cmd("XADD")
+        .arg("st")
+        .arg("*")
+        .arg("job")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
     let r = h.join().unwrap();
     assert!(format!("{r:?}").contains(&id), "{r:?}");
     let pending: Value = cmd("XPENDING").arg("st").arg("g").query(&mut c).unwrap();
@@ -199,6 +220,10 @@ fn json_documents_round_trip() {
         .unwrap_err();
     assert!(e.to_string().contains("line 1 column 2"), "{e}");
     // The document is unchanged and the server keeps serving.
-    let v: String = cmd("JSON.GET").arg("doc").arg("$.name").query(&mut c).unwrap();
+    let v: String = cmd("JSON.GET")
+        .arg("doc")
+        .arg("$.name")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, r#"["ada"]"#);
 }

@@ -53,16 +53,13 @@ fn multi_exec_runs_queued_commands_atomically_with_redis_errors() {
 fn execabort_after_a_queue_time_error() {
     let srv = Server::start();
     let mut raw = srv.raw();
-    let out = raw_roundtrip(
-        &mut raw,
-        b"MULTI\r\nSET k v\r\nGET\r\nEXEC\r\nGET k\r\n",
-        1,
-    );
+    let out = raw_roundtrip(&mut raw, b"MULTI\r\nSET k v\r\nGET\r\nEXEC\r\nGET k\r\n", 1);
     let mut all = out;
     let deadline = Instant::now() + Duration::from_secs(5);
     while !String::from_utf8_lossy(&all).contains("$-1") && Instant::now() < deadline {
         let mut b = [0u8; 4096];
-        raw.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        raw.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         if let Ok(n) = raw.read(&mut b) {
             all.extend_from_slice(&b[..n]);
         }
@@ -82,7 +79,12 @@ fn watch_aborts_exec_when_another_client_wrote_the_key() {
     let mut a = srv.client();
     let mut b = srv.client();
     let _: () = cmd("SET").arg("w").arg("1").query(&mut a).unwrap();
-    let _: () = cmd("HSET").arg("h").arg("f").arg("1").query(&mut a).unwrap();
+    let _: () = cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("1")
+        .query(&mut a)
+        .unwrap();
 
     // Untouched: EXEC runs.
     let _: () = cmd("WATCH").arg("w").query(&mut a).unwrap();
@@ -106,9 +108,19 @@ fn watch_aborts_exec_when_another_client_wrote_the_key() {
 
     // An element-level write to a watched hash counts too.
     let _: () = cmd("WATCH").arg("h").query(&mut a).unwrap();
-    let _: () = cmd("HSET").arg("h").arg("f").arg("2").query(&mut b).unwrap();
+    let _: () = cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("2")
+        .query(&mut b)
+        .unwrap();
     let _: () = cmd("MULTI").query(&mut a).unwrap();
-    let _: String = cmd("HSET").arg("h").arg("f").arg("3").query(&mut a).unwrap();
+    let _: String = cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("3")
+        .query(&mut a)
+        .unwrap();
     let r: Value = cmd("EXEC").query(&mut a).unwrap();
     assert_eq!(r, Value::Nil);
 
@@ -192,10 +204,7 @@ fn pubsub_channels_patterns_and_counts() {
         .query(&mut publisher)
         .unwrap();
     assert_eq!(n, 0);
-    let chans: Vec<String> = cmd("PUBSUB")
-        .arg("CHANNELS")
-        .query(&mut publisher)
-        .unwrap();
+    let chans: Vec<String> = cmd("PUBSUB").arg("CHANNELS").query(&mut publisher).unwrap();
     assert_eq!(chans, vec!["news"]);
     let numsub: Vec<Value> = cmd("PUBSUB")
         .arg("NUMSUB")
@@ -203,7 +212,10 @@ fn pubsub_channels_patterns_and_counts() {
         .arg("other")
         .query(&mut publisher)
         .unwrap();
-    assert_eq!(numsub, vec![s("news"), Value::Int(1), s("other"), Value::Int(0)]);
+    assert_eq!(
+        numsub,
+        vec![s("news"), Value::Int(1), s("other"), Value::Int(0)]
+    );
     let np: i64 = cmd("PUBSUB").arg("NUMPAT").query(&mut publisher).unwrap();
     assert_eq!(np, 1);
     p.unsubscribe("news").unwrap();
@@ -223,7 +235,10 @@ fn subscribed_resp2_connection_takes_only_pubsub_commands() {
     let mut raw = srv.raw();
     let out = raw_roundtrip(&mut raw, b"SUBSCRIBE a b\r\n", 40);
     let text = String::from_utf8_lossy(&out);
-    assert!(text.contains("$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"), "{text}");
+    assert!(
+        text.contains("$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"),
+        "{text}"
+    );
     let out = raw_roundtrip(&mut raw, b"GET x\r\n", 10);
     let text = String::from_utf8_lossy(&out);
     assert!(
@@ -248,7 +263,8 @@ fn resp3_messages_are_push_frames() {
     let _ = raw_roundtrip(&mut raw, b"HELLO 3\r\n", 10);
     // Drain the HELLO map.
     std::thread::sleep(Duration::from_millis(100));
-    raw.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    raw.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut junk = [0u8; 4096];
     let _ = raw.read(&mut junk);
     let out = raw_roundtrip(&mut raw, b"SUBSCRIBE ch\r\n", 10);
@@ -304,7 +320,12 @@ fn keyspace_notifications_follow_the_configured_classes() {
     let _: () = cmd("SET").arg("k1").arg("v").query(&mut c).unwrap();
     let _: () = cmd("LPUSH").arg("l1").arg("a").query(&mut c).unwrap();
     let _: Option<String> = cmd("LPOP").arg("l1").query(&mut c).unwrap();
-    let _: () = cmd("HSET").arg("h1").arg("f").arg("v").query(&mut c).unwrap();
+    let _: () = cmd("HSET")
+        .arg("h1")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
     let _: () = cmd("DEL").arg("k1").query(&mut c).unwrap();
     let _: () = cmd("SET")
         .arg("t1")
@@ -355,9 +376,17 @@ fn keyspace_notifications_follow_the_configured_classes() {
         .query(&mut c)
         .unwrap();
     let _: () = cmd("SET").arg("k2").arg("v").query(&mut c).unwrap();
-    let _: () = cmd("HSET").arg("h2").arg("f").arg("v").query(&mut c).unwrap();
+    let _: () = cmd("HSET")
+        .arg("h2")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
     let (ch, payload) = read_msg(&mut p);
-    assert_eq!((ch.as_str(), payload.as_str()), ("__keyspace@0__:h2", "hset"));
+    assert_eq!(
+        (ch.as_str(), payload.as_str()),
+        ("__keyspace@0__:h2", "hset")
+    );
 }
 
 #[test]
@@ -376,9 +405,21 @@ fn blocking_pops_wait_for_a_push_in_fifo_order_and_time_out() {
     assert!(waited >= Duration::from_millis(280), "{waited:?}");
     assert!(waited < Duration::from_secs(3), "{waited:?}");
     // Bad timeouts.
-    let e = cmd("BLPOP").arg("q").arg("x").query::<Value>(&mut c).unwrap_err();
-    assert!(e.to_string().contains("timeout is not a float or out of range"), "{e}");
-    let e = cmd("BLPOP").arg("q").arg("-1").query::<Value>(&mut c).unwrap_err();
+    let e = cmd("BLPOP")
+        .arg("q")
+        .arg("x")
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("timeout is not a float or out of range"),
+        "{e}"
+    );
+    let e = cmd("BLPOP")
+        .arg("q")
+        .arg("-1")
+        .query::<Value>(&mut c)
+        .unwrap_err();
     assert!(e.to_string().contains("timeout is negative"), "{e}");
 
     // Three waiters, blocked in order; three pushes serve them in that order.
@@ -387,7 +428,12 @@ fn blocking_pops_wait_for_a_push_in_fifo_order_and_time_out() {
         let url = srv.url();
         waiters.push(std::thread::spawn(move || {
             let mut w = meridian_tests::connect(&url);
-            let r: Vec<String> = cmd("BRPOP").arg("jobs").arg("other").arg(10).query(&mut w).unwrap();
+            let r: Vec<String> = cmd("BRPOP")
+                .arg("jobs")
+                .arg("other")
+                .arg(10)
+                .query(&mut w)
+                .unwrap();
             (i, r)
         }));
         std::thread::sleep(Duration::from_millis(150));
@@ -396,7 +442,8 @@ fn blocking_pops_wait_for_a_push_in_fifo_order_and_time_out() {
         let _: () = cmd("LPUSH").arg("jobs").arg(job).query(&mut c).unwrap();
         std::thread::sleep(Duration::from_millis(150));
     }
-    let mut results: Vec<(i32, Vec<String>)> = waiters.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut results: Vec<(i32, Vec<String>)> =
+        waiters.into_iter().map(|h| h.join().unwrap()).collect();
     results.sort();
     assert_eq!(results[0].1, vec!["jobs", "j1"]);
     assert_eq!(results[1].1, vec!["jobs", "j2"]);
@@ -434,7 +481,12 @@ fn blocking_pops_wait_for_a_push_in_fifo_order_and_time_out() {
     let (r, z) = h.join().unwrap();
     assert_eq!(r, "moved");
     assert_eq!(z, vec!["z", "m", "1.5"]);
-    let d: Vec<String> = cmd("LRANGE").arg("dst").arg(0).arg(-1).query(&mut c).unwrap();
+    let d: Vec<String> = cmd("LRANGE")
+        .arg("dst")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(d, vec!["moved"]);
 
     // Inside MULTI a blocking pop does not block.
@@ -480,7 +532,11 @@ fn client_unblock_and_a_vanished_client_pops_nothing() {
     assert_eq!(id, blocked_id);
     let e = r.unwrap_err();
     assert!(e.to_string().contains("UNBLOCKED"), "{e}");
-    let n: i64 = cmd("CLIENT").arg("UNBLOCK").arg(blocked_id).query(&mut c).unwrap();
+    let n: i64 = cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(blocked_id)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(n, 0);
 
     // A client that blocks and then hangs up must not take the next element.
@@ -491,7 +547,12 @@ fn client_unblock_and_a_vanished_client_pops_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     let _: () = cmd("RPUSH").arg("precious").arg("x").query(&mut c).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let v: Vec<String> = cmd("LRANGE").arg("precious").arg(0).arg(-1).query(&mut c).unwrap();
+    let v: Vec<String> = cmd("LRANGE")
+        .arg("precious")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, vec!["x"]);
 }
 

@@ -2,8 +2,8 @@
 //! each entry's effects and `last_applied` in one RocksDB batch.
 
 use crate::types::{
-    read_err, write_err, Dedupe, Entry, EventSink, LogId, Op, Response, SnapshotDir,
-    StorageError, StoredMembership, TypeConfig,
+    read_err, write_err, Dedupe, Entry, EventSink, LogId, Op, Response, SnapshotDir, StorageError,
+    StoredMembership, TypeConfig,
 };
 use engine::{Frame, Txn};
 use keys::Cf;
@@ -367,7 +367,10 @@ mod tests {
     fn dump(st: &Storage) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
         use engine::Store;
         let mut out = Vec::new();
-        for (i, cf) in [Cf::Meta, Cf::Data, Cf::Expire, Cf::Sm].into_iter().enumerate() {
+        for (i, cf) in [Cf::Meta, Cf::Data, Cf::Expire, Cf::Sm]
+            .into_iter()
+            .enumerate()
+        {
             st.scan(cf, &[], &[0xff; 64], &mut |k, v| {
                 out.push((i as u8, k.to_vec(), v.to_vec()));
                 true
@@ -406,13 +409,58 @@ mod tests {
                       redis.call('HSET', KEYS[2], 'r', tostring(math.random())) \
                       return t";
         let entries: Vec<Entry> = vec![
-            cmd_entry(1, 1_000, 11, &[&["SADD", "s", "a", "b", "c", "d", "e", "f", "g"]]),
-            cmd_entry(2, 2_000, 12, &[&["SPOP", "s", "3"], &["SRANDMEMBER", "s", "-5"]]),
-            cmd_entry(3, 3_000, 13, &[&["XADD", "x", "*", "f", "1"], &["XADD", "x", "*", "f", "2"]]),
+            cmd_entry(
+                1,
+                1_000,
+                11,
+                &[&["SADD", "s", "a", "b", "c", "d", "e", "f", "g"]],
+            ),
+            cmd_entry(
+                2,
+                2_000,
+                12,
+                &[&["SPOP", "s", "3"], &["SRANDMEMBER", "s", "-5"]],
+            ),
+            cmd_entry(
+                3,
+                3_000,
+                13,
+                &[&["XADD", "x", "*", "f", "1"], &["XADD", "x", "*", "f", "2"]],
+            ),
             cmd_entry(4, 4_000, 14, &[&["EVAL", script, "2", "k", "h"]]),
-            cmd_entry(5, 5_000, 15, &[&["JSON.SET", "j", "$", r#"{"b":1,"a":[1,2],"c":{"z":true,"y":null}}"#], &["JSON.NUMINCRBY", "j", "$.b", "2.5"]]),
-            cmd_entry(6, 6_000, 16, &[&["ZADD", "z", "1", "a", "2", "b"], &["ZRANDMEMBER", "z", "2"], &["SET", "e", "v", "PX", "10"]]),
-            cmd_entry(7, 7_000, 17, &[&["PFADD", "hll", "a", "b", "c"], &["GEOADD", "g", "13.361389", "38.115556", "Palermo"]]),
+            cmd_entry(
+                5,
+                5_000,
+                15,
+                &[
+                    &[
+                        "JSON.SET",
+                        "j",
+                        "$",
+                        r#"{"b":1,"a":[1,2],"c":{"z":true,"y":null}}"#,
+                    ],
+                    &["JSON.NUMINCRBY", "j", "$.b", "2.5"],
+                ],
+            ),
+            cmd_entry(
+                6,
+                6_000,
+                16,
+                &[
+                    &["ZADD", "z", "1", "a", "2", "b"],
+                    &["ZRANDMEMBER", "z", "2"],
+                    &["SET", "e", "v", "PX", "10"],
+                ],
+            ),
+            cmd_entry(
+                7,
+                7_000,
+                17,
+                &[
+                    &["PFADD", "hll", "a", "b", "c"],
+                    &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
+                ],
+            ),
             Entry {
                 log_id: LogId::new(CommittedLeaderId::new(1, 1), 8),
                 payload: EntryPayload::Normal(Request {
@@ -445,7 +493,15 @@ mod tests {
             runs.push((replies, dump(&st), dir));
         }
         assert_eq!(runs[0].0, runs[1].0, "replies differ");
-        assert!(!runs[0].0.iter().flatten().any(|f| matches!(f, Frame::Error(_))), "{:?}", runs[0].0);
+        assert!(
+            !runs[0]
+                .0
+                .iter()
+                .flatten()
+                .any(|f| matches!(f, Frame::Error(_))),
+            "{:?}",
+            runs[0].0
+        );
         assert_eq!(runs[0].1, runs[1].1, "state differs");
         // The Expire op deleted the expired key in both.
         assert_eq!(runs[0].0[7][1], Frame::Integer(1));

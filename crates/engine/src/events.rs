@@ -19,7 +19,9 @@ pub trait Bus: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Touch {
     /// Written; `created` when the key did not exist (or had expired) before.
-    Written { created: bool },
+    Written {
+        created: bool,
+    },
     Deleted,
     /// Deleted because its time to live ran out.
     Expired,
@@ -125,7 +127,12 @@ pub fn flags_to_string(f: u32) -> String {
             }
         }
     }
-    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm'), (NEW, 'n')] {
+    for (bit, c) in [
+        (KEYSPACE, 'K'),
+        (KEYEVENT, 'E'),
+        (KEY_MISS, 'm'),
+        (NEW, 'n'),
+    ] {
         if f & bit != 0 {
             s.push(c);
         }
@@ -167,7 +174,11 @@ fn event_name(name: &str, group: &str, argv: &[Vec<u8>], pos: Option<usize>) -> 
         "expire" | "pexpire" | "expireat" | "pexpireat" => return (GENERIC, "expire".into()),
         "persist" => return (GENERIC, "persist".into()),
         "rename" | "renamenx" => {
-            let e = if pos == Some(1) { "rename_from" } else { "rename_to" };
+            let e = if pos == Some(1) {
+                "rename_from"
+            } else {
+                "rename_to"
+            };
             return (GENERIC, e.into());
         }
         "copy" => return (GENERIC, "copy_to".into()),

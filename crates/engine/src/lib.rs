@@ -17,7 +17,12 @@ mod table;
 mod txn;
 
 pub use args::*;
+pub use cmd::blocking::{
+    parse_timeout as parse_block_timeout, timeout_position as block_timeout_position,
+};
+pub use cmd::script::ScriptControl;
 pub use error::{CmdError, CmdResult};
+pub use events::{Bus, Event, Touch, Touched};
 pub use glob::glob_match;
 pub use rng::Rng;
 pub use store::{Effects, MemStore, Store, StoreError, Write};
@@ -25,9 +30,6 @@ pub use table::{
     check_arity, check_key_sizes, flags, keys as key_range, lookup, CommandSpec, Exec, KeySpec,
     COMMANDS, NO_KEYS,
 };
-pub use events::{Bus, Event, Touch, Touched};
-pub use cmd::blocking::{parse_timeout as parse_block_timeout, timeout_position as block_timeout_position};
-pub use cmd::script::ScriptControl;
 pub use txn::Txn;
 
 pub use resp::Frame;

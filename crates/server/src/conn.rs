@@ -137,9 +137,13 @@ async fn connection_loop(
             }
             buf.drain(..pos);
             let more = reqs.len() == MAX_PER_ROUND;
-            let quit = dispatch::run_batch(shared, sess, reqs, Some(&stream), &mut |f: &Frame, resp3: bool| {
-                resp::encode(f, resp3, &mut out)
-            })
+            let quit = dispatch::run_batch(
+                shared,
+                sess,
+                reqs,
+                Some(&stream),
+                &mut |f: &Frame, resp3: bool| resp::encode(f, resp3, &mut out),
+            )
             .await;
             if let Some(msg) = &fatal {
                 // Like Redis: answer the protocol error, then close this connection only.

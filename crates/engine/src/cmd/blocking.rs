@@ -129,7 +129,10 @@ fn bzpopmax(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn brpoplpush(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     parse_timeout(&argv[3])?;
-    nested(t, vec![b"rpoplpush".to_vec(), argv[1].clone(), argv[2].clone()])
+    nested(
+        t,
+        vec![b"rpoplpush".to_vec(), argv[1].clone(), argv[2].clone()],
+    )
 }
 
 fn blmove(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {

@@ -86,17 +86,13 @@ pub fn start(shared: &Arc<Shared>, what: What) -> super::Resp {
     let rest = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |p| {
         let _keep = &guard;
         match p {
-            Push::Message { channel, payload } => {
-                event(&join(&[b"message", &channel, &payload]))
-            }
+            Push::Message { channel, payload } => event(&join(&[b"message", &channel, &payload])),
             Push::PMessage {
                 pattern,
                 channel,
                 payload,
             } => event(&join(&[b"pmessage", &pattern, &channel, &payload])),
-            Push::SMessage { channel, payload } => {
-                event(&join(&[b"smessage", &channel, &payload]))
-            }
+            Push::SMessage { channel, payload } => event(&join(&[b"smessage", &channel, &payload])),
             Push::Monitor(line) => event(line.as_bytes()),
         }
     });

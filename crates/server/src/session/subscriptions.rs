@@ -12,7 +12,11 @@ fn bulk(s: impl Into<Vec<u8>>) -> Frame {
 pub fn push_frame(p: &Push, resp3: bool) -> Frame {
     let items = match p {
         Push::Message { channel, payload } => {
-            vec![bulk("message"), bulk(channel.clone()), bulk(payload.clone())]
+            vec![
+                bulk("message"),
+                bulk(channel.clone()),
+                bulk(payload.clone()),
+            ]
         }
         Push::PMessage {
             pattern,
@@ -25,7 +29,11 @@ pub fn push_frame(p: &Push, resp3: bool) -> Frame {
             bulk(payload.clone()),
         ],
         Push::SMessage { channel, payload } => {
-            vec![bulk("smessage"), bulk(channel.clone()), bulk(payload.clone())]
+            vec![
+                bulk("smessage"),
+                bulk(channel.clone()),
+                bulk(payload.clone()),
+            ]
         }
         Push::Monitor(line) => return Frame::Simple(line.clone()),
     };
