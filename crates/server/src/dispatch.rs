@@ -371,8 +371,10 @@ async fn run_blocking(
     }
     let broker = shared.broker.clone();
     let db = sess.db;
+    // Registered once, before the first run (no wake-up can be missed), and keeps its
+    // place in line across retries: waiters are served in arrival order.
+    let waiter = broker.block(sess.id, db, &keys);
     loop {
-        let waiter = broker.block(sess.id, db, &keys);
         let reply = if spec.is_write() {
             match shared
                 .node
@@ -411,15 +413,19 @@ async fn run_blocking(
                 return reply;
             }
         };
-        broker.unblock_done(sess.id, db, &keys);
         match waiter.unblock.load(Ordering::SeqCst) {
-            crate::pubsub::UNBLOCK_TIMEOUT => return reply,
+            crate::pubsub::UNBLOCK_TIMEOUT => {
+                broker.unblock_done(sess.id, db, &keys);
+                return reply;
+            }
             crate::pubsub::UNBLOCK_ERROR => {
-                return Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+                broker.unblock_done(sess.id, db, &keys);
+                return Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into());
             }
             _ => {}
         }
         if !woke {
+            broker.unblock_done(sess.id, db, &keys);
             return reply;
         }
     }

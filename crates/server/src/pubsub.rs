@@ -221,14 +221,20 @@ impl Broker {
         w
     }
 
+    /// Unregisters a client that stopped waiting, and passes the turn on: the next
+    /// waiter on each of its keys is woken to look (the key may still hold data, or a
+    /// wake-up meant for this client may have arrived while it was busy).
     pub fn unblock_done(&self, id: u64, db: u8, keys: &[Vec<u8>]) {
         let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         for k in keys {
             let slot = (db, k.clone());
             if let Some(list) = m.get_mut(&slot) {
                 list.retain(|(c, _)| *c != id);
-                if list.is_empty() {
-                    m.remove(&slot);
+                match list.first() {
+                    Some((_, next)) => next.notify.notify_one(),
+                    None => {
+                        m.remove(&slot);
+                    }
                 }
             }
         }
@@ -311,11 +317,10 @@ impl Broker {
 
     fn wake(&self, db: u8, key: &[u8]) {
         let m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(list) = m.get(&(db, key.to_vec())) {
-            // In arrival order: the first waiter's retry is proposed first.
-            for (_, w) in list {
-                w.notify.notify_one();
-            }
+        // FIFO: only the longest-waiting client looks; when it is served (or gives up)
+        // it passes the turn to the next one (`unblock_done`).
+        if let Some((_, w)) = m.get(&(db, key.to_vec())).and_then(|l| l.first()) {
+            w.notify.notify_one();
         }
     }
 }
