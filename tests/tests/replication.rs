@@ -348,3 +348,56 @@ fn cluster_cli_status_transfer_leader_and_rest_strong_reads() {
         .call();
     assert!(matches!(bad, Err(ureq::Error::Status(400, _))));
 }
+
+/// Pub/sub and blocking pops across nodes: PUBLISH travels through the log, so a
+/// subscriber on any node (voter or read replica) receives a message published on any
+/// other; a blocking pop on the replica is a write forwarded to the leader, woken by a
+/// push sent to a third node.
+#[test]
+fn pubsub_and_blocking_pops_span_the_cluster() {
+    let mut c = Cluster::start(3);
+    let r = c.add_replica("eu-west-1");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let mut subs = Vec::new();
+    for i in [0, 1, r] {
+        let url = c.nodes[i].url();
+        let ready = ready_tx.clone();
+        subs.push(std::thread::spawn(move || {
+            let mut conn = meridian_tests::connect(&url);
+            let mut ps = conn.as_pubsub();
+            ps.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            ps.subscribe("news").unwrap();
+            ready.send(()).unwrap();
+            let m = ps.get_message().unwrap();
+            m.get_payload::<String>().unwrap()
+        }));
+    }
+    for _ in 0..3 {
+        ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+    let mut publisher = c.nodes[2].client();
+    let _: i64 = cmd("PUBLISH")
+        .arg("news")
+        .arg("everywhere")
+        .query(&mut publisher)
+        .unwrap();
+    for h in subs {
+        assert_eq!(h.join().unwrap(), "everywhere");
+    }
+
+    let url = c.nodes[r].url();
+    let h = std::thread::spawn(move || {
+        let mut w = meridian_tests::connect(&url);
+        let v: Vec<String> = cmd("BLPOP").arg("q").arg(20).query(&mut w).unwrap();
+        v
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let _: i64 = cmd("RPUSH")
+        .arg("q")
+        .arg("job")
+        .query(&mut publisher)
+        .unwrap();
+    assert_eq!(h.join().unwrap(), vec!["q", "job"]);
+    let len: i64 = cmd("LLEN").arg("q").query(&mut publisher).unwrap();
+    assert_eq!(len, 0);
+}
