@@ -127,7 +127,7 @@ def cluster_bench(a, meridian, tmp, procs, rport, mport):
     write_section(a.out, f"## Cluster: 3 voters + 1 read replica on loopback\n\nRun {datetime.date.today()}, one round. Reproduce with `scripts/dev.sh bench --cluster`.\n\n{table}\n", marker="## Cluster:")
 
 def wrk(url, seconds=10, conns=50):
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(conns), "-d", f"{seconds}s", "--latency", url],
+    out = subprocess.run(["wrk", "-t", str(min(2, conns)), "-c", str(conns), "-d", f"{seconds}s", "--latency", url],
                          check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = float(next(l for l in out.splitlines() if l.startswith("Requests/sec")).split()[1])
     def pct(p):
