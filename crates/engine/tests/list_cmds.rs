@@ -3,7 +3,6 @@
 //! ends, O(1) DEL, no element records left behind by changes in the middle).
 
 use engine::{Frame, MemStore, Txn, Write};
-use keys::{Cf, Meta};
 use proptest::prelude::*;
 use std::collections::VecDeque;
 
@@ -32,21 +31,6 @@ impl Db {
     }
 }
 
-fn live_records(store: &MemStore, key: &str) -> usize {
-    let Some(raw) = store
-        .map
-        .get(&(Cf::Meta, keys::meta_key(0, key.as_bytes())))
-    else {
-        return 0;
-    };
-    let meta = Meta::decode(raw).unwrap();
-    let prefix = keys::data_prefix(0, key.as_bytes(), meta.version);
-    store
-        .map
-        .keys()
-        .filter(|(cf, k)| *cf == Cf::Data && k.starts_with(&prefix))
-        .count()
-}
 fn ints(v: &[i64]) -> Frame {
     Frame::Array(v.iter().map(|&i| int(i)).collect())
 }

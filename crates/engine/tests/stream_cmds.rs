@@ -3,8 +3,7 @@
 //! stream and of a consumer group, and the storage contract (a handful of records per
 //! XADD/XACK/XREADGROUP, whatever the stream's size).
 
-use engine::{Frame, MemStore, Write};
-use keys::{Cf, Meta};
+use engine::{Frame, Write};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -75,22 +74,6 @@ fn field<'a>(f: &'a Frame, name: &str) -> &'a Frame {
         Frame::Map(m) => &m.iter().find(|(k, _)| *k == bulk(name)).unwrap().1,
         other => panic!("not a map: {other:?}"),
     }
-}
-
-fn live_records(store: &MemStore, key: &str) -> usize {
-    let Some(raw) = store
-        .map
-        .get(&(Cf::Meta, keys::meta_key(0, key.as_bytes())))
-    else {
-        return 0;
-    };
-    let meta = Meta::decode(raw).unwrap();
-    let prefix = keys::data_prefix(0, key.as_bytes(), meta.version);
-    store
-        .map
-        .keys()
-        .filter(|(cf, k)| *cf == Cf::Data && k.starts_with(&prefix))
-        .count()
 }
 
 // ---- redis.io examples ----------------------------------------------------------------

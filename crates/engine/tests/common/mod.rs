@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use engine::{Effects, Frame, MemStore, Txn};
+use keys::{Cf, Meta};
 
 pub const T0: u64 = 1_700_000_000_000;
 
@@ -71,4 +72,21 @@ pub fn resp2_pairs(f: Frame) -> Frame {
         Frame::Array(items) => Frame::Array(items.into_iter().map(resp2_pairs).collect()),
         other => other,
     }
+}
+
+/// How many data records the live key `key` (db 0) has under its current version.
+pub fn live_records(store: &MemStore, key: &str) -> usize {
+    let Some(raw) = store
+        .map
+        .get(&(Cf::Meta, keys::meta_key(0, key.as_bytes())))
+    else {
+        return 0;
+    };
+    let meta = Meta::decode(raw).unwrap();
+    let prefix = keys::data_prefix(0, key.as_bytes(), meta.version);
+    store
+        .map
+        .keys()
+        .filter(|(cf, k)| *cf == Cf::Data && k.starts_with(&prefix))
+        .count()
 }
