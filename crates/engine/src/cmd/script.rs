@@ -351,6 +351,8 @@ impl RunSlot {
 }
 
 static RUNNING: Mutex<Vec<Arc<RunSlot>>> = Mutex::new(Vec::new());
+/// How many scripts run now: lets the server's per-command BUSY check skip the lock.
+static RUNNING_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn running() -> std::sync::MutexGuard<'static, Vec<Arc<RunSlot>>> {
     // A panic while holding this lock cannot leave the list inconsistent.
@@ -367,7 +369,10 @@ pub(super) fn register_run(replicated: bool) -> RunGuard {
         replicated,
         state: AtomicU8::new(CLEAN),
     });
-    running().push(slot.clone());
+    let mut list = running();
+    list.push(slot.clone());
+    RUNNING_COUNT.store(list.len(), Ordering::Release);
+    drop(list);
     RunGuard(slot)
 }
 
@@ -375,7 +380,9 @@ pub(super) struct RunGuard(pub(super) Arc<RunSlot>);
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
-        running().retain(|s| !Arc::ptr_eq(s, &self.0));
+        let mut list = running();
+        list.retain(|s| !Arc::ptr_eq(s, &self.0));
+        RUNNING_COUNT.store(list.len(), Ordering::Release);
     }
 }
 
@@ -392,6 +399,9 @@ pub struct ScriptControl;
 impl ScriptControl {
     /// Wall-clock start (unix ms) of the longest-running script, if any runs.
     pub fn running_since_ms() -> Option<u64> {
+        if RUNNING_COUNT.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         running().iter().map(|s| s.started_ms).min()
     }
 
