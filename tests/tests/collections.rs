@@ -1,7 +1,8 @@
 //! Collections far larger than a command: element-per-record storage over the real
 //! binary. A hash, a sorted set and a list of 1M members each: one more HSET/ZADD/LPUSH
 //! writes O(1) state records, DEL of the whole collection writes O(1), and everything
-//! is there after a kill -9 and restart.
+//! is there after a kill -9 and restart. The sorted set's ranks are then served from
+//! the memory tier.
 
 use meridian_tests::Server;
 use redis::cmd;
@@ -86,6 +87,63 @@ fn a_million_members_cost_o1_records_per_write_and_survive_restart() {
     assert_eq!(ends, ("new".to_string(), format!("e{}", N - 1)));
     let all: Vec<String> = cmd("HKEYS").arg("h").query(&mut c).unwrap();
     assert_eq!(all.len(), N + 1);
+
+    // Ranks come from the memory tier: built once on first use, then kept in step with
+    // writes (no rebuild), so ranks deep inside the set cost O(log n).
+    let rank: i64 = cmd("ZRANK").arg("z").arg("m500000").query(&mut c).unwrap();
+    assert_eq!(rank, 500_001);
+    let t0 = Instant::now();
+    for i in (0..N).step_by(N / 1000) {
+        let r: i64 = cmd("ZREVRANK")
+            .arg("z")
+            .arg(format!("m{i}"))
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(r, (N - 1 - i) as i64);
+    }
+    eprintln!("1000 ZREVRANKs in a 1M-member zset: {:?}", t0.elapsed());
+    let _: i64 = cmd("ZADD")
+        .arg("z")
+        .arg(-2)
+        .arg("newer")
+        .query(&mut c)
+        .unwrap();
+    let rank: i64 = cmd("ZRANK").arg("z").arg("m500000").query(&mut c).unwrap();
+    assert_eq!(rank, 500_002);
+    let count: i64 = cmd("ZCOUNT")
+        .arg("z")
+        .arg(100_000)
+        .arg("(200000")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(count, 100_000);
+    let mid: Vec<String> = cmd("ZRANGE")
+        .arg("z")
+        .arg(700_002)
+        .arg(700_003)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(mid, vec!["m700000", "m700001"]);
+    let page: Vec<String> = cmd("ZRANGEBYSCORE")
+        .arg("z")
+        .arg("-inf")
+        .arg("+inf")
+        .arg("LIMIT")
+        .arg(900_002)
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(page, vec!["m900000", "m900001"]);
+    let info: String = cmd("INFO").arg("memory").query(&mut c).unwrap();
+    let field = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in INFO memory: {info}"))
+    };
+    assert_eq!(field("memory_tier_builds:"), 1, "{info}");
+    assert_eq!(field("memory_tier_sets:"), 1, "{info}");
+    assert!(field("memory_tier_hits:") >= 1004, "{info}");
 
     // DEL of each whole collection: O(1) records.
     for k in ["h", "z", "l"] {

@@ -5,7 +5,7 @@ use crate::log_store::LogStore;
 use crate::network::Network;
 use crate::state_machine::StateMachine;
 use crate::types::{Op, Request, TypeConfig};
-use engine::{Frame, Txn};
+use engine::{Frame, Tier, Txn};
 use openraft::error::ClientWriteError;
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use std::collections::BTreeMap;
@@ -32,6 +32,8 @@ pub struct NodeConfig {
     /// Cluster password (admin RPCs); None when authentication is off.
     pub password: Option<String>,
     pub cache_bytes: usize,
+    /// Budget of the memory tier (decoded hot collections).
+    pub tier_bytes: usize,
     pub election_timeout_ms: (u64, u64),
     pub heartbeat_ms: u64,
     /// Entries between snapshots (after which older log entries are purged).
@@ -51,6 +53,7 @@ impl NodeConfig {
             region: "local".into(),
             password: None,
             cache_bytes: 256 << 20,
+            tier_bytes: engine::tier::DEFAULT_BUDGET,
             election_timeout_ms: (150, 300),
             heartbeat_ms: 50,
             snapshot_every: 200_000,
@@ -139,6 +142,8 @@ pub struct Node {
     pub id: u64,
     pub raft: Raft<TypeConfig>,
     pub storage: Arc<Storage>,
+    /// Decoded hot collections, kept in step by the state machine (see engine::tier).
+    pub tier: Arc<Tier>,
     pub cfg: NodeConfig,
     proposals: mpsc::Sender<Proposal>,
     applied: watch::Receiver<u64>,
@@ -186,6 +191,8 @@ impl Node {
         let (mut sm, applied) =
             StateMachine::open(storage.clone(), cfg.data_dir.join("snapshots"))?;
         sm.sink = sink;
+        let tier = Arc::new(Tier::new(cfg.tier_bytes));
+        sm.tier = tier.clone();
         let config = Config {
             cluster_name: "meridian".into(),
             election_timeout_min: cfg.election_timeout_ms.0,
@@ -205,6 +212,7 @@ impl Node {
             id: cfg.id,
             raft,
             storage,
+            tier,
             cfg: cfg.clone(),
             proposals: ptx,
             applied,
@@ -699,8 +707,12 @@ impl Node {
         if single_record {
             Txn::read_only(&*self.storage, now_ms(), rand::random()).run(db, argv)
         } else {
+            // The tier's generation is read before the snapshot is taken: see engine::tier.
+            let generation = self.tier.generation();
             let snap = self.storage.snapshot();
-            Txn::read_only(&snap, now_ms(), rand::random()).run(db, argv)
+            Txn::read_only(&snap, now_ms(), rand::random())
+                .with_tier(&self.tier, generation)
+                .run(db, argv)
         }
     }
 

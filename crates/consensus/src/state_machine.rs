@@ -5,7 +5,7 @@ use crate::types::{
     read_err, write_err, Dedupe, Entry, EventSink, LogId, Op, Response, SnapshotDir, StorageError,
     StoredMembership, TypeConfig,
 };
-use engine::{Frame, Txn};
+use engine::{Frame, Tier, Txn};
 use keys::Cf;
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, SnapshotMeta};
@@ -26,6 +26,8 @@ pub struct StateMachine {
     current: Option<(Meta, PathBuf)>,
     /// Receives each entry's touched keys and events (pub/sub, notifications, wakeups).
     pub(crate) sink: Option<Arc<dyn EventSink>>,
+    /// The memory tier, told about every entry's effects once they are written.
+    pub(crate) tier: Arc<Tier>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -59,6 +61,7 @@ impl StateMachine {
                 applied_tx,
                 current,
                 sink: None,
+                tier: Arc::new(Tier::default()),
             },
             applied_rx,
         ))
@@ -83,7 +86,10 @@ impl StateMachine {
                 engine::Effects::default()
             }
             EntryPayload::Normal(req) => {
-                let mut txn = Txn::new(&*self.st, log_id.index, req.now_ms, req.seed);
+                // Everything before this entry is written and observed, so the tier's
+                // current generation describes the store this transaction reads.
+                let mut txn = Txn::new(&*self.st, log_id.index, req.now_ms, req.seed)
+                    .with_tier(&self.tier, self.tier.generation());
                 if let Some(sink) = &self.sink {
                     txn = txn.with_bus(&**sink);
                 }
@@ -145,6 +151,7 @@ impl StateMachine {
         self.st
             .write_effects(&effects, &[(Cf::Sm, keys::SM_APPLIED, &rec)])
             .map_err(|e| openraft::StorageIOError::apply(log_id, openraft::AnyError::new(&e)))?;
+        self.tier.observe(&effects);
         if let (Some(sink), Some((at, (touched, events)))) = (&self.sink, delivery) {
             if !touched.is_empty() || !events.is_empty() {
                 sink.deliver(at, touched, events);
@@ -310,6 +317,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), StorageError> {
         let db_dir = snapshot.path.join("db");
         self.st.import_checkpoint(&db_dir).map_err(write_err)?;
+        // Everything the tier held describes the state that was just replaced.
+        self.tier.clear();
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         let rec = self.applied_record()?;

@@ -14,6 +14,7 @@ mod glob;
 mod rng;
 mod store;
 mod table;
+pub mod tier;
 mod txn;
 
 pub use args::*;
@@ -30,6 +31,7 @@ pub use table::{
     check_arity, check_key_sizes, flags, keys as key_range, lookup, CommandSpec, Exec, KeySpec,
     COMMANDS, NO_KEYS,
 };
+pub use tier::{Tier, TierStats};
 pub use txn::Txn;
 
 pub use resp::Frame;

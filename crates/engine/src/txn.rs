@@ -6,6 +6,7 @@ use crate::events::{self, Bus, Event, Touch, Touched};
 use crate::rng::Rng;
 use crate::store::{Effects, Store, StoreError, Write};
 use crate::table::{self, flags, Exec};
+use crate::tier::Tier;
 use keys::{Cf, Kind, Meta};
 use resp::Frame;
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ pub struct Txn<'s> {
     reported: usize,
     events: Vec<Event>,
     bus: Option<&'s dyn Bus>,
+    /// The node's memory tier and its generation when this transaction's view was taken.
+    tier: Option<(&'s Tier, u64)>,
 }
 
 impl<'s> Txn<'s> {
@@ -51,6 +54,7 @@ impl<'s> Txn<'s> {
             reported: 0,
             events: Vec::new(),
             bus: None,
+            tier: None,
         }
     }
 
@@ -66,6 +70,30 @@ impl<'s> Txn<'s> {
     pub fn with_bus(mut self, bus: &'s dyn Bus) -> Txn<'s> {
         self.bus = Some(bus);
         self
+    }
+
+    /// Lets this transaction use (and fill) the node's memory tier. `generation` is
+    /// [`Tier::generation`] read before the store view this transaction reads was taken.
+    pub fn with_tier(mut self, tier: &'s Tier, generation: u64) -> Txn<'s> {
+        self.tier = Some((tier, generation));
+        self
+    }
+
+    /// The memory tier, if this transaction has one.
+    pub(crate) fn tier(&self) -> Option<(&'s Tier, u64)> {
+        self.tier
+    }
+
+    /// True if this transaction wrote anything in `[start, end)` of `cf`.
+    pub(crate) fn wrote_within(&self, cf: Cf, start: &[u8], end: &[u8]) -> bool {
+        self.writes
+            .range((cf, start.to_vec())..(cf, end.to_vec()))
+            .next()
+            .is_some()
+            || self
+                .ranges
+                .iter()
+                .any(|(c, s, e)| *c == cf && s.as_slice() < end && start < e.as_slice())
     }
 
     /// Runs one command in database `db`: table lookup, arity and key-size checks,

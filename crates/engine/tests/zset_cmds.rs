@@ -1570,8 +1570,11 @@ proptest! {
 
     #[test]
     fn zset_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..80),
-                               probes in proptest::collection::vec((score(), any::<bool>(), score(), any::<bool>(), 0i64..5, -1i64..6), 4)) {
-        let mut db = Db::new();
+                               probes in proptest::collection::vec((score(), any::<bool>(), score(), any::<bool>(), 0i64..5, -1i64..6), 4),
+                               tiered in any::<bool>()) {
+        // Half the runs keep a memory tier in step (caching sets of any size), so the
+        // ranks, counts and ranges below come from its decoded copy.
+        let mut db = if tiered { Db::tiered() } else { Db::new() };
         let mut model: BTreeMap<String, f64> = BTreeMap::new();
         for op in ops {
             match op {
@@ -1678,9 +1681,14 @@ proptest! {
             prop_assert_eq!(texts(db.run(&["ZREVRANGE", "z", &a.to_string(), &b.to_string(), "WITHSCORES"])), flat(&pick(&rev)));
         }
         for (i, (m, s)) in sorted.iter().enumerate() {
+            prop_assert_eq!(db.read_path(&["ZRANK", "z", m]), int(i as i64));
             prop_assert_eq!(db.run(&["ZRANK", "z", m, "WITHSCORE"]), arr(vec![int(i as i64), dbl(*s)]));
             prop_assert_eq!(db.run(&["ZREVRANK", "z", m]), int((sorted.len() - 1 - i) as i64));
             prop_assert_eq!(db.run(&["ZSCORE", "z", m]), dbl(*s));
+        }
+        if let Some(tier) = &db.tier {
+            // The tier really answered (it is not silently bypassed).
+            prop_assert!(sorted.is_empty() || tier.stats().hits > 0);
         }
     }
 
@@ -1698,4 +1706,115 @@ proptest! {
         let expect: Vec<Frame> = want.iter().flat_map(|(s, m)| [Frame::Bulk(m.clone()), Frame::Double(*s)]).collect();
         prop_assert_eq!(got, Frame::Array(expect));
     }
+}
+
+// ---- the memory tier ----------------------------------------------------------------
+
+/// Ranks and ranges of every member, read on the read path.
+fn rank_view(db: &Db, n: usize) -> Vec<Frame> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(db.read_path(&["ZRANK", "z", &format!("m{i:04}")]));
+        out.push(db.read_path(&["ZREVRANK", "z", &format!("m{i:04}")]));
+    }
+    out.push(db.read_path(&["ZRANGE", "z", "17", "40", "WITHSCORES"]));
+    out.push(db.read_path(&["ZREVRANGE", "z", "3", "9"]));
+    out.push(db.read_path(&["ZCOUNT", "z", "(10", "100"]));
+    out.push(db.read_path(&["ZRANGEBYSCORE", "z", "-inf", "+inf", "LIMIT", "50", "5"]));
+    out.push(db.read_path(&["ZREVRANGEBYSCORE", "z", "+inf", "(20", "LIMIT", "3", "4"]));
+    out
+}
+
+#[test]
+fn large_sets_are_ranked_from_the_tier_and_stay_exact_through_writes() {
+    let pairs: Vec<(f64, Vec<u8>)> = (0..300)
+        .map(|i| (((i * 37) % 150) as f64, format!("m{i:04}").into_bytes()))
+        .collect();
+    let mut plain = Db::new();
+    let mut tiered = Db::new();
+    tiered.tier = Some(engine::Tier::default());
+    plain.fill("z", &pairs);
+    tiered.fill("z", &pairs);
+    assert_eq!(rank_view(&tiered, 300), rank_view(&plain, 300));
+    let stats = tiered.tier.as_ref().unwrap().stats();
+    assert_eq!(stats.entries, 1);
+    assert!(stats.hits > 500, "{stats:?}");
+    assert_eq!(stats.builds, 1);
+    // Writes keep the copy in step (no rebuild), whatever command makes them.
+    for cmd in [
+        &["ZADD", "z", "5.5", "m0007", "-3", "new1", "1000", "new2"][..],
+        &["ZINCRBY", "z", "-100", "m0100"],
+        &["ZREM", "z", "m0003", "m0004", "nope"],
+        &["ZPOPMIN", "z", "2"],
+        &["ZREMRANGEBYRANK", "z", "10", "12"],
+        &["EXPIRE", "z", "1000"],
+        &["ZREMRANGEBYSCORE", "z", "(20", "22"],
+    ] {
+        assert_eq!(tiered.run(cmd), plain.run(cmd), "{cmd:?}");
+        assert_eq!(
+            rank_view(&tiered, 300),
+            rank_view(&plain, 300),
+            "after {cmd:?}"
+        );
+    }
+    let stats = tiered.tier.as_ref().unwrap().stats();
+    assert_eq!((stats.entries, stats.builds), (1, 1), "{stats:?}");
+    // A new incarnation drops the copy.
+    assert_eq!(tiered.run(&["DEL", "z"]), int(1));
+    assert_eq!(tiered.tier.as_ref().unwrap().stats().entries, 0);
+    assert_eq!(tiered.read_path(&["ZRANK", "z", "m0001"]), Frame::Null);
+}
+
+#[test]
+fn a_copy_built_one_entry_ahead_converges_and_a_stale_one_is_refused() {
+    let pairs: Vec<(f64, Vec<u8>)> = (0..200)
+        .map(|i| ((i % 20) as f64, format!("m{i:04}").into_bytes()))
+        .collect();
+    let mut plain = Db::new();
+    let mut db = Db::new();
+    db.tier = Some(engine::Tier::default());
+    plain.fill("z", &pairs);
+    db.fill("z", &pairs);
+    let write = |db: &mut Db, argv: &[&str]| -> engine::Effects {
+        db.index += 1;
+        let mut t = engine::Txn::new(&db.store, db.index, db.now, db.seed);
+        let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+        t.run(0, &argv);
+        let e = t.into_effects();
+        db.store.apply(&e);
+        e
+    };
+    // A reader reads the generation, then the state machine writes an entry, then the
+    // reader builds from a view that already has it, then the entry is observed.
+    let generation = db.tier.as_ref().unwrap().generation();
+    let e = write(&mut db, &["ZADD", "z", "-1", "first", "7.5", "m0001"]);
+    plain.run(&["ZADD", "z", "-1", "first", "7.5", "m0001"]);
+    {
+        let tier = db.tier.as_ref().unwrap();
+        let mut t = engine::Txn::read_only(&db.store, db.now, 0).with_tier(tier, generation);
+        assert_eq!(
+            t.run(0, &[b"ZRANK".to_vec(), b"z".to_vec(), b"first".to_vec()]),
+            int(0)
+        );
+        assert_eq!(tier.stats().builds, 1);
+        tier.observe(&e);
+    }
+    assert_eq!(rank_view(&db, 200), rank_view(&plain, 200));
+    // A reader whose generation is older than an observed entry must not insert.
+    db.run(&["DEL", "z"]);
+    plain.run(&["DEL", "z"]);
+    db.fill("z", &pairs);
+    plain.fill("z", &pairs);
+    let tier_builds = db.tier.as_ref().unwrap().stats().builds;
+    let generation = db.tier.as_ref().unwrap().generation();
+    let e = write(&mut db, &["ZREM", "z", "m0005"]);
+    db.tier.as_ref().unwrap().observe(&e);
+    plain.run(&["ZREM", "z", "m0005"]);
+    {
+        let tier = db.tier.as_ref().unwrap();
+        let mut t = engine::Txn::read_only(&db.store, db.now, 0).with_tier(tier, generation);
+        t.run(0, &[b"ZRANK".to_vec(), b"z".to_vec(), b"m0009".to_vec()]);
+        assert_eq!(tier.stats().builds, tier_builds, "a stale build was cached");
+    }
+    assert_eq!(rank_view(&db, 200), rank_view(&plain, 200));
 }

@@ -222,6 +222,12 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 human(rss),
                 node.storage.disk_bytes()
             );
+            let t = node.tier.stats();
+            let _ = write!(
+                o,
+                "memory_tier_sets:{}\r\nmemory_tier_bytes:{}\r\nmemory_tier_hits:{}\r\nmemory_tier_builds:{}\r\nmemory_tier_evictions:{}\r\n",
+                t.entries, t.bytes, t.hits, t.builds, t.evictions
+            );
         }
         "persistence" => {
             let st = &node.storage.stats;

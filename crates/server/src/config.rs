@@ -86,6 +86,9 @@ pub struct ServerArgs {
     /// Block cache size in MiB [default: 256]
     #[arg(long, env = "MERIDIAN_CACHE_MB")]
     pub cache_mb: Option<usize>,
+    /// Memory tier budget in MiB: decoded copies of hot sorted sets [default: 256]
+    #[arg(long, env = "MERIDIAN_TIER_MB")]
+    pub tier_mb: Option<usize>,
     /// Maximum number of connected clients [default: 10000]
     #[arg(long, env = "MERIDIAN_MAXCLIENTS")]
     pub maxclients: Option<usize>,
@@ -132,6 +135,7 @@ struct FileConfig {
     no_auth: Option<bool>,
     log_level: Option<String>,
     cache_mb: Option<usize>,
+    tier_mb: Option<usize>,
     maxclients: Option<usize>,
     snapshot_every: Option<u64>,
     node_id: Option<u64>,
@@ -156,6 +160,7 @@ pub struct Config {
     pub no_auth: bool,
     pub log_level: String,
     pub cache_mb: usize,
+    pub tier_mb: usize,
     pub maxclients: usize,
     pub snapshot_every: u64,
     pub node_id: u64,
@@ -224,6 +229,7 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
             cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(256),
+            tier_mb: args.tier_mb.or(file.tier_mb).unwrap_or(256),
             maxclients: args.maxclients.or(file.maxclients).unwrap_or(10_000),
             snapshot_every: args
                 .snapshot_every

@@ -131,6 +131,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut ncfg = consensus::NodeConfig::single(cfg.data_dir.clone());
     ncfg.id = cfg.node_id;
     ncfg.cache_bytes = cfg.cache_mb << 20;
+    ncfg.tier_bytes = cfg.tier_mb << 20;
     ncfg.snapshot_every = cfg.snapshot_every;
     ncfg.initial_cluster = cfg.initial_cluster.clone();
     ncfg.replica = cfg.replica;

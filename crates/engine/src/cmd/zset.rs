@@ -16,26 +16,32 @@
 //! Writes are O(1) records per member: adding one writes its two records and the meta,
 //! changing a score also deletes the old index record; DEL only drops the meta.
 //!
-//! Reads walk the index. The store iterates forward only, so reading from the high end
-//! (ZREVRANGE, ZPOPMAX, ZRANGE with negative indexes) uses [`Span::tail`], which finds
-//! the last k records with O(log) bounded forward probes instead of a full walk.
-//! Complexities below count records read (n = ZCARD, m = records returned):
+//! Reads walk the index, or ask the memory tier (`crate::tier`): a set of at least
+//! `tier::MIN_CACHED_LEN` members that a rank operation touches gets a decoded copy of
+//! its score index (an order-statistics structure), kept in step with every write by
+//! the state machine, so rank operations cost what they cost in Redis. Without the tier
+//! (small sets, a set the same transaction changed) the walk below is used. The store
+//! iterates forward only, so reading from the high end (ZREVRANGE, ZPOPMAX, ZRANGE with
+//! negative indexes) uses [`Span::tail`], which finds the last k records with O(log)
+//! bounded forward probes instead of a full walk. Complexities below count records read
+//! (n = ZCARD, m = records returned):
 //!
-//! | command                         | here                                   | Redis      |
-//! |---------------------------------|----------------------------------------|------------|
-//! | ZADD, ZINCRBY, ZREM, ZSCORE     | O(1) per member                        | O(log n)   |
-//! | ZCARD                           | O(1)                                   | O(1)       |
-//! | ZCOUNT, ZLEXCOUNT               | O(m), m = members in range             | O(log n)   |
-//! | ZRANK / ZREVRANK                | O(rank) / O(revrank)                   | O(log n)   |
-//! | ZRANGE by rank (either way)     | O(min(start, n-start) + m), tail probes| O(log n+m) |
-//! | ZRANGE BYSCORE/BYLEX            | O(offset + m); REV with O(log) probes  | O(log n+m) |
-//! | ZPOPMIN / ZPOPMAX, ZMPOP        | O(m) / O(m) with O(log) probes         | O(m log n) |
-//! | ZREMRANGEBY*                    | O(m) reads and O(m) writes (O(1) if m = n) | O(log n+m) |
-//! | ZRANDMEMBER                     | O(highest position drawn)              | O(m)       |
-//! | ZSCAN                           | O(cursor + count) per call             | O(1)/call  |
-//! | ZUNION/ZINTER/ZDIFF(+STORE)     | O(total input) / O(smallest · keys)    | similar    |
-//!
-//! A decoded memory tier will bring the rank operations to O(log n) later.
+//! | command                         | with the tier      | walking records                        | Redis      |
+//! |---------------------------------|--------------------|----------------------------------------|------------|
+//! | ZADD, ZINCRBY, ZREM, ZSCORE     | O(1) records per member, O(log n) in memory | O(1) per member | O(log n)   |
+//! | ZCARD                           | O(1)               | O(1)                                   | O(1)       |
+//! | ZCOUNT                          | O(log n)           | O(m), m = members in range             | O(log n)   |
+//! | ZLEXCOUNT                       | —                  | O(m)                                   | O(log n)   |
+//! | ZRANK / ZREVRANK                | O(log n)           | O(rank) / O(revrank)                   | O(log n)   |
+//! | ZRANGE by rank (either way)     | O(log n + m)       | O(min(start, n-start) + m), tail probes| O(log n+m) |
+//! | ZRANGE BYSCORE (LIMIT)          | O(log n + m)       | O(offset + m); REV with O(log) probes  | O(log n+m) |
+//! | ZRANGE BYLEX                    | —                  | O(offset + m)                          | O(log n+m) |
+//! | ZREMRANGEBYRANK                 | O(log n + m) reads, O(m) writes | O(rank + m)               | O(log n+m) |
+//! | ZPOPMIN / ZPOPMAX, ZMPOP        | —                  | O(m) / O(m) with O(log) probes         | O(m log n) |
+//! | ZREMRANGEBYSCORE/LEX            | —                  | O(m) reads and O(m) writes (O(1) if m = n) | O(log n+m) |
+//! | ZRANDMEMBER                     | —                  | O(highest position drawn)              | O(m)       |
+//! | ZSCAN                           | —                  | O(cursor + count) per call             | O(1)/call  |
+//! | ZUNION/ZINTER/ZDIFF(+STORE)     | —                  | O(total input) / O(smallest · keys)    | similar    |
 //!
 //! Replies are built for RESP2 (flat member/score arrays; scores as `Frame::Double`,
 //! which RESP2 sends as Redis's bulk formatting and RESP3 as a double). The engine does
@@ -47,6 +53,7 @@ use crate::args;
 use crate::coll;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec, KeySpec};
+use crate::tier::RankIndex;
 use crate::txn::Txn;
 use crate::Frame;
 use ::keys::{Cf, Kind, Meta};
@@ -134,6 +141,8 @@ fn store_numkeys_key_positions(argv: &[Vec<u8>]) -> Vec<usize> {
 
 const MEMBER: u8 = b'm';
 const INDEX: u8 = b's';
+/// The score index's sub-key tag, for the memory tier.
+pub(crate) const INDEX_TAG: u8 = INDEX;
 
 /// -0 and 0 are the same score (as in Redis's comparisons); stored as 0.
 fn norm(score: f64) -> f64 {
@@ -403,6 +412,24 @@ impl Span {
         Ok(n)
     }
 
+    /// Where a bound of an index span sits in the tier's copy: elements before it.
+    fn tier_rank(&self, ix: &RankIndex, bound: &[u8]) -> u64 {
+        if bound.len() > self.plen + 1 {
+            ix.rank(&bound[self.plen + 1..])
+        } else if bound.get(self.plen) == Some(&INDEX) {
+            0
+        } else {
+            ix.len()
+        }
+    }
+
+    /// Ranks `[start, end)` the span covers in the tier's copy (index spans only).
+    fn tier_ranks(&self, ix: &RankIndex) -> (u64, u64) {
+        let a = self.tier_rank(ix, &self.start);
+        let b = self.tier_rank(ix, &self.end);
+        (a, b.max(a))
+    }
+
     fn count(&self, t: &Txn) -> Result<u64, CmdError> {
         Span::count_between(t, &self.start, &self.end)
     }
@@ -506,6 +533,63 @@ fn midpoint(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
     (a < out.as_slice() && out.as_slice() < b).then_some(out)
 }
 
+// ---- the memory tier ------------------------------------------------------------------
+
+/// Runs `f` on the decoded score index of the sorted set from the memory tier, when the
+/// tier has (or can now build) a copy that is exactly what `t` sees. None means: walk
+/// RocksDB. Sets below the tier's minimum length (`tier::MIN_CACHED_LEN` by default) are
+/// never built; a set this transaction
+/// changed is read from its records (the tier holds committed state only).
+fn ranked<R>(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    f: impl Fn(&RankIndex) -> R,
+) -> Result<Option<R>, CmdError> {
+    let Some((tier, generation)) = t.tier() else {
+        return Ok(None);
+    };
+    let span = Span::family(t, key, meta, Fam::Index);
+    let prefix = &span.start[..span.plen];
+    if t.wrote_within(Cf::Data, prefix, &coll::prefix_end(prefix)) {
+        return Ok(None);
+    }
+    if let Some(r) = tier.with(t.db, key, meta, &f) {
+        return Ok(Some(r));
+    }
+    if meta.len < tier.min_len() {
+        return Ok(None);
+    }
+    let mut items: Vec<Box<[u8]>> = Vec::with_capacity(usize::try_from(meta.len).unwrap_or(0));
+    let skip = span.plen + 1;
+    t.raw_scan(Cf::Data, &span.start, &span.end, &mut |k, _| {
+        items.push(k.get(skip..).unwrap_or_default().into());
+        true
+    })?;
+    if items.len() as u64 != meta.len {
+        // The meta record and the index disagree; leave the tier out of it.
+        return Ok(None);
+    }
+    let index = RankIndex::from_sorted(items);
+    let r = f(&index);
+    tier.insert(generation, t.db, key, meta, index);
+    Ok(Some(r))
+}
+
+/// An index entry of the tier (sortable score + member) as (member, score).
+fn tier_entry(sub: &[u8]) -> Result<Entry, CmdError> {
+    let raw: [u8; 8] = sub
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(corrupt)?;
+    Ok((sub[8..].to_vec(), from_sortable(raw)))
+}
+
+/// Entries at ranks `from..to` of the tier's copy.
+fn tier_range(ix: &RankIndex, from: u64, to: u64) -> Result<Vec<Entry>, CmdError> {
+    ix.range(from, to).into_iter().map(tier_entry).collect()
+}
+
 // ---- members ------------------------------------------------------------------------
 
 fn read_zset(t: &Txn, key: &[u8]) -> Result<Option<Meta>, CmdError> {
@@ -591,6 +675,9 @@ fn store_entries(t: &mut Txn, dst: &[u8], entries: &[Entry]) -> Result<u64, CmdE
 /// Forward positions `lo..=hi` (0 <= lo <= hi < n) of the whole index, reading from
 /// whichever end is nearer.
 fn by_rank(t: &Txn, key: &[u8], meta: &Meta, lo: u64, hi: u64) -> Result<Vec<Entry>, CmdError> {
+    if let Some(v) = ranked(t, key, meta, |ix| tier_range(ix, lo, hi + 1))? {
+        return v;
+    }
     let span = Span::family(t, key, meta, Fam::Index);
     let n = meta.len;
     let want = hi - lo + 1;
@@ -651,6 +738,8 @@ fn rank_entries(
 /// to `limit` (negative = all). A negative offset yields nothing (Redis 7).
 fn limited(
     t: &Txn,
+    key: &[u8],
+    meta: &Meta,
     span: &Span,
     rev: bool,
     offset: i64,
@@ -660,6 +749,26 @@ fn limited(
         return Ok(Vec::new());
     }
     let off = offset as u64;
+    if span.fam == Fam::Index {
+        let lim = if limit < 0 { u64::MAX } else { limit as u64 };
+        let got = ranked(t, key, meta, |ix| {
+            let (a, b) = span.tier_ranks(ix);
+            if rev {
+                let hi = b.saturating_sub(off).max(a);
+                let lo = hi.saturating_sub(lim).max(a);
+                tier_range(ix, lo, hi).map(|mut v| {
+                    v.reverse();
+                    v
+                })
+            } else {
+                let lo = a.saturating_add(off).min(b);
+                tier_range(ix, lo, lo.saturating_add(lim).min(b))
+            }
+        })?;
+        if let Some(v) = got {
+            return v;
+        }
+    }
     if !rev {
         let take = if limit < 0 { u64::MAX } else { limit as u64 };
         return span.forward(t, off, take);
@@ -866,8 +975,8 @@ fn zmscore(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     Ok(Frame::Array(out))
 }
 
-/// ZRANK/ZREVRANK key member [WITHSCORE]: O(rank) / O(revrank), a walk of the index
-/// from the end the rank is counted from up to the member.
+/// ZRANK/ZREVRANK key member [WITHSCORE]: O(log n) from the memory tier, else O(rank) /
+/// O(revrank), a walk of the index from the end the rank is counted from.
 fn zrank_generic(t: &mut Txn, argv: &[Vec<u8>], rev: bool, name: &str) -> CmdResult {
     if argv.len() > 4 {
         return Err(CmdError::wrong_arity(name));
@@ -890,9 +999,17 @@ fn zrank_generic(t: &mut Txn, argv: &[Vec<u8>], rev: bool, name: &str) -> CmdRes
     let Some(score) = score_of(t, key, &meta, member)? else {
         return Ok(missing);
     };
+    let sub = index_sub(score, member);
+    let cached = ranked(t, key, &meta, |ix| ix.rank(&sub[1..]))?;
     let span = Span::family(t, key, &meta, Fam::Index);
-    let at = ::keys::data_key(t.db, key, meta.version, &index_sub(score, member));
-    let rank = if rev {
+    let at = ::keys::data_key(t.db, key, meta.version, &sub);
+    let rank = if let Some(r) = cached {
+        if rev {
+            meta.len.saturating_sub(1).saturating_sub(r)
+        } else {
+            r
+        }
+    } else if rev {
         Span::count_between(t, &at, &span.end)?.saturating_sub(1)
     } else {
         Span::count_between(t, &span.start, &at)?
@@ -917,13 +1034,17 @@ fn zrevrank(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 // ---- counts -------------------------------------------------------------------------
 
-/// O(m), m = members in the range.
+/// O(log n) from the memory tier, else O(m), m = members in the range.
 fn zcount(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let r = parse_score_range(&argv[2], &argv[3])?;
     let Some(meta) = read_zset(t, &argv[1])? else {
         return int(0);
     };
-    int(Span::scores(t, &argv[1], &meta, &r).count(t)? as i64)
+    let span = Span::scores(t, &argv[1], &meta, &r);
+    if let Some((a, b)) = ranked(t, &argv[1], &meta, |ix| span.tier_ranks(ix))? {
+        return int((b - a) as i64);
+    }
+    int(span.count(t)? as i64)
 }
 
 /// O(m), m = members in the range.
@@ -1022,11 +1143,11 @@ fn zrange_generic(
             Parsed::Rank(s, e) => rank_entries(t, src, &meta, s, e, rev)?,
             Parsed::Score(r) => {
                 let span = Span::scores(t, src, &meta, &r);
-                limited(t, &span, rev, offset, limit)?
+                limited(t, src, &meta, &span, rev, offset, limit)?
             }
             Parsed::Lex(a, b) => {
                 let span = Span::lex(t, src, &meta, &a, &b);
-                limited(t, &span, rev, offset, limit)?
+                limited(t, src, &meta, &span, rev, offset, limit)?
             }
         },
     };

@@ -2,7 +2,7 @@
 //! log entry per command, plus reply constructors.
 #![allow(dead_code)]
 
-use engine::{Effects, Frame, MemStore, Txn};
+use engine::{Effects, Frame, MemStore, Tier, Txn};
 use keys::{Cf, Meta};
 
 pub const T0: u64 = 1_700_000_000_000;
@@ -16,6 +16,8 @@ pub struct Db {
     pub seed: u64,
     /// Effects of the last command (for record-count checks).
     pub last: Effects,
+    /// A memory tier kept in step with the store, when the suite asks for one.
+    pub tier: Option<Tier>,
 }
 
 impl Db {
@@ -26,18 +28,42 @@ impl Db {
             now: T0,
             seed: 42,
             last: Effects::default(),
+            tier: None,
         }
+    }
+
+    /// A database with a memory tier that caches collections of any size.
+    pub fn tiered() -> Db {
+        let mut db = Db::new();
+        db.tier = Some(Tier::default().with_min_len(0));
+        db
     }
 
     /// Runs one command as its own log entry in db 0 and applies its effects.
     pub fn runb(&mut self, argv: Vec<Vec<u8>>) -> Frame {
         self.index += 1;
         let mut t = Txn::new(&self.store, self.index, self.now, self.seed);
+        if let Some(tier) = &self.tier {
+            t = t.with_tier(tier, tier.generation());
+        }
         let f = t.run(0, &argv);
         let effects = t.into_effects();
         self.store.apply(&effects);
+        if let Some(tier) = &self.tier {
+            tier.observe(&effects);
+        }
         self.last = effects;
         resp2_pairs(f)
+    }
+
+    /// Runs a command on the read path (a read-only transaction), as a node serves reads.
+    pub fn read_path(&self, args: &[&str]) -> Frame {
+        let argv: Vec<Vec<u8>> = args.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let mut t = Txn::read_only(&self.store, self.now, self.seed);
+        if let Some(tier) = &self.tier {
+            t = t.with_tier(tier, tier.generation());
+        }
+        resp2_pairs(t.run(0, &argv))
     }
 
     pub fn run(&mut self, args: &[&str]) -> Frame {
