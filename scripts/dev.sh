@@ -18,8 +18,9 @@ install_deps() {
   dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
   command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
   command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  # The tests compare replies with a stock redis-server (tests/tests/vs_redis.rs).
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   if [ "${1:-}" = bench ]; then
-    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   fi

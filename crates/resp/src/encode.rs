@@ -44,7 +44,7 @@ pub fn encode(frame: &Frame, resp3: bool, out: &mut Vec<u8>) {
         }
         Frame::Double(f) => {
             let mut buf = DoubleBuf::new();
-            write_double(*f, &mut buf);
+            write_reply_double(*f, &mut buf);
             if resp3 {
                 line(out, b',', buf.as_bytes());
             } else {
@@ -83,6 +83,87 @@ pub fn encode_to_vec(frame: &Frame, resp3: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     encode(frame, resp3, &mut out);
     out
+}
+
+/// A double reply (`Frame::Double`: sorted-set scores and the like) as Redis 7.0's
+/// `addReplyDouble` writes it: `inf`, `-inf`, otherwise printf's `%.17g` (17 significant
+/// digits, so `1.1` is `1.1000000000000001`, exactly what redis-server 7.0 sends).
+pub fn format_reply_double(f: f64) -> String {
+    let mut buf = DoubleBuf::new();
+    write_reply_double(f, &mut buf);
+    String::from_utf8_lossy(buf.as_bytes()).into_owned()
+}
+
+fn write_reply_double(f: f64, out: &mut DoubleBuf) {
+    if f.is_nan() {
+        return out.extend(b"nan");
+    }
+    if f.is_infinite() {
+        return out.extend(if f < 0.0 { b"-inf" } else { b"inf" });
+    }
+    if f == 0.0 {
+        return out.extend(if f.is_sign_negative() { b"-0" } else { b"0" });
+    }
+    if f < 0.0 {
+        out.push(b'-');
+    }
+    // 17 significant digits, correctly rounded like glibc's printf: d.dddddddddddddddde±X.
+    let mut sci = [0u8; 40];
+    let sci_len = {
+        let mut cursor = std::io::Cursor::new(&mut sci[..]);
+        if write!(cursor, "{:.16e}", f.abs()).is_err() {
+            return; // cannot happen: 40 bytes hold it
+        }
+        cursor.position() as usize
+    };
+    let sci = &sci[..sci_len];
+    let e_pos = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
+    let mut digits = [0u8; 17];
+    let mut nd = 0usize;
+    for &b in &sci[..e_pos] {
+        if b.is_ascii_digit() && nd < digits.len() {
+            digits[nd] = b;
+            nd += 1;
+        }
+    }
+    let exp10: i32 = std::str::from_utf8(&sci[(e_pos + 1).min(sci.len())..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // %g drops trailing zeros (and a bare decimal point).
+    while nd > 1 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    let digits = &digits[..nd];
+    if !(-4..17).contains(&exp10) {
+        out.push(digits[0]);
+        if nd > 1 {
+            out.push(b'.');
+            out.extend(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp10 < 0 { b'-' } else { b'+' });
+        let e = exp10.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend(itoa::Buffer::new().format(e).as_bytes());
+    } else if exp10 < 0 {
+        out.extend(b"0.");
+        for _ in 0..(-exp10 - 1) {
+            out.push(b'0');
+        }
+        out.extend(digits);
+    } else {
+        let int_len = exp10 as usize + 1;
+        for i in 0..int_len {
+            out.push(digits.get(i).copied().unwrap_or(b'0'));
+        }
+        if nd > int_len {
+            out.push(b'.');
+            out.extend(&digits[int_len..]);
+        }
+    }
 }
 
 /// Formats a double as Redis 7.2 does (`d2string`): `nan`, `inf`, `-inf`, `0`, `-0`;
@@ -280,6 +361,46 @@ mod tests {
     }
 
     #[test]
+    fn reply_doubles_like_redis_7_0() {
+        // Each expected text is what glibc's printf("%.17g") prints.
+        let cases: &[(f64, &str)] = &[
+            (3.0, "3"),
+            (-3.0, "-3"),
+            (1.5, "1.5"),
+            (1.1, "1.1000000000000001"),
+            (0.1, "0.10000000000000001"),
+            (-0.1, "-0.10000000000000001"),
+            (0.0, "0"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+            (100.0, "100"),
+            (1e16, "10000000000000000"),
+            (1e17, "1e+17"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (1e20, "1e+20"),
+            (0.0001, "0.0001"),
+            (0.00012345, "0.00012344999999999999"),
+            (1e-5, "1.0000000000000001e-05"),
+            (2.5e-300, "2.5e-300"),
+            (1.0 / 3.0, "0.33333333333333331"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "4.9406564584124654e-324"),
+            (12345678.5, "12345678.5"),
+            (3.14159, "3.1415899999999999"),
+            (-1234.5678, "-1234.5678"),
+        ];
+        for &(f, want) in cases {
+            assert_eq!(format_reply_double(f), want, "{f:?}");
+        }
+        assert_eq!(
+            enc(&Frame::Double(1.1), false),
+            "$18\r\n1.1000000000000001\r\n"
+        );
+        assert_eq!(enc(&Frame::Double(1.1), true), ",1.1000000000000001\r\n");
+    }
+
+    #[test]
     fn format_double_like_redis() {
         let cases: &[(f64, &str)] = &[
             (3.0, "3"),
@@ -377,7 +498,7 @@ mod tests {
                 &Frame::Map(vec![(Frame::bulk("k"), Frame::Double(0.1))]),
                 true
             ),
-            "%1\r\n$1\r\nk\r\n,0.1\r\n"
+            "%1\r\n$1\r\nk\r\n,0.10000000000000001\r\n"
         );
         assert_eq!(
             enc(&Frame::Set(vec![Frame::Integer(1)]), true),

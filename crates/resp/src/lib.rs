@@ -6,7 +6,7 @@
 mod encode;
 mod parse;
 
-pub use encode::{encode, encode_to_vec, format_double};
+pub use encode::{encode, encode_to_vec, format_double, format_reply_double};
 pub use parse::{
     parse_request, split_args, ParseError, ParseLimits, Request, INLINE_MAX_SIZE, MAX_BULK_LEN,
 };

@@ -2,7 +2,10 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use resp::{encode_to_vec, format_double, parse_request, Frame, ParseError, ParseLimits, Request};
+use resp::{
+    encode_to_vec, format_double, format_reply_double, parse_request, Frame, ParseError,
+    ParseLimits, Request,
+};
 
 // ---------------------------------------------------------------------------------
 // Helpers: client-side request encoders, a reference parse loop
@@ -216,7 +219,7 @@ fn downgrade(f: &Frame) -> Frame {
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
             Frame::Array(items.iter().map(downgrade).collect())
         }
-        Frame::Double(d) => Frame::Bulk(format_double(*d).into_bytes()),
+        Frame::Double(d) => Frame::Bulk(format_reply_double(*d).into_bytes()),
         Frame::Boolean(b) => Frame::Integer(i64::from(*b)),
         Frame::Verbatim(_, text) => Frame::Bulk(text.clone()),
         other => other.clone(),
@@ -387,6 +390,25 @@ proptest! {
             prop_assert_eq!(back.to_bits(), f.to_bits(), "{} -> {}", f, s);
             if f.fract() == 0.0 && f.abs() <= 4611686018427387904.0 && f != 0.0 {
                 prop_assert_eq!(s, format!("{}", f as i64));
+            }
+        }
+    }
+
+    /// Reply doubles (`%.17g`) parse back to the same double, have at most 17
+    /// significant digits and no trailing zeros after a decimal point.
+    #[test]
+    fn reply_double_format_round_trips(f in any::<f64>()) {
+        let s = format_reply_double(f);
+        if f.is_nan() {
+            prop_assert_eq!(s, "nan");
+        } else {
+            let back: f64 = s.parse().unwrap();
+            prop_assert_eq!(back.to_bits(), f.to_bits(), "{} -> {}", f, s);
+            let mantissa = s.split('e').next().unwrap_or("");
+            let sig = mantissa.trim_start_matches('-').trim_start_matches(['0', '.']).chars().filter(|c| c.is_ascii_digit()).count();
+            prop_assert!(sig <= 17, "{}", s);
+            if mantissa.contains('.') {
+                prop_assert!(!mantissa.ends_with('0') && !mantissa.ends_with('.'), "{}", s);
             }
         }
     }
