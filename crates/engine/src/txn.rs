@@ -1,6 +1,7 @@
 //! A transaction over the keyspace: reads go through pending writes to the [`Store`],
 //! writes pile up as [`Effects`]. One Txn executes one log entry (or one read).
 
+use crate::cmd;
 use crate::error::{CmdError, CmdResult};
 use crate::events::{self, Bus, Event, Touch, Touched};
 use crate::rng::Rng;
@@ -339,7 +340,13 @@ impl<'s> Txn<'s> {
 
     /// The meta record of a live key (expired keys are invisible).
     pub fn get_meta(&self, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-        Ok(self.raw_meta(key)?.filter(|m| !m.is_expired(self.now_ms)))
+        match self.raw_meta(key)? {
+            Some(m) if m.is_expired(self.now_ms) => Ok(None),
+            Some(m) if m.kind == Kind::Hash && cmd::hash::all_fields_expired(self, key, &m)? => {
+                Ok(None)
+            }
+            other => Ok(other),
+        }
     }
 
     /// A live key of the given type; WRONGTYPE if it holds another type.
@@ -456,13 +463,14 @@ impl<'s> Txn<'s> {
         if expire_at_ms != 0 {
             self.raw_delete(Cf::Expire, keys::expire_key(expire_at_ms, self.db, key));
         }
+        // Live by its own TTL and, for a hash, by its fields' TTLs.
+        let live = self.get_meta(key)?.is_some();
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
-        let live = expire_at_ms == 0 || expire_at_ms > self.now_ms;
         self.touch(key, if live { Touch::Deleted } else { Touch::Expired });
         // Sub-records of collections stay behind under the old version; they are
         // unreachable and garbage-collected by storage.
-        Ok(expire_at_ms == 0 || expire_at_ms > self.now_ms)
+        Ok(live)
     }
 
     /// Changes a live key's expiry (0 = persist). False if the key does not exist.
@@ -485,6 +493,7 @@ impl<'s> Txn<'s> {
         let db = self.db;
         let now = self.now_ms;
         let mut corrupt = None;
+        let mut hash_err = None;
         self.raw_scan(
             Cf::Meta,
             &keys::meta_slot_start(db, start_slot),
@@ -495,6 +504,16 @@ impl<'s> Txn<'s> {
                 };
                 match Meta::decode(v) {
                     Ok(m) if m.is_expired(now) => true,
+                    Ok(m) if m.kind == Kind::Hash => {
+                        match cmd::hash::all_fields_expired(self, key, &m) {
+                            Ok(true) => true,
+                            Ok(false) => f(slot, key, &m),
+                            Err(e) => {
+                                hash_err = Some(e);
+                                false
+                            }
+                        }
+                    }
                     Ok(m) => f(slot, key, &m),
                     Err(e) => {
                         corrupt = Some(e);
@@ -503,6 +522,9 @@ impl<'s> Txn<'s> {
                 }
             },
         )?;
+        if let Some(e) = hash_err {
+            return Err(e);
+        }
         match corrupt {
             Some(e) => Err(CmdError::storage(format!("corrupt meta record: {e:?}"))),
             None => Ok(()),
@@ -525,6 +547,14 @@ impl<'s> Txn<'s> {
                     n += 1;
                 }
                 Some(m) if m.expire_at_ms == *at => {}
+                Some(m)
+                    if m.kind == Kind::Hash
+                        && cmd::hash::field_ttl_floor(&m)
+                            .is_some_and(|f| f == *at && f <= self.now_ms) =>
+                {
+                    // A hash's field TTL floor is due: purge its expired fields.
+                    n += cmd::hash::expire_fields(self, key, m)? as u64;
+                }
                 _ => self.raw_delete(Cf::Expire, keys::expire_key(*at, db, key)),
             }
         }

@@ -11,6 +11,35 @@ use common::*;
 
 impl Db {
     /// Number of `data` records stored under any version of anything.
+    /// What the leader's expiry sweep proposes: one entry expiring everything the
+    /// expiry index says is due. Returns how many keys it deleted.
+    fn sweep(&mut self) -> u64 {
+        let due: Vec<(u64, Vec<u8>)> = self
+            .store
+            .map
+            .keys()
+            .filter(|(cf, _)| *cf == Cf::Expire)
+            .filter_map(|(_, k)| keys::decode_expire_key(k))
+            .filter(|(at, _, _)| *at <= self.now)
+            .map(|(at, _, key)| (at, key.to_vec()))
+            .collect();
+        self.index += 1;
+        let mut t = engine::Txn::new(&self.store, self.index, self.now, self.seed);
+        let n = t.expire_if_due(0, &due).unwrap();
+        let e = t.into_effects();
+        self.store.apply(&e);
+        self.last = e;
+        n
+    }
+
+    fn expiry_entries(&self) -> usize {
+        self.store
+            .map
+            .keys()
+            .filter(|(cf, _)| *cf == Cf::Expire)
+            .count()
+    }
+
     fn data_records(&self) -> usize {
         self.store
             .map
@@ -701,8 +730,21 @@ fn expired_fields_vanish_and_hlen_stays_exact() {
     assert_eq!(db.run(&["HRANDFIELD", "h"]), Frame::Null);
     assert_eq!(db.run(&["HRANDFIELD", "h", "-3"]), arr(&[]));
     assert_eq!(db.run(&["HDEL", "h", "nothing"]), int(0));
+    // The key itself is gone for every command, as a key past its TTL...
     assert_eq!(db.run(&["EXISTS", "h"]), int(0));
+    assert_eq!(db.run(&["TYPE", "h"]), Frame::Simple("none".into()));
+    assert_eq!(db.run(&["TTL", "h"]), int(-2));
+    assert_eq!(
+        db.run(&["SCAN", "0"]),
+        Frame::Array(vec![bulk("0"), arr(&[])])
+    );
+    assert_eq!(db.run(&["KEYS", "*"]), arr(&[]));
+    // ...and the expiry sweep deletes its records.
+    assert_eq!(db.data_records(), 2);
+    assert_eq!(db.sweep(), 1);
     assert_eq!(db.data_records(), 0);
+    assert_eq!(db.run(&["DBSIZE"]), int(0));
+    assert_eq!(db.expiry_entries(), 0);
 
     // A write on an all-expired hash starts a new one.
     db.run(&["HSET", "g", "x", "1"]);
@@ -875,4 +917,34 @@ proptest! {
             prop_assert_eq!(db.run(&["EXISTS", "h"]), int(!model.is_empty() as i64));
         }
     }
+}
+
+#[test]
+fn the_expiry_sweep_purges_due_fields_and_follows_the_next_field_ttl() {
+    let mut db = Db::new();
+    db.run(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    db.run(&["HPEXPIRE", "h", "100", "FIELDS", "1", "a"]);
+    db.run(&["HPEXPIRE", "h", "300", "FIELDS", "1", "b"]);
+    assert_eq!(db.expiry_entries(), 1);
+    db.now = T0 + 99;
+    assert_eq!(db.sweep(), 0);
+    assert_eq!(db.data_records(), 3);
+    db.now = T0 + 100;
+    assert_eq!(db.sweep(), 0);
+    assert_eq!(db.data_records(), 2);
+    assert_eq!(db.expiry_entries(), 1);
+    assert_eq!(db.run(&["HGETALL", "h"]), map(&[("b", "2"), ("c", "3")]));
+    db.now = T0 + 300;
+    assert_eq!(db.sweep(), 0);
+    assert_eq!(db.data_records(), 1);
+    assert_eq!(db.expiry_entries(), 0);
+    assert_eq!(db.run(&["EXISTS", "h"]), int(1));
+    // DEL of a hash whose only field expired counts nothing, like DEL of an expired key.
+    db.run(&["HPEXPIRE", "h", "10", "FIELDS", "1", "c"]);
+    db.now += 10;
+    assert_eq!(db.run(&["DEL", "h"]), int(0));
+    assert_eq!(db.run(&["DBSIZE"]), int(0));
+    // The leftover index entry of a deleted hash is dropped by the sweep.
+    assert_eq!(db.sweep(), 0);
+    assert_eq!(db.expiry_entries(), 0);
 }

@@ -16,10 +16,13 @@
 //!   recomputes it exactly, removing a TTL leaves it, which is still a lower bound).
 //!   So while `floor > now` no field can have expired and HLEN is `meta.len` (O(1));
 //!   otherwise HLEN counts the live fields with a scan until a write purges them.
-//! - A hash whose fields have all expired reads as empty through the hash commands
-//!   (HLEN 0, HGETALL empty, HRANDFIELD nil, ...) and is deleted by its next hash
-//!   write. Until then the key itself still exists for keyspace commands (EXISTS,
-//!   TYPE, SCAN, DBSIZE): only a write may delete it, and none has touched it yet.
+//! - The floor also has an entry in the expiry index, so the leader's expiry sweep
+//!   proposes a purge once it is due, like a key TTL ([`expire_fields`]); the floor
+//!   then moves to the next field TTL.
+//! - A hash whose fields have all expired does not exist, for every command (EXISTS,
+//!   TYPE, SCAN, DEL's count, the hash commands), as a key past its TTL
+//!   ([`all_fields_expired`], checked by `Txn::get_meta`); the sweep or the next write
+//!   deletes it. DBSIZE counts it until then, as Redis counts keys not yet expired.
 
 use super::spec;
 use crate::args::{self, parse_i64};
@@ -28,7 +31,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec};
 use crate::txn::Txn;
 use crate::Frame;
-use ::keys::{Kind, Meta};
+use ::keys::{Cf, Kind, Meta};
 
 pub fn commands() -> Vec<CommandSpec> {
     use Exec::Engine as E;
@@ -115,6 +118,59 @@ fn ttl_floor(meta: &Meta) -> Option<u64> {
 
 fn set_ttl_floor(meta: &mut Meta, floor: Option<u64>) {
     meta.inline = floor.map_or_else(Vec::new, |f| f.to_be_bytes().to_vec());
+}
+
+/// Sets the TTL floor and keeps its entry in the expiry index (the same index key TTLs
+/// use), so the leader's expiry sweep proposes a purge of the hash once the floor is
+/// due (see [`expire_fields`]).
+fn update_floor(t: &mut Txn, key: &[u8], meta: &mut Meta, floor: Option<u64>) {
+    let old = ttl_floor(meta);
+    if old != floor {
+        if let Some(o) = old.filter(|&o| o != meta.expire_at_ms) {
+            t.raw_delete(Cf::Expire, ::keys::expire_key(o, t.db, key));
+        }
+        if let Some(n) = floor.filter(|&n| n != meta.expire_at_ms) {
+            t.raw_put(Cf::Expire, ::keys::expire_key(n, t.db, key), Vec::new());
+        }
+    }
+    set_ttl_floor(meta, floor);
+}
+
+/// True when the hash `meta` (a live key) has no live field left at `t.now_ms`: every
+/// field carried a TTL and all have passed. Such a hash does not exist for any command
+/// (EXISTS, TYPE, SCAN, ...), exactly as a key past its own TTL; its records are
+/// deleted by the leader's expiry sweep or the next write. O(1) unless some field may
+/// have expired; then it walks the fields until the first live one.
+pub(crate) fn all_fields_expired(t: &Txn, key: &[u8], meta: &Meta) -> Result<bool, CmdError> {
+    if !may_have_expired(meta, t.now_ms) {
+        return Ok(false);
+    }
+    let now = t.now_ms;
+    let mut any_live = false;
+    scan_fields(t, key, meta, &mut |_, at, _| {
+        any_live = live(at, now);
+        !any_live
+    })?;
+    Ok(!any_live)
+}
+
+/// The expiry sweep reached `at`, the TTL floor of the hash at `key`: deletes its
+/// expired fields (and the key when none is left). Runs inside a log entry with the
+/// leader's time, so every replica deletes the same fields. True if the key is gone.
+pub(crate) fn expire_fields(t: &mut Txn, key: &[u8], meta: Meta) -> Result<bool, CmdError> {
+    let mut meta = meta;
+    purge(t, key, &mut meta)?;
+    if meta.len == 0 {
+        t.delete_key(key)?;
+        return Ok(true);
+    }
+    t.put_meta(key, meta)?;
+    Ok(false)
+}
+
+/// The TTL floor of a hash's meta record (for the expiry sweep).
+pub(crate) fn field_ttl_floor(meta: &Meta) -> Option<u64> {
+    ttl_floor(meta)
 }
 
 /// True when some field may have expired at `now_ms`.
@@ -264,7 +320,7 @@ fn purge(t: &mut Txn, key: &[u8], meta: &mut Meta) -> Result<(), CmdError> {
     for f in doomed {
         coll::remove(t, key, meta, &f);
     }
-    set_ttl_floor(meta, floor);
+    update_floor(t, key, meta, floor);
     Ok(())
 }
 
@@ -681,7 +737,7 @@ fn hexpire_generic(
         }
     }
     if changed {
-        set_ttl_floor(&mut meta, floor);
+        update_floor(t, key, &mut meta, floor);
         coll::save(t, key, meta)?;
     }
     Ok(Frame::Array(out))
