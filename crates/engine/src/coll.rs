@@ -4,7 +4,9 @@
 //! record per element at `keys::data_key(db, key, meta.version, sub)`, `sub` being the
 //! field or member. Writing one element writes O(1) records: the element and the meta
 //! (its `len` and write index). Dropping the collection (DEL, overwrite) only touches
-//! the meta; records under the old version become garbage for storage to collect.
+//! the meta, plus the deletion of the old version's records: point deletes for a few,
+//! else one range delete over the version's prefix (`Txn::delete_key`), O(1) records
+//! either way; RocksDB reclaims the space when it compacts.
 //! An empty collection never exists: [`save`] deletes a key whose `len` reached 0.
 //!
 //! Everything here works on the current `t.db` and sees the transaction's own pending

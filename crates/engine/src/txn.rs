@@ -12,6 +12,10 @@ use keys::{Cf, Kind, Meta};
 use resp::Frame;
 use std::collections::BTreeMap;
 
+/// Collections with at most this many records are dropped with point deletes; larger
+/// ones with one range delete (few range tombstones keep reads fast).
+const SMALL_DROP: usize = 32;
+
 pub struct Txn<'s> {
     store: &'s dyn Store,
     /// Leader time of the entry (or the node's clock for a read).
@@ -422,6 +426,11 @@ impl<'s> Txn<'s> {
                 );
             }
         }
+        if let Some((kind, _, version)) = old {
+            if version != meta.version {
+                self.drop_records(key, kind, version)?;
+            }
+        }
         if old.is_none() {
             self.add_count(self.db, 1)?;
         }
@@ -457,7 +466,7 @@ impl<'s> Txn<'s> {
 
     /// Deletes a key of any type. True if a live key was removed.
     pub fn delete_key(&mut self, key: &[u8]) -> Result<bool, CmdError> {
-        let Some((_, expire_at_ms, _)) = self.old_header(key)? else {
+        let Some((kind, expire_at_ms, version)) = self.old_header(key)? else {
             return Ok(false);
         };
         if expire_at_ms != 0 {
@@ -465,12 +474,37 @@ impl<'s> Txn<'s> {
         }
         // Live by its own TTL and, for a hash, by its fields' TTLs.
         let live = self.get_meta(key)?.is_some();
+        self.drop_records(key, kind, version)?;
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
         self.touch(key, if live { Touch::Deleted } else { Touch::Expired });
-        // Sub-records of collections stay behind under the old version; they are
-        // unreachable and garbage-collected by storage.
         Ok(live)
+    }
+
+    /// Deletes the element records of incarnation `version` of a collection `key` that
+    /// is being dropped (DEL, overwrite, expiry, RENAME's source): point deletes when
+    /// there are at most [`SMALL_DROP`] of them, else ONE range delete over the version's
+    /// prefix, so dropping a collection of any size writes O(1) records and leaves no
+    /// garbage behind (RocksDB reclaims the space when it compacts).
+    fn drop_records(&mut self, key: &[u8], kind: Kind, version: u64) -> Result<(), CmdError> {
+        if matches!(kind, Kind::String | Kind::Json) {
+            return Ok(()); // stored inline in the meta record
+        }
+        let prefix = keys::data_prefix(self.db, key, version);
+        let end = crate::coll::prefix_end(&prefix);
+        let mut found = Vec::new();
+        self.raw_scan(Cf::Data, &prefix, &end, &mut |k, _| {
+            found.push(k.to_vec());
+            found.len() <= SMALL_DROP
+        })?;
+        if found.len() > SMALL_DROP {
+            self.raw_delete_range(Cf::Data, prefix, end);
+        } else {
+            for k in found {
+                self.raw_delete(Cf::Data, k);
+            }
+        }
+        Ok(())
     }
 
     /// Changes a live key's expiry (0 = persist). False if the key does not exist.

@@ -1492,6 +1492,15 @@ fn one_member_write_is_o1_and_del_is_o1() {
 
     assert_eq!(db.run(&["DEL", "big"]), int(1));
     assert!(db.last.writes.len() <= 4, "{:?}", db.last.writes.len());
+    // The dropped version's records go with it: one range delete, no garbage left.
+    let data = |db: &Db| {
+        db.store
+            .map
+            .keys()
+            .filter(|(cf, _)| *cf == keys::Cf::Data)
+            .count()
+    };
+    assert_eq!(data(&db), 0);
     assert_eq!(db.run(&["ZCARD", "big"]), int(0));
     assert_eq!(db.run(&["ZRANGE", "big", "0", "-1"]), empty());
     // Popping or removing everything only drops the meta.
@@ -1501,9 +1510,25 @@ fn one_member_write_is_o1_and_del_is_o1() {
         int(5000)
     );
     assert!(db.last.writes.len() <= 4);
+    assert_eq!(data(&db), 0);
     // A new incarnation does not see the old records.
     assert_eq!(db.run(&["ZADD", "big", "1", "x"]), int(1));
     assert_eq!(texts(db.run(&["ZRANGE", "big", "0", "-1"])), strs(&["x"]));
+    // Overwriting with a string, and a small collection (point deletes), leave nothing.
+    assert_eq!(db.run(&["SET", "big", "s"]), Frame::ok());
+    assert_eq!(data(&db), 0);
+    db.fill("big2", &pairs[..1000]);
+    db.fill("small", &pairs[..10]);
+    assert_eq!(db.run(&["RENAME", "big2", "small"]), Frame::ok());
+    assert_eq!(data(&db), 2000);
+    assert_eq!(db.run(&["EXPIRE", "small", "1"]), int(1));
+    db.now += 1000;
+    let due = vec![(db.now, b"small".to_vec())];
+    db.index += 1;
+    let mut t = engine::Txn::new(&db.store, db.index, db.now, db.seed);
+    assert_eq!(t.expire_if_due(0, &due), Ok(1));
+    db.store.apply(&t.into_effects());
+    assert_eq!(data(&db), 0);
 }
 
 // ---- model ----------------------------------------------------------------------------

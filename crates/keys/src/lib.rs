@@ -15,7 +15,8 @@
 //! 16384). Prefixing meta keys with it makes SCAN's cursor a slot number (stateless
 //! and identical on every replica) and gives anti-entropy its per-slot ranges.
 //! Sub-records of collections carry the key's `version`, so deleting or overwriting a
-//! collection only rewrites its meta record; stale sub-records are garbage.
+//! collection only rewrites its meta record plus one range delete of the old version's
+//! sub-records.
 
 mod crc16;
 mod meta;

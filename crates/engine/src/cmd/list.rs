@@ -16,8 +16,8 @@
 //! the tail, or those after its first match toward the head. LSET rewrites one record.
 //! Removing a run at an end (LTRIM, LPOP/RPOP/LMPOP with COUNT) deletes its records,
 //! as one range delete when there are more than [`RANGE_DELETE_MIN`]. Removing every
-//! element deletes only the meta record, as DEL and overwrites do: the records left
-//! under the old version are garbage for storage to collect.
+//! element deletes the meta record and drops the old version's records with one range
+//! delete (point deletes for a few), as DEL and overwrites do.
 //!
 //! Cost of each command (N = length, records read / written besides the meta record):
 //!

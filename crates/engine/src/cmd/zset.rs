@@ -14,7 +14,8 @@
 //! (Redis would echo back "-0"; everything else is identical), NaN never gets in.
 //!
 //! Writes are O(1) records per member: adding one writes its two records and the meta,
-//! changing a score also deletes the old index record; DEL only drops the meta.
+//! changing a score also deletes the old index record; DEL drops the meta and the
+//! version's records with one range delete (point deletes for a few).
 //!
 //! Reads walk the index, or ask the memory tier (`crate::tier`): a set of at least
 //! `tier::MIN_CACHED_LEN` members that a rank operation touches gets a decoded copy of
@@ -636,7 +637,7 @@ fn remove_member(t: &mut Txn, key: &[u8], meta: &mut Meta, member: &[u8], score:
     t.raw_delete(Cf::Data, k);
 }
 
-/// Removes `entries` (all present); dropping every member deletes only the meta.
+/// Removes `entries` (all present); dropping every member deletes the key (O(1) records).
 fn remove_entries(
     t: &mut Txn,
     key: &[u8],
