@@ -69,7 +69,8 @@ def main():
             "- `CLIENT LIST` reports the fields Redis does; buffer sizes are reported as 0.",
             "- `INCRBYFLOAT` and `HINCRBYFLOAT` compute in 64-bit floats and print the shortest exact form; Redis computes in 80-bit long double and prints 17 decimals, so results that a double cannot hold exactly differ in the last digits (`-4989.4` vs `-4989.39999999999999991`).",
             "- Double replies (sorted-set scores, ZINCRBY, WITHSCORES, RESP3 doubles) are printed as Redis 7.0 does (`%.17g`: `1.1` is `1.1000000000000001`, `inf`, `-inf`); Redis 7.2+ prints the shortest form (`1.1`). Both parse to the same double. tests/tests/vs_redis.rs compares replies with a stock redis-server byte for byte.",
-            "- A sorted-set score of -0 is stored as 0.", ""]
+            "- A sorted-set score of -0 is stored as 0.",
+            "- `PFCOUNT` is a read: it does not write the cardinality it computed back into the HyperLogLog's 8-byte cache (Redis does), so a GET after PFCOUNT shows the cache marked stale; Redis's PFCOUNT accepts such a value and recomputes.", ""]
     open(os.path.join(ROOT, "docs", "compatibility.md"), "w").write("\n".join(out))
     print(f"{sum(r[2] for r in rows)}/{len(rows)} of Upstash's commands supported; {len(extra)} more")
 

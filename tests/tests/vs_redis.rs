@@ -131,32 +131,86 @@ const SCRIPT: &[&[&str]] = &[
     ],
 ];
 
+/// The text of a reply, for comparison; `unordered` sorts an array's elements.
+fn text(r: redis::RedisResult<Value>, unordered: bool) -> String {
+    match r {
+        Ok(Value::Array(mut items)) if unordered => {
+            items.sort_by_key(|v| format!("{v:?}"));
+            format!("{:?}", Value::Array(items))
+        }
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!(
+            "error: {} {}",
+            e.code().unwrap_or_default(),
+            e.detail().unwrap_or_default()
+        ),
+    }
+}
+
+/// Runs `commands` (argv, unordered) on both servers; returns the differences.
+fn replay<'a>(
+    commands: impl IntoIterator<Item = (Vec<&'a str>, bool)>,
+    theirs: &mut redis::Connection,
+    ours: &mut redis::Connection,
+) -> (usize, Vec<String>) {
+    let mut diffs = Vec::new();
+    let mut n = 0;
+    for (argv, unordered) in commands {
+        n += 1;
+        let mut c = redis::cmd(argv[0]);
+        for a in &argv[1..] {
+            c.arg(*a);
+        }
+        let want = text(c.query(theirs), unordered);
+        let got = text(c.query(ours), unordered);
+        if want != got {
+            diffs.push(format!("{argv:?}\n  redis:    {want}\n  meridian: {got}"));
+        }
+    }
+    (n, diffs)
+}
+
 #[test]
 fn replies_match_redis_7_byte_for_byte() {
     let redis = RedisServer::start();
     let mut theirs = connect(&format!("redis://127.0.0.1:{}/", redis.port));
     let s = Server::start();
     let mut ours = s.client();
-    let mut diffs = Vec::new();
-    for argv in SCRIPT {
-        let mut c = redis::cmd(argv[0]);
-        for a in &argv[1..] {
-            c.arg(*a);
-        }
-        let want: redis::RedisResult<Value> = c.query(&mut theirs);
-        let got: redis::RedisResult<Value> = c.query(&mut ours);
-        let norm = |r: redis::RedisResult<Value>| match r {
-            Ok(v) => format!("{v:?}"),
-            Err(e) => format!("error: {}", e.detail().unwrap_or_default()),
-        };
-        let (want, got) = (norm(want), norm(got));
-        if want != got {
-            diffs.push(format!("{argv:?}\n  redis:    {want}\n  meridian: {got}"));
-        }
-    }
+    let (_, diffs) = replay(
+        SCRIPT.iter().map(|a| (a.to_vec(), false)),
+        &mut theirs,
+        &mut ours,
+    );
     assert!(
         diffs.is_empty(),
         "{} replies differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+/// Every collection command's documented examples and error cases (WRONGTYPE, out of
+/// range, syntax, arity), from tests/tests/vs_redis/collections.txt.
+#[test]
+fn collection_commands_match_redis_7() {
+    let script = include_str!("vs_redis/collections.txt");
+    let commands = script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.strip_prefix('~') {
+            Some(rest) => (rest.split_whitespace().collect(), true),
+            None => (l.split_whitespace().collect(), false),
+        });
+    let redis = RedisServer::start();
+    let mut theirs = connect(&format!("redis://127.0.0.1:{}/", redis.port));
+    let s = Server::start();
+    let mut ours = s.client();
+    let (n, diffs) = replay(commands, &mut theirs, &mut ours);
+    assert!(n > 250, "only {n} commands replayed");
+    assert!(
+        diffs.is_empty(),
+        "{} of {n} replies differ:\n{}",
         diffs.len(),
         diffs.join("\n")
     );
