@@ -254,7 +254,6 @@ struct Cached {
 
 #[derive(Default)]
 struct Inner {
-    generation: u64,
     tick: u64,
     bytes: usize,
     sets: HashMap<(u8, Vec<u8>), Cached>,
@@ -278,6 +277,8 @@ pub struct Tier {
     /// The sub-key tag of the records cached (the sorted-set score index).
     tag: u8,
     inner: Mutex<Inner>,
+    /// Entries observed (changed only under `inner`'s lock; read without it).
+    generation: AtomicU64,
     hits: AtomicU64,
     builds: AtomicU64,
     evictions: AtomicU64,
@@ -296,6 +297,7 @@ impl Tier {
             min_len: MIN_CACHED_LEN,
             tag: crate::cmd::zset::INDEX_TAG,
             inner: Mutex::new(Inner::default()),
+            generation: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             builds: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
@@ -322,7 +324,7 @@ impl Tier {
 
     /// How many entries have been observed: read before taking a snapshot to build from.
     pub fn generation(&self) -> u64 {
-        self.lock().generation
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn stats(&self) -> TierStats {
@@ -339,7 +341,7 @@ impl Tier {
     /// Forgets everything (a snapshot was installed underneath).
     pub fn clear(&self) {
         let mut g = self.lock();
-        g.generation += 1;
+        self.generation.fetch_add(1, Ordering::SeqCst);
         g.sets.clear();
         g.bytes = 0;
     }
@@ -373,7 +375,7 @@ impl Tier {
             return;
         }
         let mut g = self.lock();
-        if g.generation != generation {
+        if self.generation.load(Ordering::SeqCst) != generation {
             return;
         }
         self.builds.fetch_add(1, Ordering::Relaxed);
@@ -409,7 +411,7 @@ impl Tier {
     pub fn observe(&self, effects: &Effects) {
         let mut guard = self.lock();
         let g = &mut *guard;
-        g.generation += 1;
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if g.sets.is_empty() {
             return;
         }
