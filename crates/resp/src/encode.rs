@@ -107,29 +107,12 @@ fn write_reply_double(f: f64, out: &mut DoubleBuf) {
     if f < 0.0 {
         out.push(b'-');
     }
-    // 17 significant digits, correctly rounded like glibc's printf: d.dddddddddddddddde±X.
-    let mut sci = [0u8; 40];
-    let sci_len = {
-        let mut cursor = std::io::Cursor::new(&mut sci[..]);
-        if write!(cursor, "{:.16e}", f.abs()).is_err() {
-            return; // cannot happen: 40 bytes hold it
-        }
-        cursor.position() as usize
+    // 17 significant digits, correctly rounded like glibc's printf.
+    let mut digits = [0u8; 24];
+    let Some((nd, exp10)) = decimal_digits(f.abs(), Some(16), &mut digits) else {
+        return;
     };
-    let sci = &sci[..sci_len];
-    let e_pos = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let mut digits = [0u8; 17];
-    let mut nd = 0usize;
-    for &b in &sci[..e_pos] {
-        if b.is_ascii_digit() && nd < digits.len() {
-            digits[nd] = b;
-            nd += 1;
-        }
-    }
-    let exp10: i32 = std::str::from_utf8(&sci[(e_pos + 1).min(sci.len())..])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let mut nd = nd;
     // %g drops trailing zeros (and a bare decimal point).
     while nd > 1 && digits[nd - 1] == b'0' {
         nd -= 1;
@@ -269,17 +252,29 @@ fn write_double(f: f64, out: &mut DoubleBuf) {
         out.push(b'-');
     }
     // Shortest round-tripping digits and the decimal exponent of the first one.
+    let mut digits = [0u8; 24];
+    let Some((nd, exp10)) = decimal_digits(f.abs(), None, &mut digits) else {
+        return;
+    };
+    emit_digits(&digits[..nd], exp10 - (nd as i32 - 1), f < 0.0, out);
+}
+
+/// The decimal digits of a positive finite `f` (shortest round-trip, or `decimals + 1`
+/// significant digits correctly rounded) into `digits`, with the decimal exponent of the
+/// first one: `(count, exponent)`. None only if formatting fails, which it cannot.
+fn decimal_digits(f: f64, decimals: Option<usize>, digits: &mut [u8; 24]) -> Option<(usize, i32)> {
     let mut sci = [0u8; 40];
     let sci_len = {
         let mut cursor = std::io::Cursor::new(&mut sci[..]);
-        if write!(cursor, "{:e}", f.abs()).is_err() {
-            return; // cannot happen: 40 bytes hold any f64's shortest form
-        }
+        let written = match decimals {
+            Some(d) => write!(cursor, "{:.*e}", d, f),
+            None => write!(cursor, "{:e}", f),
+        };
+        written.ok()?;
         cursor.position() as usize
     };
     let sci = &sci[..sci_len];
     let e_pos = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let mut digits = [0u8; 24];
     let mut nd = 0usize;
     for &b in &sci[..e_pos] {
         if b.is_ascii_digit() && nd < digits.len() {
@@ -291,7 +286,7 @@ fn write_double(f: f64, out: &mut DoubleBuf) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    emit_digits(&digits[..nd], exp10 - (nd as i32 - 1), f < 0.0, out);
+    Some((nd, exp10))
 }
 
 /// `emit_digits` of Redis' fpconv: the value is `digits × 10^k`.
