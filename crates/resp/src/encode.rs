@@ -95,14 +95,8 @@ pub fn format_reply_double(f: f64) -> String {
 }
 
 fn write_reply_double(f: f64, out: &mut DoubleBuf) {
-    if f.is_nan() {
-        return out.extend(b"nan");
-    }
-    if f.is_infinite() {
-        return out.extend(if f < 0.0 { b"-inf" } else { b"inf" });
-    }
-    if f == 0.0 {
-        return out.extend(if f.is_sign_negative() { b"-0" } else { b"0" });
+    if write_special(f, out) {
+        return;
     }
     if f < 0.0 {
         out.push(b'-');
@@ -233,15 +227,33 @@ impl DoubleBuf {
     }
 }
 
+/// `nan`, `inf`, `-inf`, `0` and `-0`, as both formats write them; false for any other
+/// value (nothing written).
+fn write_special(f: f64, out: &mut DoubleBuf) -> bool {
+    let text: &[u8] = if f.is_nan() {
+        b"nan"
+    } else if f.is_infinite() {
+        if f < 0.0 {
+            b"-inf"
+        } else {
+            b"inf"
+        }
+    } else if f == 0.0 {
+        if f.is_sign_negative() {
+            b"-0"
+        } else {
+            b"0"
+        }
+    } else {
+        return false;
+    };
+    out.extend(text);
+    true
+}
+
 fn write_double(f: f64, out: &mut DoubleBuf) {
-    if f.is_nan() {
-        return out.extend(b"nan");
-    }
-    if f.is_infinite() {
-        return out.extend(if f < 0.0 { b"-inf" } else { b"inf" });
-    }
-    if f == 0.0 {
-        return out.extend(if f.is_sign_negative() { b"-0" } else { b"0" });
+    if write_special(f, out) {
+        return;
     }
     // Redis' double2ll: integral values in [-2^62, 2^62] print as integers.
     const LIMIT: f64 = (i64::MAX / 2) as f64;
