@@ -38,6 +38,8 @@ def main():
     ap.add_argument("--out", default="docs/benchmarks.md")
     ap.add_argument("--cluster", action="store_true", help="also benchmark a 3-voter cluster + read replica")
     ap.add_argument("--rest", action="store_true", help="also benchmark the REST front end with wrk")
+    ap.add_argument("--ranks", action="store_true", help="also benchmark ZRANK/ZREVRANK/ZCOUNT/ZRANGE in a 1M-member sorted set")
+    ap.add_argument("--only-ranks", action="store_true", help="skip the main table; only the rank benchmark")
     ap.add_argument("--tests", default="set,get,incr,lpush,hset,sadd,zadd")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/meridian/target"))
@@ -54,6 +56,9 @@ def main():
                                        "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(mport); wait_port(rport)
+        if a.only_ranks:
+            rank_bench(a, mport, rport)
+            return
         configs = [("c50 P16", 50, 16), ("c50 P1", 50, 1), ("c1 P1", 1, 1)]
         tests = a.tests.split(",")
         results = {}  # (config, server, test) -> list of (rps, p50, p99)
@@ -87,6 +92,8 @@ def main():
         write_section(a.out, section)
         if a.rest:
             rest_bench(a, rest_port, results)
+        if a.ranks:
+            rank_bench(a, mport, rport)
         if a.cluster:
             cluster_bench(a, meridian, tmp, procs, rport, mport)
     finally:
@@ -164,6 +171,55 @@ def rest_bench(a, rest_port, results):
                f"beside the same node's RESP figures from the table above (redis-benchmark, same connection count, no pipelining). "
                f"Reproduce with `scripts/dev.sh bench --rest`.\n\n{table}\n")
     write_section(a.out, section, marker="## REST vs RESP")
+
+RANK_N = 1_000_000
+
+def fill_zset(port, key, n):
+    """ZADD key i m:<12-digit i> for i < n, through redis-cli --pipe (raw RESP)."""
+    def resp(*args):
+        out = [f"*{len(args)}\r\n".encode()]
+        for x in args:
+            b = str(x).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        return b"".join(out)
+    chunks = []
+    for start in range(0, n, 1000):
+        args = ["ZADD", key]
+        for i in range(start, min(n, start + 1000)):
+            args += [i, f"m:{i:012d}"]
+        chunks.append(resp(*args))
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--pipe"], input=b"".join(chunks),
+                   check=True, capture_output=True, timeout=600)
+
+def rank_bench(a, mport, rport):
+    """Rank operations deep inside a 1M-member sorted set (the memory tier's job)."""
+    for port in (mport, rport):
+        fill_zset(port, "rz", RANK_N)
+    cmds = [("ZRANK", ["ZRANK", "rz", "m:__rand_int__"]),
+            ("ZREVRANK", ["ZREVRANK", "rz", "m:__rand_int__"]),
+            ("ZCOUNT", ["ZCOUNT", "rz", "__rand_int__", "+inf"]),
+            ("ZRANGE", ["ZRANGE", "rz", "__rand_int__", "+inf", "BYSCORE", "LIMIT", "0", "10"])]
+    rows = []
+    for name, argv in cmds:
+        res = {}
+        for server, port in (("meridian", mport), ("redis", rport)):
+            runs = []
+            for _ in range(max(1, a.rounds)):
+                out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n", "50000",
+                                      "-r", str(RANK_N), "--csv"] + argv, check=True, capture_output=True, text=True, timeout=600).stdout
+                r = next(csv.DictReader(io.StringIO(out)))
+                runs.append((float(r["rps"]), float(r["p99_latency_ms"])))
+            res[server] = (statistics.median(x[0] for x in runs), statistics.median(x[1] for x in runs))
+        (mr, mp), (rr, rp) = res["meridian"], res["redis"]
+        rows.append(f"| {' '.join(argv)} | {mr:,.0f} | {rr:,.0f} | {mr/rr:.2f}x | {mp:.3f} | {rp:.3f} |")
+        print(rows[-1], flush=True)
+    table = "\n".join(["| command (c50 P1) | Meridian ops/s | redis-server ops/s | ops ratio | Meridian p99 ms | Redis p99 ms |",
+                       "|---|---:|---:|---:|---:|---:|"] + rows)
+    section = (f"## Ranks in a 1M-member sorted set\n\nRun {datetime.date.today()}: both servers hold `rz` with members "
+               f"`m:<i>` scored i for i < {RANK_N:,}; `redis-benchmark -c 50 -n 50000 -r {RANK_N}` with random members and "
+               f"scores, medians of {max(1, a.rounds)} runs. Meridian answers these from its memory tier (a decoded score index, "
+               f"O(log n)). Reproduce with `python3 benches/side_by_side.py --only-ranks`.\n\n{table}\n")
+    write_section(a.out, section, marker="## Ranks in a 1M-member sorted set")
 
 def write_section(path, section, marker="## Single node vs redis-server"):
     head = "# Benchmarks\n\nFigures are ratios against a stock redis-server on the same machine; they are measurements, not tests.\n\n"
