@@ -309,12 +309,32 @@ fn no_plaintext_password_reaches_the_disk() {
     let s = Server::start_with(Some(ADMIN_PW), &[]);
     let mut admin = s.client();
     let secret = "Plaintext-Secret-9317-Zq";
+    // MONITOR shows ACL SETUSER redacted, as Redis does.
+    let mut m = s.raw();
+    let hello = meridian_tests::raw_roundtrip(
+        &mut m,
+        format!("AUTH {ADMIN_PW}\r\nMONITOR\r\n").as_bytes(),
+        10,
+    );
+    assert_eq!(String::from_utf8_lossy(&hello), "+OK\r\n+OK\r\n");
     setuser(
         &mut admin,
         "dora",
         &["on", &format!(">{secret}"), "+@all", "~*"],
     )
     .unwrap();
+    let mut r = std::io::BufReader::new(m);
+    let mut line = String::new();
+    while !line.contains("SETUSER") {
+        line.clear();
+        std::io::BufRead::read_line(&mut r, &mut line).unwrap();
+    }
+    assert!(
+        line.trim_end().ends_with(
+            r#""ACL" "SETUSER" "(redacted)" "(redacted)" "(redacted)" "(redacted)" "(redacted)""#
+        ),
+        "{line}"
+    );
     // Also queued in a transaction, where it is proposed after the entry.
     let _: String = cmd("MULTI").query(&mut admin).unwrap();
     let _: String = setuser(&mut admin, "dora", &[&format!(">{secret}2")]).unwrap();
@@ -634,4 +654,117 @@ fn resttoken_carries_the_users_permissions_and_dies_with_its_password() {
         http(&s, "GET", "/get/k1", Some("U!!notbase64"), None),
         unauthorized
     );
+}
+
+// ---- replication ----------------------------------------------------------------------
+
+fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn rest_at(port: u16, path: &str, token: &str) -> (u16, Json) {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
+    let res = agent
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call();
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    let status = resp.status();
+    (
+        status,
+        serde_json::from_str(&resp.into_string().unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn users_are_replicated_to_every_node_and_survive_a_failover() {
+    use meridian_tests::cluster::Cluster;
+    let mut c = Cluster::start(3);
+    let r = c.add_replica("eu-west-1");
+    // Created through a follower or the leader alike (forwarded like any write).
+    let mut con = c.nodes[1].client();
+    setuser(
+        &mut con,
+        "eve",
+        &["on", ">eve-pw", "+@read", "+acl", "~e:*"],
+    )
+    .unwrap();
+    let _: String = cmd("SET").arg("e:1").arg("v").query(&mut con).unwrap();
+    let token = resttoken(&mut con, "eve", "eve-pw").unwrap();
+    for n in &c.nodes {
+        let url = format!("redis://127.0.0.1:{}/", n.port);
+        let mut e = eventually(Duration::from_secs(10), || {
+            let mut e = connect(&url);
+            let ok = cmd("AUTH")
+                .arg("eve")
+                .arg("eve-pw")
+                .query::<String>(&mut e)
+                .is_ok()
+                && cmd("GET")
+                    .arg("e:1")
+                    .query::<Option<String>>(&mut e)
+                    .ok()?
+                    .is_some();
+            ok.then_some(e)
+        });
+        assert_eq!(whoami(&mut e), "eve");
+        assert_eq!(
+            err(cmd("SET").arg("e:1").arg("w").query::<String>(&mut e)),
+            "NOPERM User eve has no permissions to run the 'set' command"
+        );
+        // The token made on node 2 works on every node, with eve's permissions.
+        assert_eq!(
+            rest_at(n.rest_port, "/get/e:1", &token),
+            (200, json!({"result": "v"}))
+        );
+        assert_eq!(
+            rest_at(n.rest_port, "/set/e:1/w", &token),
+            (
+                400,
+                json!({"error": "NOPERM User eve has no permissions to run the 'set' command"})
+            )
+        );
+    }
+    // Kill the leader: the survivors (and the replica) still know eve.
+    let leader = c.leader().expect("a leader");
+    c.nodes[leader].kill9();
+    let survivor = (0..3).find(|&i| i != leader).unwrap();
+    let mut e = as_user_at(c.nodes[survivor].port, "eve", "eve-pw");
+    assert_eq!(whoami(&mut e), "eve");
+    // A change made after the failover reaches the replica too.
+    let mut admin = eventually(Duration::from_secs(20), || {
+        let mut a = connect(&format!("redis://127.0.0.1:{}/", c.nodes[survivor].port));
+        setuser(&mut a, "eve", &["-get"]).ok().map(|_| a)
+    });
+    let _: i64 = cmd("DBSIZE").query(&mut admin).unwrap();
+    let mut on_replica = as_user_at(c.nodes[r].port, "eve", "eve-pw");
+    eventually(Duration::from_secs(10), || {
+        match cmd("GET")
+            .arg("e:1")
+            .query::<Option<String>>(&mut on_replica)
+        {
+            Err(e) if e.to_string().contains("'get' command") => Some(()),
+            _ => None,
+        }
+    });
+}
+
+fn as_user_at(port: u16, user: &str, pass: &str) -> Connection {
+    connect(&format!("redis://{user}:{pass}@127.0.0.1:{port}/"))
 }

@@ -478,9 +478,25 @@ fn feed_monitors(shared: &Arc<Shared>, sess: &Session, name: &str, argv: &[Vec<u
         sess.db,
         addr
     );
-    for a in argv {
+    // As Redis does, ACL commands naming users and passwords show them redacted.
+    let redact_from = match argv.get(1) {
+        Some(sub)
+            if name == "acl"
+                && ["setuser", "deluser", "getuser", "resttoken"]
+                    .iter()
+                    .any(|s| engine::args::is(sub, s)) =>
+        {
+            2
+        }
+        _ => usize::MAX,
+    };
+    for (i, a) in argv.iter().enumerate() {
         line.push(' ');
-        line.push_str(&repr(a));
+        if i >= redact_from {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&repr(a));
+        }
     }
     shared.broker.feed_monitors(sess.id, &line);
 }
