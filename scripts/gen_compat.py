@@ -67,7 +67,8 @@ def main():
             "- `SCAN` cursors are hash-slot numbers (0..16383): stateless and identical on every replica; COUNT is a hint as in Redis.",
             "- `COPY`/`RENAME` of collection keys are refused with an explicit error until collections can be moved.",
             "- `CLIENT LIST` reports the fields Redis does; buffer sizes are reported as 0.",
-            "- `INCRBYFLOAT` computes in 64-bit floats (Redis uses long double).", ""]
+            "- `INCRBYFLOAT` computes in 64-bit floats (Redis uses long double).",
+            "- `ACL`: users are replicated state, so there is no ACL file (`ACL LOAD`/`SAVE` answer an error) and `ACL LOG` is not kept; `default` is the node's configured password (`ACL SETUSER default` is refused); `ACL RESTTOKEN` is Upstash's. A `%R~`/`%W~` pattern grants reads to read commands, and writes to write commands only if it also grants reads. Disabling a user logs its open connections out at their next command (Redis lets them continue). A subcommand has its container's categories (e.g. `ACL WHOAMI` is `@admin`). Commands called by scripts are not checked; subscribers are not disconnected when channel permissions shrink. See docs/operations.md.", ""]
     open(os.path.join(ROOT, "docs", "compatibility.md"), "w").write("\n".join(out))
     print(f"{sum(r[2] for r in rows)}/{len(rows)} of Upstash's commands supported; {len(extra)} more")
 
