@@ -558,6 +558,14 @@ fn resttoken_carries_the_users_permissions_and_dies_with_its_password() {
             json!({"error": "NOPERM No permissions to access a key"})
         )
     );
+    // Server-sent-event routes check the user too.
+    assert_eq!(
+        http(&s, "POST", "/subscribe/news", Some(&token), None),
+        (
+            400,
+            json!({"error": "NOPERM User rita has no permissions to run the 'subscribe' command"})
+        )
+    );
     // Pipelines and transactions are checked per command too.
     let (status, body) = http(
         &s,

@@ -241,6 +241,32 @@ mod tests {
     }
 
     #[test]
+    fn user_tokens_name_their_user_and_bind_secret_name_and_password() {
+        let t = user_token(Some("pw"), b"alice", "h1");
+        assert_eq!(t, user_token(Some("pw"), b"alice", "h1"));
+        assert_ne!(t, user_token(Some("pw"), b"alice", "h2"));
+        assert_ne!(t, user_token(Some("pw2"), b"alice", "h1"));
+        assert_ne!(t, user_token(None, b"alice", "h1"));
+        assert!(t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&t)
+            .unwrap();
+        assert_eq!(raw[0], USER_TAG);
+        assert_eq!(&raw[1..raw.len() - MAC_LEN], b"alice");
+        // The name is length-prefixed inside the MAC: ("ab", "c") is not ("a", "bc").
+        let mac =
+            |name: &[u8], hash: &str| user_mac(Some("pw"), name, hash).finalize().into_bytes();
+        assert_ne!(mac(b"ab", "c"), mac(b"a", "bc"));
+        // A standard token never parses as a user token.
+        let std_raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(Tokens::derive("pw").standard)
+            .unwrap();
+        assert!(std_raw.len() < 2 + MAC_LEN);
+    }
+
+    #[test]
     fn bearer_header() {
         assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
         assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
