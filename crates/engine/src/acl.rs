@@ -67,6 +67,53 @@ const CONTAINERS: &[&str] = &[
     "acl", "client", "command", "config", "object", "pubsub", "script", "xgroup", "xinfo",
 ];
 
+/// Subcommands whose ACL categories differ from their container's (the table has one
+/// row per container): Redis's categories for them, without '@'. A category rule
+/// reaches these through their own categories, so `-@dangerous` blocks CLIENT KILL but
+/// not CLIENT ID, and `+@all -@admin` still allows ACL WHOAMI.
+const SUB_CATEGORIES: &[(&str, &str, &[&str])] = &[
+    ("acl", "cat", &["slow"]),
+    ("acl", "genpass", &["slow"]),
+    ("acl", "help", &["slow"]),
+    ("acl", "whoami", &["slow"]),
+    (
+        "client",
+        "kill",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "list",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "no-evict",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "pause",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "unblock",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "unpause",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    ("script", "debug", &["slow", "scripting"]),
+    ("script", "exists", &["slow", "scripting"]),
+    ("script", "flush", &["slow", "scripting"]),
+    ("script", "help", &["slow", "scripting"]),
+    ("script", "kill", &["slow", "scripting"]),
+    ("script", "load", &["slow", "scripting"]),
+];
+
 /// Lower-case hex SHA-256 of a password: the only form a password is ever kept in.
 pub fn hash_password(pass: &[u8]) -> String {
     let d = Sha256::digest(pass);
@@ -180,6 +227,27 @@ impl Selector {
         self.subs.remove(&idx);
     }
 
+    /// Whether subcommand (or first argument) `sub` of command `idx` is allowed.
+    fn effective(&self, idx: usize, sub: &[u8]) -> bool {
+        self.subs
+            .get(&idx)
+            .and_then(|l| l.iter().rev().find(|(s, _)| s == sub))
+            .map_or_else(|| self.allowed.get(idx).copied().unwrap_or(false), |e| e.1)
+    }
+
+    /// Sets one subcommand's state, keeping an override only where it differs.
+    fn set_sub(&mut self, idx: usize, sub: &[u8], allow: bool) {
+        let whole = self.allowed.get(idx).copied().unwrap_or(false);
+        let list = self.subs.entry(idx).or_default();
+        list.retain(|(s, _)| s != sub);
+        if allow != whole {
+            list.push((sub.to_vec(), allow));
+        }
+        if list.is_empty() {
+            self.subs.remove(&idx);
+        }
+    }
+
     fn set_all(&mut self, allow: bool) {
         self.all_base = allow;
         self.rules.clear();
@@ -245,10 +313,28 @@ impl Selector {
                     if !CATEGORIES.contains(&cat.as_str()) {
                         return Err(RuleError::Unknown);
                     }
+                    // Subcommands with categories of their own keep their state
+                    // unless the category names them.
+                    let special: Vec<(usize, &[u8], bool, bool)> = SUB_CATEGORIES
+                        .iter()
+                        .filter_map(|(cmd, sub, cats)| {
+                            let idx = table::index_of(table::lookup(cmd.as_bytes())?);
+                            let sub = sub.as_bytes();
+                            Some((
+                                idx,
+                                sub,
+                                self.effective(idx, sub),
+                                cats.contains(&cat.as_str()),
+                            ))
+                        })
+                        .collect();
                     for (i, spec) in table::COMMANDS().iter().enumerate() {
                         if in_category(spec, &cat) {
                             self.set_command(i, allow);
                         }
+                    }
+                    for (idx, sub, before, named) in special {
+                        self.set_sub(idx, sub, if named { allow } else { before });
                     }
                     self.update_rules(body, allow);
                     return Ok(());
@@ -915,18 +1001,22 @@ pub fn load_all(t: &Txn) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
 }
 
 /// Every category name, or the commands of one (`ACL CAT [category]`).
-pub fn category_commands(cat: &str) -> Option<Vec<&'static str>> {
+pub fn category_commands(cat: &str) -> Option<Vec<String>> {
     let cat = cat.to_ascii_lowercase();
     if !CATEGORIES.contains(&cat.as_str()) {
         return None;
     }
-    Some(
-        table::COMMANDS()
-            .iter()
-            .filter(|s| in_category(s, &cat))
-            .map(|s| s.name)
-            .collect(),
-    )
+    let mut out: Vec<String> = table::COMMANDS()
+        .iter()
+        .filter(|s| in_category(s, &cat))
+        .map(|s| s.name.to_string())
+        .collect();
+    for (cmd, sub, cats) in SUB_CATEGORIES {
+        if cats.contains(&cat.as_str()) && !out.iter().any(|c| c == cmd) {
+            out.push(format!("{cmd}|{sub}"));
+        }
+    }
+    Some(out)
 }
 
 /// The engine side of ACL: SETUSER and DELUSER, applied inside a log entry. Every other
@@ -1083,6 +1173,32 @@ mod tests {
             u.apply(&v(&["+config|get|x"])).unwrap_err().0,
             "ERR Error in ACL SETUSER modifier '+config|get|x': Allowing first-arg of a subcommand is not supported"
         );
+    }
+
+    #[test]
+    fn subcommands_have_their_own_categories() {
+        let u = user(&["+@all", "-@dangerous"]);
+        assert_eq!(can(&u, "client id"), Ok(()));
+        assert_eq!(can(&u, "client kill id 5"), Err(Denied::Command));
+        assert_eq!(can(&u, "client list"), Err(Denied::Command));
+        let u = user(&["+@all", "-@admin"]);
+        assert_eq!(can(&u, "acl whoami"), Ok(()));
+        assert_eq!(can(&u, "acl setuser x"), Err(Denied::Command));
+        // Only the subcommands a category names change; others keep their state.
+        let u = user(&["+@admin"]);
+        assert_eq!(can(&u, "client kill id 5"), Ok(()));
+        assert_eq!(can(&u, "client id"), Err(Denied::Command));
+        assert_eq!(can(&u, "acl setuser x"), Ok(()));
+        assert_eq!(can(&u, "acl whoami"), Err(Denied::Command));
+        let u = user(&["-@all", "+acl|whoami", "+@admin"]);
+        assert_eq!(can(&u, "acl whoami"), Ok(()));
+        // SCRIPT's subcommands are @scripting but not @write (as in Redis).
+        let u = user(&["+@all", "-@write"]);
+        assert_eq!(can(&u, "script exists abc"), Ok(()));
+        assert_eq!(can(&u, "set k v"), Err(Denied::Command));
+        // +client allows every subcommand again.
+        let u = user(&["+@all", "-@dangerous", "+client"]);
+        assert_eq!(can(&u, "client kill id 5"), Ok(()));
     }
 
     #[test]
@@ -1326,11 +1442,12 @@ mod tests {
     #[test]
     fn categories_list_commands() {
         let strings = category_commands("string").unwrap();
-        assert!(strings.contains(&"get") && !strings.contains(&"lpush"));
+        assert!(strings.iter().any(|c| c == "get") && !strings.iter().any(|c| c == "lpush"));
         assert!(category_commands("nosuch").is_none());
-        assert!(category_commands("DANGEROUS")
-            .unwrap()
-            .contains(&"flushall"));
+        let dangerous = category_commands("DANGEROUS").unwrap();
+        assert!(dangerous.iter().any(|c| c == "flushall"));
+        assert!(dangerous.iter().any(|c| c == "client|kill"));
+        assert!(!dangerous.iter().any(|c| c == "client"));
     }
 }
 

@@ -182,9 +182,7 @@ pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
             let cat = String::from_utf8_lossy(&argv[2]);
             match acl::category_commands(&cat) {
                 Some(cmds) => Ok(Frame::Array(
-                    cmds.into_iter()
-                        .map(|c| Frame::Bulk(c.as_bytes().to_vec()))
-                        .collect(),
+                    cmds.into_iter().map(|c| Frame::Bulk(c.into_bytes())).collect(),
                 )),
                 None => Err(CmdError::new(format!("ERR Unknown category '{cat}'"))),
             }
