@@ -4,10 +4,10 @@
 //!
 //! Users are read from this node's state machine (`sm`, `acl:user:<name>`), so every
 //! node, a restart, a failover and a read replica see the same users. A connection
-//! authenticated as a user re-reads its record before each command (one point read; the
-//! parsed rules are reused while the record is unchanged), so disabling, deleting or
-//! changing the user takes effect on that connection's next command, on any node that
-//! has applied the change.
+//! authenticated as a user re-reads its record before a command whenever the node has
+//! applied anything since the last read (one point read; the parsed rules are reused
+//! while the record is unchanged), so disabling, deleting or changing the user takes
+//! effect on that connection's next command, on any node that has applied the change.
 //!
 //! The `default` user is not an ACL record: it is the node's configured password
 //! (`password.rs`) with every permission. `ACL SETUSER default` and `ACL DELUSER default`
@@ -33,15 +33,10 @@ pub struct AclUser {
     pub name: Vec<u8>,
     /// The record the rules were parsed from (to notice changes cheaply).
     raw: Vec<u8>,
+    /// This node's applied index when the record was read: while it has not moved,
+    /// nothing can have changed the record, and it is not read again.
+    seen: u64,
     pub user: Arc<User>,
-}
-
-/// What a user's record says now, compared with a connection's copy.
-pub enum Refresh {
-    Same,
-    Changed(AclUser),
-    /// Deleted, disabled, or unreadable: the connection is no longer authenticated.
-    Gone,
 }
 
 impl AclUser {
@@ -62,6 +57,8 @@ impl AclUser {
 
 /// This node's record of user `name`, parsed.
 pub fn load(shared: &Shared, name: &[u8]) -> Result<Option<AclUser>, CmdError> {
+    // The index first: an entry applied after it is read makes the next refresh re-read.
+    let seen = shared.node.applied_index();
     let Some(raw) = shared.node.storage.get(Cf::Sm, &acl::user_key(name))? else {
         return Ok(None);
     };
@@ -69,29 +66,35 @@ pub fn load(shared: &Shared, name: &[u8]) -> Result<Option<AclUser>, CmdError> {
     Ok(Some(AclUser {
         name: name.to_vec(),
         raw,
+        seen,
         user: Arc::new(user),
     }))
 }
 
-/// Re-reads `cur`'s record before a command.
-pub fn refresh(shared: &Shared, cur: &AclUser) -> Refresh {
+/// Brings `cur` up to date before a command: re-reads its record if this node applied
+/// anything since it was read (the applied index moves only after an entry's writes are
+/// visible), parsing it again only if it changed. False if the user was deleted or
+/// disabled (or cannot be read): the connection is no longer authenticated.
+pub fn refresh(shared: &Shared, cur: &mut AclUser) -> bool {
+    let now = shared.node.applied_index();
+    if now == cur.seen {
+        return cur.user.enabled;
+    }
     match shared.node.storage.get(Cf::Sm, &acl::user_key(&cur.name)) {
         Ok(Some(raw)) if raw == cur.raw => {
-            if cur.user.enabled {
-                Refresh::Same
-            } else {
-                Refresh::Gone
-            }
+            cur.seen = now;
+            cur.user.enabled
         }
         Ok(Some(raw)) => match User::decode(&cur.name, &raw) {
-            Ok(u) if u.enabled => Refresh::Changed(AclUser {
-                name: cur.name.clone(),
-                raw,
-                user: Arc::new(u),
-            }),
-            _ => Refresh::Gone,
+            Ok(u) if u.enabled => {
+                cur.raw = raw;
+                cur.seen = now;
+                cur.user = Arc::new(u);
+                true
+            }
+            _ => false,
         },
-        _ => Refresh::Gone,
+        _ => false,
     }
 }
 

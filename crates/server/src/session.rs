@@ -196,15 +196,11 @@ impl Session {
     /// user, so a change (or deletion, or `off`) applies from this command on. A user
     /// that is gone or disabled logs the connection out.
     pub fn refresh_acl(&mut self) {
-        let Some(cur) = &self.user else { return };
-        match crate::acl_cmds::refresh(&self.shared, cur) {
-            crate::acl_cmds::Refresh::Same => {}
-            crate::acl_cmds::Refresh::Changed(u) => self.user = Some(u),
-            crate::acl_cmds::Refresh::Gone => {
-                self.user = None;
-                self.authenticated = !self.shared.auth_required();
-                self.with_info(|i| i.user = "default".into());
-            }
+        let Some(cur) = &mut self.user else { return };
+        if !crate::acl_cmds::refresh(&self.shared, cur) {
+            self.user = None;
+            self.authenticated = !self.shared.auth_required();
+            self.with_info(|i| i.user = "default".into());
         }
     }
 
