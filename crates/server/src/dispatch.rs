@@ -43,7 +43,7 @@ pub async fn run_batch(
         if quit {
             break;
         }
-        // An ACL user is re-read before each command: changes apply from here on.
+        // An ACL user is brought up to date before each command: changes apply from here on.
         if sess.user.is_some() {
             sess.refresh_acl();
         }
