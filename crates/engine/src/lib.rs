@@ -5,6 +5,7 @@
 //! fixed by the caller, and yields a reply plus the [`Effects`] to persist. The same
 //! entry applied to the same state gives the same bytes on every replica.
 
+pub mod acl;
 pub mod args;
 mod cmd;
 mod coll;
@@ -28,8 +29,8 @@ pub use glob::glob_match;
 pub use rng::Rng;
 pub use store::{Effects, MemStore, Store, StoreError, Write};
 pub use table::{
-    check_arity, check_key_sizes, flags, keys as key_range, lookup, CommandSpec, Exec, KeySpec,
-    COMMANDS, NO_KEYS,
+    check_arity, check_key_sizes, flags, index_of as command_index, keys as key_range, lookup,
+    CommandSpec, Exec, KeySpec, COMMANDS, NO_KEYS,
 };
 pub use tier::{Tier, TierStats};
 pub use txn::Txn;

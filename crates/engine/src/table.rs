@@ -172,6 +172,12 @@ pub fn COMMANDS() -> &'static [CommandSpec] {
     ALL.get_or_init(crate::cmd::all_commands)
 }
 
+/// A command's position in `COMMANDS()` (per-command arrays are indexed by it).
+pub fn index_of(spec: &CommandSpec) -> usize {
+    let base = COMMANDS().as_ptr() as usize;
+    (spec as *const CommandSpec as usize).wrapping_sub(base) / std::mem::size_of::<CommandSpec>()
+}
+
 /// Looks a command up by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let mut buf = [0u8; 32];

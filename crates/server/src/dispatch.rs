@@ -43,6 +43,10 @@ pub async fn run_batch(
         if quit {
             break;
         }
+        // An ACL user is brought up to date before each command: changes apply from here on.
+        if sess.user.is_some() {
+            sess.refresh_acl();
+        }
         let spec = match classify(sess, &argv) {
             Ok(s) => s,
             Err(e) => {
@@ -93,6 +97,18 @@ pub async fn run_batch(
             let m = sess.multi.as_mut().expect("checked");
             m.cmds.push((spec, sess.db, argv));
             emit(&Frame::Simple("QUEUED".into()), sess.resp3);
+            continue;
+        }
+        // ACL runs in the session layer even though its table entry is an engine command
+        // (SETUSER/DELUSER are proposed from there, passwords hashed first).
+        if spec.name == "acl" {
+            flush_writes(shared, sess, &mut pending, emit).await;
+            let t0 = Instant::now();
+            let (reply, _) = sess.handle(spec, &argv).await;
+            shared
+                .stats
+                .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
+            emit(&reply, sess.resp3);
             continue;
         }
         match spec.exec {
@@ -261,13 +277,22 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     }
     // Engine commands run inside the entry; connection commands (SELECT, CLIENT, ...)
     // run here afterwards, their replies put back in place.
+    // ACL permissions are checked again now, in case the user changed since queuing
+    // (as Redis does): a command no longer allowed gets NOPERM, the others run.
     let mut cmds = Vec::new();
     let mut local = Vec::new();
+    let mut denied: Vec<(usize, String)> = Vec::new();
     let mut db = sess.db;
     for (i, (spec, _, argv)) in m.cmds.iter().enumerate() {
+        if let Some(u) = &sess.user {
+            if let Err(e) = u.check(spec, argv) {
+                denied.push((i, e.0));
+                continue;
+            }
+        }
         match spec.exec {
-            Exec::Engine(_) => cmds.push((db, argv.clone())),
-            Exec::Server => {
+            Exec::Engine(_) if spec.name != "acl" => cmds.push((db, argv.clone())),
+            _ => {
                 if spec.name == "select" {
                     if let Some(n) = engine::args::parse_i64_opt(&argv[1]) {
                         if (0..keys::DATABASES as i64).contains(&n) {
@@ -297,7 +322,9 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     .into_iter();
     let mut out = Vec::with_capacity(m.cmds.len());
     for (i, (spec, _, argv)) in m.cmds.into_iter().enumerate() {
-        if local.contains(&i) {
+        if let Some((_, e)) = denied.iter().find(|(d, _)| *d == i) {
+            out.push(Frame::Error(e.clone()));
+        } else if local.contains(&i) {
             let (r, _) = sess.handle(spec, &argv).await;
             out.push(r);
         } else {
@@ -451,9 +478,25 @@ fn feed_monitors(shared: &Arc<Shared>, sess: &Session, name: &str, argv: &[Vec<u
         sess.db,
         addr
     );
-    for a in argv {
+    // As Redis does, ACL commands naming users and passwords show them redacted.
+    let redact_from = match argv.get(1) {
+        Some(sub)
+            if name == "acl"
+                && ["setuser", "deluser", "getuser", "resttoken"]
+                    .iter()
+                    .any(|s| engine::args::is(sub, s)) =>
+        {
+            2
+        }
+        _ => usize::MAX,
+    };
+    for (i, a) in argv.iter().enumerate() {
         line.push(' ');
-        line.push_str(&repr(a));
+        if i >= redact_from {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&repr(a));
+        }
     }
     shared.broker.feed_monitors(sess.id, &line);
 }
@@ -491,6 +534,9 @@ pub fn classify(
     }
     engine::check_arity(spec, argv)?;
     engine::check_key_sizes(spec, argv)?;
+    if let Some(u) = &sess.user {
+        u.check(spec, argv)?;
+    }
     Ok(spec)
 }
 

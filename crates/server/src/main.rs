@@ -1,5 +1,6 @@
 //! `meridian`: the node binary.
 
+mod acl_cmds;
 mod admin_cmds;
 mod clients;
 mod config;

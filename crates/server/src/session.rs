@@ -17,11 +17,13 @@ pub enum Outcome {
 }
 
 pub struct Session {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     pub id: u64,
     pub db: u8,
     pub resp3: bool,
     pub authenticated: bool,
+    /// The ACL user this connection is authenticated as; `None` is `default`.
+    pub user: Option<crate::acl_cmds::AclUser>,
     /// Highest log index this connection wrote (its sync token).
     pub last_index: u64,
     /// CLIENT CONSISTENCY strong: reads go through the leader's read index.
@@ -54,6 +56,7 @@ impl Session {
             db: 0,
             resp3: false,
             authenticated,
+            user: None,
             last_index: 0,
             strong: false,
             info,
@@ -82,6 +85,7 @@ impl Session {
             db: 0,
             resp3: false,
             authenticated: true,
+            user: None,
             last_index: 0,
             strong: false,
             info: Arc::new(Mutex::new(info)),
@@ -116,8 +120,9 @@ impl Session {
         argv: &[Vec<u8>],
     ) -> (Frame, Outcome) {
         let res = match spec.name {
-            "auth" => self.auth(argv),
-            "hello" => self.hello(argv),
+            "auth" => self.auth(argv).await,
+            "hello" => self.hello(argv).await,
+            "acl" => crate::acl_cmds::acl(self, argv).await,
             "select" => self.select(argv),
             "client" => self.client(argv),
             "quit" => return (Frame::ok(), Outcome::Close),
@@ -151,20 +156,55 @@ impl Session {
         }
     }
 
-    fn auth(&mut self, argv: &[Vec<u8>]) -> Reply {
+    async fn auth(&mut self, argv: &[Vec<u8>]) -> Reply {
         let (user, pass) = match argv.len() {
             2 => (&b"default"[..], &argv[1][..]),
             3 => (&argv[1][..], &argv[2][..]),
             _ => return Err(CmdError::syntax()),
         };
-        let r = self.check_password(user, pass);
-        if r.is_ok() {
-            self.authenticated = true;
-        }
-        r
+        self.login(user, pass).await
     }
 
-    fn hello(&mut self, argv: &[Vec<u8>]) -> Reply {
+    /// AUTH / HELLO AUTH: `default` is the node's password; any other name is an ACL
+    /// user read from this node's state. A failed attempt leaves the connection as it was.
+    async fn login(&mut self, user: &[u8], pass: &[u8]) -> Reply {
+        if user == b"default" {
+            self.check_password(user, pass)?;
+            self.user = None;
+            self.authenticated = true;
+            self.with_info(|i| i.user = "default".into());
+            return Ok(Frame::ok());
+        }
+        // Users this connection just created must be visible to it.
+        let shared = self.shared.clone();
+        let _ = crate::dispatch::await_consistency(&shared, self).await;
+        match crate::acl_cmds::authenticate(&shared, user, pass) {
+            Some(u) => {
+                let name = u.name_lossy();
+                self.user = Some(u);
+                self.authenticated = true;
+                self.with_info(|i| i.user = name);
+                Ok(Frame::ok())
+            }
+            None => Err(CmdError::new(
+                "WRONGPASS invalid username-password pair or user is disabled.",
+            )),
+        }
+    }
+
+    /// Before each command of a connection authenticated as an ACL user: re-reads the
+    /// user, so a change (or deletion, or `off`) applies from this command on. A user
+    /// that is gone or disabled logs the connection out.
+    pub fn refresh_acl(&mut self) {
+        let Some(cur) = &mut self.user else { return };
+        if !crate::acl_cmds::refresh(&self.shared, cur) {
+            self.user = None;
+            self.authenticated = !self.shared.auth_required();
+            self.with_info(|i| i.user = "default".into());
+        }
+    }
+
+    async fn hello(&mut self, argv: &[Vec<u8>]) -> Reply {
         let mut proto = if self.resp3 { 3 } else { 2 };
         let mut i = 1;
         if argv.len() > 1 {
@@ -185,8 +225,7 @@ impl Session {
         while i < argv.len() {
             let more = argv.len() - i - 1;
             if args::is(&argv[i], "auth") && more >= 2 {
-                self.check_password(&argv[i + 1], &argv[i + 2])?;
-                self.authenticated = true;
+                self.login(&argv[i + 1], &argv[i + 2]).await?;
                 i += 3;
             } else if args::is(&argv[i], "setname") && more >= 1 {
                 valid_name(&argv[i + 1])?;
@@ -237,7 +276,9 @@ impl Session {
         self.db = 0;
         self.resp3 = false;
         self.authenticated = !self.shared.auth_required();
+        self.user = None;
         self.with_info(|i| {
+            i.user = "default".into();
             i.db = 0;
             i.resp = 2;
             i.name.clear();

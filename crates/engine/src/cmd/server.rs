@@ -132,6 +132,19 @@ pub fn commands() -> Vec<CommandSpec> {
             "A container for server configuration commands.",
             S,
         ),
+        // ACL SETUSER / DELUSER change the replicated users inside a log entry; the server
+        // answers every other subcommand and rewrites passwords into hashes first.
+        spec(
+            "acl",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            NO_KEYS,
+            &[],
+            "server",
+            "6.0.0",
+            "A container for Access List Control commands.",
+            E(crate::acl::acl_command),
+        ),
         spec(
             "time",
             1,

@@ -10,7 +10,23 @@
 //!
 //! A token reveals nothing about the password (HMAC is one-way) and the two tokens say
 //! nothing about each other. They are 43 URL-safe characters, so `?_token=` needs no escaping.
+//!
+//! `ACL RESTTOKEN user pass` gives a third kind, carrying an ACL user's permissions. It
+//! names its user and is bound to the password it was made with, again with nothing
+//! stored:
+//!
+//! ```text
+//! mac   = HMAC-SHA256(key = default password ("" with --no-auth),
+//!                     msg = "meridian rest token v1: user\0" · u32 BE len(name) · name · sha256hex(user password))
+//! token = base64url_nopad("U" · name · mac)
+//! ```
+//!
+//! (`nopass` users use the word `nopass` in place of the hash.) A request with such a
+//! token runs as the user, with its rules re-read from the node's state; the token stops
+//! working when that password is removed or reset, when the user is deleted or disabled,
+//! or when the node's password changes. Every comparison is constant-time.
 
+use crate::acl_cmds::AclUser;
 use crate::password;
 use crate::shared::Shared;
 use base64::Engine as _;
@@ -20,17 +36,25 @@ use sha2::Sha256;
 
 const STANDARD_LABEL: &[u8] = b"meridian rest token v1: standard";
 const READONLY_LABEL: &[u8] = b"meridian rest token v1: read-only";
+const USER_LABEL: &[u8] = b"meridian rest token v1: user\0";
+/// First byte of a user token (before base64).
+const USER_TAG: u8 = b'U';
+const MAC_LEN: usize = 32;
+/// Stands in for the password hash in the token of a `nopass` user.
+pub const NOPASS_MARK: &str = "nopass";
 
 /// The error body of a 401, as Upstash words it.
 pub const UNAUTHORIZED: &str = "WRONGPASS invalid or missing auth token";
 
 /// What a request's token allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Access {
     /// Every command (the standard token, or authentication off).
     Full,
     /// Read commands only, minus the ones that walk the whole keyspace.
     ReadOnly,
+    /// What an ACL user may run (a token from `ACL RESTTOKEN`).
+    User(AclUser),
 }
 
 /// The node's two REST tokens for `password`.
@@ -55,16 +79,69 @@ fn derive(password: &str, label: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+fn user_mac(secret: Option<&str>, name: &[u8], hash: &str) -> Hmac<Sha256> {
+    let key = secret.unwrap_or("").as_bytes();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
+    mac.update(USER_LABEL);
+    mac.update(&(name.len() as u32).to_be_bytes());
+    mac.update(name);
+    mac.update(hash.as_bytes());
+    mac
+}
+
+/// The REST token of ACL user `name` for the password whose hash is `hash` (or
+/// [`NOPASS_MARK`]); `secret` is the node's (default user's) password.
+pub fn user_token(secret: Option<&str>, name: &[u8], hash: &str) -> String {
+    let mut raw = Vec::with_capacity(1 + name.len() + MAC_LEN);
+    raw.push(USER_TAG);
+    raw.extend_from_slice(name);
+    raw.extend_from_slice(&user_mac(secret, name, hash).finalize().into_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The user a user token belongs to, if it is valid now: the user exists, is enabled,
+/// and the token was made with one of its current passwords.
+fn check_user_token(shared: &Shared, secret: Option<&str>, token: &[u8]) -> Option<AclUser> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    if raw.len() < 1 + 1 + MAC_LEN || raw[0] != USER_TAG {
+        return None;
+    }
+    let (name, mac) = raw[1..].split_at(raw.len() - 1 - MAC_LEN);
+    let user = crate::acl_cmds::load(shared, name).ok().flatten()?;
+    if !user.user.enabled {
+        return None;
+    }
+    let nopass = [NOPASS_MARK.to_string()];
+    let hashes: &[String] = if user.user.nopass {
+        &nopass
+    } else {
+        &user.user.passwords
+    };
+    // Every hash is tried, each comparison constant-time (`verify_slice`).
+    let mut ok = false;
+    for h in hashes {
+        ok |= user_mac(secret, name, h).verify_slice(mac).is_ok();
+    }
+    ok.then_some(user)
+}
+
 /// Checks the request's token (`Authorization: Bearer` first, else `?_token=`) against the
-/// tokens of the current password. `None` means 401.
+/// tokens of the current password, then as an ACL user's token. `None` means 401.
 pub fn check(shared: &Shared, token: Option<&[u8]>) -> Option<Access> {
     let pw = match shared.password.read() {
         Ok(p) => p.clone(),
         Err(_) => return None,
     };
     let Some(pw) = pw else {
-        // Authentication off (--no-auth): any request, with or without a token.
-        return Some(Access::Full);
+        // Authentication off (--no-auth): any request, with or without a token; a valid
+        // user token still runs as its user.
+        return Some(
+            token
+                .and_then(|t| check_user_token(shared, None, t))
+                .map_or(Access::Full, Access::User),
+        );
     };
     let token = token?;
     let t = Tokens::derive(&pw);
@@ -76,7 +153,7 @@ pub fn check(shared: &Shared, token: Option<&[u8]>) -> Option<Access> {
     } else if ro {
         Some(Access::ReadOnly)
     } else {
-        None
+        check_user_token(shared, Some(&pw), token).map(Access::User)
     }
 }
 
@@ -107,7 +184,7 @@ pub const PUBSUB_UNSUPPORTED: &str =
 
 /// The REST front end's own admission rules for a command the table knows: what the
 /// token allows and what HTTP cannot carry. The command's behaviour is not decided here.
-pub fn admit(spec: &CommandSpec, access: Access) -> Result<(), CmdError> {
+pub fn admit(spec: &CommandSpec, access: &Access) -> Result<(), CmdError> {
     if spec.flags & flags::PUBSUB != 0 && !matches!(spec.name, "publish" | "spublish" | "pubsub")
         || spec.name == "monitor"
     {
@@ -126,7 +203,7 @@ pub fn admit(spec: &CommandSpec, access: Access) -> Result<(), CmdError> {
             spec.name
         )));
     }
-    if access == Access::ReadOnly && !read_only_allows(spec) {
+    if matches!(access, Access::ReadOnly) && !read_only_allows(spec) {
         return Err(CmdError::new(format!(
             "NOPERM this token is read-only and has no permissions to run the '{}' command",
             spec.name
@@ -164,6 +241,32 @@ mod tests {
     }
 
     #[test]
+    fn user_tokens_name_their_user_and_bind_secret_name_and_password() {
+        let t = user_token(Some("pw"), b"alice", "h1");
+        assert_eq!(t, user_token(Some("pw"), b"alice", "h1"));
+        assert_ne!(t, user_token(Some("pw"), b"alice", "h2"));
+        assert_ne!(t, user_token(Some("pw2"), b"alice", "h1"));
+        assert_ne!(t, user_token(None, b"alice", "h1"));
+        assert!(t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&t)
+            .unwrap();
+        assert_eq!(raw[0], USER_TAG);
+        assert_eq!(&raw[1..raw.len() - MAC_LEN], b"alice");
+        // The name is length-prefixed inside the MAC: ("ab", "c") is not ("a", "bc").
+        let mac =
+            |name: &[u8], hash: &str| user_mac(Some("pw"), name, hash).finalize().into_bytes();
+        assert_ne!(mac(b"ab", "c"), mac(b"a", "bc"));
+        // A standard token never parses as a user token.
+        let std_raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(Tokens::derive("pw").standard)
+            .unwrap();
+        assert!(std_raw.len() < 2 + MAC_LEN);
+    }
+
+    #[test]
     fn bearer_header() {
         assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
         assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
@@ -177,12 +280,12 @@ mod tests {
         let set = engine::lookup(b"set").unwrap();
         let keys = engine::lookup(b"keys").unwrap();
         let ping = engine::lookup(b"ping").unwrap();
-        assert!(admit(get, Access::ReadOnly).is_ok());
-        assert!(admit(ping, Access::ReadOnly).is_ok());
-        assert!(admit(set, Access::ReadOnly).is_err());
-        assert!(admit(keys, Access::ReadOnly).is_err());
-        assert!(admit(set, Access::Full).is_ok());
-        assert!(admit(keys, Access::Full).is_ok());
-        assert!(admit(engine::lookup(b"select").unwrap(), Access::Full).is_err());
+        assert!(admit(get, &Access::ReadOnly).is_ok());
+        assert!(admit(ping, &Access::ReadOnly).is_ok());
+        assert!(admit(set, &Access::ReadOnly).is_err());
+        assert!(admit(keys, &Access::ReadOnly).is_err());
+        assert!(admit(set, &Access::Full).is_ok());
+        assert!(admit(keys, &Access::Full).is_ok());
+        assert!(admit(engine::lookup(b"select").unwrap(), &Access::Full).is_err());
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 /// The front end's own checks for a command: size, and what the token allows. Unknown
 /// commands and wrong arity are left to the dispatcher, which answers them as RESP does.
-fn admit(access: Access, argv: &[Vec<u8>]) -> Result<(), CmdError> {
+fn admit(access: &Access, argv: &[Vec<u8>]) -> Result<(), CmdError> {
     if request::size(argv) > MAX_REQUEST_BYTES {
         return Err(CmdError::new(TOO_LARGE));
     }
@@ -31,7 +31,7 @@ fn admit(access: Access, argv: &[Vec<u8>]) -> Result<(), CmdError> {
 pub async fn run(
     shared: &Arc<Shared>,
     sess: &mut Session,
-    access: Access,
+    access: &Access,
     cmds: Vec<Argv>,
     body: &mut Body,
 ) {
@@ -68,14 +68,14 @@ async fn dispatch_all(shared: &Arc<Shared>, sess: &mut Session, reqs: Vec<Argv>,
 pub async fn multi_exec(
     shared: &Arc<Shared>,
     sess: &mut Session,
-    access: Access,
+    access: &Access,
     cmds: Vec<Argv>,
 ) -> Result<Vec<Frame>, String> {
     let mut specs = Vec::with_capacity(cmds.len());
     for argv in &cmds {
         let checked = admit(access, argv).and_then(|()| {
             let spec = dispatch::classify(sess, argv)?;
-            if !matches!(spec.exec, Exec::Engine(_)) {
+            if !matches!(spec.exec, Exec::Engine(_)) || spec.name == "acl" {
                 // Connection/server commands (INFO, TIME, ...) run outside the log and
                 // could not be part of the atomic entry.
                 return Err(CmdError::new(format!(

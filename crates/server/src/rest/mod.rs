@@ -21,7 +21,7 @@ mod request;
 mod sse;
 mod tcp;
 
-pub use auth::Tokens;
+pub use auth::{user_token, Tokens, NOPASS_MARK};
 
 use crate::session::Session;
 use crate::shared::Shared;
@@ -218,6 +218,20 @@ fn too_large(drained: bool) -> Resp {
     r
 }
 
+/// For a user token: whether the user may run `cmd` with `args` (a server-sent-events
+/// route), as the NOPERM text Redis would answer.
+fn user_may(access: &auth::Access, cmd: &str, args: &[Vec<u8>]) -> Result<(), String> {
+    let auth::Access::User(u) = access else {
+        return Ok(());
+    };
+    let Some(spec) = engine::lookup(cmd.as_bytes()) else {
+        return Ok(());
+    };
+    let mut argv = vec![cmd.as_bytes().to_vec()];
+    argv.extend_from_slice(args);
+    u.check(spec, &argv).map_err(|e| e.0)
+}
+
 /// What the request asks for, once its path is read.
 enum Route {
     Command(request::Argv),
@@ -295,17 +309,31 @@ async fn handle(
         Some(first) if path.len() == 1 && first == b"pipeline" => Route::Pipeline,
         Some(first) if path.len() == 1 && first == b"multi-exec" => Route::MultiExec,
         Some(first) if first == b"subscribe" && path.len() > 1 => {
+            if let Err(e) = user_may(&access, "subscribe", &path[1..]) {
+                return json_error(StatusCode::BAD_REQUEST, &e);
+            }
             return sse::start(&shared, sse::What::Subscribe(path[1..].to_vec()));
         }
         Some(first) if first == b"psubscribe" && path.len() > 1 => {
+            if let Err(e) = user_may(&access, "psubscribe", &path[1..]) {
+                return json_error(StatusCode::BAD_REQUEST, &e);
+            }
             return sse::start(&shared, sse::What::PSubscribe(path[1..].to_vec()));
         }
         Some(first) if first == b"monitor" && path.len() == 1 => {
-            if access != auth::Access::Full {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    "NOPERM this token is read-only and has no permissions to run the 'monitor' command",
-                );
+            match &access {
+                auth::Access::Full => {}
+                auth::Access::ReadOnly => {
+                    return json_error(
+                        StatusCode::BAD_REQUEST,
+                        "NOPERM this token is read-only and has no permissions to run the 'monitor' command",
+                    )
+                }
+                auth::Access::User(_) => {
+                    if let Err(e) = user_may(&access, "monitor", &[]) {
+                        return json_error(StatusCode::BAD_REQUEST, &e);
+                    }
+                }
             }
             return sse::start(&shared, sse::What::Monitor);
         }
@@ -374,6 +402,13 @@ async fn handle(
     }
 
     let mut sess = Session::for_rest(shared.clone(), peer, local);
+    if let auth::Access::User(u) = &access {
+        let name = u.name_lossy();
+        sess.user = Some(u.clone());
+        if let Ok(mut i) = sess.info.lock() {
+            i.user = name;
+        }
+    }
     // `Meridian-Consistency: strong`: reads wait for the leader's read index
     // (linearizable), like CLIENT CONSISTENCY strong on RESP.
     if let Some(v) = parts.headers.get(CONSISTENCY) {
@@ -389,7 +424,7 @@ async fn handle(
     let (status, fmt, out) = match route {
         Route::Command(argv) => {
             let mut b = Body::single(fmt);
-            exec::run(&shared, &mut sess, access, vec![argv], &mut b).await;
+            exec::run(&shared, &mut sess, &access, vec![argv], &mut b).await;
             let status = if b.errors > 0 {
                 StatusCode::BAD_REQUEST
             } else {
@@ -399,7 +434,7 @@ async fn handle(
         }
         Route::Pipeline => {
             let mut b = Body::list(fmt, cmds.len());
-            exec::run(&shared, &mut sess, access, cmds, &mut b).await;
+            exec::run(&shared, &mut sess, &access, cmds, &mut b).await;
             (StatusCode::OK, fmt, b.finish())
         }
         Route::MultiExec => {
@@ -408,7 +443,7 @@ async fn handle(
                 resp2: false,
                 ..fmt
             };
-            match exec::multi_exec(&shared, &mut sess, access, cmds).await {
+            match exec::multi_exec(&shared, &mut sess, &access, cmds).await {
                 Ok(replies) => {
                     let mut b = Body::list(fmt, replies.len());
                     for r in &replies {

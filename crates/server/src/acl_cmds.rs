@@ -1,0 +1,364 @@
+//! ACL on the server side: the connection's user, authentication, and every `ACL`
+//! subcommand except the two that change users (SETUSER and DELUSER are proposed to the
+//! log, after their passwords were replaced by hashes, and applied by the engine).
+//!
+//! Users are read from this node's state machine (`sm`, `acl:user:<name>`), so every
+//! node, a restart, a failover and a read replica see the same users. A connection
+//! authenticated as a user re-reads its record before a command whenever the node has
+//! applied anything since the last read (one point read; the parsed rules are reused
+//! while the record is unchanged), so disabling, deleting or changing the user takes
+//! effect on that connection's next command, on any node that has applied the change.
+//!
+//! The `default` user is not an ACL record: it is the node's configured password
+//! (`password.rs`) with every permission. `ACL SETUSER default` and `ACL DELUSER default`
+//! are refused.
+
+use crate::dispatch::await_consistency;
+use crate::password;
+use crate::session::Session;
+use crate::shared::Shared;
+use consensus::Op;
+use engine::acl::{self, User};
+use engine::{args, CmdError, Frame, Store, Txn};
+use keys::Cf;
+use rand::Rng;
+use std::sync::Arc;
+
+type Reply = Result<Frame, CmdError>;
+
+/// The ACL user a connection (or a REST request) is authenticated as. `None` on the
+/// session means `default`.
+#[derive(Clone, Debug)]
+pub struct AclUser {
+    pub name: Vec<u8>,
+    /// The record the rules were parsed from (to notice changes cheaply).
+    raw: Vec<u8>,
+    /// This node's applied index when the record was read: while it has not moved,
+    /// nothing can have changed the record, and it is not read again.
+    seen: u64,
+    pub user: Arc<User>,
+}
+
+impl AclUser {
+    /// NOPERM unless the user may run `argv` (its key and channel arguments included).
+    pub fn check(&self, spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Result<(), CmdError> {
+        self.user.check(spec, argv).map_err(|d| {
+            CmdError::new(format!(
+                "NOPERM {}",
+                acl::denied_message(&self.name, spec, argv, d, false)
+            ))
+        })
+    }
+
+    pub fn name_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
+/// This node's record of user `name`, parsed.
+pub fn load(shared: &Shared, name: &[u8]) -> Result<Option<AclUser>, CmdError> {
+    // The index first: an entry applied after it is read makes the next refresh re-read.
+    let seen = shared.node.applied_index();
+    let Some(raw) = shared.node.storage.get(Cf::Sm, &acl::user_key(name))? else {
+        return Ok(None);
+    };
+    let user = User::decode(name, &raw)?;
+    Ok(Some(AclUser {
+        name: name.to_vec(),
+        raw,
+        seen,
+        user: Arc::new(user),
+    }))
+}
+
+/// Brings `cur` up to date before a command: re-reads its record if this node applied
+/// anything since it was read (the applied index moves only after an entry's writes are
+/// visible), parsing it again only if it changed. False if the user was deleted or
+/// disabled (or cannot be read): the connection is no longer authenticated.
+pub fn refresh(shared: &Shared, cur: &mut AclUser) -> bool {
+    let now = shared.node.applied_index();
+    if now == cur.seen {
+        return cur.user.enabled;
+    }
+    match shared.node.storage.get(Cf::Sm, &acl::user_key(&cur.name)) {
+        Ok(Some(raw)) if raw == cur.raw => {
+            cur.seen = now;
+            cur.user.enabled
+        }
+        Ok(Some(raw)) => match User::decode(&cur.name, &raw) {
+            Ok(u) if u.enabled => {
+                cur.raw = raw;
+                cur.seen = now;
+                cur.user = Arc::new(u);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// AUTH for an ACL user: the user if it exists, is enabled and `pass` is one of its
+/// passwords (every hash compared in constant time; any password for `nopass`).
+pub fn authenticate(shared: &Shared, name: &[u8], pass: &[u8]) -> Option<AclUser> {
+    let u = load(shared, name).ok().flatten()?;
+    (u.user.enabled && u.user.password_matches(pass)).then_some(u)
+}
+
+fn default_password(shared: &Shared) -> Option<String> {
+    shared.password.read().map(|p| p.clone()).unwrap_or(None)
+}
+
+fn default_user(shared: &Shared) -> User {
+    User::default_user(default_password(shared).as_deref().map(str::as_bytes))
+}
+
+/// Every user, `default` included, in name order (as Redis's radix tree lists them).
+fn all_users(shared: &Shared) -> Result<Vec<User>, CmdError> {
+    let t = Txn::read_only(&*shared.node.storage, 0, 0);
+    let mut users = vec![default_user(shared)];
+    for (name, raw) in acl::load_all(&t)? {
+        users.push(User::decode(&name, &raw)?);
+    }
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(users)
+}
+
+fn arity(sub: &str) -> CmdError {
+    CmdError::new(format!(
+        "ERR wrong number of arguments for 'acl|{}' command",
+        sub.to_ascii_lowercase()
+    ))
+}
+
+/// `ACL <subcommand> ...`.
+pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
+    let shared = sess.shared.clone();
+    let sub = args::upper(&argv[1]);
+    let n = argv.len();
+    match sub.as_str() {
+        "SETUSER" if n >= 3 => setuser(&shared, sess, argv).await,
+        "DELUSER" if n >= 3 => {
+            if argv[2..].iter().any(|u| u == b"default") {
+                return Err(CmdError::new("ERR The 'default' user cannot be removed"));
+            }
+            propose(&shared, sess, argv.to_vec()).await
+        }
+        "GETUSER" if n == 3 => {
+            if argv[2] == b"default" {
+                return Ok(default_user(&shared).getuser_reply());
+            }
+            await_consistency(&shared, sess).await.map_err(CmdError::new)?;
+            Ok(match load(&shared, &argv[2])? {
+                Some(u) => u.user.getuser_reply(),
+                None => Frame::Null,
+            })
+        }
+        "USERS" | "LIST" if n == 2 => {
+            await_consistency(&shared, sess).await.map_err(CmdError::new)?;
+            let users = all_users(&shared)?;
+            Ok(Frame::Array(
+                users
+                    .iter()
+                    .map(|u| {
+                        Frame::Bulk(if sub == "USERS" {
+                            u.name.clone()
+                        } else {
+                            u.list_line()
+                        })
+                    })
+                    .collect(),
+            ))
+        }
+        "WHOAMI" if n == 2 => Ok(Frame::Bulk(
+            sess.user
+                .as_ref()
+                .map_or(b"default".to_vec(), |u| u.name.clone()),
+        )),
+        "CAT" if n == 2 => Ok(Frame::Array(
+            acl::CATEGORIES
+                .iter()
+                .map(|c| Frame::Bulk(c.as_bytes().to_vec()))
+                .collect(),
+        )),
+        "CAT" if n == 3 => {
+            let cat = String::from_utf8_lossy(&argv[2]);
+            match acl::category_commands(&cat) {
+                Some(cmds) => Ok(Frame::Array(
+                    cmds.into_iter().map(|c| Frame::Bulk(c.into_bytes())).collect(),
+                )),
+                None => Err(CmdError::new(format!("ERR Unknown category '{cat}'"))),
+            }
+        }
+        "GENPASS" if n == 2 || n == 3 => {
+            let bits = match argv.get(2) {
+                Some(a) => args::parse_i64(a)?,
+                None => 256,
+            };
+            if !(1..=4096).contains(&bits) {
+                return Err(CmdError::new(
+                    "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096",
+                ));
+            }
+            let chars = ((bits + 3) / 4) as usize;
+            let mut rng = rand::thread_rng();
+            let pass: String = (0..chars)
+                .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+                .collect();
+            Ok(Frame::Bulk(pass.into_bytes()))
+        }
+        "DRYRUN" if n >= 4 => dryrun(&shared, sess, argv).await,
+        "RESTTOKEN" if n == 4 => resttoken(&shared, sess, &argv[2], &argv[3]).await,
+        "LOAD" | "SAVE" if n == 2 => Err(CmdError::new(
+            "ERR Meridian keeps ACL users in its replicated state (every node, restarts and failovers see them), not in an ACL file: ACL LOAD and ACL SAVE are not needed",
+        )),
+        "LOG" if n == 2 || n == 3 => Err(CmdError::new(
+            "ERR ACL LOG is not supported by Meridian: denials are answered with NOPERM but not logged",
+        )),
+        "HELP" if n == 2 => Ok(Frame::Array(
+            [
+                "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CAT [<category>]",
+                "    List all commands that belong to <category>, or all command categories",
+                "    when no category is specified.",
+                "DELUSER <username> [<username> ...]",
+                "    Delete a list of users.",
+                "DRYRUN <username> <command> [<arg> ...]",
+                "    Returns whether the user can execute the given command without executing the command.",
+                "GETUSER <username>",
+                "    Get the user's details.",
+                "GENPASS [<bits>]",
+                "    Generate a secure 256-bit user password. The optional `bits` argument can",
+                "    be used to specify a different size.",
+                "LIST",
+                "    Show users details in config file format.",
+                "RESTTOKEN <username> <password>",
+                "    Return a REST token carrying the user's permissions (Upstash).",
+                "SETUSER <username> <attribute> [<attribute> ...]",
+                "    Create or modify a user with the specified attributes.",
+                "USERS",
+                "    List all the registered usernames.",
+                "WHOAMI",
+                "    Return the current connection username.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|s| Frame::Simple(s.to_string()))
+            .collect(),
+        )),
+        "SETUSER" | "DELUSER" | "GETUSER" | "USERS" | "LIST" | "WHOAMI" | "CAT" | "GENPASS"
+        | "DRYRUN" | "RESTTOKEN" | "LOAD" | "SAVE" | "LOG" | "HELP" => Err(arity(&sub)),
+        _ => Err(CmdError::unknown_subcommand(&argv[1], "ACL")),
+    }
+}
+
+/// ACL SETUSER: passwords become hashes, the rules are tried on this node's copy of the
+/// user (so a bad rule never enters the log), then the command is proposed and the
+/// engine applies it to the replicated record.
+async fn setuser(shared: &Arc<Shared>, sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
+    let name = &argv[2];
+    acl::check_name(name)?;
+    if name == b"default" {
+        return Err(acl::default_is_configured());
+    }
+    let rules = acl::prepare_setuser(&argv[3..])?;
+    await_consistency(shared, sess)
+        .await
+        .map_err(CmdError::new)?;
+    let mut probe = match load(shared, name)? {
+        Some(u) => (*u.user).clone(),
+        None => User::new(name),
+    };
+    probe.apply(&rules)?;
+    let mut cmd = vec![b"acl".to_vec(), b"setuser".to_vec(), name.clone()];
+    cmd.extend(rules);
+    propose(shared, sess, cmd).await
+}
+
+async fn propose(shared: &Arc<Shared>, sess: &mut Session, argv: Vec<Vec<u8>>) -> Reply {
+    match shared.node.write(vec![Op::Cmd { db: sess.db, argv }]).await {
+        Ok((index, mut replies)) => {
+            sess.last_index = sess.last_index.max(index);
+            Ok(replies.pop().unwrap_or(Frame::Null))
+        }
+        Err(e) => Ok(e.to_frame()),
+    }
+}
+
+/// ACL DRYRUN user command [arg ...]: OK, or why not (naming the key or channel).
+async fn dryrun(shared: &Arc<Shared>, sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
+    let name = &argv[2];
+    let user = if name == b"default" {
+        None
+    } else {
+        await_consistency(shared, sess)
+            .await
+            .map_err(CmdError::new)?;
+        match load(shared, name)? {
+            Some(u) => Some(u),
+            None => {
+                return Err(CmdError::new(format!(
+                    "ERR User '{}' not found",
+                    String::from_utf8_lossy(name)
+                )))
+            }
+        }
+    };
+    let cmd = &argv[3..];
+    let Some(spec) = engine::lookup(&cmd[0]) else {
+        return Err(CmdError::new(format!(
+            "ERR Command '{}' not found",
+            String::from_utf8_lossy(&cmd[0])
+        )));
+    };
+    engine::check_arity(spec, cmd)?;
+    match user {
+        None => Ok(Frame::ok()),
+        Some(u) => match u.user.check(spec, cmd) {
+            Ok(()) => Ok(Frame::ok()),
+            Err(d) => Ok(Frame::Bulk(
+                acl::denied_message(&u.name, spec, cmd, d, true).into_bytes(),
+            )),
+        },
+    }
+}
+
+/// Upstash's ACL RESTTOKEN user password: a REST token carrying the user's permissions.
+/// For `default`, the standard token. Nothing is stored: the token is derived from the
+/// user's name, the password's hash and the node's password (see `rest::auth`), so
+/// removing or resetting that password revokes it.
+async fn resttoken(shared: &Arc<Shared>, sess: &mut Session, name: &[u8], pass: &[u8]) -> Reply {
+    let wrong = || {
+        CmdError::new(format!(
+            "ERR Wrong password or user \"{}\" does not exist",
+            String::from_utf8_lossy(name)
+        ))
+    };
+    let secret = default_password(shared);
+    if name == b"default" {
+        return match secret {
+            Some(p) if password::matches(&p, pass) => Ok(Frame::Bulk(
+                crate::rest::Tokens::derive(&p).standard.into_bytes(),
+            )),
+            Some(_) => Err(wrong()),
+            None => Err(CmdError::new(
+                "ERR authentication is off on this node (--no-auth): REST requests need no token",
+            )),
+        };
+    }
+    await_consistency(shared, sess)
+        .await
+        .map_err(CmdError::new)?;
+    let Some(u) = authenticate(shared, name, pass) else {
+        return Err(wrong());
+    };
+    let hash = if u.user.nopass {
+        crate::rest::NOPASS_MARK.to_string()
+    } else {
+        acl::hash_password(pass)
+    };
+    Ok(Frame::Bulk(
+        crate::rest::user_token(secret.as_deref(), name, &hash).into_bytes(),
+    ))
+}
