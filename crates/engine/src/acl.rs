@@ -67,6 +67,9 @@ const CONTAINERS: &[&str] = &[
     "acl", "client", "command", "config", "object", "pubsub", "script", "xgroup", "xinfo",
 ];
 
+/// Redis's categories of the CLIENT subcommands that manage other connections.
+const CLIENT_ADMIN: &[&str] = &["admin", "slow", "dangerous", "connection"];
+
 /// Subcommands whose ACL categories differ from their container's (the table has one
 /// row per container): Redis's categories for them, without '@'. A category rule
 /// reaches these through their own categories, so `-@dangerous` blocks CLIENT KILL but
@@ -76,36 +79,12 @@ const SUB_CATEGORIES: &[(&str, &str, &[&str])] = &[
     ("acl", "genpass", &["slow"]),
     ("acl", "help", &["slow"]),
     ("acl", "whoami", &["slow"]),
-    (
-        "client",
-        "kill",
-        &["admin", "slow", "dangerous", "connection"],
-    ),
-    (
-        "client",
-        "list",
-        &["admin", "slow", "dangerous", "connection"],
-    ),
-    (
-        "client",
-        "no-evict",
-        &["admin", "slow", "dangerous", "connection"],
-    ),
-    (
-        "client",
-        "pause",
-        &["admin", "slow", "dangerous", "connection"],
-    ),
-    (
-        "client",
-        "unblock",
-        &["admin", "slow", "dangerous", "connection"],
-    ),
-    (
-        "client",
-        "unpause",
-        &["admin", "slow", "dangerous", "connection"],
-    ),
+    ("client", "kill", CLIENT_ADMIN),
+    ("client", "list", CLIENT_ADMIN),
+    ("client", "no-evict", CLIENT_ADMIN),
+    ("client", "pause", CLIENT_ADMIN),
+    ("client", "unblock", CLIENT_ADMIN),
+    ("client", "unpause", CLIENT_ADMIN),
     ("script", "debug", &["slow", "scripting"]),
     ("script", "exists", &["slow", "scripting"]),
     ("script", "flush", &["slow", "scripting"]),
