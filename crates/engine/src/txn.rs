@@ -345,12 +345,16 @@ impl<'s> Txn<'s> {
     /// The meta record of a live key (expired keys are invisible).
     pub fn get_meta(&self, key: &[u8]) -> Result<Option<Meta>, CmdError> {
         match self.raw_meta(key)? {
-            Some(m) if m.is_expired(self.now_ms) => Ok(None),
-            Some(m) if m.kind == Kind::Hash && cmd::hash::all_fields_expired(self, key, &m)? => {
-                Ok(None)
-            }
-            other => Ok(other),
+            Some(m) if self.is_live(key, &m)? => Ok(Some(m)),
+            _ => Ok(None),
         }
+    }
+
+    /// True if the key whose meta record is `m` exists now: its TTL has not passed and,
+    /// for a hash, some field is still live (field TTLs).
+    fn is_live(&self, key: &[u8], m: &Meta) -> Result<bool, CmdError> {
+        Ok(!m.is_expired(self.now_ms)
+            && !(m.kind == Kind::Hash && cmd::hash::all_fields_expired(self, key, m)?))
     }
 
     /// A live key of the given type; WRONGTYPE if it holds another type.
@@ -466,14 +470,14 @@ impl<'s> Txn<'s> {
 
     /// Deletes a key of any type. True if a live key was removed.
     pub fn delete_key(&mut self, key: &[u8]) -> Result<bool, CmdError> {
-        let Some((kind, expire_at_ms, version)) = self.old_header(key)? else {
+        let Some(meta) = self.raw_meta(key)? else {
             return Ok(false);
         };
+        let (kind, expire_at_ms, version) = (meta.kind, meta.expire_at_ms, meta.version);
+        let live = self.is_live(key, &meta)?;
         if expire_at_ms != 0 {
             self.raw_delete(Cf::Expire, keys::expire_key(expire_at_ms, self.db, key));
         }
-        // Live by its own TTL and, for a hash, by its fields' TTLs.
-        let live = self.get_meta(key)?.is_some();
         self.drop_records(key, kind, version)?;
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
@@ -525,9 +529,8 @@ impl<'s> Txn<'s> {
         f: &mut dyn FnMut(u16, &[u8], &Meta) -> bool,
     ) -> Result<(), CmdError> {
         let db = self.db;
-        let now = self.now_ms;
         let mut corrupt = None;
-        let mut hash_err = None;
+        let mut read_err = None;
         self.raw_scan(
             Cf::Meta,
             &keys::meta_slot_start(db, start_slot),
@@ -537,18 +540,14 @@ impl<'s> Txn<'s> {
                     return true;
                 };
                 match Meta::decode(v) {
-                    Ok(m) if m.is_expired(now) => true,
-                    Ok(m) if m.kind == Kind::Hash => {
-                        match cmd::hash::all_fields_expired(self, key, &m) {
-                            Ok(true) => true,
-                            Ok(false) => f(slot, key, &m),
-                            Err(e) => {
-                                hash_err = Some(e);
-                                false
-                            }
+                    Ok(m) => match self.is_live(key, &m) {
+                        Ok(true) => f(slot, key, &m),
+                        Ok(false) => true,
+                        Err(e) => {
+                            read_err = Some(e);
+                            false
                         }
-                    }
-                    Ok(m) => f(slot, key, &m),
+                    },
                     Err(e) => {
                         corrupt = Some(e);
                         false
@@ -556,7 +555,7 @@ impl<'s> Txn<'s> {
                 }
             },
         )?;
-        if let Some(e) = hash_err {
+        if let Some(e) = read_err {
             return Err(e);
         }
         match corrupt {
