@@ -185,3 +185,38 @@ fn withscores_replies_are_flat_in_resp2_and_pairs_in_resp3() {
         "*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n"
     );
 }
+
+#[test]
+fn xread_is_an_array_of_pairs_in_resp2_and_a_map_in_resp3() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let entry = "*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+    let r = raw_roundtrip(&mut c, b"XADD s 1-1 f v\r\nXREAD STREAMS s 0\r\n", 50);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        format!("$3\r\n1-1\r\n*1\r\n*2\r\n$1\r\ns\r\n{entry}")
+    );
+    let r = raw_roundtrip(
+        &mut c,
+        b"XGROUP CREATE s g 0\r\nXREADGROUP GROUP g c STREAMS s >\r\n",
+        50,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        format!("+OK\r\n*1\r\n*2\r\n$1\r\ns\r\n{entry}")
+    );
+    let hello = raw_roundtrip(&mut c, b"HELLO 3\r\n", 20);
+    assert!(hello.starts_with(b"%7\r\n"));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut rest = [0u8; 4096];
+    c.set_nonblocking(true).unwrap();
+    let _ = std::io::Read::read(&mut c, &mut rest);
+    c.set_nonblocking(false).unwrap();
+    let r = raw_roundtrip(&mut c, b"XREAD STREAMS s 0\r\n", 40);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        format!("%1\r\n$1\r\ns\r\n{entry}")
+    );
+    let r = raw_roundtrip(&mut c, b"XREAD STREAMS s 1-1\r\n", 3);
+    assert_eq!(String::from_utf8_lossy(&r), "_\r\n");
+}

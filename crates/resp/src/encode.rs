@@ -31,6 +31,16 @@ pub fn encode(frame: &Frame, resp3: bool, out: &mut Vec<u8>) {
                 encode(v, resp3, out);
             }
         }
+        Frame::KeyedArrays(pairs) => {
+            header(out, if resp3 { b'%' } else { b'*' }, pairs.len());
+            for (k, v) in pairs {
+                if !resp3 {
+                    header(out, b'*', 2);
+                }
+                encode(k, resp3, out);
+                encode(v, resp3, out);
+            }
+        }
         Frame::Map(pairs) => {
             if resp3 {
                 header(out, b'%', pairs.len());
@@ -365,6 +375,16 @@ mod tests {
 
     fn enc(f: &Frame, resp3: bool) -> String {
         String::from_utf8(encode_to_vec(f, resp3)).unwrap()
+    }
+
+    #[test]
+    fn keyed_arrays_are_pairs_in_resp2_and_a_map_in_resp3() {
+        let f = Frame::KeyedArrays(vec![(
+            Frame::bulk("s"),
+            Frame::Array(vec![Frame::bulk("e")]),
+        )]);
+        assert_eq!(enc(&f, false), "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n$1\r\ne\r\n");
+        assert_eq!(enc(&f, true), "%1\r\n$1\r\ns\r\n*1\r\n$1\r\ne\r\n");
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum Frame {
     /// Ordered pairs such as member/score: RESP2 a flat array of 2N elements, RESP3 an
     /// array of N two-element arrays (Redis 7's WITHSCORES shape).
     Pairs(Vec<(Frame, Frame)>),
+    /// Keyed replies such as XREAD's streams: RESP3 a map `%N`; RESP2 an array of N
+    /// two-element arrays `[key, value]` (Redis 7's XREAD/XREADGROUP shapes).
+    KeyedArrays(Vec<(Frame, Frame)>),
     /// RESP3 `~N`; RESP2: array.
     Set(Vec<Frame>),
     /// RESP3 `,1.5`; RESP2: bulk string in Redis's formatting.

@@ -750,15 +750,12 @@ fn xread(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         if items.is_empty() {
             continue;
         }
-        out.push(Frame::Array(vec![
-            Frame::Bulk(key.clone()),
-            entries_frame(&items)?,
-        ]));
+        out.push((Frame::Bulk(key.clone()), entries_frame(&items)?));
     }
     if out.is_empty() {
         Ok(Frame::NullArray)
     } else {
-        Ok(Frame::Array(out))
+        Ok(Frame::KeyedArrays(out))
     }
 }
 
@@ -940,13 +937,13 @@ mod tests {
         let f = t.run(0, &single);
         assert_eq!(
             f,
-            Frame::Array(vec![Frame::Array(vec![
+            Frame::KeyedArrays(vec![(
                 Frame::Bulk(b"s".to_vec()),
                 Frame::Array(vec![Frame::Array(vec![
                     Frame::Bulk(b"6-0".to_vec()),
                     Frame::Array(vec![Frame::Bulk(b"g".to_vec()), Frame::Bulk(b"w".to_vec())]),
                 ])]),
-            ])])
+            )])
         );
     }
 

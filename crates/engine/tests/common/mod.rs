@@ -95,6 +95,11 @@ pub fn arr(v: &[&str]) -> Frame {
 pub fn resp2_pairs(f: Frame) -> Frame {
     match f {
         Frame::Pairs(p) => Frame::Array(p.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Frame::KeyedArrays(p) => Frame::Array(
+            p.into_iter()
+                .map(|(k, v)| Frame::Array(vec![k, resp2_pairs(v)]))
+                .collect(),
+        ),
         Frame::Array(items) => Frame::Array(items.into_iter().map(resp2_pairs).collect()),
         other => other,
     }

@@ -153,6 +153,21 @@ fn value(out: &mut Vec<u8>, f: &Frame, b64: bool) {
             }
             out.push(b']');
         }
+        Frame::KeyedArrays(pairs) => {
+            // RESP2's shape: [[key, value], ...].
+            out.push(b'[');
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                value(out, k, b64);
+                out.push(b',');
+                value(out, v, b64);
+                out.push(b']');
+            }
+            out.push(b']');
+        }
         Frame::Map(pairs) | Frame::Pairs(pairs) => {
             out.push(b'[');
             for (i, (k, v)) in pairs.iter().enumerate() {

@@ -708,7 +708,7 @@ fn reply_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
         Frame::Null | Frame::NullArray if resp3 => Value::Nil,
         Frame::Null | Frame::NullArray => Value::Boolean(false),
         Frame::Array(v) | Frame::Push(v) => seq(v)?,
-        Frame::Map(pairs) if resp3 => {
+        Frame::Map(pairs) | Frame::KeyedArrays(pairs) if resp3 => {
             let m = lua.create_table()?;
             for (k, v) in pairs {
                 let k = reply_to_lua(lua, k, resp3)?;
@@ -719,6 +719,10 @@ fn reply_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
             wrap("map", Value::Table(m))?
         }
         Frame::Map(pairs) => flat(pairs)?,
+        Frame::KeyedArrays(pairs) => seq(pairs
+            .into_iter()
+            .map(|(k, v)| Frame::Array(vec![k, v]))
+            .collect())?,
         Frame::Pairs(pairs) if resp3 => seq(pairs
             .into_iter()
             .map(|(k, v)| Frame::Array(vec![k, v]))

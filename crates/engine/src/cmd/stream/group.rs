@@ -371,16 +371,13 @@ pub(super) fn xreadgroup(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         };
         w.finish(t)?;
         if let Some(items) = served {
-            out.push(Frame::Array(vec![
-                Frame::Bulk(key.clone()),
-                Frame::Array(items),
-            ]));
+            out.push((Frame::Bulk(key.clone()), Frame::Array(items)));
         }
     }
     if out.is_empty() {
         Ok(Frame::NullArray)
     } else {
-        Ok(Frame::Array(out))
+        Ok(Frame::KeyedArrays(out))
     }
 }
 
