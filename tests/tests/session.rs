@@ -124,6 +124,49 @@ fn watch_aborts_exec_when_another_client_wrote_the_key() {
     let r: Value = cmd("EXEC").query(&mut a).unwrap();
     assert_eq!(r, Value::Nil);
 
+    // A watched key that was absent, then created and deleted again by another client:
+    // it reads the same, but was written, so EXEC aborts (as Redis).
+    let _: () = cmd("WATCH").arg("ghost").query(&mut a).unwrap();
+    let _: () = cmd("SET").arg("ghost").arg("x").query(&mut b).unwrap();
+    let _: i64 = cmd("DEL").arg("ghost").query(&mut b).unwrap();
+    let _: () = cmd("MULTI").query(&mut a).unwrap();
+    let _: String = cmd("SET").arg("ghost").arg("mine").query(&mut a).unwrap();
+    let r: Value = cmd("EXEC").query(&mut a).unwrap();
+    assert_eq!(r, Value::Nil);
+    let v: Option<String> = cmd("GET").arg("ghost").query(&mut a).unwrap();
+    assert_eq!(v, None);
+    // ...and the next transaction, with nothing watched, runs.
+    let r: Value = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("ghost")
+        .arg("mine")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(r, Value::Array(vec![Value::Okay]));
+    // A write to another key does not abort; DISCARD forgets the watch.
+    let _: () = cmd("WATCH").arg("ghost2").query(&mut a).unwrap();
+    let _: () = cmd("SET").arg("unrelated").arg("x").query(&mut b).unwrap();
+    let r: Value = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("ghost2")
+        .arg("1")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(r, Value::Array(vec![Value::Okay]));
+    let _: () = cmd("WATCH").arg("ghost2").query(&mut a).unwrap();
+    let _: () = cmd("MULTI").query(&mut a).unwrap();
+    let _: () = cmd("DISCARD").query(&mut a).unwrap();
+    let _: () = cmd("SET").arg("ghost2").arg("2").query(&mut b).unwrap();
+    let r: Value = redis::pipe()
+        .atomic()
+        .cmd("GET")
+        .arg("ghost2")
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(r, Value::Array(vec![Value::BulkString(b"2".to_vec())]));
+
     // UNWATCH forgets.
     let _: () = cmd("WATCH").arg("w").query(&mut a).unwrap();
     let _: () = cmd("SET").arg("w").arg("5").query(&mut b).unwrap();

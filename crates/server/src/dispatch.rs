@@ -240,11 +240,11 @@ async fn transaction(
             if sess.multi.take().is_none() {
                 return Frame::Error("ERR DISCARD without MULTI".into());
             }
-            sess.watch.clear();
+            sess.clear_watch();
             Frame::ok()
         }
         "unwatch" => {
-            sess.watch.clear();
+            sess.clear_watch();
             Frame::ok()
         }
         "watch" => {
@@ -255,6 +255,10 @@ async fn transaction(
                 return Frame::Error(e);
             }
             for key in &argv[1..] {
+                // Registered before the write index is read, so no later write is missed.
+                shared
+                    .broker
+                    .watch(sess.id, sess.db, key, &sess.watch_touched);
                 match shared.node.key_write_index(sess.db, key) {
                     Ok(v) => sess.watch.push((sess.db, key.clone(), v)),
                     Err(e) => return Frame::Error(e),
@@ -272,8 +276,18 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         return Frame::Error("ERR EXEC without MULTI".into());
     };
     let watch = std::mem::take(&mut sess.watch);
+    let touched = sess
+        .watch_touched
+        .swap(false, std::sync::atomic::Ordering::SeqCst);
+    shared.broker.unwatch(sess.id);
     if m.dirty {
         return Frame::Error("EXECABORT Transaction discarded because of previous errors.".into());
+    }
+    if touched && !watch.is_empty() {
+        // A watched key was written since WATCH, possibly back to what it was (created
+        // then deleted): abort as Redis does. Writes the broker has not seen yet are
+        // caught by the write indexes the entry carries.
+        return Frame::NullArray;
     }
     // Engine commands run inside the entry; connection commands (SELECT, CLIENT, ...)
     // run here afterwards, their replies put back in place.

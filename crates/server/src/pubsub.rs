@@ -14,7 +14,7 @@
 use engine::events::class;
 use engine::{glob_match, Bus, Event, Touched};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, Notify};
 
@@ -93,6 +93,9 @@ pub struct Broker {
     blocked: Mutex<HashMap<u64, Arc<Waiter>>>,
     monitors: Mutex<BTreeMap<u64, Mailbox>>,
     monitor_count: AtomicUsize,
+    /// (db, key) → WATCHing clients and their "a watched key was touched" flag, raised
+    /// by every applied write to the key (as Redis's touchWatchedKey), deletes included.
+    watched: Mutex<HashMap<(u8, Vec<u8>), Vec<(u64, Arc<AtomicBool>)>>>,
     pub messages_delivered: AtomicU64,
     pub stale_skipped: AtomicU64,
 }
@@ -263,6 +266,42 @@ impl Broker {
     }
 
     /// Forgets everything about a closed connection.
+    /// Client `id` WATCHes `key` in `db`: `touched` is raised when an applied entry
+    /// writes or deletes it.
+    pub fn watch(&self, id: u64, db: u8, key: &[u8], touched: &Arc<AtomicBool>) {
+        let mut w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        let list = w.entry((db, key.to_vec())).or_default();
+        if !list.iter().any(|(i, _)| *i == id) {
+            list.push((id, touched.clone()));
+        }
+    }
+
+    /// Forgets every key client `id` watches (EXEC, DISCARD, UNWATCH, RESET, hang-up).
+    pub fn unwatch(&self, id: u64) {
+        let mut w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        if w.is_empty() {
+            return;
+        }
+        w.retain(|_, list| {
+            list.retain(|(i, _)| *i != id);
+            !list.is_empty()
+        });
+    }
+
+    fn touch_watched(&self, touched: &[Touched]) {
+        let w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        if w.is_empty() {
+            return;
+        }
+        for t in touched {
+            if let Some(list) = w.get(&(t.db, t.key.clone())) {
+                for (_, flag) in list {
+                    flag.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
     pub fn remove_client(&self, id: u64) {
         {
             let mut guard = self.subs.write().unwrap_or_else(|e| e.into_inner());
@@ -275,6 +314,7 @@ impl Broker {
             }
         }
         self.remove_monitor(id);
+        self.unwatch(id);
     }
 
     // ---- delivery ---------------------------------------------------------------------
@@ -388,6 +428,7 @@ impl consensus::EventSink for Broker {
                     .fetch_add(n as u64, Ordering::Relaxed);
             }
         }
+        self.touch_watched(&touched);
         for t in touched {
             if !matches!(t.touch, engine::Touch::Deleted | engine::Touch::Expired) {
                 self.wake(t.db, &t.key);

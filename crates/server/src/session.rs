@@ -38,6 +38,9 @@ pub struct Session {
     pub multi: Option<crate::dispatch::Multi>,
     /// WATCHed keys with the write index each had when watched.
     pub watch: Vec<(u8, Vec<u8>, u64)>,
+    /// Raised by the broker when an applied write touches a watched key (even one that
+    /// leaves it as it was, such as a create then a delete): EXEC then aborts.
+    pub watch_touched: Arc<std::sync::atomic::AtomicBool>,
     pub monitor: bool,
 }
 
@@ -66,6 +69,7 @@ impl Session {
             ssubs: Default::default(),
             multi: None,
             watch: Vec::new(),
+            watch_touched: Default::default(),
             monitor: false,
         }
     }
@@ -95,6 +99,7 @@ impl Session {
             ssubs: Default::default(),
             multi: None,
             watch: Vec::new(),
+            watch_touched: Default::default(),
             monitor: false,
         }
     }
@@ -269,10 +274,18 @@ impl Session {
         Ok(Frame::ok())
     }
 
+    /// Drops the WATCHed keys (EXEC, DISCARD, UNWATCH, RESET).
+    pub fn clear_watch(&mut self) {
+        self.shared.broker.unwatch(self.id);
+        self.watch.clear();
+        self.watch_touched
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn reset(&mut self) -> Frame {
         self.leave_pubsub();
         self.multi = None;
-        self.watch.clear();
+        self.clear_watch();
         self.db = 0;
         self.resp3 = false;
         self.authenticated = !self.shared.auth_required();
