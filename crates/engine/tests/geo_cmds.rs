@@ -9,28 +9,6 @@ use proptest::prelude::*;
 mod common;
 use common::*;
 
-/// A reply in a compact text form: `B:` bulk, `I:` integer, `N` nil, `NA` nil array,
-/// `E:` error, `S:` status, `[...]` arrays.
-fn show(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(b) => format!("B:{}", String::from_utf8_lossy(b)),
-        Frame::Double(d) => format!("D:{}", resp::format_double(*d)),
-        Frame::Integer(i) => format!("I:{i}"),
-        Frame::Null => "N".into(),
-        Frame::NullArray => "NA".into(),
-        Frame::Error(e) => format!("E:{e}"),
-        Frame::Simple(s) => format!("S:{s}"),
-        Frame::Array(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(",")),
-        other => format!("?{other:?}"),
-    }
-}
-
-impl Db {
-    fn show(&mut self, cmd: &str) -> String {
-        show(&self.run(&cmd.split(' ').collect::<Vec<_>>()))
-    }
-}
-
 const WRONGTYPE: &str = "E:WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "E:ERR syntax error";
 

@@ -8,26 +8,7 @@ use proptest::prelude::*;
 mod common;
 use common::*;
 
-/// A reply in a compact text form: `B:` bulk, `I:` integer, `N` nil, `E:` error,
-/// `S:` status, `[...]` arrays.
-fn show(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(b) => format!("B:{}", String::from_utf8_lossy(b)),
-        Frame::Integer(i) => format!("I:{i}"),
-        Frame::Null => "N".into(),
-        Frame::NullArray => "NA".into(),
-        Frame::Error(e) => format!("E:{e}"),
-        Frame::Simple(s) => format!("S:{s}"),
-        Frame::Array(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(",")),
-        other => format!("?{other:?}"),
-    }
-}
-
 impl Db {
-    fn show(&mut self, cmd: &str) -> String {
-        show(&self.run(&cmd.split(' ').collect::<Vec<_>>()))
-    }
-
     /// Runs `(command, expected reply)` pairs in order.
     fn check(&mut self, cases: &[(&str, &str)]) {
         for (cmd, want) in cases {

@@ -121,3 +121,26 @@ pub fn live_records(store: &MemStore, key: &str) -> usize {
         .filter(|(cf, k)| *cf == Cf::Data && k.starts_with(&prefix))
         .count()
 }
+
+/// A reply in a compact text form: `B:` bulk, `D:` double, `I:` integer, `N` nil, `NA`
+/// nil array, `E:` error, `S:` status, `[...]` arrays.
+pub fn show(f: &Frame) -> String {
+    match f {
+        Frame::Bulk(b) => format!("B:{}", String::from_utf8_lossy(b)),
+        Frame::Double(d) => format!("D:{}", resp::format_double(*d)),
+        Frame::Integer(i) => format!("I:{i}"),
+        Frame::Null => "N".into(),
+        Frame::NullArray => "NA".into(),
+        Frame::Error(e) => format!("E:{e}"),
+        Frame::Simple(s) => format!("S:{s}"),
+        Frame::Array(v) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(",")),
+        other => format!("?{other:?}"),
+    }
+}
+
+impl Db {
+    /// Runs a space-separated command and shows its reply ([`show`]).
+    pub fn show(&mut self, cmd: &str) -> String {
+        show(&self.run(&cmd.split(' ').collect::<Vec<_>>()))
+    }
+}
