@@ -521,30 +521,7 @@ impl Stream {
 
     /// Every group, in name order.
     pub fn groups(&self, t: &Txn) -> Result<Vec<Group>, CmdError> {
-        let start = self.sub(&[&[GROUP]]);
-        let end = prefix_end(&start);
-        let n = start.len();
-        let mut out = Vec::new();
-        let mut bad = false;
-        t.raw_scan(
-            Cf::Data,
-            &start,
-            &end,
-            &mut |k, v| match Group::decode(&k[n..], v) {
-                Some(g) => {
-                    out.push(g);
-                    true
-                }
-                None => {
-                    bad = true;
-                    false
-                }
-            },
-        )?;
-        if bad {
-            return Err(corrupt("group"));
-        }
-        Ok(out)
+        decode_all(t, self.sub(&[&[GROUP]]), "group", Group::decode)
     }
 
     pub fn put_group(&self, t: &mut Txn, g: &Group) {
@@ -581,29 +558,7 @@ impl Stream {
     pub fn consumers(&self, t: &Txn, g: &[u8]) -> Result<Vec<Consumer>, CmdError> {
         let mut start = self.gdata(g);
         start.push(G_CONSUMER);
-        let end = prefix_end(&start);
-        let n = start.len();
-        let mut out = Vec::new();
-        let mut bad = false;
-        t.raw_scan(
-            Cf::Data,
-            &start,
-            &end,
-            &mut |k, v| match Consumer::decode(&k[n..], v) {
-                Some(c) => {
-                    out.push(c);
-                    true
-                }
-                None => {
-                    bad = true;
-                    false
-                }
-            },
-        )?;
-        if bad {
-            return Err(corrupt("consumer"));
-        }
-        Ok(out)
+        decode_all(t, start, "consumer", Consumer::decode)
     }
 
     pub fn put_consumer(&self, t: &mut Txn, g: &[u8], c: &Consumer) {
@@ -661,6 +616,39 @@ impl Stream {
     pub fn cpel_remove(&self, t: &mut Txn, g: &[u8], c: &[u8], id: Id) {
         t.raw_delete(Cf::Data, self.cpel(g, c).key(id));
     }
+}
+
+/// Every record under `prefix`, decoded from (key after the prefix, value) in key order;
+/// a record `decode` refuses is reported as corrupt `what`.
+fn decode_all<T>(
+    t: &Txn,
+    prefix: Vec<u8>,
+    what: &str,
+    decode: impl Fn(&[u8], &[u8]) -> Option<T>,
+) -> Result<Vec<T>, CmdError> {
+    let end = prefix_end(&prefix);
+    let n = prefix.len();
+    let mut out = Vec::new();
+    let mut bad = false;
+    t.raw_scan(
+        Cf::Data,
+        &prefix,
+        &end,
+        &mut |k, v| match decode(&k[n..], v) {
+            Some(x) => {
+                out.push(x);
+                true
+            }
+            None => {
+                bad = true;
+                false
+            }
+        },
+    )?;
+    if bad {
+        return Err(corrupt(what));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
