@@ -1443,12 +1443,49 @@ fn arrindex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     ))
 }
 
+/// Applies `f` (which returns the array's new length) to every array the path matched,
+/// in mutation order, and saves the document: ARRINSERT and ARRTRIM. A legacy path
+/// answers the last length (or the not-an-array error when nothing matched); a JSONPath
+/// answers one length per match, nil where the match is not an array.
+fn mutate_arrays(
+    t: &mut Txn,
+    key: &[u8],
+    meta: Meta,
+    mut doc: Value,
+    p: &JPath,
+    found: Vec<Option<Vec<PathElem>>>,
+    f: impl Fn(&mut Value, &[PathElem]) -> Result<usize, CmdError>,
+) -> CmdResult {
+    if p.is_legacy() {
+        let mut paths: Vec<Vec<PathElem>> = found.into_iter().flatten().collect();
+        if paths.is_empty() {
+            return Err(err_path_or(p.get(), "not an array"));
+        }
+        paths.sort_by(|a, b| mutation_order(a, b));
+        let mut last = 0;
+        for path in &paths {
+            last = f(&mut doc, path)?;
+        }
+        save(t, key, Some(meta), &doc)?;
+        return Ok(int(last));
+    }
+    let mut out = vec![Frame::Null; found.len()];
+    let todo = indexed_for_mutation(found);
+    for (slot, path) in &todo {
+        out[*slot] = int(f(&mut doc, path)?);
+    }
+    if !todo.is_empty() {
+        save(t, key, Some(meta), &doc)?;
+    }
+    Ok(Frame::Array(out))
+}
+
 fn arrinsert(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
     let p = JPath::arg(&argv[2])?;
     let index = parse_integer(&argv[3])?;
     let vals = parse_values(argv, 4)?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, doc)) = load(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
@@ -1469,28 +1506,7 @@ fn arrinsert(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         a.splice(at..at, vals.iter().cloned());
         Ok(a.len())
     };
-    if p.is_legacy() {
-        let mut paths: Vec<Vec<PathElem>> = found.into_iter().flatten().collect();
-        if paths.is_empty() {
-            return Err(err_path_or(p.get(), "not an array"));
-        }
-        paths.sort_by(|a, b| mutation_order(a, b));
-        let mut last = 0;
-        for path in &paths {
-            last = insert(&mut doc, path)?;
-        }
-        save(t, key, Some(meta), &doc)?;
-        return Ok(int(last));
-    }
-    let mut out = vec![Frame::Null; found.len()];
-    let todo = indexed_for_mutation(found);
-    for (slot, path) in &todo {
-        out[*slot] = int(insert(&mut doc, path)?);
-    }
-    if !todo.is_empty() {
-        save(t, key, Some(meta), &doc)?;
-    }
-    Ok(Frame::Array(out))
+    mutate_arrays(t, key, meta, doc, &p, found, insert)
 }
 
 fn arrlen(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -1603,7 +1619,7 @@ fn arrtrim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = JPath::arg(&argv[2])?;
     let start = parse_integer(&argv[3])?;
     let stop = parse_integer(&argv[4])?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, doc)) = load(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
@@ -1626,28 +1642,7 @@ fn arrtrim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
         Ok(a.len())
     };
-    if p.is_legacy() {
-        let mut paths: Vec<Vec<PathElem>> = found.into_iter().flatten().collect();
-        if paths.is_empty() {
-            return Err(err_path_or(p.get(), "not an array"));
-        }
-        paths.sort_by(|a, b| mutation_order(a, b));
-        let mut last = 0;
-        for path in &paths {
-            last = trim(&mut doc, path)?;
-        }
-        save(t, key, Some(meta), &doc)?;
-        return Ok(int(last));
-    }
-    let mut out = vec![Frame::Null; found.len()];
-    let todo = indexed_for_mutation(found);
-    for (slot, path) in &todo {
-        out[*slot] = int(trim(&mut doc, path)?);
-    }
-    if !todo.is_empty() {
-        save(t, key, Some(meta), &doc)?;
-    }
-    Ok(Frame::Array(out))
+    mutate_arrays(t, key, meta, doc, &p, found, trim)
 }
 
 // ---- objects ------------------------------------------------------------------------------
