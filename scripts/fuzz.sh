@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Fuzzes the request path (crates/engine/fuzz): every target for [seconds] each (default 60).
+#
+#   scripts/fuzz.sh [seconds]
+#
+# Needs the nightly toolchain; installs cargo-fuzz if it is missing. Builds into
+# $CARGO_TARGET_DIR (default ~/.cache/meridian/fuzz-target, apart from the main build's
+# cache). Each target starts from its committed seeds plus whatever it found before
+# (crates/engine/fuzz/corpus/<target>, growth git-ignored). Exits non-zero if any target
+# crashed, hung (-timeout per input), ran out of memory (-rss_limit_mb) or made one huge
+# allocation (-malloc_limit_mb); the input is saved under crates/engine/fuzz/artifacts/.
+#
+# Limits: 10 s per input (an input is at most 24 commands on a small keyspace, so
+# anything near that is a hang, not slowness); one allocation over 1 GiB is a bug (the
+# largest legitimate value is a 512 MB string, and the fuzzer keeps offsets far below
+# that); 4 GiB RSS leaves room for AddressSanitizer's own overhead on a 2-core CI box.
+#
+# Env: FUZZ_TARGETS="a b" to pick targets; FUZZ_JOBS (default 1); MERIDIAN_FUZZ_SCRIPTS=1
+# also runs EVAL/EVALSHA/FCALL/FUNCTION (only once scripts have a budget).
+set -uo pipefail
+
+secs="${1:-60}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+fuzz_dir="$root/crates/engine/fuzz"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/meridian/fuzz-target}"
+jobs="${FUZZ_JOBS:-1}"
+start=$(date +%s)
+
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "fuzz: the nightly toolchain is required (rustup toolchain install nightly)" >&2
+    exit 2
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz"
+    cargo +nightly install cargo-fuzz --locked || exit 2
+fi
+
+targets="${FUZZ_TARGETS:-$(cargo fuzz list --fuzz-dir "$fuzz_dir")}"
+cd "$root" || exit 2
+echo "fuzz: building ($CARGO_TARGET_DIR)"
+if ! cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" --target-dir "$CARGO_TARGET_DIR"; then
+    echo "fuzz: SUMMARY build failed" >&2
+    exit 2
+fi
+built=$(date +%s)
+
+failed=()
+summary=()
+for t in $targets; do
+    corpus="$fuzz_dir/corpus/$t"
+    artifacts="$fuzz_dir/artifacts/$t"
+    mkdir -p "$corpus" "$artifacts"
+    extra=()
+    [ -f "$fuzz_dir/$t.dict" ] && extra+=("-dict=$fuzz_dir/$t.dict")
+    # -jobs=1 would still fork a child that logs elsewhere: only ask for jobs when > 1.
+    [ "$jobs" -gt 1 ] && extra+=("-jobs=$jobs" "-workers=$jobs")
+    mkdir -p "$fuzz_dir/logs"
+    # Not in the artifacts dir: cargo-fuzz reports the newest file there as the input.
+    log="$fuzz_dir/logs/$t.log"
+    echo "fuzz: $t for ${secs}s (log $log)"
+    cargo +nightly fuzz run --fuzz-dir "$fuzz_dir" --target-dir "$CARGO_TARGET_DIR" "$t" \
+        "$corpus" -- \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=1024 \
+        -max_len=4096 -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" \
+        >"$log" 2>&1
+    rc=$?
+    # With -jobs, libFuzzer writes each job's output to fuzz-<n>.log in the cwd.
+    if [ "$jobs" -gt 1 ]; then cat fuzz-*.log >>"$log" 2>/dev/null; rm -f fuzz-*.log; fi
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
+    if [ "$rc" -ne 0 ] || grep -qE '^==[0-9]+== ?ERROR|^SUMMARY: libFuzzer|deadly signal|panicked at' "$log"; then
+        failed+=("$t")
+        echo "fuzz: $t FAILED (exit $rc); tail of $log:" >&2
+        grep -E -A3 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|Test unit written|out-of-memory|malloc\(' "$log" |
+            grep -v '^Output of' | cut -c1-300 | head -40 >&2
+        summary+=("$t=FAIL")
+    else
+        summary+=("$t=ok(${execs}execs,cov${cov:-?})")
+    fi
+done
+
+end=$(date +%s)
+echo "fuzz: SUMMARY ${#failed[@]} failed of $(echo $targets | wc -w) targets, ${secs}s each; build $((built - start))s, total $((end - start))s; ${summary[*]}"
+[ "${#failed[@]}" -eq 0 ]
