@@ -82,6 +82,85 @@ pub fn parse_request(
     }
 }
 
+/// An incremental parser for one connection: like [`parse_request`], but it remembers
+/// how far it got in an incomplete request, so a request that arrives in many small
+/// pieces costs time for its new bytes only (a client sending a 10 MB request, or a
+/// million tiny arguments, a few bytes at a time cannot make every read rescan it all).
+///
+/// Between calls, `buf` must start at the same request and may only have grown (bytes
+/// appended). After a complete request or an error the next call starts afresh.
+/// The answers are exactly those of [`parse_request`] (with `authenticated` true).
+#[derive(Debug, Default, Clone)]
+pub struct RequestParser {
+    partial: Option<Partial>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Partial {
+    Multibulk(Progress),
+    Inline { searched: usize },
+}
+
+impl RequestParser {
+    pub fn new() -> RequestParser {
+        RequestParser::default()
+    }
+
+    /// Forgets an incomplete request (the caller discarded its buffer).
+    pub fn reset(&mut self) {
+        self.partial = None;
+    }
+
+    /// Parses one request from the start of `buf`. A client that has not authenticated
+    /// (`authenticated` false) is held to Redis 7's tighter limits: at most
+    /// [`UNAUTHENTICATED_MAX_ARGS`] arguments of at most [`UNAUTHENTICATED_MAX_BULK`]
+    /// bytes each (`ERR Protocol error: unauthenticated multibulk length` /
+    /// `unauthenticated bulk length`).
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        limits: &ParseLimits,
+        authenticated: bool,
+    ) -> Result<Option<(Request, usize)>, ParseError> {
+        let partial = self.partial.take();
+        match buf.first() {
+            None => Ok(None),
+            Some(b'*') => {
+                let resume = match partial {
+                    Some(Partial::Multibulk(p)) if p.pos <= buf.len() && p.search <= buf.len() => {
+                        if buf.len() < p.need {
+                            self.partial = Some(Partial::Multibulk(p));
+                            return Ok(None);
+                        }
+                        Some(p)
+                    }
+                    _ => None,
+                };
+                match parse_multibulk_from(buf, limits, authenticated, resume)? {
+                    Ok(done) => Ok(Some(done)),
+                    Err(p) => {
+                        self.partial = Some(Partial::Multibulk(p));
+                        Ok(None)
+                    }
+                }
+            }
+            Some(_) => {
+                let searched = match partial {
+                    Some(Partial::Inline { searched }) if searched <= buf.len() => searched,
+                    _ => 0,
+                };
+                let r = parse_inline_from(buf, limits, searched)?;
+                if r.is_none() {
+                    self.partial = Some(Partial::Inline {
+                        searched: buf.len(),
+                    });
+                }
+                Ok(r)
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Multibulk
 // ---------------------------------------------------------------------------------
@@ -98,16 +177,21 @@ enum Line {
     Partial,
 }
 
-/// Finds the `\r` ending the header line at `buf[start..]`. Like Redis, it needs one
+/// Finds the `\r` ending the header line at `buf[start..]`, searching from `from`
+/// (`>= start`; bytes before it are known to hold no `\r`). Like Redis, it needs one
 /// more byte after the `\r` (assumed to be `\n`) and does not check what it is.
 #[inline]
-fn header_line(buf: &[u8], start: usize, too_big: &str) -> Result<Line, ParseError> {
-    let rest = &buf[start..];
-    match rest.iter().position(|&b| b == b'\r') {
+fn header_line(buf: &[u8], start: usize, from: usize, too_big: &str) -> Result<Line, ParseError> {
+    let rest = &buf[from..];
+    match rest
+        .iter()
+        .position(|&b| b == b'\r')
+        .map(|p| p + from - start)
+    {
         Some(pos) if pos > INLINE_MAX_SIZE => Err(protocol(too_big)),
-        Some(pos) if pos + 1 < rest.len() => Ok(Line::Done(start + pos)),
+        Some(pos) if start + pos + 1 < buf.len() => Ok(Line::Done(start + pos)),
         Some(_) => Ok(Line::Partial),
-        None if rest.len() > INLINE_MAX_SIZE => Err(protocol(too_big)),
+        None if buf.len() - start > INLINE_MAX_SIZE => Err(protocol(too_big)),
         None => Ok(Line::Partial),
     }
 }
@@ -148,30 +232,83 @@ fn string2ll(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Walks a multibulk request without allocating. Calls `on_arg(i, start, len)` for
-/// every complete argument. Returns the argument count and total length once the
-/// whole request is present.
+/// Most arguments a client that has not authenticated may send in one request, and
+/// the longest argument (Redis 7's limits for clients that still have to AUTH).
+pub const UNAUTHENTICATED_MAX_ARGS: usize = 10;
+pub const UNAUTHENTICATED_MAX_BULK: usize = 16 * 1024;
+
+/// How far the scan of an incomplete multibulk request got: enough to resume it
+/// without walking the arguments already seen again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    /// The declared argument count (0 until the count line is complete).
+    count: usize,
+    /// Arguments already complete.
+    done: usize,
+    /// Where the next argument's header starts (0: the count line is incomplete).
+    pos: usize,
+    /// Sum of the declared lengths of the arguments already complete.
+    total: u64,
+    /// Where the search for the next `\r` resumes.
+    search: usize,
+    /// Nothing can change before the buffer holds this many bytes.
+    need: usize,
+}
+
+enum Scan {
+    /// The argument count and the request's length.
+    Complete(usize, usize),
+    Partial(Progress),
+}
+
+/// Walks a multibulk request without allocating, from the start or from where an
+/// earlier scan of the same (since grown) buffer stopped. Calls `on_arg(i, start, len)`
+/// for every complete argument it walks.
 #[inline]
 fn scan_multibulk(
     buf: &[u8],
     limits: &ParseLimits,
+    authenticated: bool,
+    resume: Option<Progress>,
     mut on_arg: impl FnMut(usize, usize, usize),
-) -> Result<Option<(usize, usize)>, ParseError> {
-    let cr = match header_line(buf, 0, "too big mbulk count string")? {
-        Line::Done(cr) => cr,
-        Line::Partial => return Ok(None),
+) -> Result<Scan, ParseError> {
+    let mut p = match resume {
+        Some(p) if p.pos > 0 => p,
+        _ => {
+            let search = resume.map_or(0, |p| p.search);
+            let cr = match header_line(buf, 0, search, "too big mbulk count string")? {
+                Line::Done(cr) => cr,
+                Line::Partial => return Ok(Scan::Partial(partial_line(buf, 0, 0, 0, 0))),
+            };
+            let count = match string2ll(&buf[1..cr]) {
+                Some(n) if n <= 0 => return Ok(Scan::Complete(0, cr + 2)),
+                Some(n) if n as u64 <= limits.max_args as u64 && n <= i64::from(i32::MAX) => {
+                    n as usize
+                }
+                _ => return Err(protocol("invalid multibulk length")),
+            };
+            if !authenticated && count > UNAUTHENTICATED_MAX_ARGS {
+                return Err(protocol("unauthenticated multibulk length"));
+            }
+            Progress {
+                count,
+                done: 0,
+                pos: cr + 2,
+                total: 0,
+                search: cr + 2,
+                need: 0,
+            }
+        }
     };
-    let count = match string2ll(&buf[1..cr]) {
-        Some(n) if n <= 0 => return Ok(Some((0, cr + 2))),
-        Some(n) if n as u64 <= limits.max_args as u64 && n <= i64::from(i32::MAX) => n as usize,
-        _ => return Err(protocol("invalid multibulk length")),
-    };
-    let mut pos = cr + 2;
-    let mut total: u64 = 0;
-    for i in 0..count {
-        let cr = match header_line(buf, pos, "too big bulk count string")? {
+    while p.done < p.count {
+        let pos = p.pos;
+        let cr = match header_line(buf, pos, p.search.max(pos), "too big bulk count string")? {
             Line::Done(cr) => cr,
-            Line::Partial => return Ok(None),
+            Line::Partial => {
+                return Ok(Scan::Partial(partial_line(
+                    buf, p.count, p.done, pos, p.total,
+                )))
+            }
         };
         if buf[pos] != b'$' {
             return Err(ParseError::Protocol(format!(
@@ -183,7 +320,10 @@ fn scan_multibulk(
             Some(n) if (0..=MAX_BULK_LEN).contains(&n) => n as usize,
             _ => return Err(protocol("invalid bulk length")),
         };
-        total += len as u64;
+        if !authenticated && len > UNAUTHENTICATED_MAX_BULK {
+            return Err(protocol("unauthenticated bulk length"));
+        }
+        let total = p.total + len as u64;
         if total > limits.max_request_bytes as u64 {
             return Err(ParseError::RequestTooLarge);
         }
@@ -192,38 +332,77 @@ fn scan_multibulk(
         // unchecked.
         let end = start + len + 2;
         if end > buf.len() {
-            return Ok(None);
+            // Resume at this argument's header (it is cheap to read again), once the
+            // payload can be complete.
+            return Ok(Scan::Partial(Progress {
+                search: pos,
+                need: end,
+                ..p
+            }));
         }
-        on_arg(i, start, len);
-        pos = end;
+        on_arg(p.done, start, len);
+        p.done += 1;
+        p.total = total;
+        p.pos = end;
+        p.search = end;
     }
-    Ok(Some((count, pos)))
+    Ok(Scan::Complete(p.count, p.pos))
+}
+
+/// The progress of a scan stopped in a header line starting at `pos` (0: the count line).
+fn partial_line(buf: &[u8], count: usize, done: usize, pos: usize, total: u64) -> Progress {
+    // A `\r` as the very last byte still needs the byte after it: search from it again.
+    let search = if buf.last() == Some(&b'\r') {
+        buf.len() - 1
+    } else {
+        buf.len()
+    };
+    Progress {
+        count,
+        done,
+        pos,
+        total,
+        search: search.max(pos),
+        need: buf.len() + 1,
+    }
+}
+
+/// Parses a multibulk request, resuming a scan that stopped in the same request.
+fn parse_multibulk_from(
+    buf: &[u8],
+    limits: &ParseLimits,
+    authenticated: bool,
+    resume: Option<Progress>,
+) -> Result<Result<(Request, usize), Progress>, ParseError> {
+    let mut spans = [(0usize, 0usize); STACK_ARGS];
+    let fresh = resume.is_none();
+    let (count, consumed) =
+        match scan_multibulk(buf, limits, authenticated, resume, |i, start, len| {
+            if i < STACK_ARGS {
+                spans[i] = (start, len);
+            }
+        })? {
+            Scan::Complete(count, consumed) => (count, consumed),
+            Scan::Partial(p) => return Ok(Err(p)),
+        };
+    let mut argv: Request = Vec::with_capacity(count);
+    if count <= STACK_ARGS && fresh {
+        argv.extend(spans[..count].iter().map(|&(s, l)| buf[s..s + l].to_vec()));
+    } else {
+        // Another walk over an already validated, complete request: it cannot fail.
+        let _ = scan_multibulk(buf, limits, true, None, |_, start, len| {
+            argv.push(buf[start..start + len].to_vec())
+        });
+    }
+    debug_assert_eq!(argv.len(), count);
+    Ok(Ok((argv, consumed)))
 }
 
 fn parse_multibulk(
     buf: &[u8],
     limits: &ParseLimits,
 ) -> Result<Option<(Request, usize)>, ParseError> {
-    let mut spans = [(0usize, 0usize); STACK_ARGS];
-    let Some((count, consumed)) = scan_multibulk(buf, limits, |i, start, len| {
-        if i < STACK_ARGS {
-            spans[i] = (start, len);
-        }
-    })?
-    else {
-        return Ok(None);
-    };
-    let mut argv: Request = Vec::with_capacity(count);
-    if count <= STACK_ARGS {
-        argv.extend(spans[..count].iter().map(|&(s, l)| buf[s..s + l].to_vec()));
-    } else {
-        // Second walk over an already validated, complete request: it cannot fail.
-        let _ = scan_multibulk(buf, limits, |_, start, len| {
-            argv.push(buf[start..start + len].to_vec())
-        });
-    }
-    debug_assert_eq!(argv.len(), count);
-    Ok(Some((argv, consumed)))
+    Ok(parse_multibulk_from(buf, limits, true, None)?.ok())
 }
 
 // ---------------------------------------------------------------------------------
@@ -231,7 +410,20 @@ fn parse_multibulk(
 // ---------------------------------------------------------------------------------
 
 fn parse_inline(buf: &[u8], limits: &ParseLimits) -> Result<Option<(Request, usize)>, ParseError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    parse_inline_from(buf, limits, 0)
+}
+
+/// Parses an inline request; `buf[..searched]` is known to hold no `\n`.
+fn parse_inline_from(
+    buf: &[u8],
+    limits: &ParseLimits,
+    searched: usize,
+) -> Result<Option<(Request, usize)>, ParseError> {
+    let Some(nl) = buf[searched..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| p + searched)
+    else {
         // The line is at least as long as what is buffered.
         inline_too_long(buf.len(), limits)?;
         return Ok(None);
@@ -788,6 +980,124 @@ mod tests {
                 assert_eq!(parse_split(&buf, split), whole, "{bad:?} split at {split}");
             }
         }
+    }
+
+    /// Feeds `buf` to a [`RequestParser`] `step` bytes at a time, as a connection does.
+    fn parse_stepwise(
+        buf: &[u8],
+        step: usize,
+        authenticated: bool,
+    ) -> (Vec<Request>, Option<ParseError>, usize) {
+        let mut parser = RequestParser::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut out = vec![];
+        let mut used = 0;
+        let mut fed = 0;
+        loop {
+            loop {
+                match parser.parse(&pending, &lim(), authenticated) {
+                    Ok(Some((argv, n))) => {
+                        out.push(argv);
+                        pending.drain(..n);
+                        used += n;
+                    }
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e), used),
+                }
+            }
+            if fed == buf.len() {
+                return (out, None, used);
+            }
+            let end = (fed + step).min(buf.len());
+            pending.extend_from_slice(&buf[fed..end]);
+            fed = end;
+        }
+    }
+
+    #[test]
+    fn incremental_parser_agrees_with_stateless() {
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\nPING\r\n*0\r\nSET \"a b\" 'c'\n*-1\r\n"
+                .to_vec(),
+            b"*1\r\n$4\r\nPING\r\n*1\r\n$x\r\n".to_vec(),
+            b"*1\r\n$4\r\nPING\r\n*a\r\n".to_vec(),
+            b"*2\r\n$1\r\na\r\n+x\r\n".to_vec(),
+            b"GET k\r\n\"abc\n".to_vec(),
+            format!("*1\r\n${}\r\n", 10 * 1024 * 1024 + 1).into_bytes(),
+        ];
+        let mut many = format!("*{}\r\n", 300).into_bytes();
+        for i in 0..300 {
+            let a = format!("a{i}");
+            many.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+        }
+        many.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        inputs.push(many);
+        let mut long_header = b"*1\r\n$".to_vec();
+        long_header.extend(std::iter::repeat_n(b'1', INLINE_MAX_SIZE + 10));
+        inputs.push(long_header);
+        for input in &inputs {
+            let whole = parse_all(input);
+            for step in [1, 2, 3, 7, 64, 1000, input.len().max(1)] {
+                assert_eq!(parse_stepwise(input, step, true), whole, "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_slowly_sent_big_request_is_not_rescanned() {
+        // 200k tiny arguments sent 4 bytes at a time: linear work, not quadratic.
+        let n = 200_000;
+        let mut buf = format!("*{n}\r\n").into_bytes();
+        for _ in 0..n {
+            buf.extend_from_slice(b"$1\r\nx\r\n");
+        }
+        let t0 = std::time::Instant::now();
+        let (reqs, err, used) = parse_stepwise(&buf, 4, true);
+        assert_eq!(err, None);
+        assert_eq!(used, buf.len());
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].len(), n);
+        // Quadratic rescanning would take minutes here.
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let mut p = RequestParser::new();
+        let ok10 = b"*10\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n";
+        assert_eq!(p.parse(ok10, &lim(), false).unwrap().unwrap().0.len(), 10);
+        assert_eq!(
+            p.parse(b"*11\r\n", &lim(), false),
+            Err(ParseError::Protocol(
+                "ERR Protocol error: unauthenticated multibulk length".into()
+            ))
+        );
+        assert_eq!(p.parse(b"*11\r\n", &lim(), true), Ok(None));
+        p.reset();
+        assert_eq!(
+            p.parse(b"*2\r\n$4\r\nAUTH\r\n$16385\r\n", &lim(), false),
+            Err(ParseError::Protocol(
+                "ERR Protocol error: unauthenticated bulk length".into()
+            ))
+        );
+        assert_eq!(
+            p.parse(b"*2\r\n$4\r\nAUTH\r\n$16384\r\n", &lim(), false),
+            Ok(None)
+        );
+        p.reset();
+        // The general limits come first, as in Redis.
+        assert_eq!(
+            p.parse(b"*2147483647\r\n", &lim(), false),
+            Err(ParseError::Protocol(
+                "ERR Protocol error: invalid multibulk length".into()
+            ))
+        );
+        assert_eq!(
+            p.parse(b"*1\r\n$2147483647\r\n", &lim(), false),
+            Err(ParseError::Protocol(
+                "ERR Protocol error: invalid bulk length".into()
+            ))
+        );
     }
 
     #[test]
