@@ -439,11 +439,24 @@ enum Got<'v> {
 /// laid out by RedisJSON's RedisJsonFormatter: after every `,` and opening bracket comes
 /// NEWLINE plus INDENT per level, SPACE follows each `:`, and a closing bracket gets its
 /// own line when the container's last element was written.
+///
+/// A reply may be far larger than the document: `$..*` repeats every nested value once
+/// per ancestor and INDENT repeats its text once per level on every line. The writer
+/// stops at [`REPLY_LIMIT`] bytes and [`Writer::finish`] then fails, instead of building
+/// a reply of many gigabytes.
 struct Writer<'a> {
     fmt: &'a Fmt<'a>,
     level: usize,
     has_value: bool,
     out: Vec<u8>,
+    full: bool,
+}
+
+/// The largest JSON text a reply may carry (proto-max-bulk-len, like a string value).
+const REPLY_LIMIT: usize = super::string::MAX_STRING_LEN as usize;
+
+fn reply_too_large() -> CmdError {
+    err("ERR JSON reply exceeds maximum allowed size (proto-max-bulk-len)")
 }
 
 impl<'a> Writer<'a> {
@@ -453,15 +466,38 @@ impl<'a> Writer<'a> {
             level: 0,
             has_value: false,
             out: Vec::new(),
+            full: false,
         }
     }
 
+    /// Whether the reply is still within [`REPLY_LIMIT`]; once it is not, nothing more
+    /// is written.
+    fn room(&mut self) -> bool {
+        if self.out.len() > REPLY_LIMIT {
+            self.full = true;
+        }
+        !self.full
+    }
+
+    fn finish(self) -> Result<Vec<u8>, CmdError> {
+        if self.full || self.out.len() > REPLY_LIMIT {
+            return Err(reply_too_large());
+        }
+        Ok(self.out)
+    }
+
     fn new_line(&mut self) {
+        if !self.room() {
+            return;
+        }
         if let Some(n) = self.fmt.newline {
             self.out.extend_from_slice(n.as_bytes());
         }
         if let Some(s) = self.fmt.indent {
             for _ in 0..self.level {
+                if !self.room() {
+                    return;
+                }
                 self.out.extend_from_slice(s.as_bytes());
             }
         }
@@ -514,6 +550,9 @@ impl<'a> Writer<'a> {
     }
 
     fn value(&mut self, v: &Value) {
+        if !self.room() {
+            return;
+        }
         match v {
             Value::Null => self.out.extend_from_slice(b"null"),
             Value::Bool(b) => self
@@ -592,19 +631,19 @@ fn number_text(n: &Number) -> String {
     out
 }
 
-fn write_value(v: &Value, fmt: &Fmt) -> Vec<u8> {
+fn write_value(v: &Value, fmt: &Fmt) -> Result<Vec<u8>, CmdError> {
     let mut w = Writer::new(fmt);
     w.value(v);
-    w.out
+    w.finish()
 }
 
-fn write_list(vs: &[&Value], fmt: &Fmt) -> Vec<u8> {
+fn write_list(vs: &[&Value], fmt: &Fmt) -> Result<Vec<u8>, CmdError> {
     let mut w = Writer::new(fmt);
     w.list(vs.iter().copied());
-    w.out
+    w.finish()
 }
 
-fn to_json(v: &Value) -> Vec<u8> {
+fn to_json(v: &Value) -> Result<Vec<u8>, CmdError> {
     write_value(v, &Fmt::default())
 }
 
@@ -664,9 +703,9 @@ fn get(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let vals = values(&doc, p)?;
         return Ok(bulk(if legacy {
             let first = vals.first().ok_or_else(|| err_path(p.get()))?;
-            write_value(first, &fmt)
+            write_value(first, &fmt)?
         } else {
-            write_list(&vals, &fmt)
+            write_list(&vals, &fmt)?
         }));
     }
     let mut out: Vec<(&str, Got)> = Vec::new();
@@ -700,7 +739,7 @@ fn get(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     let mut w = Writer::new(&fmt);
     w.multi(&out);
-    Ok(bulk(w.out))
+    Ok(bulk(w.finish()?))
 }
 
 fn mget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -708,8 +747,9 @@ fn mget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let q = p.compile();
     let mut out = Vec::with_capacity(argv.len() - 2);
     for key in &argv[1..argv.len() - 1] {
-        // Any failure (wrong type, bad path, no match) is a nil for that key.
-        let one = || -> Option<Frame> {
+        // Any failure (wrong type, bad path, no match) is a nil for that key; a reply
+        // too large to build fails the command.
+        let one = || -> Option<Result<Vec<u8>, CmdError>> {
             let (_, doc) = load(t, key).ok()??;
             let q = q.as_ref().ok()?;
             let vals: Vec<&Value> = path::select(q, &doc, false)
@@ -717,13 +757,16 @@ fn mget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
                 .into_iter()
                 .map(|m| m.value)
                 .collect();
-            Some(bulk(if p.is_legacy() {
+            Some(if p.is_legacy() {
                 to_json(vals.first()?)
             } else {
                 write_list(&vals, &Fmt::default())
-            }))
+            })
         };
-        out.push(one().unwrap_or(Frame::Null));
+        out.push(match one() {
+            Some(text) => bulk(text?),
+            None => Frame::Null,
+        });
     }
     Ok(Frame::Array(out))
 }
@@ -1185,7 +1228,7 @@ fn num_cmd(t: &mut Txn, argv: &[Vec<u8>], mult: bool) -> CmdResult {
     Ok(bulk(write_list(
         &out.iter().collect::<Vec<_>>(),
         &Fmt::default(),
-    )))
+    )?))
 }
 
 fn numincrby(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -1565,14 +1608,14 @@ fn arrpop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
-    let pop = |doc: &mut Value, path: &[PathElem]| -> Frame {
-        match get_mut(doc, path) {
+    let pop = |doc: &mut Value, path: &[PathElem]| -> Result<Frame, CmdError> {
+        Ok(match get_mut(doc, path) {
             Some(Value::Array(a)) if !a.is_empty() => {
                 let at = norm_start(index, a.len() as i64) as usize;
-                bulk(to_json(&a.remove(at)))
+                bulk(to_json(&a.remove(at))?)
             }
             _ => Frame::Null,
-        }
+        })
     };
     if p.is_legacy() {
         let mut paths: Vec<Vec<PathElem>> = found.into_iter().flatten().collect();
@@ -1583,7 +1626,7 @@ fn arrpop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let mut last = Frame::Null;
         let mut changed = false;
         for path in &paths {
-            last = pop(&mut doc, path);
+            last = pop(&mut doc, path)?;
             changed |= last != Frame::Null;
         }
         if changed {
@@ -1594,7 +1637,7 @@ fn arrpop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let mut out = vec![Frame::Null; found.len()];
     let mut changed = false;
     for (slot, path) in indexed_for_mutation(found) {
-        out[slot] = pop(&mut doc, &path);
+        out[slot] = pop(&mut doc, &path)?;
         changed |= out[slot] != Frame::Null;
     }
     if changed {
@@ -1810,7 +1853,7 @@ mod tests {
             json!({}),
             json!("x\u{7f}\u{1f}/"),
         ] {
-            assert_eq!(to_json(&v), serde_json::to_vec(&v).unwrap());
+            assert_eq!(to_json(&v).unwrap(), serde_json::to_vec(&v).unwrap());
         }
     }
 
@@ -1853,7 +1896,7 @@ mod tests {
             space: Some(" "),
         };
         assert_eq!(
-            String::from_utf8(write_value(&v, &f)).unwrap(),
+            String::from_utf8(write_value(&v, &f).unwrap()).unwrap(),
             "{\n\t\"arr\": [\n\t\t0,\n\t\t1\n\t],\n\t\"o\": {}\n}"
         );
     }

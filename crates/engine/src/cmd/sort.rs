@@ -142,14 +142,37 @@ fn hash_field(t: &mut Txn, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, 
     }
 }
 
+/// The bytes one SORT may copy into pattern keys and its reply (proto-max-bulk-len),
+/// each key or reply element also counting [`ITEM_COST`]. Redis has no such bound,
+/// but the cost is a product of user inputs (a 1 MB BY pattern times a million
+/// elements, or ten thousand GETs times a million elements), which would stall every
+/// replica applying the command or exhaust its memory.
+const WORK_LIMIT: u64 = 1 << 29;
+/// What one lookup or reply element costs beyond its bytes (about its in-memory size).
+const ITEM_COST: u64 = 32;
+
+/// Charges `n` bytes (and one item) of work against `work`.
+fn spend(work: &mut u64, n: usize) -> Result<(), CmdError> {
+    let n = n as u64 + ITEM_COST;
+    if *work < n {
+        return Err(CmdError::new(
+            "ERR SORT exceeds the work limit (pattern lookups and reply size)",
+        ));
+    }
+    *work -= n;
+    Ok(())
+}
+
 /// lookupKeyByPattern: what `pattern` designates for element `subst`.
 fn lookup_by_pattern(
     t: &mut Txn,
     pattern: &[u8],
     subst: &[u8],
+    work: &mut u64,
 ) -> Result<Option<Vec<u8>>, CmdError> {
     let cpat = c_str(pattern);
     if cpat == b"#" {
+        spend(work, subst.len())?;
         return Ok(Some(subst.to_vec()));
     }
     let Some(star) = cpat.iter().position(|&c| c == b'*') else {
@@ -166,14 +189,19 @@ fn lookup_by_pattern(
         Some(f) => (f, Some(&pattern[f + 2..])),
         None => (pattern.len(), None),
     };
+    spend(work, key_end + subst.len())?;
     let mut key = Vec::with_capacity(key_end + subst.len());
     key.extend_from_slice(&pattern[..star]);
     key.extend_from_slice(subst);
     key.extend_from_slice(&pattern[star + 1..key_end]);
-    match field {
-        Some(f) => hash_field(t, &key, f),
-        None => string_value(t, &key),
+    let found = match field {
+        Some(f) => hash_field(t, &key, f)?,
+        None => string_value(t, &key)?,
+    };
+    if let Some(v) = &found {
+        spend(work, v.len())?;
     }
+    Ok(found)
 }
 
 // ---- strtod ---------------------------------------------------------------------------
@@ -469,11 +497,12 @@ fn sort_generic(t: &mut Txn, argv: &[Vec<u8>], readonly: bool) -> CmdResult {
         })
         .collect();
 
+    let mut work = WORK_LIMIT;
     let mut conversion_error = false;
     if !dontsort {
         for item in vector.iter_mut() {
             let byval = match sortby {
-                Some(p) => match lookup_by_pattern(t, p, &item.obj)? {
+                Some(p) => match lookup_by_pattern(t, p, &item.obj, &mut work)? {
                     Some(v) => v,
                     None => continue,
                 },
@@ -516,13 +545,15 @@ fn sort_generic(t: &mut Txn, argv: &[Vec<u8>], readonly: bool) -> CmdResult {
     };
     match storekey {
         None => {
-            let mut out = Vec::with_capacity(picked.len() * gets.len().max(1));
+            // No capacity from picked * gets: both are user-sized.
+            let mut out = Vec::new();
             for item in picked {
                 if gets.is_empty() {
+                    spend(&mut work, item.obj.len())?;
                     out.push(Frame::Bulk(item.obj.clone()));
                 }
                 for g in &gets {
-                    out.push(match lookup_by_pattern(t, g, &item.obj)? {
+                    out.push(match lookup_by_pattern(t, g, &item.obj, &mut work)? {
                         Some(v) => Frame::Bulk(v),
                         None => Frame::Null,
                     });
@@ -531,13 +562,14 @@ fn sort_generic(t: &mut Txn, argv: &[Vec<u8>], readonly: bool) -> CmdResult {
             Ok(Frame::Array(out))
         }
         Some(dst) => {
-            let mut out = Vec::with_capacity(picked.len() * gets.len().max(1));
+            let mut out = Vec::new();
             for item in picked {
                 if gets.is_empty() {
+                    spend(&mut work, item.obj.len())?;
                     out.push(item.obj.clone());
                 }
                 for g in &gets {
-                    out.push(lookup_by_pattern(t, g, &item.obj)?.unwrap_or_default());
+                    out.push(lookup_by_pattern(t, g, &item.obj, &mut work)?.unwrap_or_default());
                 }
             }
             let n = out.len() as i64;

@@ -25,6 +25,11 @@
 const MAX_PROGRAM: usize = 20_000;
 /// How deeply groups may nest.
 const MAX_NESTING: usize = 64;
+/// How tall the syntax tree may grow (groups, repetitions, concatenations and
+/// alternations, as the `regex` crate's default nest limit counts them): a taller
+/// pattern (`a` followed by thousands of `*`) is invalid, like there, so compiling and
+/// dropping the tree stays shallow.
+const NEST_LIMIT: usize = 250;
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum RegexError {
@@ -111,6 +116,37 @@ struct Parser {
     depth: usize,
 }
 
+/// What the parser knows about a parsed piece: the height of its tree and whether it
+/// can only match the empty string.
+#[derive(Clone, Copy)]
+struct Info {
+    height: usize,
+    empty: bool,
+}
+
+impl Info {
+    const LEAF: Info = Info {
+        height: 1,
+        empty: false,
+    };
+    const ZERO_WIDTH: Info = Info {
+        height: 1,
+        empty: true,
+    };
+
+    /// A node over `children` (at least one).
+    fn over(children: &[Info]) -> Res<Info> {
+        let height = children.iter().map(|i| i.height).max().unwrap_or(0) + 1;
+        if height > NEST_LIMIT {
+            return Err(RegexError::Invalid);
+        }
+        Ok(Info {
+            height,
+            empty: children.iter().all(|i| i.empty),
+        })
+    }
+}
+
 impl Regex {
     pub(crate) fn new(pattern: &str) -> Res<Regex> {
         let mut p = Parser {
@@ -124,7 +160,7 @@ impl Regex {
             s: false,
             x: false,
         };
-        let node = p.alternation(&mut flags)?;
+        let (node, _) = p.alternation(&mut flags)?;
         if p.pos != p.c.len() {
             // Only an unmatched ')' stops the top level early.
             return Err(RegexError::Invalid);
@@ -419,20 +455,22 @@ impl Parser {
         }
     }
 
-    fn alternation(&mut self, flags: &mut Flags) -> Res<Node> {
+    fn alternation(&mut self, flags: &mut Flags) -> Res<(Node, Info)> {
         let mut alts = vec![self.concat(flags)?];
         while self.eat('|') {
             alts.push(self.concat(flags)?);
         }
-        Ok(if alts.len() == 1 {
-            alts.pop().expect("one")
-        } else {
-            Node::Alt(alts)
-        })
+        if alts.len() == 1 {
+            return Ok(alts.pop().expect("one"));
+        }
+        let infos: Vec<Info> = alts.iter().map(|(_, i)| *i).collect();
+        let info = Info::over(&infos)?;
+        Ok((Node::Alt(alts.into_iter().map(|(n, _)| n).collect()), info))
     }
 
-    fn concat(&mut self, flags: &mut Flags) -> Res<Node> {
+    fn concat(&mut self, flags: &mut Flags) -> Res<(Node, Info)> {
         let mut items = Vec::new();
+        let mut infos = Vec::new();
         loop {
             self.skip_ws(flags);
             match self.peek() {
@@ -443,17 +481,22 @@ impl Parser {
                 Some(a) => a,
                 None => continue, // a flag group changed the flags
             };
-            let atom = self.repetitions(atom, flags)?;
+            let (atom, info) = self.repetitions(atom, flags)?;
             items.push(atom);
+            infos.push(info);
         }
         Ok(match items.len() {
-            0 => Node::Empty,
-            1 => items.pop().expect("one"),
-            _ => Node::Concat(items),
+            0 => (Node::Empty, Info::ZERO_WIDTH),
+            1 => (items.pop().expect("one"), infos[0]),
+            _ => (Node::Concat(items), Info::over(&infos)?),
         })
     }
 
-    fn repetitions(&mut self, mut atom: Node, flags: &Flags) -> Res<Node> {
+    fn repetitions(
+        &mut self,
+        (mut atom, mut info): (Node, Info),
+        flags: &Flags,
+    ) -> Res<(Node, Info)> {
         loop {
             self.skip_ws(flags);
             let (min, max) = match self.peek() {
@@ -473,9 +516,19 @@ impl Parser {
                     self.pos += 1;
                     self.counted()?
                 }
-                _ => return Ok(atom),
+                _ => return Ok((atom, info)),
             };
             self.eat('?'); // lazy: same language
+            let (min, max) = if info.empty {
+                // Like regex-syntax: repeating what only matches the empty string more
+                // than once changes nothing (and `(?:){1000}{1000}{1000}` must not
+                // compile a billion empty steps).
+                (min.min(1), Some(max.map_or(1, |m| m.min(1))))
+            } else {
+                (min, max)
+            };
+            info = Info::over(&[info])?;
+            info.empty |= max == Some(0);
             atom = Node::Repeat(Box::new(atom), min, max);
         }
     }
@@ -520,10 +573,10 @@ impl Parser {
     }
 
     /// One atom; None when it was a bare flag group `(?i)`.
-    fn atom(&mut self, flags: &mut Flags) -> Res<Option<Node>> {
+    fn atom(&mut self, flags: &mut Flags) -> Res<Option<(Node, Info)>> {
         let c = self.peek().ok_or(RegexError::Invalid)?;
         self.pos += 1;
-        Ok(Some(match c {
+        let node = match c {
             '(' => return self.group(flags),
             '[' => Node::Class(Box::new(self.class(flags)?)),
             '.' => Node::Any(flags.s),
@@ -540,10 +593,15 @@ impl Parser {
             '\\' => self.escape(flags, false)?.into_node(flags),
             '*' | '+' | '?' | '{' => return Err(RegexError::Invalid),
             c => Node::Char(c, flags.i),
-        }))
+        };
+        let info = match node {
+            Node::Look(_) => Info::ZERO_WIDTH,
+            _ => Info::LEAF,
+        };
+        Ok(Some((node, info)))
     }
 
-    fn group(&mut self, flags: &mut Flags) -> Res<Option<Node>> {
+    fn group(&mut self, flags: &mut Flags) -> Res<Option<(Node, Info)>> {
         if self.depth >= MAX_NESTING {
             return unsupported("groups nested too deeply");
         }
@@ -634,12 +692,12 @@ impl Parser {
             }
         }
         self.depth += 1;
-        let node = self.alternation(&mut inner)?;
+        let (node, info) = self.alternation(&mut inner)?;
         self.depth -= 1;
         if !self.eat(')') {
             return Err(RegexError::Invalid);
         }
-        Ok(Some(node))
+        Ok(Some((node, Info::over(&[info])?)))
     }
 
     fn hex(&mut self, digits: Option<usize>) -> Res<char> {
@@ -733,7 +791,11 @@ impl Parser {
             first = false;
             if c == '[' {
                 if self.c.get(self.pos + 1) == Some(&':') {
-                    let rest: String = self.c[self.pos + 2..].iter().collect();
+                    // Only as far as the longest class name (`[:^xdigit:]`) reaches:
+                    // copying the whole rest of the pattern at every `[[:` would be
+                    // quadratic in the pattern's length.
+                    let to = (self.pos + 2 + 9).min(self.c.len());
+                    let rest: String = self.c[self.pos + 2..to].iter().collect();
                     if let Some(end) = rest.find(":]") {
                         let mut name = &rest[..end];
                         let neg = name.starts_with('^');
