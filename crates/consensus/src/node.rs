@@ -716,6 +716,22 @@ impl Node {
         }
     }
 
+    /// A replicated setting's value in this node's applied state.
+    pub fn setting(&self, s: &engine::settings::Setting) -> u64 {
+        s.get(&Txn::read_only(&*self.storage, now_ms(), 0))
+            .unwrap_or(s.default)
+    }
+
+    /// Runs a write command on a point-in-time view of this node's state and throws its
+    /// effects away (engine `Txn::trial`). The leader tries scripts this way before
+    /// proposing them: a script that runs away or is killed then never reaches the log.
+    /// Blocks for as long as the command runs (call it off the async workers).
+    pub fn trial(&self, db: u8, argv: &[Vec<u8>]) -> Frame {
+        let snap = self.storage.snapshot();
+        let next = self.applied_index() + 1;
+        Txn::trial(&snap, next, now_ms(), rand::random()).run(db, argv)
+    }
+
     /// Index of the last entry applied to this node's state machine.
     pub fn applied_index(&self) -> u64 {
         *self.applied.borrow()
@@ -870,6 +886,7 @@ fn op_bytes(ops: &[Op]) -> usize {
                     .sum::<usize>()
                     + watch.iter().map(|(_, k, _)| k.len() + 16).sum::<usize>()
             }
+            Op::SetConfig { pairs } => pairs.iter().map(|(n, v)| n.len() + v.len() + 16).sum(),
         })
         .sum()
 }

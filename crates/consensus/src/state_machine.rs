@@ -122,6 +122,12 @@ impl StateMachine {
                             Err(e) => Frame::Error(e.0),
                         },
                         Op::Multi { cmds, watch } => run_multi(&mut txn, cmds, watch),
+                        Op::SetConfig { pairs } => {
+                            match engine::settings::apply_config_set(&mut txn, pairs) {
+                                Ok(()) => Frame::ok(),
+                                Err(e) => Frame::Error(e.0),
+                            }
+                        }
                     });
                     if let Some((g, first)) = open_group {
                         if i + 1 == (g.start + g.count) as usize {

@@ -37,6 +37,9 @@ pub enum Op {
         cmds: Vec<(u8, Vec<Vec<u8>>)>,
         watch: Vec<(u8, Vec<u8>, u64)>,
     },
+    /// CONFIG SET of replicated settings (`engine::settings`): (name, value) pairs,
+    /// applied all or nothing. Appended last so older entries decode unchanged.
+    SetConfig { pairs: Vec<(String, Vec<u8>)> },
 }
 
 /// Where applied entries report what they did: the node's pub/sub, keyspace

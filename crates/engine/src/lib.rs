@@ -13,6 +13,7 @@ mod error;
 pub mod events;
 mod glob;
 mod rng;
+pub mod settings;
 mod store;
 mod table;
 pub mod tier;

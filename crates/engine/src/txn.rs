@@ -27,6 +27,8 @@ pub struct Txn<'s> {
     /// The database the current command runs in.
     pub db: u8,
     read_only: bool,
+    /// A trial run (see [`Txn::trial`]): writes are allowed but never persisted.
+    trial: bool,
     writes: BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
     ranges: Vec<(Cf, Vec<u8>, Vec<u8>)>,
     counts: BTreeMap<u8, u64>,
@@ -41,6 +43,17 @@ pub struct Txn<'s> {
     tier: Option<(&'s Tier, u64)>,
 }
 
+/// A transaction's changes at one point (see [`Txn::savepoint`]).
+pub(crate) struct Savepoint {
+    writes: BTreeMap<(Cf, Vec<u8>), Option<Vec<u8>>>,
+    ranges: Vec<(Cf, Vec<u8>, Vec<u8>)>,
+    counts: BTreeMap<u8, u64>,
+    next_version: u64,
+    touched: usize,
+    reported: usize,
+    events: usize,
+}
+
 impl<'s> Txn<'s> {
     /// A transaction applying log entry `index`, with the leader's `now_ms` and `seed`.
     pub fn new(store: &'s dyn Store, index: u64, now_ms: u64, seed: u64) -> Txn<'s> {
@@ -51,6 +64,7 @@ impl<'s> Txn<'s> {
             rng: Rng::new(seed ^ index.rotate_left(32)),
             db: 0,
             read_only: false,
+            trial: false,
             writes: BTreeMap::new(),
             ranges: Vec::new(),
             counts: BTreeMap::new(),
@@ -68,6 +82,47 @@ impl<'s> Txn<'s> {
         let mut t = Txn::new(store, 0, now_ms, seed);
         t.read_only = true;
         t
+    }
+
+    /// A trial run of a write on a node's current state, whose effects are thrown away:
+    /// the leader tries a script this way before proposing it, so a script that would run
+    /// away can be stopped (SCRIPT KILL, the instruction budget) before it reaches the log.
+    /// Unlike the replicated run, a trial may be killed at any point: nothing it did
+    /// survives it.
+    pub fn trial(store: &'s dyn Store, index: u64, now_ms: u64, seed: u64) -> Txn<'s> {
+        let mut t = Txn::new(store, index, now_ms, seed);
+        t.trial = true;
+        t
+    }
+
+    /// Everything this transaction changed so far, to go back to with [`Txn::rollback`].
+    pub(crate) fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            writes: self.writes.clone(),
+            ranges: self.ranges.clone(),
+            counts: self.counts.clone(),
+            next_version: self.next_version,
+            touched: self.touched.len(),
+            reported: self.reported,
+            events: self.events.len(),
+        }
+    }
+
+    /// Forgets every change made since `sp` was taken (a script stopped by its budget
+    /// leaves nothing behind).
+    pub(crate) fn rollback(&mut self, sp: Savepoint) {
+        self.writes = sp.writes;
+        self.ranges = sp.ranges;
+        self.counts = sp.counts;
+        self.next_version = sp.next_version;
+        self.touched.truncate(sp.touched);
+        self.reported = sp.reported.min(sp.touched);
+        self.events.truncate(sp.events);
+    }
+
+    /// True for a [`Txn::trial`] run.
+    pub fn is_trial(&self) -> bool {
+        self.trial
     }
 
     /// Connects this transaction to the node's pub/sub: PUBLISH counts receivers and

@@ -197,6 +197,14 @@ pub fn sm_dedupe_time_key(at_ms: u64, origin: u64, seq: u64) -> Vec<u8> {
     k
 }
 
+/// `sm` record of a replicated setting (one every replica must agree on, such as the
+/// script instruction budget): `config:<name>`, its value as text.
+pub fn sm_setting_key(name: &str) -> Vec<u8> {
+    let mut k = b"config:".to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
 /// Fixed record names in the `raft` column family.
 pub const RAFT_VOTE: &[u8] = b"vote";
 pub const RAFT_COMMITTED: &[u8] = b"committed";

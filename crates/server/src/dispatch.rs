@@ -10,7 +10,7 @@
 use crate::session::{Outcome, Session};
 use crate::shared::Shared;
 use consensus::Op;
-use engine::{flags, CmdError, Exec, Frame};
+use engine::{flags, CmdError, CommandSpec, Exec, Frame};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -127,6 +127,12 @@ pub async fn run_batch(
                 emit(&reply, sess.resp3);
             }
             Exec::Engine(_) if spec.is_write() => {
+                if let Some(stopped) = try_script(shared, spec, sess.db, &argv) {
+                    flush_writes(shared, sess, &mut pending, emit).await;
+                    shared.stats.record(spec, 0, true);
+                    emit(&stopped, sess.resp3);
+                    continue;
+                }
                 pending.push((spec, Op::Cmd { db: sess.db, argv }));
             }
             Exec::Engine(_) => {
@@ -137,7 +143,7 @@ pub async fn run_batch(
                     emit(&Frame::Error(e), sess.resp3);
                     continue;
                 }
-                let reply = shared.node.read(sess.db, &argv);
+                let reply = read(shared, spec, sess.db, &argv);
                 shared
                     .stats
                     .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
@@ -175,6 +181,39 @@ pub async fn run_batch(
     quit
 }
 
+/// Runs a read. A command that is not O(1) (KEYS, SCAN, SORT_RO, big ranges, set algebra,
+/// EVAL_RO) may take long: it runs with this async worker handed over to the runtime
+/// (`block_in_place`), so the other connections it was serving move to another worker
+/// and keep being answered while it runs.
+pub(crate) fn read(shared: &Shared, spec: &CommandSpec, db: u8, argv: &[Vec<u8>]) -> Frame {
+    if spec.flags & flags::FAST != 0 {
+        shared.node.read(db, argv)
+    } else {
+        tokio::task::block_in_place(|| shared.node.read(db, argv))
+    }
+}
+
+/// Scripts are tried on this node's current state before they are proposed (see
+/// `consensus::Node::trial`). A script that SCRIPT KILL stopped, or that ran past its
+/// instruction budget, is answered here and never reaches the log, so it cannot hold up
+/// the apply loop of every replica; one that finishes is proposed and runs again in the
+/// apply, under the same budget, with the same result on every node.
+pub(crate) fn try_script(
+    shared: &Shared,
+    spec: &CommandSpec,
+    db: u8,
+    argv: &[Vec<u8>],
+) -> Option<Frame> {
+    if !matches!(spec.name, "eval" | "evalsha") {
+        return None;
+    }
+    let reply = tokio::task::block_in_place(|| shared.node.trial(db, argv));
+    match &reply {
+        Frame::Error(e) if engine::ScriptControl::stopped_by_limit_or_kill(e) => Some(reply),
+        _ => None,
+    }
+}
+
 /// How long a script may run before other clients get BUSY (Redis's busy-reply-threshold).
 const BUSY_AFTER_MS: u64 = 5_000;
 
@@ -194,10 +233,9 @@ fn script_control(spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame>
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    // As Redis 7.0: only the commands its table flags allow_busy pass (AUTH, HELLO,
+    // MULTI, DISCARD, WATCH, UNWATCH, QUIT, RESET, SHUTDOWN); PING, INFO, CLIENT get BUSY.
     if now.saturating_sub(since) < BUSY_AFTER_MS || spec.flags & flags::ALLOW_BUSY != 0 {
-        return None;
-    }
-    if matches!(spec.name, "shutdown" | "info" | "client") {
         return None;
     }
     Some(Frame::Error(

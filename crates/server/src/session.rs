@@ -134,7 +134,8 @@ impl Session {
             "reset" => Ok(self.reset()),
             "command" => crate::admin_cmds::command(argv),
             "info" => Ok(crate::admin_cmds::info(&self.shared, argv)),
-            "config" => crate::admin_cmds::config(&self.shared, argv),
+            "config" => self.config(argv).await,
+            "shutdown" => self.shutdown(argv),
             "time" => Ok(time()),
             "pubsub" => self.pubsub_info(argv),
             "monitor" => self.start_monitor(),
@@ -143,6 +144,82 @@ impl Session {
             ))),
         };
         (res.unwrap_or_else(Frame::from), Outcome::Continue)
+    }
+
+    /// CONFIG: node settings are the admin layer's; the replicated ones (see
+    /// `engine::settings`) are read from the applied state and set through the log, so
+    /// every replica applies every entry under the same values.
+    async fn config(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let sub = args::upper(&argv[1]);
+        if sub == "SET" && argv.len() >= 4 && argv.len() % 2 == 0 {
+            let pairs: Vec<(String, Vec<u8>)> = argv[2..]
+                .chunks(2)
+                .map(|p| (String::from_utf8_lossy(&p[0]).to_lowercase(), p[1].clone()))
+                .collect();
+            let replicated = pairs
+                .iter()
+                .filter(|(n, _)| engine::settings::lookup(n).is_some())
+                .count();
+            if replicated > 0 {
+                if replicated < pairs.len() {
+                    return Err(CmdError::new(
+                        "ERR CONFIG SET cannot change replicated settings (script-max-instructions, script-max-memory) and node settings in one call",
+                    ));
+                }
+                let op = consensus::Op::SetConfig { pairs };
+                return match self.shared.node.write(vec![op]).await {
+                    Ok((index, mut replies)) => {
+                        self.last_index = self.last_index.max(index);
+                        Ok(replies.pop().unwrap_or(Frame::Null))
+                    }
+                    Err(e) => Ok(e.to_frame()),
+                };
+            }
+        }
+        let mut reply = crate::admin_cmds::config(&self.shared, argv)?;
+        if sub == "GET" {
+            if let Frame::Map(found) = &mut reply {
+                for s in engine::settings::ALL {
+                    if argv[2..]
+                        .iter()
+                        .any(|p| engine::glob_match(p, s.name.as_bytes(), true))
+                    {
+                        let v = self.shared.node.setting(s).to_string();
+                        found.push((
+                            Frame::Bulk(s.name.as_bytes().to_vec()),
+                            Frame::Bulk(v.into_bytes()),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(reply)
+    }
+
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Every acknowledged write is already in
+    /// the fsynced log, so there is nothing to save: the process exits at once, even while
+    /// a script holds the apply loop (which is why Redis's BUSY text points here). The
+    /// other nodes of a cluster elect a new leader if this one led.
+    fn shutdown(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let mut abort = false;
+        let mut other = false;
+        for a in &argv[1..] {
+            match args::upper(a).as_str() {
+                "NOSAVE" | "SAVE" | "NOW" | "FORCE" => other = true,
+                "ABORT" => abort = true,
+                _ => return Err(CmdError::new("ERR syntax error")),
+            }
+        }
+        if abort {
+            return Err(CmdError::new(if other {
+                "ERR syntax error"
+            } else {
+                "ERR No shutdown in progress."
+            }));
+        }
+        tracing::warn!("SHUTDOWN from client {}: exiting", self.id);
+        eprintln!("meridian: SHUTDOWN from client {}: exiting", self.id);
+        std::process::exit(0)
     }
 
     fn check_password(&self, user: &[u8], pass: &[u8]) -> Reply {

@@ -26,6 +26,7 @@ mod vm;
 use super::spec;
 use crate::args;
 use crate::error::{CmdError, CmdResult};
+use crate::settings;
 use crate::table::{flags::*, CommandSpec, Exec, KeySpec, NO_KEYS};
 use crate::txn::Txn;
 use crate::Frame;
@@ -216,7 +217,14 @@ fn eval_generic(t: &mut Txn, argv: &[Vec<u8>], by_sha: bool, ro_cmd: bool) -> Cm
         ));
     }
     let read_only = ro_cmd || flags.no_writes || t.is_read_only();
-    vm::run(
+    let max_instructions = settings::SCRIPT_MAX_INSTRUCTIONS.get(t)?;
+    let max_memory = settings::SCRIPT_MAX_MEMORY.get(t)?;
+    // A script stopped by its instruction budget (or killed, on the paths where that is
+    // allowed) leaves no partial effects: its writes are rolled back, identically on
+    // every node. A script that fails with an ordinary error keeps what it wrote before
+    // the error, as in Redis.
+    let before = t.savepoint();
+    let reply = vm::run(
         t,
         vm::Run {
             sha: &sha,
@@ -224,8 +232,16 @@ fn eval_generic(t: &mut Txn, argv: &[Vec<u8>], by_sha: bool, ro_cmd: bool) -> Cm
             keys: &argv[3..3 + numkeys],
             args: &argv[3 + numkeys..],
             read_only,
+            max_instructions,
+            max_memory,
         },
-    )
+    );
+    if let Ok(Frame::Error(e)) = &reply {
+        if ScriptControl::stopped_by_limit_or_kill(e) {
+            t.rollback(before);
+        }
+    }
+    reply
 }
 
 // ---- SCRIPT ----------------------------------------------------------------------------
@@ -324,6 +340,9 @@ pub(super) struct RunSlot {
     /// Applied from the log (EVAL, EVALSHA): it runs on every node, so a kill on one
     /// node would make the replicas diverge; SCRIPT KILL leaves it alone.
     replicated: bool,
+    /// A trial run (`Txn::trial`): nothing it does survives it, so it may be killed even
+    /// after it wrote.
+    trial: bool,
     /// CLEAN, then WROTE once the script called a write command, or KILLED once a kill
     /// was requested while it was still clean. Never goes back.
     state: AtomicU8,
@@ -360,13 +379,14 @@ fn running() -> std::sync::MutexGuard<'static, Vec<Arc<RunSlot>>> {
 }
 
 /// Registers a script run; it is unregistered when the returned guard drops.
-pub(super) fn register_run(replicated: bool) -> RunGuard {
+pub(super) fn register_run(replicated: bool, trial: bool) -> RunGuard {
     let started_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let slot = Arc::new(RunSlot {
         started_ms,
         replicated,
+        trial,
         state: AtomicU8::new(CLEAN),
     });
     let mut list = running();
@@ -397,6 +417,14 @@ impl Drop for RunGuard {
 pub struct ScriptControl;
 
 impl ScriptControl {
+    /// True for the error of a script that SCRIPT KILL stopped or that ran past
+    /// `script-max-instructions`.
+    pub fn stopped_by_limit_or_kill(err: &str) -> bool {
+        let text = |m: &'static [u8]| &m[..m.len() - 1];
+        let e = err.as_bytes();
+        e.starts_with(text(vm::KILLED_MSG)) || e.starts_with(text(vm::BUDGET_MSG))
+    }
+
     /// Wall-clock start (unix ms) of the longest-running script, if any runs.
     pub fn running_since_ms() -> Option<u64> {
         if RUNNING_COUNT.load(Ordering::Acquire) == 0 {
@@ -418,6 +446,11 @@ impl ScriptControl {
         for s in list.iter() {
             if s.replicated {
                 replicated = true;
+                continue;
+            }
+            if s.trial {
+                s.state.store(KILLED, Ordering::Release);
+                killed = true;
                 continue;
             }
             match s

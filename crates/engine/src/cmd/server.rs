@@ -122,6 +122,17 @@ pub fn commands() -> Vec<CommandSpec> {
             S,
         ),
         spec(
+            "shutdown",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+            NO_KEYS,
+            &[],
+            "server",
+            "1.0.0",
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+            S,
+        ),
+        spec(
             "config",
             -2,
             ADMIN | NOSCRIPT | LOADING | STALE,

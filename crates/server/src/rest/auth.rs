@@ -176,7 +176,7 @@ const READONLY_DENY: &[&str] = &["keys", "scan", "randomkey"];
 /// the transaction API.
 const NOT_OVER_REST: &[&str] = &[
     "auth", "hello", "select", "client", "quit", "reset", "multi", "exec", "discard", "watch",
-    "unwatch",
+    "unwatch", "shutdown",
 ];
 
 pub const PUBSUB_UNSUPPORTED: &str =

@@ -179,14 +179,23 @@ pub(super) unsafe extern "C-unwind" fn error_handler(l: *mut lua_State) -> c_int
     1
 }
 
-/// Every 100 000 instructions (then every instruction once killed, so a pcall loop
-/// cannot swallow the kill): stops the script if SCRIPT KILL asked for it.
+/// Lua instructions between two calls of the hook while a script runs normally. Small
+/// enough that a coroutine which ran out of budget cannot let its resumer run on for long
+/// (a coroutine inherits the hook of the thread that created it, and the error raised in
+/// it only ends the coroutine), large enough that the hook costs well under 1 %.
+pub(super) const HOOK_EVERY: c_int = 10_000;
+
+/// Every `HOOK_EVERY` instructions (then every instruction once it fired, so a pcall loop
+/// cannot swallow the error): stops the script if SCRIPT KILL asked for it or if it has
+/// used up its instruction budget. The count is a function of the script and its inputs
+/// alone, so a replicated run stops at the same instruction on every node.
 pub(super) unsafe extern "C-unwind" fn kill_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
-    if !super::vm::kill_requested() {
+    let executed = ffi::lua_gethookcount(l).max(1) as u64;
+    let Some(msg) = super::vm::hook_verdict(executed) else {
         return;
-    }
+    };
     ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKCOUNT, 1);
-    push_error_table(l, b"ERR Script killed by user with SCRIPT KILL...\0");
+    push_error_table(l, msg);
     ffi::lua_error(l)
 }
 
@@ -364,7 +373,7 @@ pub(super) unsafe fn protected_run(l: *mut lua_State, keys: &[Vec<u8>], args: &[
     ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, cstr(REG_GLOBALS_C));
     ffi::lua_settop(l, 2);
 
-    ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKCOUNT, 100_000);
+    ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
     let status = ffi::lua_pcall(l, 0, 1, 1);
     ffi::lua_sethook(l, None, 0, 0);
     ffi::lua_pushnil(l);

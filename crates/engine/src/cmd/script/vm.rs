@@ -55,6 +55,26 @@ thread_local! {
     /// never contends with a callback that holds it).
     static SLOT: RefCell<Option<Arc<RunSlot>>> = const { RefCell::new(None) };
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// The running script's instruction count and budget (executed, max).
+    static BUDGET: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, u64::MAX)) };
+}
+
+pub(super) const KILLED_MSG: &[u8] = b"ERR Script killed by user with SCRIPT KILL...\0";
+pub(super) const BUDGET_MSG: &[u8] =
+    b"ERR Script killed after running more Lua instructions than script-max-instructions allows\0";
+
+/// The kill hook's decision, given the instructions executed since its last call: the
+/// error to raise, if the script must stop.
+pub(super) fn hook_verdict(executed: u64) -> Option<&'static [u8]> {
+    if kill_requested() {
+        return Some(KILLED_MSG);
+    }
+    BUDGET.with(|b| {
+        let (used, max) = b.get();
+        let used = used.saturating_add(executed);
+        b.set((used, max));
+        (used > max).then_some(BUDGET_MSG)
+    })
 }
 
 pub(super) fn with_run<R>(f: impl FnOnce(&mut RunCtx) -> R) -> Option<R> {
@@ -88,6 +108,7 @@ impl Drop for ActiveRun {
                 *s = None;
             }
         });
+        BUDGET.with(|b| b.set((0, u64::MAX)));
     }
 }
 
@@ -499,7 +520,15 @@ pub(super) struct Run<'a> {
     pub args: &'a [Vec<u8>],
     /// EVAL_RO/EVALSHA_RO, a `no-writes` script, or the read path.
     pub read_only: bool,
+    /// Lua instructions the run may execute (`script-max-instructions`).
+    pub max_instructions: u64,
+    /// Bytes the VM may hold during the run (`script-max-memory`).
+    pub max_memory: u64,
 }
+
+/// Above this much memory held between runs, a full collection runs before a replicated
+/// run starts, so what earlier runs left behind weighs little against the limit.
+const COLLECT_ABOVE: usize = 16 << 20;
 
 pub(super) fn run(t: &mut Txn, r: Run) -> CmdResult {
     let db = t.db;
@@ -508,8 +537,18 @@ pub(super) fn run(t: &mut Txn, r: Run) -> CmdResult {
         let lua_err =
             |e: mlua::Error| CmdError::new(format!("ERR Error running script {}, {e}", r.sha));
         // A script applied from the log runs on every node: only the read path's
-        // scripts may be killed, or the nodes would diverge.
-        let guard = super::register_run(!t.is_read_only());
+        // scripts and the leader's trial runs may be killed, or the nodes would diverge.
+        let guard = super::register_run(!t.is_read_only() && !t.is_trial(), t.is_trial());
+        // The memory limit counts the whole VM. Garbage from earlier runs differs from
+        // node to node, so it is collected first once it is more than a little, and a
+        // replicated run starts from nearly the same heap everywhere.
+        if vm.lua.used_memory() > COLLECT_ABOVE {
+            let _ = vm.lua.gc_collect();
+        }
+        let _ = vm
+            .lua
+            .set_memory_limit(usize::try_from(r.max_memory).unwrap_or(usize::MAX));
+        BUDGET.with(|b| b.set((0, r.max_instructions)));
         let _active = ActiveRun;
         let seed = t.rng.next_u64() & ((1 << 48) - 1);
         let ctx = RunCtx {
@@ -546,6 +585,10 @@ pub(super) fn run(t: &mut Txn, r: Run) -> CmdResult {
                 r.sha
             ))),
         };
+        // Give back what a large run allocated (and never keep the VM over its limit).
+        if vm.lua.used_memory() > COLLECT_ABOVE {
+            let _ = vm.lua.gc_collect();
+        }
         reply.map_err(lua_err)
     });
     t.db = db;
