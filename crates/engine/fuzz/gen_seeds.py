@@ -40,7 +40,7 @@ def raw(b):
     return bytes([0x05, len(b)]) + b
 
 def cmd(n, *args):
-    return name(n) + bytes([len(args)]) + b"".join(args)
+    return name(n) + bytes([len(args) << 2]) + b"".join(args)
 
 SEQ = {
     "set-get": b"\x00" + cmd("set", key("k"), raw("v")) + cmd("append", key("k"), raw("xyz")) + cmd("getrange", key("k"), small(0), bytes([0x0A | (1 << 4)])),

@@ -54,9 +54,20 @@ const OFFSET_COMMANDS: &[&str] = &["setbit", "setrange", "bitfield"];
 /// Largest offset (bits for SETBIT/BITFIELD, bytes for SETRANGE) the fuzzer lets through.
 pub const MAX_OFFSET: i64 = 4096;
 
+/// Read commands whose reply depends on the entry's random seed (the read path's seed
+/// differs from a log entry's).
+const RANDOM_COMMANDS: &[&str] = &["srandmember", "hrandfield", "zrandmember", "randomkey"];
+
 fn scripts_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("MERIDIAN_FUZZ_SCRIPTS").is_ok_and(|v| v == "1"))
+}
+
+/// `MERIDIAN_FUZZ_TRACE=1` prints every command and its reply (run the target binary on
+/// one input to see what it does).
+fn trace() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MERIDIAN_FUZZ_TRACE").is_ok_and(|v| v == "1"))
 }
 
 /// Why the fuzzer will not run `argv` (a documented exclusion), if it will not.
@@ -142,6 +153,13 @@ impl Harness {
     /// (or the classification error).
     pub fn exec(&mut self, argv: &[Vec<u8>]) -> Frame {
         let reply = self.exec_inner(argv);
+        if trace() {
+            let args: Vec<String> = argv
+                .iter()
+                .map(|a| format!("{:?}", String::from_utf8_lossy(a)))
+                .collect();
+            eprintln!("> {}\n< {:.200}", args.join(" "), format!("{reply:?}"));
+        }
         // Every reply must encode in both protocols.
         let _ = resp::encode_to_vec(&reply, false);
         let _ = resp::encode_to_vec(&reply, true);
@@ -189,7 +207,7 @@ impl Harness {
         }
 
         // -- the read path: every command, in a read-only transaction --------------------
-        {
+        let read_reply = {
             let mut t = Txn::read_only(&self.store, self.now, self.seed);
             if let Some(tier) = &self.tier {
                 t = t.with_tier(tier, tier.generation());
@@ -198,7 +216,6 @@ impl Harness {
                 let _ = engine::resolve_block_ids(&t, argv);
             }
             let reply = t.run(0, argv);
-            let _ = resp::encode_to_vec(&reply, true);
             let effects = t.into_effects();
             assert!(
                 effects.is_empty() || spec.flags & flags::WRITE != 0,
@@ -206,16 +223,44 @@ impl Harness {
                 spec.name,
                 effects
             );
-        }
+            resp::encode_to_vec(&reply, true)
+        };
 
         // -- the write path: one log entry, applied -------------------------------------
         self.index += 1;
-        let mut t = Txn::new(&self.store, self.index, self.now, self.seed);
-        if let Some(tier) = &self.tier {
-            t = t.with_tier(tier, tier.generation());
+        let run = |h: &Harness| {
+            let mut t = Txn::new(&h.store, h.index, h.now, h.seed);
+            if let Some(tier) = &h.tier {
+                t = t.with_tier(tier, tier.generation());
+            }
+            let reply = t.run(0, argv);
+            (reply, t.into_effects())
+        };
+        let (reply, effects) = run(self);
+        let encoded = resp::encode_to_vec(&reply, true);
+        // Every replica applies the entry to the same state: same reply, same effects.
+        let (again, effects2) = run(self);
+        assert_eq!(
+            encoded,
+            resp::encode_to_vec(&again, true),
+            "{} replies differently when applied twice",
+            spec.name
+        );
+        assert_eq!(
+            effects, effects2,
+            "{} writes differently when applied twice",
+            spec.name
+        );
+        // A read answers from the same state as the apply path (the read path draws other
+        // random numbers, so commands that sample are left out).
+        if spec.flags & flags::READONLY != 0 && !RANDOM_COMMANDS.contains(&spec.name) {
+            assert_eq!(
+                String::from_utf8_lossy(&read_reply),
+                String::from_utf8_lossy(&encoded),
+                "{} answers differently on the read path",
+                spec.name
+            );
         }
-        let reply = t.run(0, argv);
-        let effects = t.into_effects();
         self.store.apply(&effects);
         if let Some(tier) = &self.tier {
             tier.observe(&effects);
@@ -734,10 +779,10 @@ pub const IDS: &[&str] = &[
 /// command:
 /// - selector: `0xFE lo hi` moves the clock on by `u16 * 10` ms (expiry paths) and reads
 ///   another selector; `0xFF len name…` is a literal command name (seed files use it;
-///   an unknown name still reaches the unknown-command path); otherwise the selector
+///   an unknown name is hashed to a command); otherwise the selector
 ///   byte and the next byte are a `u16` index into the command table sorted by name.
-/// - count byte `n`: `n & 0x80` set means "what the arity asks for" plus `n & 7` extra
-///   arguments for a variadic command; otherwise `n % 12` arguments.
+/// - count byte `n`: if `n & 3 != 0`, what the arity asks for (plus `(n >> 2) % 8` extra
+///   arguments for a variadic command); otherwise `(n >> 2) % 12` arguments.
 /// - per argument a tag byte, whose low 4 bits pick the kind (see [`Decoder::arg`]).
 pub struct Decoder<'a> {
     data: &'a [u8],
@@ -746,7 +791,13 @@ pub struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     pub fn new(data: &'a [u8]) -> Decoder<'a> {
-        let mut names: Vec<&'static str> = engine::COMMANDS().iter().map(|c| c.name).collect();
+        // Connection commands (Exec::Server) only answer an error in the engine; ACL
+        // stays, for the SETUSER rules the harness checks.
+        let mut names: Vec<&'static str> = engine::COMMANDS()
+            .iter()
+            .filter(|c| matches!(c.exec, Exec::Engine(_)) || c.name == "acl")
+            .map(|c| c.name)
+            .collect();
         names.sort_unstable();
         Decoder { data, names }
     }
@@ -781,7 +832,16 @@ impl<'a> Decoder<'a> {
                 }
                 0xFF => {
                     let n = self.byte()? as usize % 32;
-                    break self.take(n)?.to_vec();
+                    let name = self.take(n)?;
+                    if engine::lookup(name).is_some() {
+                        break name.to_vec();
+                    }
+                    // A mutated name still picks a command (unknown names are the raw
+                    // target's business).
+                    let h = name
+                        .iter()
+                        .fold(0usize, |h, &b| h.wrapping_mul(31) + b as usize);
+                    break self.names[h % self.names.len()].as_bytes().to_vec();
                 }
                 hi => {
                     let i = u16::from_be_bytes([hi, self.byte()?]) as usize % self.names.len();
@@ -790,14 +850,15 @@ impl<'a> Decoder<'a> {
             }
         };
         let n = self.byte()?;
-        let count = if n & 0x80 != 0 {
+        let count = if n & 3 != 0 {
+            let extra = (n >> 2) as usize % 8;
             match engine::lookup(&name) {
                 Some(s) if s.arity > 0 => s.arity as usize - 1,
-                Some(s) => (-s.arity) as usize - 1 + (n & 7) as usize,
-                None => (n & 7) as usize,
+                Some(s) => (-s.arity) as usize - 1 + extra,
+                None => extra,
             }
         } else {
-            (n % 12) as usize
+            (n >> 2) as usize % 12
         };
         let mut argv = Vec::with_capacity(count + 1);
         argv.push(name);
@@ -852,14 +913,22 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// Decodes `data` into commands and runs them in order.
+/// Decodes `data` into commands and runs them in order. With the memory tier on, a second
+/// node without one runs the same commands, and every reply must match: the tier is a
+/// cache and may change nothing a client sees.
 pub fn run_command_seq(data: &[u8]) {
     let Some((&opts, rest)) = data.split_first() else {
         return;
     };
     let user = (opts & 2 != 0).then(Harness::restricted_user);
-    let mut h = Harness::new(opts & 1 != 0, user);
+    let tiered = opts & 1 != 0;
+    let mut h = Harness::new(tiered, user.clone());
     h.adopt_users = opts & 2 != 0;
+    let mut plain = tiered.then(|| {
+        let mut p = Harness::new(false, user);
+        p.adopt_users = opts & 2 != 0;
+        p
+    });
     let mut d = Decoder::new(rest);
     for _ in 0..MAX_COMMANDS {
         let mut now = h.now;
@@ -867,6 +936,16 @@ pub fn run_command_seq(data: &[u8]) {
             return;
         };
         h.now = now;
-        h.exec(&argv);
+        let reply = h.exec(&argv);
+        if let Some(p) = plain.as_mut() {
+            p.now = now;
+            let other = p.exec(&argv);
+            assert_eq!(
+                String::from_utf8_lossy(&resp::encode_to_vec(&reply, true)),
+                String::from_utf8_lossy(&resp::encode_to_vec(&other, true)),
+                "the memory tier changes the reply of {:?}",
+                String::from_utf8_lossy(&argv[0])
+            );
+        }
     }
 }
