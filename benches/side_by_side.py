@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--rest", action="store_true", help="also benchmark the REST front end with wrk")
     ap.add_argument("--ranks", action="store_true", help="also benchmark ZRANK/ZREVRANK/ZCOUNT/ZRANGE in a 1M-member sorted set")
     ap.add_argument("--only-ranks", action="store_true", help="skip the main table; only the rank benchmark")
+    ap.add_argument("--hostile", action="store_true", help="also benchmark a 20-star KEYS pattern and a write script (EVAL)")
+    ap.add_argument("--only-hostile", action="store_true", help="skip the main table; only the --hostile rows")
     ap.add_argument("--tests", default="set,get,incr,lpush,hset,sadd,zadd")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/meridian/target"))
@@ -58,6 +60,9 @@ def main():
         wait_port(mport); wait_port(rport)
         if a.only_ranks:
             rank_bench(a, mport, rport)
+            return
+        if a.only_hostile:
+            hostile_bench(a, mport, rport)
             return
         configs = [("c50 P16", 50, 16), ("c50 P1", 50, 1), ("c1 P1", 1, 1)]
         tests = a.tests.split(",")
@@ -94,6 +99,8 @@ def main():
             rest_bench(a, rest_port, results)
         if a.ranks:
             rank_bench(a, mport, rport)
+        if a.hostile:
+            hostile_bench(a, mport, rport)
         if a.cluster:
             cluster_bench(a, meridian, tmp, procs, rport, mport)
     finally:
@@ -220,6 +227,46 @@ def rank_bench(a, mport, rport):
                f"scores, medians of {max(1, a.rounds)} runs. Meridian answers these from its memory tier (a decoded score index, "
                f"O(log n)). Reproduce with `python3 benches/side_by_side.py --only-ranks`.\n\n{table}\n")
     write_section(a.out, section, marker="## Ranks in a 1M-member sorted set")
+
+def hostile_bench(a, mport, rport):
+    """A KEYS glob with 20 stars over 10,000 keys of 40 characters (exponential in the stars
+    with a backtracking matcher), and a write script (EVAL), which Meridian tries on the
+    leader before proposing it."""
+    keys_n = 10000
+    for port in (mport, rport):
+        chunks = []
+        for start in range(0, keys_n, 1000):
+            args = ["MSET"]
+            for i in range(start, start + 1000):
+                args += [("a" * 34) + f"{i:06d}", i]
+            chunks.append(("*%d\r\n" % len(args)).encode() + b"".join(b"$%d\r\n%s\r\n" % (len(str(x).encode()), str(x).encode()) for x in args))
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "--pipe"], input=b"".join(chunks),
+                       check=True, capture_output=True, timeout=600)
+    star20 = "a*" * 20 + "b"
+    cmds = [("KEYS 20-star (c1)", 1, 200, ["KEYS", star20]),
+            ("EVAL incr (c50)", 50, 50000, ["EVAL", "return redis.call('incr', KEYS[1])", "1", "ev:__rand_int__"]),
+            ("EVAL incr (c1)", 1, 5000, ["EVAL", "return redis.call('incr', KEYS[1])", "1", "ev:__rand_int__"])]
+    rows = []
+    for name, c, n, argv in cmds:
+        res = {}
+        for server, port in (("meridian", mport), ("redis", rport)):
+            runs = []
+            for _ in range(max(1, a.rounds)):
+                out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(c), "-n", str(n),
+                                      "-r", "100000", "--csv"] + argv, check=True, capture_output=True, text=True, timeout=600).stdout
+                r = next(csv.DictReader(io.StringIO(out)))
+                runs.append((float(r["rps"]), float(r["p99_latency_ms"])))
+            res[server] = (statistics.median(x[0] for x in runs), statistics.median(x[1] for x in runs))
+        (mr, mp), (rr, rp) = res["meridian"], res["redis"]
+        rows.append(f"| {name} | {mr:,.0f} | {rr:,.0f} | {mr/rr:.2f}x | {mp:.3f} | {rp:.3f} |")
+        print(rows[-1], flush=True)
+    table = "\n".join(["| command | Meridian ops/s | redis-server ops/s | ops ratio | Meridian p99 ms | Redis p99 ms |",
+                       "|---|---:|---:|---:|---:|---:|"] + rows)
+    section = (f"## Hostile patterns and scripts\n\nRun {datetime.date.today()}: both servers hold {keys_n:,} keys of 40 "
+               f"characters; KEYS with the pattern `{star20}` (20 stars, matches none), and EVAL of a one-INCR script "
+               f"(redis-server with appendfsync always), `redis-benchmark -r 100000`, medians of {max(1, a.rounds)} runs. "
+               f"Reproduce with `python3 benches/side_by_side.py --only-hostile`.\n\n{table}\n")
+    write_section(a.out, section, marker="## Hostile patterns and scripts")
 
 def write_section(path, section, marker="## Single node vs redis-server"):
     head = "# Benchmarks\n\nFigures are ratios against a stock redis-server on the same machine; they are measurements, not tests.\n\n"
