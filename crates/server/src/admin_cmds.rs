@@ -364,7 +364,7 @@ fn human(b: u64) -> String {
 }
 
 /// Settings CONFIG knows: (name, writable).
-const SETTINGS: [(&str, bool); 11] = [
+const SETTINGS: [(&str, bool); 12] = [
     ("bind", false),
     ("port", false),
     ("databases", false),
@@ -376,6 +376,7 @@ const SETTINGS: [(&str, bool); 11] = [
     ("maxmemory", false),
     ("maxmemory-policy", false),
     ("notify-keyspace-events", true),
+    ("client-output-buffer-limit", true),
 ];
 
 fn setting(shared: &Shared, name: &str) -> String {
@@ -393,6 +394,7 @@ fn setting(shared: &Shared, name: &str) -> String {
         "notify-keyspace-events" => {
             engine::events::flags_to_string(shared.broker.keyspace_flags_value())
         }
+        "client-output-buffer-limit" => shared.obuf.config_string(),
         _ => String::new(),
     }
 }
@@ -415,6 +417,7 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
         "SET" if argv.len() >= 4 && argv.len() % 2 == 0 => {
             let mut changes = Vec::new();
             let mut notify = None;
+            let mut obuf = Vec::new();
             for pair in argv[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
                 match SETTINGS.iter().find(|(n, _)| *n == name) {
@@ -447,6 +450,16 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
                             )))
                         }
                     },
+                    "client-output-buffer-limit" => {
+                        let value = String::from_utf8_lossy(&pair[1]).into_owned();
+                        // Checked on a scratch copy: nothing changes unless all is valid.
+                        if let Err(why) = crate::clients::OutputLimits::default().set(&value) {
+                            return Err(CmdError::new(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                            )));
+                        }
+                        obuf.push(value);
+                    }
                     _ => return Err(CmdError::new(format!("ERR CONFIG SET of '{name}' is not supported"))),
                 }
             }
@@ -455,6 +468,9 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
             }
             if let Some(f) = notify {
                 shared.broker.set_keyspace_flags(f);
+            }
+            for v in obuf {
+                let _ = shared.obuf.set(&v);
             }
             Ok(Frame::ok())
         }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -143,5 +144,206 @@ impl Clients {
             }
         }
         n
+    }
+}
+
+/// Client classes of `client-output-buffer-limit`, in Redis's order.
+pub const CLASS_NORMAL: usize = 0;
+pub const CLASS_REPLICA: usize = 1;
+pub const CLASS_PUBSUB: usize = 2;
+/// Names as CONFIG GET prints them (Redis 7 still says `slave`).
+const CLASS_NAMES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// One class's limits: bytes of unsent output. A client over `hard`, or over `soft` for
+/// longer than `soft_secs` seconds, is disconnected. 0 disables a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+impl ObufLimit {
+    /// Whether `pending` unsent bytes break the limit, given since when (ms) the client
+    /// has been over the soft limit; updates that moment (0: not over), as Redis's
+    /// `checkClientOutputBufferLimits`.
+    pub fn exceeded(&self, pending: u64, soft_since_ms: &AtomicU64, now_ms: u64) -> bool {
+        if self.hard > 0 && pending >= self.hard {
+            return true;
+        }
+        if self.soft > 0 && pending >= self.soft {
+            let since = soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                soft_since_ms.store(now_ms.max(1), Ordering::Relaxed);
+                return false;
+            }
+            return now_ms.saturating_sub(since) > self.soft_secs * 1000;
+        }
+        soft_since_ms.store(0, Ordering::Relaxed);
+        false
+    }
+}
+
+/// `client-output-buffer-limit`: per class (normal, replica, pubsub) hard limit, soft
+/// limit and soft seconds. Defaults are Redis's: `normal 0 0 0`, `replica 256mb 64mb
+/// 60`, `pubsub 32mb 8mb 60`.
+pub struct OutputLimits {
+    v: [[AtomicU64; 3]; 3],
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        let l = |h: u64, s: u64, t: u64| [AtomicU64::new(h), AtomicU64::new(s), AtomicU64::new(t)];
+        OutputLimits {
+            v: [
+                l(0, 0, 0),
+                l(256 << 20, 64 << 20, 60),
+                l(32 << 20, 8 << 20, 60),
+            ],
+        }
+    }
+}
+
+/// Redis's `memtoull`: digits with an optional unit (`b`, `k`=1000, `kb`=1024, `m`,
+/// `mb`, `g`, `gb`, any case).
+pub fn memtoull(s: &str) -> Option<u64> {
+    let digits_end = s
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    let (digits, unit) = s.split_at(digits_end);
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: u64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    n.checked_mul(mul)
+}
+
+impl OutputLimits {
+    pub fn get(&self, class: usize) -> ObufLimit {
+        let c = &self.v[class];
+        ObufLimit {
+            hard: c[0].load(Ordering::Relaxed),
+            soft: c[1].load(Ordering::Relaxed),
+            soft_secs: c[2].load(Ordering::Relaxed),
+        }
+    }
+
+    /// CONFIG GET's value: `normal 0 0 0 slave 268435456 67108864 60 pubsub ...`.
+    pub fn config_string(&self) -> String {
+        (0..3)
+            .map(|c| {
+                let l = self.get(c);
+                format!("{} {} {} {}", CLASS_NAMES[c], l.hard, l.soft, l.soft_secs)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// CONFIG SET's value: groups of `<class> <hard> <soft> <soft seconds>`; classes not
+    /// named keep their limits. On error nothing changes and the reason is returned
+    /// (Redis's words).
+    pub fn set(&self, value: &str) -> Result<(), &'static str> {
+        let words: Vec<&str> = value.split_ascii_whitespace().collect();
+        if words.len() % 4 != 0 {
+            return Err("Wrong number of arguments in buffer limit configuration.");
+        }
+        let mut changes = Vec::new();
+        for g in words.chunks(4) {
+            let class = match g[0].to_ascii_lowercase().as_str() {
+                "normal" => CLASS_NORMAL,
+                "slave" | "replica" => CLASS_REPLICA,
+                "pubsub" => CLASS_PUBSUB,
+                _ => return Err("Invalid client class specified in buffer limit configuration."),
+            };
+            let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = memtoull(g[1]).ok_or(bad)?;
+            let soft = memtoull(g[2]).ok_or(bad)?;
+            let secs: i64 = g[3].parse().map_err(|_| bad)?;
+            if secs < 0 || secs > i64::from(i32::MAX) {
+                return Err(bad);
+            }
+            changes.push((class, [hard, soft, secs as u64]));
+        }
+        for (class, vals) in changes {
+            for (slot, v) in self.v[class].iter().zip(vals) {
+                slot.store(v, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_limits_config_round_trip() {
+        let l = OutputLimits::default();
+        assert_eq!(
+            l.config_string(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        l.set("pubsub 1mb 512kb 5 normal 10k 0 0").unwrap();
+        assert_eq!(
+            l.config_string(),
+            "normal 10000 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 5"
+        );
+        assert!(l.set("pubsub 1 2").unwrap_err().starts_with("Wrong number"));
+        assert!(l
+            .set("master 1 2 3")
+            .unwrap_err()
+            .starts_with("Invalid client class"));
+        assert!(l
+            .set("normal -1 0 0")
+            .unwrap_err()
+            .starts_with("Error in hard"));
+        assert!(l
+            .set("normal 1 0 x")
+            .unwrap_err()
+            .starts_with("Error in hard"));
+        assert!(l
+            .set("normal 1xb 0 0")
+            .unwrap_err()
+            .starts_with("Error in hard"));
+        // A failed SET changes nothing.
+        assert!(l.set("normal 5 5 5 foo 1 1 1").is_err());
+        assert_eq!(l.get(CLASS_NORMAL).hard, 10000);
+    }
+
+    #[test]
+    fn soft_limit_needs_time() {
+        let l = ObufLimit {
+            hard: 100,
+            soft: 10,
+            soft_secs: 2,
+        };
+        let since = AtomicU64::new(0);
+        assert!(!l.exceeded(5, &since, 1000));
+        assert!(!l.exceeded(50, &since, 1000));
+        assert!(!l.exceeded(50, &since, 3000));
+        assert!(l.exceeded(50, &since, 3001));
+        assert!(l.exceeded(100, &AtomicU64::new(0), 0));
+        // Falling below the soft limit restarts the clock.
+        assert!(!l.exceeded(5, &since, 3002));
+        assert!(!l.exceeded(50, &since, 9000));
+        let off = ObufLimit {
+            hard: 0,
+            soft: 0,
+            soft_secs: 0,
+        };
+        assert!(!off.exceeded(u64::MAX, &since, 0));
     }
 }

@@ -1,19 +1,31 @@
 //! RESP connections: read, parse (pipelined), dispatch in order, write replies.
 
-use crate::clients::ClientInfo;
+use crate::clients::{ClientInfo, ObufLimit, CLASS_NORMAL, CLASS_PUBSUB};
 use crate::dispatch;
 use crate::session::Session;
 use crate::shared::Shared;
 use engine::Frame;
-use resp::{ParseError, ParseLimits};
+use resp::{ParseError, ParseLimits, RequestParser};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-/// Commands handled per round before replies are flushed (bounds memory per pipeline).
+/// Most commands handled per round before replies are flushed.
 const MAX_PER_ROUND: usize = 1024;
+/// Commands in a connection's first round; each round after one whose replies stayed
+/// small may double it, up to [`MAX_PER_ROUND`].
+const FIRST_ROUND: usize = 32;
+/// Reply bytes a round aims to stay under: a round whose replies were bigger makes the
+/// next round small enough to fit, by the size of its replies. Together with not
+/// reading further requests while replies are unsent, this bounds what a client that
+/// pipelines reads of big values and never reads its replies can make the node hold.
+const ROUND_OUT_BYTES: usize = 8 << 20;
+
+/// The error Redis answers a connection over `maxclients` with, before closing it.
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::Result<()> {
     loop {
@@ -33,16 +45,21 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
-            if shared.clients.count() >= shared.maxclients.load(Ordering::Relaxed) {
+            let Some(slot) = shared.try_conn_slot() else {
                 shared
                     .stats
                     .rejected_connections
                     .fetch_add(1, Ordering::Relaxed);
                 let mut s = stream;
-                let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    s.write_all(format!("-{MAX_CLIENTS}\r\n").as_bytes()),
+                )
+                .await;
                 return;
-            }
+            };
             serve(shared, stream, peer).await;
+            drop(slot);
         });
     }
 }
@@ -57,17 +74,60 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAdd
     let kill = Arc::new(Notify::new());
     shared.clients.register(info.clone(), kill.clone());
     let mut sess = Session::new(shared.clone(), id, info);
-    let (tx, mut rx) = tokio::sync::mpsc::channel(crate::pubsub::MAILBOX);
-    sess.mailbox = Some(crate::pubsub::Mailbox {
-        id,
-        tx,
-        kill: kill.clone(),
-    });
-    if let Err(e) = connection_loop(&shared, &mut sess, stream, &kill, &mut rx).await {
+    let (mb, mut rx) = crate::pubsub::Mailbox::new(id, kill.clone(), shared.obuf.clone());
+    let pending = mb.pending.clone();
+    sess.mailbox = Some(mb);
+    if let Err(e) = connection_loop(&shared, &mut sess, stream, &kill, &mut rx, &pending).await {
         tracing::debug!("client {id} ({peer}): {e}");
     }
     sess.leave_pubsub();
     shared.clients.unregister(id);
+}
+
+/// How a write ended.
+enum Sent {
+    Done,
+    /// CLIENT KILL, or the output-buffer limit of a pub/sub feed.
+    Killed,
+}
+
+/// Writes `out`, giving up when the connection is killed meanwhile, or when more than
+/// the class's soft limit stays unsent for longer than its soft seconds.
+async fn write_out(
+    stream: &mut TcpStream,
+    out: &[u8],
+    kill: &Notify,
+    limit: ObufLimit,
+    soft_since: &mut Option<Instant>,
+) -> std::io::Result<Sent> {
+    let write = async {
+        let mut written = 0;
+        if limit.soft > 0 && out.len() as u64 >= limit.soft {
+            let since = *soft_since.get_or_insert_with(Instant::now);
+            let deadline = since + Duration::from_secs(limit.soft_secs);
+            while ((out.len() - written) as u64) >= limit.soft {
+                match tokio::time::timeout_at(deadline.into(), stream.write(&out[written..])).await {
+                    Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+                    Ok(Ok(n)) => written += n,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {
+                        return Err(std::io::Error::other(format!(
+                            "closed for overcoming of output buffer limits ({} bytes unsent for {} s, soft limit {})",
+                            out.len() - written,
+                            limit.soft_secs,
+                            limit.soft
+                        )))
+                    }
+                }
+            }
+        }
+        *soft_since = None;
+        stream.write_all(&out[written..]).await
+    };
+    tokio::select! {
+        r = write => r.map(|()| Sent::Done),
+        _ = kill.notified() => Ok(Sent::Killed),
+    }
 }
 
 async fn connection_loop(
@@ -75,31 +135,40 @@ async fn connection_loop(
     sess: &mut Session,
     mut stream: TcpStream,
     kill: &Notify,
-    pushes: &mut tokio::sync::mpsc::Receiver<crate::pubsub::Push>,
+    pushes: &mut tokio::sync::mpsc::UnboundedReceiver<crate::pubsub::Push>,
+    pending: &crate::pubsub::Pending,
 ) -> std::io::Result<()> {
     let limits = ParseLimits::default();
+    let mut parser = RequestParser::new();
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut round = FIRST_ROUND;
+    let mut soft_since: Option<Instant> = None;
     loop {
         let n = tokio::select! {
             r = stream.read(&mut chunk) => r?,
             _ = kill.notified() => return Ok(()),
             Some(p) = pushes.recv() => {
                 // Pub/sub messages and MONITOR lines, plus whatever else is queued.
+                let mut taken = p.cost();
                 resp::encode(&crate::session::push_frame(&p, sess.resp3), sess.resp3, &mut out);
-                while let Ok(p) = pushes.try_recv() {
+                while out.len() < 1 << 20 {
+                    let Ok(p) = pushes.try_recv() else { break };
+                    taken += p.cost();
                     resp::encode(&crate::session::push_frame(&p, sess.resp3), sess.resp3, &mut out);
-                    if out.len() > 1 << 20 {
-                        break;
-                    }
                 }
                 shared
                     .stats
                     .net_output_bytes
                     .fetch_add(out.len() as u64, Ordering::Relaxed);
-                stream.write_all(&out).await?;
+                // The mailbox's own accounting holds this feed to the pubsub class.
+                let sent = write_out(&mut stream, &out, kill, NO_LIMIT, &mut None).await?;
+                pending.taken(taken);
                 out.clear();
+                if matches!(sent, Sent::Killed) {
+                    return Ok(());
+                }
                 continue;
             }
         };
@@ -116,8 +185,11 @@ async fn connection_loop(
             let mut reqs = Vec::new();
             let mut pos = 0;
             let mut fatal: Option<String> = None;
-            while reqs.len() < MAX_PER_ROUND {
-                match resp::parse_request(&buf[pos..], &limits) {
+            // Until a client has authenticated, each request runs before the next is
+            // parsed: the limits for unauthenticated clients end with AUTH.
+            let cap = if sess.authenticated { round } else { 1 };
+            while reqs.len() < cap {
+                match parser.parse(&buf[pos..], &limits, sess.authenticated) {
                     Ok(Some((argv, used))) => {
                         pos += used;
                         if !argv.is_empty() {
@@ -136,26 +208,66 @@ async fn connection_loop(
                 }
             }
             buf.drain(..pos);
-            let more = reqs.len() == MAX_PER_ROUND;
+            let ran = reqs.len();
+            let more = ran == cap;
+            let class = if sess.is_subscriber() {
+                CLASS_PUBSUB
+            } else {
+                CLASS_NORMAL
+            };
+            let limit = shared.obuf.get(class);
+            let mut over = false;
             let quit = dispatch::run_batch(
                 shared,
                 sess,
                 reqs,
                 Some(&stream),
-                &mut |f: &Frame, resp3: bool| resp::encode(f, resp3, &mut out),
+                &mut |f: &Frame, resp3: bool| {
+                    if over {
+                        return;
+                    }
+                    resp::encode(f, resp3, &mut out);
+                    // Redis checks the hard limit as replies are added: the client is
+                    // closed without the rest.
+                    over = limit.hard > 0 && out.len() as u64 >= limit.hard;
+                },
             )
             .await;
+            if over {
+                tracing::warn!(
+                    "client id={} closed for overcoming of output buffer limits ({} bytes of replies; {} class hard limit {})",
+                    sess.id,
+                    out.len(),
+                    if class == CLASS_PUBSUB { "pubsub" } else { "normal" },
+                    limit.hard
+                );
+                return Ok(());
+            }
             if let Some(msg) = &fatal {
                 // Like Redis: answer the protocol error, then close this connection only.
                 resp::encode(&Frame::Error(msg.clone()), sess.resp3, &mut out);
             }
+            // Size the next round by this one's replies.
+            round = if out.len() > ROUND_OUT_BYTES {
+                (ROUND_OUT_BYTES / (out.len() / ran.max(1)).max(1)).clamp(1, MAX_PER_ROUND)
+            } else if more {
+                (round * 2).min(MAX_PER_ROUND)
+            } else {
+                round
+            };
             if !out.is_empty() {
                 shared
                     .stats
                     .net_output_bytes
                     .fetch_add(out.len() as u64, Ordering::Relaxed);
-                stream.write_all(&out).await?;
+                let sent = write_out(&mut stream, &out, kill, limit, &mut soft_since).await?;
                 out.clear();
+                if out.capacity() > 4 * ROUND_OUT_BYTES {
+                    out.shrink_to(64 * 1024);
+                }
+                if matches!(sent, Sent::Killed) {
+                    return Ok(());
+                }
             }
             if quit || fatal.is_some() {
                 return Ok(());
@@ -169,3 +281,9 @@ async fn connection_loop(
         }
     }
 }
+
+const NO_LIMIT: ObufLimit = ObufLimit {
+    hard: 0,
+    soft: 0,
+    soft_secs: 0,
+};

@@ -6,20 +6,22 @@
 //! [`Broker::deliver`] (the consensus crate's `EventSink`), which fans them out to this
 //! node's own subscribers and wakes this node's blocked clients. A message therefore
 //! reaches subscribers on every node, in log order. Delivery never blocks the apply
-//! loop: each client has a bounded mailbox, and a subscriber that falls
-//! [`MAILBOX`] messages behind is disconnected (Redis's pubsub output-buffer limit).
+//! loop: each client has a mailbox that counts the bytes it holds (queued or written
+//! but not yet taken by the client's socket), and a subscriber over the `pubsub` class
+//! of `client-output-buffer-limit` (default: 32 MB, or 8 MB for 60 s) is disconnected,
+//! as in Redis. MONITOR feeds are held to the same class (in Redis they are `normal`
+//! clients, unlimited by default; an unlimited feed nobody reads would grow without
+//! bound here).
 //! An entry applied long after it was written (a node catching up after downtime)
 //! does not deliver its messages: pub/sub is fire-and-forget, not a replay log.
 
 use engine::events::class;
 use engine::{glob_match, Bus, Event, Touched};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, Notify};
 
-/// Messages a client may have queued before it counts as too slow and is dropped.
-pub const MAILBOX: usize = 16 * 1024;
 /// Entries older than this when applied deliver no messages (catch-up after downtime).
 const STALE_MS: u64 = 30_000;
 
@@ -43,24 +45,106 @@ pub enum Push {
     Monitor(String),
 }
 
-/// A connection's delivery address: its mailbox and its kill switch.
+impl Push {
+    /// Bytes this message costs its receiver's output buffer: its strings plus about
+    /// what the RESP framing around them adds.
+    pub fn cost(&self) -> u64 {
+        let n = match self {
+            Push::Message { channel, payload } | Push::SMessage { channel, payload } => {
+                channel.len() + payload.len()
+            }
+            Push::PMessage {
+                pattern,
+                channel,
+                payload,
+            } => pattern.len() + channel.len() + payload.len(),
+            Push::Monitor(line) => line.len(),
+        };
+        n as u64 + 48
+    }
+}
+
+/// What a mailbox holds that its client has not yet taken.
+#[derive(Default)]
+pub struct Pending {
+    bytes: AtomicU64,
+    /// Since when (ms since the epoch) it has been over the soft limit; 0: it is not.
+    soft_since_ms: AtomicU64,
+    /// Over its limit: the client is being disconnected and gets nothing more.
+    dead: AtomicBool,
+}
+
+impl Pending {
+    /// The client took `bytes` (they reached its socket).
+    pub fn taken(&self, bytes: u64) {
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A connection's delivery address: its mailbox, its kill switch, and the bytes it holds.
 #[derive(Clone)]
 pub struct Mailbox {
     pub id: u64,
-    pub tx: mpsc::Sender<Push>,
+    pub tx: mpsc::UnboundedSender<Push>,
     pub kill: Arc<Notify>,
+    pub pending: Arc<Pending>,
+    pub limits: Arc<crate::clients::OutputLimits>,
 }
 
 impl Mailbox {
+    /// A mailbox for client `id` and the receiving end its connection reads.
+    pub fn new(
+        id: u64,
+        kill: Arc<Notify>,
+        limits: Arc<crate::clients::OutputLimits>,
+    ) -> (Mailbox, mpsc::UnboundedReceiver<Push>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Mailbox {
+                id,
+                tx,
+                kill,
+                pending: Arc::new(Pending::default()),
+                limits,
+            },
+            rx,
+        )
+    }
+
     fn send(&self, p: Push) -> bool {
-        match self.tx.try_send(p) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!("client {} disconnected: pub/sub mailbox full", self.id);
+        if self.pending.is_dead() {
+            return false;
+        }
+        let cost = p.cost();
+        let held = self.pending.bytes.fetch_add(cost, Ordering::AcqRel) + cost;
+        let limit = self.limits.get(crate::clients::CLASS_PUBSUB);
+        if limit.exceeded(held, &self.pending.soft_since_ms, now_ms()) {
+            self.pending.bytes.fetch_sub(cost, Ordering::AcqRel);
+            if !self.pending.dead.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    "client id={} closed for overcoming of output buffer limits ({} bytes pending; pubsub class: {} {} {})",
+                    self.id, held, limit.hard, limit.soft, limit.soft_secs
+                );
                 self.kill.notify_one();
+            }
+            return false;
+        }
+        match self.tx.send(p) {
+            Ok(()) => true,
+            Err(_) => {
+                self.pending.bytes.fetch_sub(cost, Ordering::AcqRel);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }
@@ -70,6 +154,17 @@ struct Subs {
     channels: HashMap<Vec<u8>, BTreeMap<u64, Mailbox>>,
     patterns: HashMap<Vec<u8>, BTreeMap<u64, Mailbox>>,
     shard: HashMap<Vec<u8>, BTreeMap<u64, Mailbox>>,
+    /// Client id → what it subscribes to, so a hang-up costs that client's own
+    /// subscriptions, not every subscription on the node.
+    by_client: HashMap<u64, HashSet<(Kind, Vec<u8>)>>,
+}
+
+/// WATCHed keys: by key (for writes) and by client (so UNWATCH, EXEC and hang-ups cost
+/// the client's own keys only).
+#[derive(Default)]
+struct Watched {
+    by_key: HashMap<(u8, Vec<u8>), Vec<(u64, Arc<AtomicBool>)>>,
+    by_client: HashMap<u64, HashSet<(u8, Vec<u8>)>>,
 }
 
 /// How a blocked client was released by CLIENT UNBLOCK.
@@ -95,12 +190,12 @@ pub struct Broker {
     monitor_count: AtomicUsize,
     /// (db, key) → WATCHing clients and their "a watched key was touched" flag, raised
     /// by every applied write to the key (as Redis's touchWatchedKey), deletes included.
-    watched: Mutex<HashMap<(u8, Vec<u8>), Vec<(u64, Arc<AtomicBool>)>>>,
+    watched: Mutex<Watched>,
     pub messages_delivered: AtomicU64,
     pub stale_skipped: AtomicU64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Kind {
     Channel,
     Pattern,
@@ -122,6 +217,10 @@ impl Broker {
             .entry(name.to_vec())
             .or_default()
             .insert(mb.id, mb.clone());
+        s.by_client
+            .entry(mb.id)
+            .or_default()
+            .insert((kind, name.to_vec()));
     }
 
     pub fn unsubscribe(&self, kind: Kind, name: &[u8], id: u64) {
@@ -131,6 +230,12 @@ impl Broker {
             set.remove(&id);
             if set.is_empty() {
                 m.remove(name);
+            }
+        }
+        if let Some(mine) = s.by_client.get_mut(&id) {
+            mine.remove(&(kind, name.to_vec()));
+            if mine.is_empty() {
+                s.by_client.remove(&id);
             }
         }
     }
@@ -265,36 +370,47 @@ impl Broker {
         self.blocked.lock().map(|b| b.len()).unwrap_or(0)
     }
 
-    /// Forgets everything about a closed connection.
     /// Client `id` WATCHes `key` in `db`: `touched` is raised when an applied entry
     /// writes or deletes it.
     pub fn watch(&self, id: u64, db: u8, key: &[u8], touched: &Arc<AtomicBool>) {
         let mut w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-        let list = w.entry((db, key.to_vec())).or_default();
-        if !list.iter().any(|(i, _)| *i == id) {
-            list.push((id, touched.clone()));
+        if !w
+            .by_client
+            .entry(id)
+            .or_default()
+            .insert((db, key.to_vec()))
+        {
+            return;
         }
+        w.by_key
+            .entry((db, key.to_vec()))
+            .or_default()
+            .push((id, touched.clone()));
     }
 
     /// Forgets every key client `id` watches (EXEC, DISCARD, UNWATCH, RESET, hang-up).
     pub fn unwatch(&self, id: u64) {
         let mut w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-        if w.is_empty() {
+        let Some(keys) = w.by_client.remove(&id) else {
             return;
+        };
+        for slot in keys {
+            if let Some(list) = w.by_key.get_mut(&slot) {
+                list.retain(|(i, _)| *i != id);
+                if list.is_empty() {
+                    w.by_key.remove(&slot);
+                }
+            }
         }
-        w.retain(|_, list| {
-            list.retain(|(i, _)| *i != id);
-            !list.is_empty()
-        });
     }
 
     fn touch_watched(&self, touched: &[Touched]) {
         let w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-        if w.is_empty() {
+        if w.by_key.is_empty() {
             return;
         }
         for t in touched {
-            if let Some(list) = w.get(&(t.db, t.key.clone())) {
+            if let Some(list) = w.by_key.get(&(t.db, t.key.clone())) {
                 for (_, flag) in list {
                     flag.store(true, Ordering::SeqCst);
                 }
@@ -302,15 +418,19 @@ impl Broker {
         }
     }
 
+    /// Forgets everything about a closed connection.
     pub fn remove_client(&self, id: u64) {
         {
             let mut guard = self.subs.write().unwrap_or_else(|e| e.into_inner());
             let s = &mut *guard;
-            for m in [&mut s.channels, &mut s.patterns, &mut s.shard] {
-                m.retain(|_, set| {
+            for (kind, name) in s.by_client.remove(&id).unwrap_or_default() {
+                let m = Self::map(s, kind);
+                if let Some(set) = m.get_mut(&name) {
                     set.remove(&id);
-                    !set.is_empty()
-                });
+                    if set.is_empty() {
+                        m.remove(&name);
+                    }
+                }
             }
         }
         self.remove_monitor(id);

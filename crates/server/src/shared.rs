@@ -21,6 +21,19 @@ pub struct Shared {
     pub stats: Stats,
     pub started: Instant,
     pub maxclients: AtomicUsize,
+    /// Open connections, RESP and REST together, held against `maxclients`.
+    pub open_conns: AtomicUsize,
+    /// `client-output-buffer-limit`.
+    pub obuf: Arc<crate::clients::OutputLimits>,
+}
+
+/// A connection's place under `maxclients`, given back when dropped.
+pub struct ConnSlot(Arc<Shared>);
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.open_conns.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Shared {
@@ -35,12 +48,36 @@ impl Shared {
             node,
             broker,
             maxclients: AtomicUsize::new(cfg.maxclients),
+            open_conns: AtomicUsize::new(0),
+            obuf: Arc::new(crate::clients::OutputLimits::default()),
             cfg,
             local,
             password: RwLock::new(password),
             clients: Clients::default(),
             stats: Stats::new(),
             started: Instant::now(),
+        }
+    }
+
+    /// Takes a connection slot, or None when `maxclients` connections are open (RESP
+    /// and REST count together). Taking and checking is one step, so a flood of
+    /// simultaneous connections cannot overshoot the limit.
+    pub fn try_conn_slot(self: &Arc<Self>) -> Option<ConnSlot> {
+        let max = self.maxclients.load(Ordering::Relaxed);
+        let mut cur = self.open_conns.load(Ordering::Relaxed);
+        loop {
+            if cur >= max {
+                return None;
+            }
+            match self.open_conns.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(ConnSlot(self.clone())),
+                Err(now) => cur = now,
+            }
         }
     }
 

@@ -47,6 +47,10 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// An idle keep-alive connection (or one sending its request head this slowly) is closed.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Upstash's answer when the connection limit (`maxclients`) is reached
+/// (troubleshooting/max_concurrent_connections.md), sent with 429 Too Many Requests.
+pub const MAX_CONNECTIONS: &str = "ERR max concurrent connections exceeded";
+
 const SYNC_TOKEN: &str = "upstash-sync-token";
 const CONSISTENCY: &str = "meridian-consistency";
 const ALLOWED_METHODS: &str = "HEAD, GET, POST, PUT";
@@ -70,7 +74,28 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
         let io = hyper_util::rt::TokioIo::new(tcp::QuickAck::new(stream));
         let shared = shared.clone();
         let http = http.clone();
+        let Some(slot) = shared.try_conn_slot() else {
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Over maxclients: every request on this connection is answered with the
+            // error, then the connection closes; it gets a few seconds, no more.
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, MAX_CONNECTIONS);
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    Ok::<_, Infallible>(r)
+                });
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), http.serve_connection(io, svc))
+                        .await;
+            });
+            continue;
+        };
         tokio::spawn(async move {
+            let _slot = slot;
             let svc = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(shared, peer, local, req).await) }

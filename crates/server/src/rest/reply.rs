@@ -85,6 +85,16 @@ impl Body {
     }
 
     pub fn push(&mut self, f: &Frame) {
+        // A pipeline's response is bounded like its request: once the body passed the
+        // max request size, each further reply is that error instead (Upstash applies
+        // the limit to what a request loads, too: troubleshooting/max_request_size_exceeded.md).
+        let too_large;
+        let f = if self.list && self.out.len() > super::request::MAX_REQUEST_BYTES {
+            too_large = Frame::Error(super::request::TOO_LARGE.into());
+            &too_large
+        } else {
+            f
+        };
         if f.is_error() {
             self.errors += 1;
         }

@@ -13,6 +13,13 @@ pub const TOO_LARGE: &str = "ERR max request size exceeded";
 
 pub type Argv = Vec<Vec<u8>>;
 
+/// Most arguments in one command, and most commands in one /pipeline or /multi-exec
+/// request: RESP's multibulk limit (a 10 MB body could otherwise carry millions of
+/// one-byte arguments, each a separate allocation).
+pub const MAX_ARGS: usize = 1024 * 1024;
+pub const TOO_MANY_ARGS: &str = "too many arguments in one command (at most 1048576)";
+pub const TOO_MANY_COMMANDS: &str = "too many commands in one request (at most 1048576)";
+
 /// The query string: the `_token` parameter, and every other parameter as arguments in
 /// order (`?EX=100&NX` → `EX 100 NX`).
 #[derive(Default)]
@@ -103,8 +110,11 @@ impl<'de> Deserialize<'de> for Command {
                 f.write_str("a non-empty array of the command name and its arguments")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Command, A::Error> {
-                let mut argv = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                let mut argv = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
                 while let Some(Arg(a)) = seq.next_element()? {
+                    if argv.len() == MAX_ARGS {
+                        return Err(de::Error::custom(TOO_MANY_ARGS));
+                    }
                     argv.push(a);
                 }
                 if argv.is_empty() {
@@ -129,14 +139,41 @@ pub fn json_command(body: &[u8]) -> Result<Argv, String> {
         })
 }
 
+/// A list of commands, at most [`MAX_ARGS`] of them.
+struct Commands(Vec<Command>);
+
+impl<'de> Deserialize<'de> for Commands {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Commands, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Commands;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of commands")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Commands, A::Error> {
+                let mut cmds = Vec::new();
+                while let Some(c) = seq.next_element::<Command>()? {
+                    if cmds.len() == MAX_ARGS {
+                        return Err(de::Error::custom(TOO_MANY_COMMANDS));
+                    }
+                    cmds.push(c);
+                }
+                Ok(Commands(cmds))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// `[["SET","k","v"],["GET","k"]]` as the body of /pipeline or /multi-exec.
 pub fn json_commands(body: &[u8]) -> Result<Vec<Argv>, String> {
     let expected = "expected a JSON array of commands like [[\"SET\",\"k\",\"v\"],[\"GET\",\"k\"]]";
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(format!("ERR empty request body: {expected}"));
     }
-    let cmds = serde_json::from_slice::<Vec<Command>>(body)
-        .map_err(|e| format!("ERR invalid request body: {e}; {expected}"))?;
+    let cmds = serde_json::from_slice::<Commands>(body)
+        .map_err(|e| format!("ERR invalid request body: {e}; {expected}"))?
+        .0;
     if cmds.is_empty() {
         return Err(format!("ERR empty command list: {expected}"));
     }

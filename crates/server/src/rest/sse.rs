@@ -56,12 +56,12 @@ fn join(parts: &[&[u8]]) -> Vec<u8> {
 /// Starts the stream: the confirmations first, then every message as it arrives.
 pub fn start(shared: &Arc<Shared>, what: What) -> super::Resp {
     let id = shared.clients.next_id();
-    let (tx, rx) = tokio::sync::mpsc::channel(crate::pubsub::MAILBOX);
-    let mb = Mailbox {
+    let (mb, rx) = Mailbox::new(
         id,
-        tx,
-        kill: Arc::new(tokio::sync::Notify::new()),
-    };
+        Arc::new(tokio::sync::Notify::new()),
+        shared.obuf.clone(),
+    );
+    let pending = mb.pending.clone();
     let broker = shared.broker.clone();
     let mut first = Vec::new();
     match &what {
@@ -83,19 +83,30 @@ pub fn start(shared: &Arc<Shared>, what: What) -> super::Resp {
     }
     let guard = Guard { broker, id };
     let head = tokio_stream::iter(first);
-    let rest = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |p| {
-        let _keep = &guard;
-        match p {
-            Push::Message { channel, payload } => event(&join(&[b"message", &channel, &payload])),
-            Push::PMessage {
-                pattern,
-                channel,
-                payload,
-            } => event(&join(&[b"pmessage", &pattern, &channel, &payload])),
-            Push::SMessage { channel, payload } => event(&join(&[b"smessage", &channel, &payload])),
-            Push::Monitor(line) => event(line.as_bytes()),
-        }
-    });
+    // A stream over its output-buffer limit ends (its client is then disconnected) the
+    // next time the HTTP connection asks for more; meanwhile it receives nothing more.
+    let dead = pending.clone();
+    let rest = tokio_stream::wrappers::UnboundedReceiverStream::new(rx)
+        .take_while(move |_| !dead.is_dead())
+        .map(move |p| {
+            let _keep = &guard;
+            // Handed to hyper, which asks for the next event once this one is written.
+            pending.taken(p.cost());
+            match p {
+                Push::Message { channel, payload } => {
+                    event(&join(&[b"message", &channel, &payload]))
+                }
+                Push::PMessage {
+                    pattern,
+                    channel,
+                    payload,
+                } => event(&join(&[b"pmessage", &pattern, &channel, &payload])),
+                Push::SMessage { channel, payload } => {
+                    event(&join(&[b"smessage", &channel, &payload]))
+                }
+                Push::Monitor(line) => event(line.as_bytes()),
+            }
+        });
     let stream = head
         .chain(rest)
         .map(|b| Ok::<_, Infallible>(Frame::data(b)));

@@ -50,6 +50,12 @@ impl Session {
         self.subs.len() + self.psubs.len()
     }
 
+    /// Subscribed to anything (channels, patterns or shard channels): the connection's
+    /// output then falls under the `pubsub` class of `client-output-buffer-limit`.
+    pub fn is_subscriber(&self) -> bool {
+        self.subscription_count() + self.ssubs.len() > 0
+    }
+
     /// In RESP2 a subscribed connection only takes pub/sub commands, PING, QUIT, RESET.
     pub fn in_subscribed_mode(&self) -> bool {
         !self.resp3 && (self.subscription_count() + self.ssubs.len()) > 0
