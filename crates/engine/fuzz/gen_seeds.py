@@ -55,6 +55,8 @@ SEQ = {
     "expire": b"\x00" + cmd("set", key("k"), raw("v"), raw("PX"), small(5)) + b"\xFE\x10\x00" + cmd("ttl", key("k")) + cmd("scan", small(0), raw("MATCH"), raw("k*")),
     "sort": b"\x00" + cmd("rpush", key("l"), small(3), small(1), small(2)) + cmd("sort", key("l"), raw("LIMIT"), small(0), small(2), raw("DESC"), raw("STORE"), key("k2")),
     "acl": b"\x02" + cmd("acl", raw("SETUSER"), raw("u"), raw("on"), raw(">p"), raw("~k*"), raw("+@read"), raw("(~x* +set)")) + cmd("set", key("x1"), raw("v")) + cmd("get", key("k1")),
+    # LUA[1] is "return redis.call('set', KEYS[1], ARGV[1])", LUA[18] "while true do end".
+    "script": b"\x00" + cmd("eval", bytes([0x0D, 1]), small(1), key("k"), raw("v")) + cmd("eval", bytes([0x0D, 18]), small(0)) + cmd("get", key("k")),
     "hll": b"\x00" + cmd("pfadd", key("k"), raw("a"), raw("b")) + cmd("pfcount", key("k")),
 }
 

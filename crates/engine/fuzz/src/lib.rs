@@ -29,10 +29,11 @@ pub const MAX_COMMANDS: usize = 24;
 
 /// Commands that are not run at all, each with its reason.
 ///
-/// Scripts (EVAL, EVALSHA, their _RO forms, FCALL, FUNCTION): a script may legitimately
-/// loop for ever or allocate without bound; they only belong here once the instruction and
-/// memory budgets (issue 18, being added to `cmd/script*`) are in place. Set
-/// `MERIDIAN_FUZZ_SCRIPTS=1` to run them anyway.
+/// Scripts (EVAL, EVALSHA, their _RO forms, FCALL, FUNCTION) run under the replicated
+/// instruction and VM-memory budgets (`engine::settings`), which every [`Harness`] sets
+/// to small values ([`SCRIPT_INSTRUCTIONS`], [`SCRIPT_MEMORY`]) so a runaway script ends
+/// in about a millisecond. `MERIDIAN_FUZZ_SCRIPTS=0` leaves scripts out (then this list
+/// is skipped).
 const SCRIPT_COMMANDS: &[&str] = &[
     "eval",
     "evalsha",
@@ -58,9 +59,16 @@ pub const MAX_OFFSET: i64 = 4096;
 /// differs from a log entry's).
 const RANDOM_COMMANDS: &[&str] = &["srandmember", "hrandfield", "zrandmember", "randomkey"];
 
+/// `script-max-instructions` for the fuzzer: the smallest the setting allows (the
+/// default, 10^9, is seconds of Lua per script, times 24 commands per input).
+pub const SCRIPT_INSTRUCTIONS: &str = "100000";
+
+/// `script-max-memory` for the fuzzer: 64 MB of Lua heap, well inside -rss_limit_mb.
+pub const SCRIPT_MEMORY: &str = "67108864";
+
 fn scripts_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MERIDIAN_FUZZ_SCRIPTS").is_ok_and(|v| v == "1"))
+    *ON.get_or_init(|| std::env::var("MERIDIAN_FUZZ_SCRIPTS").map_or(true, |v| v != "0"))
 }
 
 /// `MERIDIAN_FUZZ_TRACE=1` prints every command and its reply (run the target binary on
@@ -73,7 +81,7 @@ fn trace() -> bool {
 /// Why the fuzzer will not run `argv` (a documented exclusion), if it will not.
 pub fn excluded(name: &str, argv: &[Vec<u8>]) -> Option<&'static str> {
     if SCRIPT_COMMANDS.contains(&name) && !scripts_enabled() {
-        return Some("script commands run only with MERIDIAN_FUZZ_SCRIPTS=1");
+        return Some("script commands are off (MERIDIAN_FUZZ_SCRIPTS=0)");
     }
     if OFFSET_COMMANDS.contains(&name) {
         let big = argv[1..].iter().any(|a| {
@@ -114,10 +122,24 @@ impl Default for Harness {
 
 impl Harness {
     pub fn new(tier: bool, user: Option<User>) -> Harness {
+        // The script budgets, as CONFIG SET proposes them: a replicated setting.
+        let mut store = MemStore::default();
+        let mut t = Txn::new(&store, 1, T0, 42);
+        let budgets = [
+            ("script-max-instructions", SCRIPT_INSTRUCTIONS),
+            ("script-max-memory", SCRIPT_MEMORY),
+        ];
+        let pairs: Vec<(String, Vec<u8>)> = budgets
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        engine::settings::apply_config_set(&mut t, &pairs).expect("valid script budgets");
+        let effects = t.into_effects();
+        store.apply(&effects);
         Harness {
-            store: MemStore::default(),
+            store,
             tier: tier.then(|| Tier::default().with_min_len(0)),
-            index: 0,
+            index: 1,
             now: T0,
             seed: 42,
             user,
@@ -772,6 +794,40 @@ pub const IDS: &[&str] = &[
     "-1-1",
 ];
 
+/// Lua scripts (only EVAL & co. give them meaning, and those run only with
+/// `MERIDIAN_FUZZ_SCRIPTS=1`): ordinary ones, and ones that loop, recurse or allocate
+/// for ever, which the script budgets must stop.
+pub const LUA: &[&str] = &[
+    "return 1",
+    "return redis.call('set', KEYS[1], ARGV[1])",
+    "return redis.call('get', KEYS[1])",
+    "return redis.pcall('lpush', KEYS[1], 'a')",
+    "redis.call('incr', KEYS[1]) return redis.call('hgetall', KEYS[1])",
+    "return {1, 2, {3, 'x'}, redis.status_reply('OK'), redis.error_reply('E')}",
+    "return cjson.encode({a = {1, 2}})",
+    "return cjson.decode(ARGV[1])",
+    "return redis.sha1hex(ARGV[1])",
+    "return math.random()",
+    "return tostring(1/0)",
+    "return 9223372036854775807",
+    "return 0.5",
+    "error('x')",
+    "return redis.call('eval', 'return 1', 0)",
+    "redis.setresp(3) return redis.call('hgetall', KEYS[1])",
+    "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+    "#!lua name=lib\nredis.register_function('f', function(k, a) return 1 end)",
+    "while true do end",
+    "return pcall(function() while true do end end)",
+    "local t = {} for i = 1, 1e9 do t[i] = i end",
+    "local s = 'x' while true do s = s .. s end",
+    "return string.rep('x', 2^31)",
+    "local function f(n) return f(n + 1) + 1 end return f(1)",
+    "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) return t.x",
+    "while true do redis.call('incr', KEYS[1]) end",
+    "for i = 1, 1e6 do redis.call('rpush', KEYS[1], i) end",
+    "return (",
+];
+
 /// Turns fuzz bytes into commands. Every byte string decodes to something; running out
 /// of bytes ends the input.
 ///
@@ -899,7 +955,7 @@ impl<'a> Decoder<'a> {
                 let i = self.byte()? as usize % argv.len();
                 argv[i].clone()
             }
-            13 => Vec::new(),
+            13 => self.pick(LUA)?,
             14 => {
                 let v = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
                 v.to_string().into_bytes()
