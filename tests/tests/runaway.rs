@@ -44,6 +44,83 @@ fn keys_with_twenty_stars_answers_at_once() {
         .query(&mut c)
         .unwrap();
     assert!(found.is_empty());
+    // Every other place a glob is matched: HSCAN MATCH, CONFIG GET, COMMAND LIST
+    // FILTERBY PATTERN, PUBSUB CHANNELS, and ACL key patterns.
+    let long = "a".repeat(40);
+    let _: () = cmd("HSET")
+        .arg("h")
+        .arg(&long)
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let (_, found): (u64, Vec<String>) = cmd("HSCAN")
+        .arg("h")
+        .arg(0)
+        .arg("MATCH")
+        .arg(&pattern)
+        .query(&mut c)
+        .unwrap();
+    assert!(found.is_empty());
+    let found: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg(format!("{}z", "m*".repeat(20)))
+        .query(&mut c)
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let found: Vec<String> = cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("PATTERN")
+        .arg(format!("{}q", "e*".repeat(20)))
+        .query(&mut c)
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let found: Vec<String> = cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("PATTERN")
+        .arg("ev*l")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(found, vec!["eval".to_string()]);
+    let found: Vec<String> = cmd("COMMAND")
+        .arg("LIST")
+        .arg("FILTERBY")
+        .arg("ACLCAT")
+        .arg("hyperloglog")
+        .query(&mut c)
+        .unwrap();
+    for name in ["pfadd", "pfcount", "pfmerge"] {
+        assert!(found.contains(&name.to_string()), "{found:?}");
+    }
+    assert!(!found.contains(&"get".to_string()), "{found:?}");
+    let mut sub = s.client();
+    let _: () = cmd("PSUBSCRIBE").arg(&pattern).query(&mut sub).unwrap();
+    let _: () = cmd("SUBSCRIBE").arg(&long).query(&mut sub).unwrap();
+    let found: Vec<String> = cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg(&pattern)
+        .query(&mut c)
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let n: i64 = cmd("PUBLISH").arg(&long).arg("m").query(&mut c).unwrap();
+    assert_eq!(n, 1, "the channel subscriber, not the 20-star pattern");
+    let _: () = cmd("ACL")
+        .arg("SETUSER")
+        .arg("u")
+        .arg("on")
+        .arg(">pw")
+        .arg(format!("~{pattern}"))
+        .arg("+get")
+        .query(&mut c)
+        .unwrap();
+    let mut u = s.client();
+    let _: () = cmd("AUTH").arg("u").arg("pw").query(&mut u).unwrap();
+    let e = cmd("GET")
+        .arg(&key)
+        .query::<Option<String>>(&mut u)
+        .unwrap_err();
+    assert_eq!(e.code(), Some("NOPERM"));
     // The old matcher needed minutes here; the bound is only there so a regression
     // fails instead of hanging the suite.
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());

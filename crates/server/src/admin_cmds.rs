@@ -38,6 +38,32 @@ fn command_docs(c: &CommandSpec) -> Frame {
     ])
 }
 
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern].
+fn command_list(all: &[CommandSpec], rest: &[Vec<u8>]) -> Result<Frame, CmdError> {
+    let names = |keep: &dyn Fn(&CommandSpec) -> bool| {
+        Ok(Frame::Array(
+            all.iter()
+                .filter(|c| keep(c))
+                .map(|c| bulk(c.name))
+                .collect(),
+        ))
+    };
+    match rest {
+        [] => names(&|_| true),
+        [f, kind, value] if args::is(f, "filterby") => match args::upper(kind).as_str() {
+            // No modules are loaded.
+            "MODULE" => names(&|_| false),
+            "ACLCAT" => {
+                let cat = format!("@{}", String::from_utf8_lossy(value).to_ascii_lowercase());
+                names(&|c| c.acl_categories().contains(&cat))
+            }
+            "PATTERN" => names(&|c| engine::glob_match(value, c.name.as_bytes(), true)),
+            _ => Err(CmdError::new("ERR syntax error")),
+        },
+        _ => Err(CmdError::new("ERR syntax error")),
+    }
+}
+
 pub fn command(argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
     let all = engine::COMMANDS();
     if argv.len() == 1 {
@@ -46,7 +72,7 @@ pub fn command(argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
     let sub = args::upper(&argv[1]);
     match sub.as_str() {
         "COUNT" if argv.len() == 2 => Ok(Frame::Integer(all.len() as i64)),
-        "LIST" => Ok(Frame::Array(all.iter().map(|c| bulk(c.name)).collect())),
+        "LIST" => command_list(all, &argv[2..]),
         "INFO" => {
             if argv.len() == 2 {
                 return Ok(Frame::Array(all.iter().map(command_info).collect()));
