@@ -73,6 +73,9 @@ impl From<CmdError> for Frame {
     }
 }
 
+/// On the read path a failed read is the reader's error reply. In the apply path the
+/// reply is never what decides: the transaction remembers the failure
+/// ([`crate::Txn::storage_failure`]) and the applier refuses to persist the entry.
 impl From<crate::store::StoreError> for CmdError {
     fn from(e: crate::store::StoreError) -> CmdError {
         CmdError::storage(e.0)

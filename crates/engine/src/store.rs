@@ -3,8 +3,17 @@
 use keys::Cf;
 use std::collections::BTreeMap;
 
+/// A read of the store failed (an I/O error, not a missing key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage read failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// Read access to committed state. Implemented over RocksDB by `storage` and over a
 /// BTreeMap by [`MemStore`] for tests.

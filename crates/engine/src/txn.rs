@@ -10,6 +10,7 @@ use crate::table::{self, flags, Exec};
 use crate::tier::Tier;
 use keys::{Cf, Kind, Meta};
 use resp::Frame;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 /// Collections with at most this many records are dropped with point deletes; larger
@@ -41,6 +42,11 @@ pub struct Txn<'s> {
     bus: Option<&'s dyn Bus>,
     /// The node's memory tier and its generation when this transaction's view was taken.
     tier: Option<(&'s Tier, u64)>,
+    /// The first read of the store that failed. Commands see the failure as an error
+    /// reply (which a script may even catch), so replies cannot tell an I/O error from
+    /// a command error: the applier checks this instead, and never persists an entry
+    /// whose transaction met one. A rollback does not clear it.
+    failed: OnceCell<StoreError>,
 }
 
 /// A transaction's changes at one point (see [`Txn::savepoint`]).
@@ -74,6 +80,7 @@ impl<'s> Txn<'s> {
             events: Vec::new(),
             bus: None,
             tier: None,
+            failed: OnceCell::new(),
         }
     }
 
@@ -118,6 +125,21 @@ impl<'s> Txn<'s> {
         self.touched.truncate(sp.touched);
         self.reported = sp.reported.min(sp.touched);
         self.events.truncate(sp.events);
+    }
+
+    /// The first storage error any read of this transaction met, if one did. An entry
+    /// whose transaction failed a read must not be applied: its replies and effects
+    /// may reflect the failure rather than the state.
+    pub fn storage_failure(&self) -> Option<&StoreError> {
+        self.failed.get()
+    }
+
+    /// Remembers the first failed read (see [`Txn::storage_failure`]).
+    fn note_failure<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &r {
+            let _ = self.failed.set(e.clone());
+        }
+        r
     }
 
     /// True for a [`Txn::trial`] run.
@@ -296,7 +318,7 @@ impl<'s> Txn<'s> {
         if self.in_deleted_range(cf, key) {
             return Ok(None);
         }
-        self.store.get(cf, key)
+        self.note_failure(self.store.get(cf, key))
     }
 
     pub fn raw_put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
@@ -339,7 +361,7 @@ impl<'s> Txn<'s> {
             .map(|((_, k), v)| (k.as_slice(), v.as_deref()))
             .peekable();
         let mut stopped = false;
-        self.store.scan(cf, start, end, &mut |k, v| {
+        let scanned = self.store.scan(cf, start, end, &mut |k, v| {
             // Pending keys that sort before this stored key come first.
             while let Some(&(pk, pv)) = pending.peek() {
                 if pk >= k {
@@ -372,7 +394,8 @@ impl<'s> Txn<'s> {
             let go = f(k, v);
             stopped = !go;
             go
-        })?;
+        });
+        self.note_failure(scanned)?;
         if !stopped {
             for (pk, pv) in pending {
                 if let Some(pv) = pv {
@@ -657,7 +680,8 @@ impl<'s> Txn<'s> {
         if let Some(&n) = self.counts.get(&db) {
             return Ok(n);
         }
-        Ok(match self.store.get(Cf::Sm, &keys::sm_keycount_key(db))? {
+        let stored = self.note_failure(self.store.get(Cf::Sm, &keys::sm_keycount_key(db)))?;
+        Ok(match stored {
             Some(raw) if raw.len() == 8 => u64::from_be_bytes(raw.try_into().expect("8 bytes")),
             _ => 0,
         })
@@ -675,5 +699,97 @@ impl<'s> Txn<'s> {
         self.raw_delete_range(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
         self.raw_delete_range(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
         self.counts.insert(db, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    /// Fails every read of keys containing `bad`.
+    struct Failing {
+        inner: MemStore,
+        bad: &'static [u8],
+    }
+
+    impl Failing {
+        fn check(&self, key: &[u8]) -> Result<(), StoreError> {
+            if key.windows(self.bad.len()).any(|w| w == self.bad) {
+                Err(StoreError("injected".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl Store for Failing {
+        fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.check(key)?;
+            self.inner.get(cf, key)
+        }
+        fn scan(
+            &self,
+            cf: Cf,
+            start: &[u8],
+            end: &[u8],
+            f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+        ) -> Result<(), StoreError> {
+            self.check(start)?;
+            self.inner.scan(cf, start, end, f)
+        }
+    }
+
+    fn argv(parts: &[&str]) -> Vec<Vec<u8>> {
+        parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_failed_read_is_remembered_even_when_the_reply_hides_it() {
+        let store = Failing {
+            inner: MemStore::default(),
+            bad: b"bad",
+        };
+        let mut t = Txn::new(&store, 1, 1_000, 1);
+        assert_eq!(t.run(0, &argv(&["SET", "good", "v"])), Frame::ok());
+        assert!(t.storage_failure().is_none());
+        // A script that catches the error replies normally, yet the read failed.
+        let script = "local ok = pcall(redis.call, 'GET', KEYS[1]) return 1";
+        assert_eq!(
+            t.run(0, &argv(&["EVAL", script, "1", "bad"])),
+            Frame::Integer(1)
+        );
+        assert_eq!(t.storage_failure(), Some(&StoreError("injected".into())));
+        // Later successful commands and rollbacks do not clear it.
+        let sp = t.savepoint();
+        assert_eq!(t.run(0, &argv(&["SET", "other", "v"])), Frame::ok());
+        t.rollback(sp);
+        assert!(t.storage_failure().is_some());
+    }
+
+    #[test]
+    fn a_failed_scan_and_key_count_are_remembered() {
+        let store = Failing {
+            inner: MemStore::default(),
+            bad: b"keycount",
+        };
+        let mut t = Txn::new(&store, 1, 1_000, 1);
+        assert!(matches!(t.run(0, &argv(&["DBSIZE"])), Frame::Error(_)));
+        assert!(t.storage_failure().is_some());
+        let t = Txn::new(&store, 1, 1_000, 1);
+        let mut seen = 0;
+        assert!(t
+            .raw_scan(Cf::Sm, b"keycount/", b"keycount0", &mut |_, _| {
+                seen += 1;
+                true
+            })
+            .is_err());
+        assert!(t.storage_failure().is_some());
+        // The same transaction over a healthy store records nothing.
+        let ok = MemStore::default();
+        let mut t = Txn::new(&ok, 1, 1_000, 1);
+        t.run(0, &argv(&["DBSIZE"]));
+        t.run(0, &argv(&["SET", "bad", "v"]));
+        assert!(t.storage_failure().is_none());
     }
 }
