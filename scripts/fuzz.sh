@@ -71,8 +71,14 @@ for t in $targets; do
     if [ "$rc" -ne 0 ] || grep -qE '^==[0-9]+== ?ERROR|^SUMMARY: libFuzzer|deadly signal|panicked at' "$log"; then
         failed+=("$t")
         echo "fuzz: $t FAILED (exit $rc); tail of $log:" >&2
-        grep -E -A3 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer|Test unit written|out-of-memory|malloc\(' "$log" |
-            grep -v '^Output of' | cut -c1-300 | head -40 >&2
+        # The error, the panic message, and the stack frames in this repository.
+        grep -E -A2 'panicked at|ERROR: libFuzzer|ERROR: AddressSanitizer' "$log" | cut -c1-300 | head -12 >&2
+        grep -E "^ +#[0-9]+ .* in .*$root/crates/|^ +#[0-9]+ .* (engine|resp|keys|meridian_fuzz)::" "$log" |
+            cut -c1-300 | head -12 >&2
+        grep -E 'Test unit written' "$log" | head -3 >&2
+        bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/$t"
+        echo "fuzz: replay one input with its commands and replies: MERIDIAN_FUZZ_TRACE=1 $bin <input>" >&2
+        echo "fuzz: minimize: cargo +nightly fuzz tmin --fuzz-dir $fuzz_dir --target-dir $CARGO_TARGET_DIR $t <input>" >&2
         summary+=("$t=FAIL")
     else
         summary+=("$t=ok(${execs}execs,cov${cov:-?})")
