@@ -148,6 +148,12 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, &[u8]), CmdError> {
                 // Meaningful to Redis's OOM, stale-replica and cluster checks, none of
                 // which applies to a script here; accepted as Redis accepts them.
                 "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                // Upstash's own flag (@upstash/ratelimit 2.x starts every script with it):
+                // there it swaps the database-wide lock for locks on the declared KEYS, so
+                // the script may touch only those. Here every script is one log entry
+                // applied in order, so there is no lock to narrow; the flag is accepted
+                // and changes nothing (undeclared keys are not refused, as without it).
+                "allow-key-locking" => {}
                 _ => {
                     return Err(CmdError::new(format!(
                         "ERR Unexpected flag in script shebang: {f}"
@@ -521,6 +527,83 @@ mod tests {
             parse_shebang(b"#!lua name=x\n").err().unwrap().0,
             "ERR Unknown lua shebang option: name=x"
         );
+    }
+
+    #[test]
+    fn shebang_accepts_upstash_key_locking() {
+        // Alone, as @upstash/ratelimit 2.x sends it: a flagged (non-compat) script that
+        // may write.
+        let (f, code) =
+            parse_shebang(b"#!lua flags=allow-key-locking\n  local k = KEYS[1]").unwrap();
+        assert!(!f.compat && !f.no_writes);
+        assert_eq!(code, b"\n  local k = KEYS[1]");
+        // Combined with Redis's own flags, in any order.
+        let (f, _) = parse_shebang(b"#!lua flags=no-writes,allow-key-locking\nreturn 1").unwrap();
+        assert!(f.no_writes && !f.compat);
+        let (f, _) = parse_shebang(b"#!lua flags=allow-key-locking,allow-oom\nreturn 1").unwrap();
+        assert!(!f.no_writes && !f.compat);
+        // Only the exact name: near misses are still Redis's error.
+        for (body, flag) in [
+            (&b"#!lua flags=allow-key-lock\n"[..], "allow-key-lock"),
+            (b"#!lua flags=Allow-Key-Locking\n", "Allow-Key-Locking"),
+            (b"#!lua flags=allow-key-locking,\n", ""),
+        ] {
+            assert_eq!(
+                parse_shebang(body).err().unwrap().0,
+                format!("ERR Unexpected flag in script shebang: {flag}")
+            );
+        }
+    }
+
+    #[test]
+    fn key_locking_scripts_run_and_keep_their_other_flags() {
+        let store = MemStore::default();
+        let mut t = Txn::new(&store, 1, 1_000, 7);
+        // The fixed-window shape of @upstash/ratelimit: INCRBY, PEXPIRE on first use.
+        let script = "#!lua flags=allow-key-locking\n\
+            local r = redis.call('INCRBY', KEYS[1], ARGV[1])\n\
+            if r == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end\n\
+            return {r, redis.call('PTTL', KEYS[1])}";
+        for want in 1..=3 {
+            let reply = t.run(0, &argv(&["eval", script, "1", "rl:k", "1", "60000"]));
+            assert_eq!(
+                reply,
+                Frame::Array(vec![Frame::Integer(want), Frame::Integer(60_000)])
+            );
+        }
+        // EVALSHA by the body's SHA1, shebang included (the SDK's hard-coded hashes).
+        let sha = sha1hex(script.as_bytes());
+        let reply = t.run(0, &argv(&["evalsha", &sha, "1", "rl:k", "1", "60000"]));
+        assert_eq!(
+            reply,
+            Frame::Array(vec![Frame::Integer(4), Frame::Integer(60_000)])
+        );
+        // A key-locking script is a flagged script: *_RO refuses it unless it is also
+        // no-writes, and no-writes still refuses writes.
+        let reply = t.run(
+            0,
+            &argv(&["eval_ro", "#!lua flags=allow-key-locking\nreturn 1", "0"]),
+        );
+        assert_eq!(
+            reply,
+            Frame::Error("ERR Can not execute a script with write flag using *_ro command.".into())
+        );
+        let reply = t.run(
+            0,
+            &argv(&[
+                "eval",
+                "#!lua flags=allow-key-locking,no-writes\nreturn redis.call('set', KEYS[1], 'v')",
+                "1",
+                "rl:k",
+            ]),
+        );
+        match reply {
+            Frame::Error(e) => assert!(
+                e.contains("Write commands are not allowed from read-only scripts"),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
