@@ -42,7 +42,12 @@ def raw(b):
 def cmd(n, *args):
     return name(n) + bytes([len(args) << 2]) + b"".join(args)
 
+def bulk(n, many, *args):
+    """A command in bulk mode: `args` (what the arity asks for), then 17 + many pairs."""
+    return name(n) + bytes([12 << 2, many]) + b"".join(args)
+
 SEQ = {
+    "bulk": b"\x01" + bulk("zadd", 40, key("z"), small(1), raw("a")) + bulk("sadd", 60, key("s"), raw("a")) + bulk("rpush", 30, key("l"), raw("a")) + bulk("hset", 50, key("h"), raw("f"), raw("v")) + cmd("zrangestore", key("k2"), key("z"), small(0), bytes([0x0A | (1 << 4)])) + cmd("del", key("z"), key("s")) + cmd("ltrim", key("l"), small(1), small(3)) + cmd("hgetall", key("h")),
     "set-get": b"\x00" + cmd("set", key("k"), raw("v")) + cmd("append", key("k"), raw("xyz")) + cmd("getrange", key("k"), small(0), bytes([0x0A | (1 << 4)])),
     "list": b"\x00" + cmd("rpush", key("l"), raw("a"), raw("b"), raw("c")) + cmd("lrange", key("l"), small(0), bytes([0x0A | (1 << 4)])) + cmd("lmove", key("l"), key("l"), raw("LEFT"), raw("RIGHT")),
     "hash": b"\x01" + cmd("hset", key("h"), raw("f"), small(1), raw("g"), small(2)) + cmd("hincrby", key("h"), raw("f"), raw("9223372036854775807")) + cmd("hgetall", key("h")),

@@ -840,7 +840,9 @@ pub const LUA: &[&str] = &[
 ///   an unknown name is hashed to a command); otherwise the selector
 ///   byte and the next byte are a `u16` index into the command table sorted by name.
 /// - count byte `n`: if `n & 3 != 0`, what the arity asks for (plus `(n >> 2) % 8` extra
-///   arguments for a variadic command); otherwise `(n >> 2) % 12` arguments.
+///   arguments for a variadic command); else if `(n >> 2) % 16 >= 12`, the arity's
+///   arguments then `17 + byte % 64` generated pairs `i m<i>`; otherwise `(n >> 2) % 16`
+///   arguments.
 /// - per argument a tag byte, whose low 4 bits pick the kind (see [`Decoder::arg`]).
 pub struct Decoder<'a> {
     data: &'a [u8],
@@ -908,21 +910,32 @@ impl<'a> Decoder<'a> {
             }
         };
         let n = self.byte()?;
-        let count = if n & 3 != 0 {
-            let extra = (n >> 2) as usize % 8;
-            match engine::lookup(&name) {
-                Some(s) if s.arity > 0 => s.arity as usize - 1,
-                Some(s) => (-s.arity) as usize - 1 + extra,
-                None => extra,
-            }
-        } else {
-            (n >> 2) as usize % 12
+        let arity = |extra: usize| match engine::lookup(&name) {
+            Some(s) if s.arity > 0 => s.arity as usize - 1,
+            Some(s) => (-s.arity) as usize - 1 + extra,
+            None => extra,
         };
-        let mut argv = Vec::with_capacity(count + 1);
+        let mut many = 0;
+        let count = if n & 3 != 0 {
+            arity((n >> 2) as usize % 8)
+        } else if (n >> 2) % 16 >= 12 {
+            // Bulk: what the arity asks for, then 2 x (17..=80) generated arguments
+            // `i m<i>` (score/member, field/value, element pairs), so collections get
+            // past the small-collection thresholds (point vs range deletes, the tier).
+            many = 17 + self.byte()? as usize % 64;
+            arity(0)
+        } else {
+            (n >> 2) as usize % 16
+        };
+        let mut argv = Vec::with_capacity(count + 1 + 2 * many);
         argv.push(name);
         for _ in 0..count {
             let a = self.arg(&argv)?;
             argv.push(a);
+        }
+        for i in 0..many {
+            argv.push(i.to_string().into_bytes());
+            argv.push(format!("m{i}").into_bytes());
         }
         Some(argv)
     }
