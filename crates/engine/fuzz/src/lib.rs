@@ -102,6 +102,8 @@ pub struct Harness {
     /// Log index of the last applied write.
     pub index: u64,
     pub now: u64,
+    /// The connection's database (SELECT).
+    pub db: u8,
     pub seed: u64,
     /// The connection's ACL user; `None` is the default user (everything allowed, no
     /// check made, as the server does).
@@ -137,6 +139,7 @@ impl Harness {
             store,
             tier: tier.then(|| Tier::default().with_min_len(0)),
             index: 1,
+            db: 0,
             now: T0,
             seed: 42,
             user,
@@ -214,6 +217,14 @@ impl Harness {
         if spec.name == "acl" {
             self.acl(argv);
         }
+        if spec.name == "select" {
+            // The session's SELECT, as the server answers it.
+            match engine::args::parse_i64_opt(&argv[1]) {
+                Some(n) if (0..keys::DATABASES as i64).contains(&n) => self.db = n as u8,
+                _ => return Frame::Error("ERR DB index is out of range".into()),
+            }
+            return Frame::ok();
+        }
         let blocking = spec.flags & flags::BLOCKING != 0 && matches!(spec.exec, Exec::Engine(_));
         if blocking {
             block_timeout(spec.name, argv);
@@ -228,7 +239,7 @@ impl Harness {
             if blocking {
                 let _ = engine::resolve_block_ids(&t, argv);
             }
-            let reply = t.run(0, argv);
+            let reply = t.run(self.db, argv);
             let effects = t.into_effects();
             assert!(
                 effects.is_empty() || spec.flags & flags::WRITE != 0,
@@ -244,14 +255,14 @@ impl Harness {
         if SCRIPT_COMMANDS.contains(&spec.name) {
             // The leader's trial run of a script before proposing it; thrown away.
             let mut t = Txn::trial(&self.store, self.index, self.now, self.seed);
-            let _ = t.run(0, argv);
+            let _ = t.run(self.db, argv);
         }
         let run = |h: &Harness| {
             let mut t = Txn::new(&h.store, h.index, h.now, h.seed);
             if let Some(tier) = &h.tier {
                 t = t.with_tier(tier, tier.generation());
             }
-            let reply = t.run(0, argv);
+            let reply = t.run(h.db, argv);
             (reply, t.into_effects())
         };
         let (reply, effects) = run(self);
@@ -327,14 +338,24 @@ impl Harness {
 
     /// Every meta record names a key and decodes.
     fn check_store(&self) {
+        let mut per_db = [0u64; keys::DATABASES];
         for ((cf, k), v) in &self.store.map {
             if *cf != Cf::Meta {
                 continue;
             }
-            assert!(keys::decode_meta_key(k).is_some(), "bad meta key {k:?}");
+            let Some((db, _, _)) = keys::decode_meta_key(k) else {
+                panic!("bad meta key {k:?}");
+            };
+            per_db[db as usize] += 1;
             if let Err(e) = Meta::decode(v) {
                 panic!("meta record of {k:?} does not decode: {e:?}");
             }
+        }
+        // DBSIZE's count, kept per db in the state machine, is the number of keys.
+        let t = Txn::read_only(&self.store, self.now, self.seed);
+        for (db, &n) in per_db.iter().enumerate() {
+            let counted = t.key_count(db as u8).expect("MemStore reads never fail");
+            assert_eq!(counted, n, "db {db} counts {counted} keys but holds {n}");
         }
     }
 }
@@ -835,8 +856,8 @@ pub const LUA: &[&str] = &[
 ///
 /// Layout: one options byte (bit 0: memory tier, bit 1: a restricted ACL user), then per
 /// command:
-/// - selector: `0xFE lo hi` moves the clock on by `u16 * 10` ms (expiry paths) and reads
-///   another selector; `0xFF len name…` is a literal command name (seed files use it;
+/// - selector: `0xFE lo hi` moves the clock on by `u16 * 10` ms (expiry paths), `0xFD n`
+///   selects database `n % 16` (SELECT), and each reads another selector; `0xFF len name…` is a literal command name (seed files use it;
 ///   an unknown name is hashed to a command); otherwise the selector
 ///   byte and the next byte are a `u16` index into the command table sorted by name.
 /// - count byte `n`: if `n & 3 != 0`, what the arity asks for (plus `(n >> 2) % 8` extra
@@ -883,13 +904,14 @@ impl<'a> Decoder<'a> {
     }
 
     /// The next command, with the clock moves before it.
-    pub fn command(&mut self, now: &mut u64) -> Option<Vec<Vec<u8>>> {
+    pub fn command(&mut self, now: &mut u64, db: &mut u8) -> Option<Vec<Vec<u8>>> {
         let name: Vec<u8> = loop {
             match self.byte()? {
                 0xFE => {
                     let d = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
                     *now += d as u64 * 10;
                 }
+                0xFD => *db = self.byte()? % keys::DATABASES as u8,
                 0xFF => {
                     let n = self.byte()? as usize % 32;
                     let name = self.take(n)?;
@@ -1011,14 +1033,14 @@ pub fn run_command_seq(data: &[u8]) {
     let mut d = Decoder::new(rest);
     let mut cmds = Vec::new();
     while cmds.len() < MAX_COMMANDS {
-        let mut now = h.now;
-        let Some(argv) = d.command(&mut now) else {
+        let (mut now, mut db) = (h.now, h.db);
+        let Some(argv) = d.command(&mut now, &mut db) else {
             break;
         };
-        h.now = now;
+        (h.now, h.db) = (now, db);
         let reply = h.exec(&argv);
         if let Some(p) = plain.as_mut() {
-            p.now = now;
+            (p.now, p.db) = (now, db);
             let other = p.exec(&argv);
             assert_eq!(
                 String::from_utf8_lossy(&resp::encode_to_vec(&reply, true)),
@@ -1027,7 +1049,7 @@ pub fn run_command_seq(data: &[u8]) {
                 String::from_utf8_lossy(&argv[0])
             );
         }
-        cmds.push((now, argv, reply));
+        cmds.push((now, db, argv, reply));
     }
     if grouped {
         run_grouped(&cmds, group_len);
@@ -1039,7 +1061,7 @@ const RANDOM_WRITES: &[&str] = &["spop", "eval", "evalsha", "fcall", "function"]
 
 /// Replays `cmds` (with their one-entry-per-command replies) several to a log entry and
 /// compares the replies. A clock move starts a new entry (an entry has one time).
-fn run_grouped(cmds: &[(u64, Vec<Vec<u8>>, Frame)], group_len: usize) {
+fn run_grouped(cmds: &[(u64, u8, Vec<Vec<u8>>, Frame)], group_len: usize) {
     let mut g = Harness::new(false, None);
     let mut i = 0;
     while i < cmds.len() {
@@ -1048,7 +1070,7 @@ fn run_grouped(cmds: &[(u64, Vec<Vec<u8>>, Frame)], group_len: usize) {
         let mut t = Txn::new(&g.store, g.index, now, g.seed);
         let mut n = 0;
         while i < cmds.len() && n < group_len && cmds[i].0 == now {
-            let (_, argv, single) = &cmds[i];
+            let (_, db, argv, single) = &cmds[i];
             i += 1;
             n += 1;
             let Some(spec) = engine::lookup(&argv[0]) else {
@@ -1057,7 +1079,7 @@ fn run_grouped(cmds: &[(u64, Vec<Vec<u8>>, Frame)], group_len: usize) {
             if excluded(spec.name, argv).is_some() || spec.name == "acl" {
                 continue;
             }
-            let reply = t.run(0, argv);
+            let reply = t.run(*db, argv);
             let random = RANDOM_COMMANDS.contains(&spec.name)
                 || RANDOM_WRITES.contains(&spec.name)
                 || spec.name.starts_with("eval");
