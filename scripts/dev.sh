@@ -24,10 +24,23 @@ install_deps() {
     command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   fi
+  # The official @upstash/ratelimit SDK runs against a node (tests/tests/ratelimit_sdk.rs).
+  if [ "${cmd:-}" = test ]; then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo ">> installing: ${missing[*]}" >&2
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  # The SDK versions pinned in tests/node/package-lock.json; reinstalled only when the
+  # lock file differs from the copy kept after the last install.
+  local lock=tests/node/package-lock.json stamp=tests/node/node_modules/.installed-lock.json
+  if [ "${cmd:-}" = test ] && ! cmp -s "$lock" "$stamp"; then
+    echo ">> npm ci --prefix tests/node" >&2
+    npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$lock" "$stamp"
   fi
   if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install a Rust toolchain (https://rustup.rs), then re-run." >&2
