@@ -204,7 +204,7 @@ pub(crate) fn try_script(
     db: u8,
     argv: &[Vec<u8>],
 ) -> Option<Frame> {
-    if !matches!(spec.name, "eval" | "evalsha") {
+    if !matches!(spec.name, "eval" | "evalsha" | "fcall") {
         return None;
     }
     let reply = tokio::task::block_in_place(|| shared.node.trial(db, argv));
@@ -224,7 +224,12 @@ fn script_control(spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame>
         && argv.len() == 2
         && engine::args::is(&argv[1], "kill");
     if is_kill {
-        return Some(match engine::ScriptControl::request_kill() {
+        let killed = if spec.name == "function" {
+            engine::ScriptControl::request_function_kill()
+        } else {
+            engine::ScriptControl::request_kill()
+        };
+        return Some(match killed {
             Ok(()) => Frame::ok(),
             Err(e) => Frame::Error(e.to_string()),
         });
@@ -235,13 +240,14 @@ fn script_control(spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame>
         .map_or(0, |d| d.as_millis() as u64);
     // As Redis 7.0: only the commands its table flags allow_busy pass (AUTH, HELLO,
     // MULTI, DISCARD, WATCH, UNWATCH, QUIT, RESET, SHUTDOWN); PING, INFO, CLIENT get BUSY.
-    if now.saturating_sub(since) < BUSY_AFTER_MS || spec.flags & flags::ALLOW_BUSY != 0 {
+    // FUNCTION STATS is allowed while busy too (Redis flags it allow_busy).
+    let is_stats =
+        spec.name == "function" && argv.len() == 2 && engine::args::is(&argv[1], "stats");
+    if now.saturating_sub(since) < BUSY_AFTER_MS || spec.flags & flags::ALLOW_BUSY != 0 || is_stats
+    {
         return None;
     }
-    Some(Frame::Error(
-        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-            .into(),
-    ))
+    Some(Frame::Error(engine::ScriptControl::busy_error().into()))
 }
 
 fn allowed_when_subscribed(name: &str) -> bool {

@@ -60,6 +60,7 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(json::commands());
     all.extend(stream::commands());
     all.extend(script::commands());
+    all.extend(script::function_commands());
     all.extend(blocking::commands());
     all.extend(pubsub::commands());
     all.extend(server::commands());

@@ -19,6 +19,7 @@ mod bit;
 mod cjson;
 mod cmsgpack;
 mod ffi;
+mod function;
 mod num;
 mod structlib;
 mod vm;
@@ -61,6 +62,11 @@ fn eval_key_positions(argv: &[Vec<u8>]) -> Vec<usize> {
         .filter(|&n| n >= 1)
         .unwrap_or(0) as usize;
     (3..argv.len().min(3usize.saturating_add(n))).collect()
+}
+
+/// The FUNCTION, FCALL and FCALL_RO rows of the command table.
+pub fn function_commands() -> Vec<CommandSpec> {
+    function::commands()
 }
 
 // ---- the replicated script cache ----------------------------------------------------
@@ -352,6 +358,15 @@ pub(super) struct RunSlot {
     /// CLEAN, then WROTE once the script called a write command, or KILLED once a kill
     /// was requested while it was still clean. Never goes back.
     state: AtomicU8,
+    /// Set for a library function (FCALL, FCALL_RO): FUNCTION KILL and FUNCTION STATS
+    /// see these, SCRIPT KILL the others.
+    func: Option<FuncInfo>,
+}
+
+/// The function a run executes, as FUNCTION STATS reports it.
+pub(super) struct FuncInfo {
+    pub name: String,
+    pub argv: Vec<Vec<u8>>,
 }
 
 const CLEAN: u8 = 0;
@@ -385,7 +400,7 @@ fn running() -> std::sync::MutexGuard<'static, Vec<Arc<RunSlot>>> {
 }
 
 /// Registers a script run; it is unregistered when the returned guard drops.
-pub(super) fn register_run(replicated: bool, trial: bool) -> RunGuard {
+pub(super) fn register_run(replicated: bool, trial: bool, func: Option<FuncInfo>) -> RunGuard {
     let started_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -394,6 +409,7 @@ pub(super) fn register_run(replicated: bool, trial: bool) -> RunGuard {
         replicated,
         trial,
         state: AtomicU8::new(CLEAN),
+        func,
     });
     let mut list = running();
     list.push(slot.clone());
@@ -439,17 +455,28 @@ impl ScriptControl {
         running().iter().map(|s| s.started_ms).min()
     }
 
-    /// Asks every running script that has not written yet to stop; they fail with
-    /// "ERR Script killed by user with SCRIPT KILL..." at their next check (every
-    /// 100 000 Lua instructions and at every redis.call).
+    /// SCRIPT KILL: asks every running EVAL-family script that has not written yet to
+    /// stop; they fail with "ERR Script killed by user with SCRIPT KILL..." at their next
+    /// check (every 10 000 Lua instructions and at every redis.call).
     pub fn request_kill() -> Result<(), &'static str> {
+        Self::kill_kind(false)
+    }
+
+    /// FUNCTION KILL: the same for running library functions (FCALL, FCALL_RO).
+    pub fn request_function_kill() -> Result<(), &'static str> {
+        Self::kill_kind(true)
+    }
+
+    fn kill_kind(functions: bool) -> Result<(), &'static str> {
         let list = running();
         if list.is_empty() {
             return Err("NOTBUSY No scripts in execution right now.");
         }
         let mut killed = false;
         let mut replicated = false;
-        for s in list.iter() {
+        let mut mine = false;
+        for s in list.iter().filter(|s| s.func.is_some() == functions) {
+            mine = true;
             if s.replicated {
                 replicated = true;
                 continue;
@@ -468,15 +495,58 @@ impl ScriptControl {
                 Err(_) => {}
             }
         }
+        if !mine {
+            // Only the other kind runs: Redis answers with that kind's BUSY text.
+            return Err(if functions { BUSY_EVAL } else { BUSY_FUNCTION });
+        }
         if killed {
             Ok(())
+        } else if replicated && functions {
+            Err("UNKILLABLE the running function was applied from the replicated log (FCALL) and runs on every node; stopping it on one node would make the replicas diverge. Wait for it to finish; use FCALL_RO for functions that only read.")
         } else if replicated {
             Err("UNKILLABLE the running script was applied from the replicated log (EVAL/EVALSHA) and runs on every node; stopping it on one node would make the replicas diverge. Wait for it to finish; use EVAL_RO for scripts that only read.")
         } else {
             Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
         }
     }
+
+    /// The BUSY reply other clients get while the longest-running script runs: Redis's
+    /// function text for a library function, its script text otherwise.
+    pub fn busy_error() -> &'static str {
+        let list = running();
+        match list.iter().min_by_key(|s| s.started_ms) {
+            Some(s) if s.func.is_some() => BUSY_FUNCTION,
+            _ => BUSY_EVAL,
+        }
+    }
+
+    /// The longest-running library function, for FUNCTION STATS: its name, its
+    /// command and how long it has run (ms).
+    pub(super) fn running_function() -> Option<(String, Vec<Vec<u8>>, u64)> {
+        if RUNNING_COUNT.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let list = running();
+        let s = list
+            .iter()
+            .filter(|s| s.func.is_some())
+            .min_by_key(|s| s.started_ms)?;
+        let f = s.func.as_ref()?;
+        Some((
+            f.name.clone(),
+            f.argv.clone(),
+            now.saturating_sub(s.started_ms),
+        ))
+    }
 }
+
+const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 #[cfg(test)]
 mod tests {

@@ -381,3 +381,15 @@ pub(super) unsafe fn protected_run(l: *mut lua_State, keys: &[Vec<u8>], args: &[
     ffi::lua_pushboolean(l, c_int::from(status == 0));
     ffi::lua_replace(l, 1);
 }
+
+/// Calls a function with the kill hook armed. Stack on entry: [handler, f, args...]
+/// (`nargs` arguments); leaves [ok, result-or-error]. The function keeps the environment
+/// it has (a library's top level, or a function it registered). Called through
+/// `Lua::exec_raw`.
+pub(super) unsafe fn protected_call(l: *mut lua_State, nargs: c_int) {
+    ffi::lua_sethook(l, Some(kill_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
+    let status = ffi::lua_pcall(l, nargs, 1, 1);
+    ffi::lua_sethook(l, None, 0, 0);
+    ffi::lua_pushboolean(l, c_int::from(status == 0));
+    ffi::lua_replace(l, 1);
+}

@@ -55,6 +55,8 @@ thread_local! {
     /// never contends with a callback that holds it).
     static SLOT: RefCell<Option<Arc<RunSlot>>> = const { RefCell::new(None) };
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// Functions registered by the library loading now (None outside a load).
+    static LOADING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
     /// The running script's instruction count and budget (executed, max).
     static BUDGET: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, u64::MAX)) };
 }
@@ -108,6 +110,15 @@ impl Drop for ActiveRun {
                 *s = None;
             }
         });
+        BUDGET.with(|b| b.set((0, u64::MAX)));
+    }
+}
+
+/// Lifts the instruction budget however a library load exits.
+struct BudgetReset;
+
+impl Drop for BudgetReset {
+    fn drop(&mut self) {
         BUDGET.with(|b| b.set((0, u64::MAX)));
     }
 }
@@ -202,6 +213,35 @@ pub(super) struct Vm {
     protected: Table,
     /// What getmetatable() returns for protected tables.
     mt_view: Table,
+    /// The shared, read-only globals every run reads through to.
+    real: Table,
+    /// What a function library's top level sees instead (`redis.register_function`,
+    /// `redis.log` and the version constants; nothing else), as Redis's library API.
+    load_api: Table,
+    /// Function libraries compiled in this VM, by the SHA1 of their code.
+    libs: HashMap<String, Lib>,
+}
+
+/// A compiled function library: its chunk and what its top level registers.
+#[derive(Clone)]
+struct Lib {
+    chunk: Function,
+    fns: Arc<Vec<FnMeta>>,
+}
+
+/// A registered function, as FUNCTION LIST shows it.
+#[derive(Clone, Debug)]
+pub(super) struct FnMeta {
+    pub name: String,
+    /// Bits of `super::function::FLAG_NAMES`.
+    pub flags: u8,
+    pub description: Option<Vec<u8>>,
+}
+
+/// What `redis.register_function` collects while a library's top level runs.
+struct Registered {
+    meta: FnMeta,
+    callback: Function,
 }
 
 fn with_vm<R>(f: impl FnOnce(&mut Vm) -> Result<R, CmdError>) -> Result<R, CmdError> {
@@ -457,7 +497,7 @@ impl Vm {
 
         // The end of the globals chain: unknown names are errors.
         let real_mt = lua.create_table_with_capacity(0, 3)?;
-        real_mt.raw_set("__index", missing_global)?;
+        real_mt.raw_set("__index", &missing_global)?;
         real_mt.raw_set("__newindex", &readonly_newindex)?;
         real_mt.raw_set("__metatable", &mt_view)?;
         real.set_metatable(Some(real_mt.clone()));
@@ -475,6 +515,38 @@ impl Vm {
             g.raw_get::<Value>("tostring")?,
             1,
         )?;
+
+        // A library's top level: only `redis` with registration, logging and versions.
+        let sealed = |t: &Table| -> mlua::Result<()> {
+            let mt = lua.create_table_with_capacity(0, 3)?;
+            mt.raw_set("__index", &missing_global)?;
+            mt.raw_set("__newindex", &readonly_newindex)?;
+            mt.raw_set("__metatable", &mt_view)?;
+            t.set_metatable(Some(mt.clone()));
+            protected.raw_set(t, true)?;
+            protected.raw_set(&mt, true)
+        };
+        let lib_redis = lua.create_table()?;
+        lib_redis.raw_set(
+            "register_function",
+            lib_function(&lua, plain(register_function), MODE_PLAIN)?,
+        )?;
+        lib_redis.raw_set("log", lib_function(&lua, plain(redis_log), MODE_PLAIN)?)?;
+        for (name, v) in [
+            ("LOG_DEBUG", 0.0),
+            ("LOG_VERBOSE", 1.0),
+            ("LOG_NOTICE", 2.0),
+            ("LOG_WARNING", 3.0),
+            ("REDIS_VERSION_NUM", REDIS_VERSION_NUM),
+        ] {
+            lib_redis.raw_set(name, v)?;
+        }
+        lib_redis.raw_set("REDIS_VERSION", REDIS_VERSION)?;
+        sealed(&lib_redis)?;
+        let load_api = lua.create_table()?;
+        load_api.raw_set("redis", lib_redis)?;
+        sealed(&load_api)?;
+
         Ok(Vm {
             lua,
             cache: HashMap::new(),
@@ -483,6 +555,9 @@ impl Vm {
             readonly_newindex,
             protected,
             mt_view,
+            real,
+            load_api,
+            libs: HashMap::new(),
         })
     }
 
@@ -511,6 +586,269 @@ impl Vm {
     }
 }
 
+// ---- function libraries ----------------------------------------------------------------
+
+impl Vm {
+    /// A fresh environment for one execution of a library's top level: reads go to the
+    /// library API (`load_api`) until `mt.__index` is switched to the shared globals;
+    /// writes fail. Fresh per execution, so no state survives between two FCALLs.
+    fn lib_env(&self) -> mlua::Result<(Table, Table)> {
+        let env = self.lua.create_table()?;
+        let mt = self.lua.create_table_with_capacity(0, 3)?;
+        mt.raw_set("__index", &self.load_api)?;
+        mt.raw_set("__newindex", &self.readonly_newindex)?;
+        mt.raw_set("__metatable", &self.mt_view)?;
+        env.set_metatable(Some(mt.clone()));
+        self.protected.raw_set(&env, true)?;
+        self.protected.raw_set(&mt, true)?;
+        Ok((env, mt))
+    }
+
+    /// Runs a library's top level in `env`, collecting what it registers. The caller
+    /// sets the instruction budget. Ok(Err(error value)) if the code raised.
+    fn load_chunk(
+        &self,
+        chunk: &Function,
+        env: &Table,
+    ) -> mlua::Result<Result<Vec<Registered>, Value>> {
+        chunk.set_environment(env.clone())?;
+        LOADING.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        // SAFETY: the stack is what protected_call expects; it leaves [ok, result].
+        let res = unsafe {
+            self.lua
+                .exec_raw::<(bool, Value)>((self.handler.clone(), chunk.clone()), |l| {
+                    cffi::protected_call(l, 0)
+                })
+        };
+        let regs = LOADING.with(|l| l.borrow_mut().take()).unwrap_or_default();
+        Ok(match res? {
+            (true, _) => Ok(regs),
+            (false, e) => Err(e),
+        })
+    }
+
+    /// The compiled library for `code` (its first line already blanked), compiling it
+    /// and running its top level once to learn its functions if this VM has not yet.
+    fn library(
+        &mut self,
+        sha: &str,
+        code: &[u8],
+        max_instructions: u64,
+        max_memory: u64,
+    ) -> Result<Lib, CmdError> {
+        if let Some(lib) = self.libs.get(sha) {
+            return Ok(lib.clone());
+        }
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CmdError::new(format!("ERR Error compiling function: {msg}"))
+            })?;
+        let lua_err =
+            |e: mlua::Error| CmdError::new(format!("ERR Error registering functions: {e}"));
+        let _ = self
+            .lua
+            .set_memory_limit(usize::try_from(max_memory).unwrap_or(usize::MAX));
+        BUDGET.with(|b| b.set((0, max_instructions)));
+        let _reset = BudgetReset;
+        let (env, _) = self.lib_env().map_err(lua_err)?;
+        let regs = match self.load_chunk(&chunk, &env).map_err(lua_err)? {
+            Ok(regs) => regs,
+            Err(e) => {
+                return Err(CmdError::new(format!(
+                    "ERR Error registering functions: {}",
+                    error_text(&self.lua, &e)
+                )))
+            }
+        };
+        if regs.is_empty() {
+            return Err(CmdError::new("ERR No functions registered"));
+        }
+        let lib = Lib {
+            chunk,
+            fns: Arc::new(regs.into_iter().map(|r| r.meta).collect()),
+        };
+        if self.libs.len() >= MAX_CACHED {
+            self.libs.clear();
+        }
+        self.libs.insert(sha.to_string(), lib.clone());
+        Ok(lib)
+    }
+}
+
+/// The text of an error value: its `err` field, or the value as a string.
+fn error_text(lua: &Lua, e: &Value) -> String {
+    let v = match e {
+        Value::Table(t) => t.raw_get::<Value>("err").unwrap_or(Value::Nil),
+        v => v.clone(),
+    };
+    match to_bytes(lua, &v) {
+        Ok(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
+        _ => "execution failure".to_string(),
+    }
+}
+
+/// Compiles a library and returns the functions it registers (FUNCTION LOAD, RESTORE,
+/// LIST, FCALL's flag check). `sha` names the code in this thread's cache.
+pub(super) fn library_functions(
+    sha: &str,
+    code: &[u8],
+    max_instructions: u64,
+    max_memory: u64,
+) -> Result<Arc<Vec<FnMeta>>, CmdError> {
+    with_vm(|vm| Ok(vm.library(sha, code, max_instructions, max_memory)?.fns))
+}
+
+fn register_error(lua: &Lua, msg: &str) -> Fail {
+    raise(lua, msg)
+}
+
+/// redis.register_function(name, callback) or redis.register_function{function_name=...,
+/// callback=..., flags={...}, description=...} (luaRegisterFunction).
+fn register_function(lua: &Lua, a: Args) -> LResult<MultiValue> {
+    if !LOADING.with(|l| l.borrow().is_some()) {
+        return Err(register_error(
+            lua,
+            "redis.register_function can only be called on FUNCTION LOAD command",
+        ));
+    }
+    let mut name: Option<Vec<u8>> = None;
+    let mut callback: Option<Function> = None;
+    let mut flags = 0u8;
+    let mut description = None;
+    match a.len() {
+        1 => {
+            let Value::Table(t) = a.get(1) else {
+                return Err(register_error(lua, "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."));
+            };
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let Value::String(k) = k else {
+                    return Err(register_error(
+                        lua,
+                        "named argument key given to redis.register_function is not a string",
+                    ));
+                };
+                match &*k.as_bytes() {
+                    b"function_name" => match to_bytes(lua, &v)? {
+                        Some(b) => name = Some(b),
+                        None => return Err(register_error(lua, "function_name argument given to redis.register_function must be a string")),
+                    },
+                    b"description" => match to_bytes(lua, &v)? {
+                        Some(b) => description = Some(b),
+                        None => return Err(register_error(lua, "description argument given to redis.register_function must be a string")),
+                    },
+                    b"callback" => match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => return Err(register_error(lua, "callback argument given to redis.register_function must be a function")),
+                    },
+                    b"flags" => {
+                        let Value::Table(list) = v else {
+                            return Err(register_error(lua, "flags argument to redis.register_function must be a table representing function flags"));
+                        };
+                        for f in list.sequence_values::<Value>() {
+                            let bit = match f? {
+                                Value::String(s) => super::function::flag_bit(&s.as_bytes()),
+                                _ => None,
+                            };
+                            match bit {
+                                Some(b) => flags |= b,
+                                None => return Err(register_error(lua, "unknown flag given")),
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(register_error(
+                            lua,
+                            "unknown argument given to redis.register_function",
+                        ))
+                    }
+                }
+            }
+            if name.is_none() {
+                return Err(register_error(
+                    lua,
+                    "redis.register_function must get a function name argument",
+                ));
+            }
+            if callback.is_none() {
+                return Err(register_error(
+                    lua,
+                    "redis.register_function must get a callback argument",
+                ));
+            }
+        }
+        2 => {
+            match to_bytes(lua, &a.get(1))? {
+                Some(b) => name = Some(b),
+                None => {
+                    return Err(register_error(
+                        lua,
+                        "first argument to redis.register_function must be a string",
+                    ))
+                }
+            }
+            match a.get(2) {
+                Value::Function(f) => callback = Some(f),
+                _ => {
+                    return Err(register_error(
+                        lua,
+                        "second argument to redis.register_function must be a function",
+                    ))
+                }
+            }
+        }
+        _ => {
+            return Err(register_error(
+                lua,
+                "wrong number of arguments to redis.register_function",
+            ))
+        }
+    }
+    let (Some(name), Some(callback)) = (name, callback) else {
+        return Err(register_error(
+            lua,
+            "redis.register_function must get a callback argument",
+        ));
+    };
+    if !super::function::valid_name(&name) {
+        // Redis 7.0 says "Library names" for a bad function name too.
+        return Err(register_error(lua, "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+    }
+    let name = String::from_utf8_lossy(&name).into_owned();
+    let dup = LOADING.with(|l| {
+        let mut l = l.borrow_mut();
+        let regs = l.as_mut()?;
+        if regs.iter().any(|r| r.meta.name == name) {
+            return Some(true);
+        }
+        regs.push(Registered {
+            meta: FnMeta {
+                name,
+                flags,
+                description,
+            },
+            callback,
+        });
+        Some(false)
+    });
+    if dup == Some(true) {
+        return Err(register_error(
+            lua,
+            "Function already exists in the library",
+        ));
+    }
+    Ok(MultiValue::new())
+}
+
 // ---- running a script ----------------------------------------------------------------
 
 pub(super) struct Run<'a> {
@@ -530,39 +868,74 @@ pub(super) struct Run<'a> {
 /// run starts, so what earlier runs left behind weighs little against the limit.
 const COLLECT_ABOVE: usize = 16 << 20;
 
+/// Sets up a run on this thread (the memory limit, the budget, the per-run state);
+/// everything is cleared when the returned guard drops.
+fn start_run(
+    vm: &Vm,
+    t: &mut Txn,
+    read_only: bool,
+    max_instructions: u64,
+    max_memory: u64,
+    slot: &Arc<RunSlot>,
+) -> ActiveRun {
+    // The memory limit counts the whole VM. Garbage from earlier runs differs from
+    // node to node, so it is collected first once it is more than a little, and a
+    // replicated run starts from nearly the same heap everywhere.
+    if vm.lua.used_memory() > COLLECT_ABOVE {
+        let _ = vm.lua.gc_collect();
+    }
+    let _ = vm
+        .lua
+        .set_memory_limit(usize::try_from(max_memory).unwrap_or(usize::MAX));
+    BUDGET.with(|b| b.set((0, max_instructions)));
+    let active = ActiveRun;
+    let seed = t.rng.next_u64() & ((1 << 48) - 1);
+    let ctx = RunCtx {
+        txn: std::ptr::from_mut(t).cast::<Txn<'static>>(),
+        db: t.db,
+        resp3: false,
+        read_only,
+        slot: slot.clone(),
+        rand: seed,
+        cjson: cjson::Config::default(),
+    };
+    RUN.with(|c| *c.borrow_mut() = Some(ctx));
+    SLOT.with(|s| *s.borrow_mut() = Some(slot.clone()));
+    active
+}
+
+/// The reply of a finished run (`res` is what the protected call left).
+fn finish_run(vm: &Vm, res: mlua::Result<(bool, Value)>, name: &str) -> CmdResult {
+    let resp3 = with_run(|c| c.resp3).unwrap_or(false);
+    let reply = match res {
+        Ok((true, v)) => lua_to_reply(&v, resp3, 0),
+        Ok((false, e)) => error_reply(&vm.lua, &e, name),
+        Err(e) => Ok(Frame::Error(format!(
+            "ERR Error running script {name}, {e}"
+        ))),
+    };
+    // Give back what a large run allocated (and never keep the VM over its limit).
+    if vm.lua.used_memory() > COLLECT_ABOVE {
+        let _ = vm.lua.gc_collect();
+    }
+    reply.map_err(|e| CmdError::new(format!("ERR Error running script {name}, {e}")))
+}
+
 pub(super) fn run(t: &mut Txn, r: Run) -> CmdResult {
     let db = t.db;
     let reply = with_vm(|vm| {
         let f = vm.function(r.sha, r.code)?;
-        let lua_err =
-            |e: mlua::Error| CmdError::new(format!("ERR Error running script {}, {e}", r.sha));
         // A script applied from the log runs on every node: only the read path's
         // scripts and the leader's trial runs may be killed, or the nodes would diverge.
-        let guard = super::register_run(!t.is_read_only() && !t.is_trial(), t.is_trial());
-        // The memory limit counts the whole VM. Garbage from earlier runs differs from
-        // node to node, so it is collected first once it is more than a little, and a
-        // replicated run starts from nearly the same heap everywhere.
-        if vm.lua.used_memory() > COLLECT_ABOVE {
-            let _ = vm.lua.gc_collect();
-        }
-        let _ = vm
-            .lua
-            .set_memory_limit(usize::try_from(r.max_memory).unwrap_or(usize::MAX));
-        BUDGET.with(|b| b.set((0, r.max_instructions)));
-        let _active = ActiveRun;
-        let seed = t.rng.next_u64() & ((1 << 48) - 1);
-        let ctx = RunCtx {
-            txn: std::ptr::from_mut(t).cast::<Txn<'static>>(),
-            db,
-            resp3: false,
-            read_only: r.read_only,
-            slot: guard.0.clone(),
-            rand: seed,
-            cjson: cjson::Config::default(),
-        };
-        RUN.with(|c| *c.borrow_mut() = Some(ctx));
-        SLOT.with(|s| *s.borrow_mut() = Some(guard.0.clone()));
-
+        let guard = super::register_run(!t.is_read_only() && !t.is_trial(), t.is_trial(), None);
+        let _active = start_run(
+            vm,
+            t,
+            r.read_only,
+            r.max_instructions,
+            r.max_memory,
+            &guard.0,
+        );
         let inputs = (
             vm.handler.clone(),
             f,
@@ -576,20 +949,99 @@ pub(super) fn run(t: &mut Txn, r: Run) -> CmdResult {
             vm.lua
                 .exec_raw::<(bool, Value)>(inputs, |l| cffi::protected_run(l, r.keys, r.args))
         };
-        let resp3 = with_run(|c| c.resp3).unwrap_or(false);
-        let reply = match res {
-            Ok((true, v)) => lua_to_reply(&v, resp3, 0),
-            Ok((false, e)) => error_reply(&vm.lua, &e, r.sha),
-            Err(e) => Ok(Frame::Error(format!(
-                "ERR Error running script {}, {e}",
-                r.sha
-            ))),
+        finish_run(vm, res, r.sha)
+    });
+    t.db = db;
+    reply
+}
+
+/// One FCALL / FCALL_RO of a library's function.
+pub(super) struct FnRun<'a> {
+    /// SHA1 of the library's code (its compiled form is cached under it).
+    pub lib_sha: &'a str,
+    /// The library's code, first line blanked.
+    pub code: &'a [u8],
+    pub name: &'a str,
+    /// The whole command, as FUNCTION STATS shows it.
+    pub argv: &'a [Vec<u8>],
+    pub keys: &'a [Vec<u8>],
+    pub args: &'a [Vec<u8>],
+    pub read_only: bool,
+    pub max_instructions: u64,
+    pub max_memory: u64,
+}
+
+/// Runs a library function. The library's top level runs afresh in a fresh environment
+/// for every call (a few microseconds for a typical library), so the function's
+/// upvalues never carry state from one call to the next: what a call does is a function
+/// of the entry alone on every node, whatever this VM ran before.
+pub(super) fn run_function(t: &mut Txn, r: FnRun) -> CmdResult {
+    let db = t.db;
+    let reply = with_vm(|vm| {
+        let lib = vm.library(r.lib_sha, r.code, r.max_instructions, r.max_memory)?;
+        let info = super::FuncInfo {
+            name: r.name.to_string(),
+            argv: r.argv.to_vec(),
         };
-        // Give back what a large run allocated (and never keep the VM over its limit).
-        if vm.lua.used_memory() > COLLECT_ABOVE {
-            let _ = vm.lua.gc_collect();
-        }
-        reply.map_err(lua_err)
+        let guard =
+            super::register_run(!t.is_read_only() && !t.is_trial(), t.is_trial(), Some(info));
+        let _active = start_run(
+            vm,
+            t,
+            r.read_only,
+            r.max_instructions,
+            r.max_memory,
+            &guard.0,
+        );
+        let lua_err =
+            |e: mlua::Error| CmdError::new(format!("ERR Error running script {}, {e}", r.name));
+        let (env, mt) = vm.lib_env().map_err(lua_err)?;
+        let regs = match vm.load_chunk(&lib.chunk, &env).map_err(lua_err)? {
+            Ok(regs) => regs,
+            // Out of budget, killed or out of memory while re-running the top level.
+            Err(e) => return finish_run(vm, Ok((false, e)), r.name),
+        };
+        let Some(callback) = regs
+            .into_iter()
+            .find(|reg| reg.meta.name == r.name)
+            .map(|reg| reg.callback)
+        else {
+            return Err(CmdError::new("ERR Function not found"));
+        };
+        // From now on the library's globals are the shared ones (redis.call and all).
+        mt.raw_set("__index", &vm.real).map_err(lua_err)?;
+        vm.lua
+            .set_named_registry_value(REG_GLOBALS, &env)
+            .map_err(lua_err)?;
+        let keys = vm
+            .lua
+            .create_sequence_from(
+                r.keys
+                    .iter()
+                    .map(|k| vm.lua.create_string(k))
+                    .collect::<mlua::Result<Vec<_>>>()
+                    .map_err(lua_err)?,
+            )
+            .map_err(lua_err)?;
+        let args = vm
+            .lua
+            .create_sequence_from(
+                r.args
+                    .iter()
+                    .map(|k| vm.lua.create_string(k))
+                    .collect::<mlua::Result<Vec<_>>>()
+                    .map_err(lua_err)?,
+            )
+            .map_err(lua_err)?;
+        // SAFETY: the stack is what protected_call expects; it leaves [ok, result].
+        let res = unsafe {
+            vm.lua
+                .exec_raw::<(bool, Value)>((vm.handler.clone(), callback, keys, args), |l| {
+                    cffi::protected_call(l, 2)
+                })
+        };
+        let _ = vm.lua.set_named_registry_value(REG_GLOBALS, Value::Nil);
+        finish_run(vm, res, r.name)
     });
     t.db = db;
     reply
