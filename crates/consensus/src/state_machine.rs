@@ -67,22 +67,31 @@ impl StateMachine {
         ))
     }
 
-    fn applied_record(&self) -> Result<Vec<u8>, StorageError> {
+    fn applied_record(
+        last_applied: Option<LogId>,
+        membership: &StoredMembership,
+    ) -> Result<Vec<u8>, StorageError> {
         bincode::serialize(&AppliedRecord {
-            last_applied: self.last_applied,
-            membership: self.membership.clone(),
+            last_applied,
+            membership: membership.clone(),
         })
         .map_err(write_err)
     }
 
+    /// Applies one entry: its effects and the new applied record in one batch. If a read
+    /// of the store failed while the entry ran, nothing is written and the entry stays
+    /// unapplied: the error stops this node's Raft (openraft's storage error path), and
+    /// a restart applies the entry again. Its replies are never sent, since they may
+    /// reflect the failure rather than the state every other replica has.
     fn apply_one(&mut self, entry: Entry) -> Result<Response, StorageError> {
         let log_id = entry.log_id;
         let mut replies = Vec::new();
         let mut delivery = None;
+        let mut membership = None;
         let effects = match entry.payload {
             EntryPayload::Blank => engine::Effects::default(),
             EntryPayload::Membership(m) => {
-                self.membership = StoredMembership::new(Some(log_id), m);
+                membership = Some(StoredMembership::new(Some(log_id), m));
                 engine::Effects::default()
             }
             EntryPayload::Normal(req) => {
@@ -99,9 +108,9 @@ impl StateMachine {
                 for (i, op) in req.ops.iter().enumerate() {
                     if let Some(g) = groups.next_if(|g| g.start as usize == i) {
                         let key = keys::sm_dedupe_key(g.origin, g.seq);
-                        let seen = txn.raw_get(Cf::Sm, &key).map_err(|e| {
-                            openraft::StorageIOError::apply(log_id, openraft::AnyError::error(e.0))
-                        })?;
+                        let seen = txn
+                            .raw_get(Cf::Sm, &key)
+                            .map_err(|e| apply_err(log_id, &e))?;
                         if let Some(raw) = seen {
                             // A retried forward: answer with the first application's replies.
                             let (_, cached): (u64, Vec<Frame>) =
@@ -143,20 +152,28 @@ impl StateMachine {
                         }
                     }
                 }
-                prune_dedupe(&mut txn, req.now_ms).map_err(|e| {
-                    openraft::StorageIOError::apply(log_id, openraft::AnyError::error(e))
-                })?;
+                prune_dedupe(&mut txn, req.now_ms).map_err(|e| apply_err(log_id, &e))?;
+                if let Some(e) = txn.storage_failure() {
+                    tracing::error!("entry {log_id} not applied, stopping: {e}");
+                    return Err(apply_err(log_id, e));
+                }
                 if self.sink.is_some() {
                     delivery = Some((req.now_ms, txn.take_events()));
                 }
                 txn.into_effects()
             }
         };
-        self.last_applied = Some(log_id);
-        let rec = self.applied_record()?;
+        let rec = Self::applied_record(
+            Some(log_id),
+            membership.as_ref().unwrap_or(&self.membership),
+        )?;
         self.st
             .write_effects(&effects, &[(Cf::Sm, keys::SM_APPLIED, &rec)])
-            .map_err(|e| openraft::StorageIOError::apply(log_id, openraft::AnyError::new(&e)))?;
+            .map_err(|e| apply_err(log_id, &e))?;
+        self.last_applied = Some(log_id);
+        if let Some(m) = membership {
+            self.membership = m;
+        }
         self.tier.observe(&effects);
         if let (Some(sink), Some((at, (touched, events)))) = (&self.sink, delivery) {
             if !touched.is_empty() || !events.is_empty() {
@@ -204,6 +221,11 @@ impl StateMachine {
     }
 }
 
+/// An I/O error while applying entry `log_id`: openraft stops this node's Raft on it.
+fn apply_err<E: std::error::Error + 'static>(log_id: LogId, e: &E) -> StorageError {
+    openraft::StorageIOError::apply(log_id, openraft::AnyError::new(e)).into()
+}
+
 /// EXEC: the queued commands run back to back in this entry, unless a watched key was
 /// written after WATCH read it (its write index moved), as Redis's WATCH. Errors of
 /// single commands are their replies; the rest still run (no rollback, as Redis).
@@ -223,15 +245,14 @@ const DEDUPE_WINDOW_MS: u64 = 120_000;
 
 /// Drops up to 64 dedupe records older than the window, by the entry's own time, so
 /// every replica prunes the same records at the same log position.
-fn prune_dedupe(txn: &mut Txn, now_ms: u64) -> Result<(), String> {
+fn prune_dedupe(txn: &mut Txn, now_ms: u64) -> Result<(), engine::StoreError> {
     let start = keys::SM_DEDUPE_TIME_PREFIX.to_vec();
     let end = keys::sm_dedupe_time_key(now_ms.saturating_sub(DEDUPE_WINDOW_MS), 0, 0);
     let mut old = Vec::new();
     txn.raw_scan(Cf::Sm, &start, &end, &mut |k, _| {
         old.push(k.to_vec());
         old.len() < 64
-    })
-    .map_err(|e| e.0)?;
+    })?;
     let p = keys::SM_DEDUPE_TIME_PREFIX.len();
     for k in old {
         if k.len() == p + 24 {
@@ -254,6 +275,9 @@ fn latest_snapshot(root: &std::path::Path) -> Option<(Meta, PathBuf)> {
             continue;
         }
         let Ok(raw) = std::fs::read(path.join("meta.bin")) else {
+            // A received snapshot whose install a crash interrupted: Storage::open has
+            // completed the install from it already, and nothing else refers to it.
+            let _ = std::fs::remove_dir_all(&path);
             continue;
         };
         let Ok(meta) = bincode::deserialize::<Meta>(&raw) else {
@@ -295,13 +319,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: Send,
     {
         let mut out = Vec::new();
+        let mut failed = None;
         for e in entries {
-            out.push(self.apply_one(e)?);
+            match self.apply_one(e) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
+        // Entries before a failed one are written: readers may see them.
         if let Some(l) = self.last_applied {
             self.applied_tx.send_replace(l.index);
         }
-        Ok(out)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     async fn get_snapshot_builder(&mut self) -> Builder {
@@ -322,19 +357,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<SnapshotDir>,
     ) -> Result<(), StorageError> {
         let db_dir = snapshot.path.join("db");
-        self.st.import_checkpoint(&db_dir).map_err(write_err)?;
-        // Everything the tier held describes the state that was just replaced.
+        // The applied record goes in the install's last batch: a crash leaves the old
+        // state with its record or (completed at the next open) the new one with its own.
+        let rec = Self::applied_record(meta.last_log_id, &meta.last_membership)?;
+        let imported = self
+            .st
+            .import_checkpoint(&db_dir, &[(keys::SM_APPLIED, &rec)])
+            .map_err(write_err);
+        // Everything the tier held describes the state that was just replaced (or, after
+        // a failed install, is being replaced).
         self.tier.clear();
+        imported?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        let rec = self.applied_record()?;
-        self.st
-            .write_effects(
-                &engine::Effects::default(),
-                &[(Cf::Sm, keys::SM_APPLIED, &rec)],
-            )
-            .map_err(write_err)?;
-        self.st.sync_wal().map_err(write_err)?;
         // Keep the received snapshot as this node's current one (for its own learners).
         let raw = bincode::serialize(meta).map_err(write_err)?;
         std::fs::write(snapshot.path.join("meta.bin"), raw).map_err(write_err)?;
@@ -520,6 +555,103 @@ mod tests {
         assert_eq!(runs[0].1, runs[1].1, "state differs");
         // The Expire op deleted the expired key in both.
         assert_eq!(runs[0].0[7][1], Frame::Integer(1));
+    }
+
+    fn applied_index(st: &Storage) -> Option<u64> {
+        let raw = st.sm_get(keys::SM_APPLIED).unwrap()?;
+        let rec: AppliedRecord = bincode::deserialize(&raw).unwrap();
+        rec.last_applied.map(|l| l.index)
+    }
+
+    /// A read that fails while an entry applies (here inside a script that swallows the
+    /// error with pcall, so the replies look normal) stops the apply with an apply
+    /// storage error; nothing of the entry is written and the applied record stays. With
+    /// the disk healthy again, a reopened state machine applies the entry and ends
+    /// identical to a replica that never failed.
+    #[tokio::test]
+    async fn a_failed_read_stops_the_apply_and_the_entry_is_applied_again_after_restart() {
+        let hide = "pcall(redis.call, 'GET', KEYS[1]) return redis.call('INCR', KEYS[2])";
+        let log = vec![
+            cmd_entry(1, 1_000, 1, &[&["SET", "a", "1"], &["SADD", "s", "x", "y"]]),
+            cmd_entry(2, 2_000, 2, &[&["SET", "secret", "v"]]),
+            cmd_entry(3, 3_000, 3, &[&["INCR", "n"], &["SPOP", "s"]]),
+            cmd_entry(4, 4_000, 4, &[&["EVAL", hide, "2", "secret", "n"]]),
+            cmd_entry(5, 5_000, 5, &[&["SET", "after", "1"]]),
+        ];
+
+        let healthy_dir = tempfile::tempdir().unwrap();
+        let healthy = Storage::open(&healthy_dir.path().join("db"), 8 << 20).unwrap();
+        let (mut reference, _) =
+            StateMachine::open(healthy.clone(), healthy_dir.path().join("snapshots")).unwrap();
+        let expected = reference.apply(log.clone()).await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let st = Storage::open(&dir.path().join("db"), 8 << 20).unwrap();
+        let (mut sm, applied) =
+            StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+        sm.apply(log[..2].to_vec()).await.unwrap();
+        let before = dump(&st);
+        st.set_read_fault(storage::ReadFault::Key(b"secret".to_vec()));
+        // Entry 3 applies (it reads nothing failing); entry 4 meets the failed read.
+        let err = sm
+            .apply(log[2..].to_vec())
+            .await
+            .expect_err("a failed read must fail the apply");
+        let io = err.into_io().expect("an I/O storage error");
+        let shown = format!("{io:?}");
+        assert!(
+            shown.contains("subject: Apply(") && shown.contains("index: 4"),
+            "{shown}"
+        );
+        assert_eq!(applied_index(&st), Some(3));
+        assert_eq!(*applied.borrow(), 3);
+        assert_eq!(
+            sm.applied_state().await.unwrap().0.map(|l| l.index),
+            Some(3)
+        );
+        assert_ne!(dump(&st), before, "entry 3 was written");
+        let after_3 = dump(&st);
+        // The same failure again: still nothing written.
+        assert!(sm.apply(log[3..].to_vec()).await.is_err());
+        assert_eq!(dump(&st), after_3);
+        assert_eq!(applied_index(&st), Some(3));
+
+        // Restart with a healthy disk: the state machine resumes after entry 3.
+        drop(sm);
+        st.set_read_fault(storage::ReadFault::Off);
+        let (mut sm, applied) =
+            StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+        assert_eq!(*applied.borrow(), 3);
+        let replies = sm.apply(log[3..].to_vec()).await.unwrap();
+        assert_eq!(
+            replies.iter().map(|r| &r.replies).collect::<Vec<_>>(),
+            expected[3..].iter().map(|r| &r.replies).collect::<Vec<_>>()
+        );
+        assert_eq!(applied_index(&st), Some(5));
+        assert_eq!(dump(&st), dump(&healthy), "the replicas diverged");
+    }
+
+    /// Every read failing (the first read of an entry, the dedupe scan): same outcome.
+    #[tokio::test]
+    async fn a_store_that_fails_every_read_applies_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Storage::open(&dir.path().join("db"), 8 << 20).unwrap();
+        let (mut sm, _) = StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+        sm.apply(vec![entry(1, 1_000, vec![])]).await.unwrap();
+        let before = dump(&st);
+        st.set_read_fault(storage::ReadFault::After(0));
+        assert!(sm.apply(vec![entry(2, 2_000, vec![])]).await.is_err());
+        st.set_read_fault(storage::ReadFault::Off);
+        assert_eq!(dump(&st), before);
+        assert_eq!(applied_index(&st), Some(1));
+        // A blank entry reads nothing and still applies.
+        let blank = Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), 2),
+            payload: EntryPayload::Blank,
+        };
+        st.set_read_fault(storage::ReadFault::After(0));
+        sm.apply(vec![blank]).await.unwrap();
+        assert_eq!(applied_index(&st), Some(2));
     }
 
     #[tokio::test]

@@ -6,8 +6,11 @@
 //! ([`GroupCommit`]); state writes need no sync of their own because the log replays
 //! them after a crash.
 
+mod fault;
 mod group_commit;
+mod install;
 
+pub use fault::{InstallFault, ReadFault};
 pub use group_commit::GroupCommit;
 
 use engine::{Effects, Store, StoreError, Write};
@@ -22,6 +25,50 @@ use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, rocksdb::Error>;
 
+/// Why opening the database or installing a snapshot failed.
+#[derive(Debug)]
+pub enum Error {
+    Db(rocksdb::Error),
+    Io(std::io::Error),
+    /// The checkpoint to install is missing or unreadable.
+    BadCheckpoint(String),
+    /// An install stopped by an injected fault after this step (tests only).
+    Interrupted(usize),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Db(e) => write!(f, "rocksdb: {e}"),
+            Error::Io(e) => write!(f, "i/o: {e}"),
+            Error::BadCheckpoint(m) => write!(f, "snapshot checkpoint: {m}"),
+            Error::Interrupted(k) => write!(f, "install interrupted after step {k} (test fault)"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Db(e) => Some(e),
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Error {
+        Error::Db(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
 /// Counters exposed in INFO.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -35,6 +82,7 @@ pub struct Storage {
     db: DB,
     path: PathBuf,
     pub stats: Stats,
+    faults: fault::Faults,
 }
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
@@ -61,8 +109,9 @@ fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
 
 impl Storage {
     /// Opens (or creates) the database under `path`. `cache_bytes` sizes the shared
-    /// block cache.
-    pub fn open(path: &Path, cache_bytes: usize) -> Result<Arc<Storage>> {
+    /// block cache. A snapshot install that a crash interrupted is completed here,
+    /// before anything can read the state.
+    pub fn open(path: &Path, cache_bytes: usize) -> std::result::Result<Arc<Storage>, Error> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -81,11 +130,24 @@ impl Storage {
             ColumnFamilyDescriptor::new(*name, cf_options(&cache, point))
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Arc::new(Storage {
+        let st = Storage {
             db,
             path: path.to_path_buf(),
             stats: Stats::default(),
-        }))
+            faults: fault::Faults::from_env(),
+        };
+        st.resume_install()?;
+        Ok(Arc::new(st))
+    }
+
+    /// Test-only: makes reads of the state fail (see the `fault` module).
+    pub fn set_read_fault(&self, f: ReadFault) {
+        self.faults.set_read(f);
+    }
+
+    /// Test-only: stops the next snapshot installs after a given step.
+    pub fn set_install_fault(&self, f: Option<InstallFault>) {
+        self.faults.set_install(f);
     }
 
     pub fn path(&self) -> &Path {
@@ -254,35 +316,6 @@ impl Storage {
         rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)
     }
 
-    /// Replaces the state machine's column families with those of a checkpoint (a
-    /// snapshot received from the leader). Raft's own column families are untouched.
-    pub fn import_checkpoint(&self, dir: &Path) -> Result<()> {
-        let opts = Options::default();
-        let src = DB::open_cf_for_read_only(&opts, dir, keys::ALL_CFS, false)?;
-        for cf in [Cf::Meta, Cf::Data, Cf::Expire, Cf::Sm] {
-            let live = self.cf(cf.name());
-            let mut b = WriteBatch::default();
-            // Every state key sorts below 64 bytes of 0xff (db/timestamp/name prefixes).
-            b.delete_range_cf(live, &[][..], &[0xffu8; 64][..]);
-            self.db.write_opt(b, &Self::unsynced())?;
-            let src_cf = src
-                .cf_handle(cf.name())
-                .expect("checkpoint has every column family");
-            let mut b = WriteBatch::default();
-            for item in src.iterator_cf(src_cf, IteratorMode::Start) {
-                let (k, v) = item?;
-                b.put_cf(live, k, v);
-                if b.len() >= 10_000 {
-                    self.db
-                        .write_opt(std::mem::take(&mut b), &Self::unsynced())?;
-                }
-            }
-            self.db.write_opt(b, &Self::unsynced())?;
-        }
-        // The snapshot must survive a crash right after it is acknowledged.
-        self.sync_wal()
-    }
-
     /// Approximate on-disk size of live data, for INFO.
     pub fn disk_bytes(&self) -> u64 {
         keys::ALL_CFS
@@ -352,6 +385,7 @@ fn store_err(e: rocksdb::Error) -> StoreError {
 /// The state machine reads the live database: it is the only writer.
 impl Store for Storage {
     fn get(&self, cf: Cf, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        self.faults.check_read(key)?;
         self.db.get_cf(self.cf(cf.name()), key).map_err(store_err)
     }
 
@@ -362,6 +396,7 @@ impl Store for Storage {
         end: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> std::result::Result<(), StoreError> {
+        self.faults.check_read(start)?;
         self.scan_with(cf, start, end, None, f)
     }
 }
@@ -374,6 +409,7 @@ pub struct SnapshotStore<'a> {
 
 impl Store for SnapshotStore<'_> {
     fn get(&self, cf: Cf, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+        self.storage.faults.check_read(key)?;
         self.snap
             .get_cf(self.storage.cf(cf.name()), key)
             .map_err(store_err)
@@ -386,6 +422,7 @@ impl Store for SnapshotStore<'_> {
         end: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> std::result::Result<(), StoreError> {
+        self.storage.faults.check_read(start)?;
         self.storage.scan_with(cf, start, end, Some(&self.snap), f)
     }
 }
