@@ -193,6 +193,22 @@ pub(crate) fn drawn_entries(
         .into_iter()
         .collect();
     let found = nth_entries(t, key, meta, &wanted, keep)?;
+    // The reply repeats elements, so a small request over large elements could ask for
+    // terabytes: bound what it would hold before building it.
+    let mut bytes = 0u64;
+    for d in draws {
+        if let Ok(i) = wanted.binary_search(d) {
+            if let Some((s, v)) = found.get(i) {
+                bytes += (s.len() + v.len() + DRAWN_ENTRY_OVERHEAD) as u64;
+                if bytes > MAX_DRAWN_BYTES {
+                    return Err(CmdError::new(format!(
+                        "ERR value is out of range, count with repetitions would build a reply over {} MB",
+                        MAX_DRAWN_BYTES >> 20
+                    )));
+                }
+            }
+        }
+    }
     let mut out = Vec::with_capacity(draws.len());
     for d in draws {
         if let Ok(i) = wanted.binary_search(d) {
@@ -203,6 +219,11 @@ pub(crate) fn drawn_entries(
     }
     Ok(out)
 }
+
+/// What a draw with repeats may hold for its reply (as proto-max-bulk-len bounds a value).
+const MAX_DRAWN_BYTES: u64 = 512 << 20;
+/// Memory per drawn element beyond its bytes (two vectors, then two reply frames).
+const DRAWN_ENTRY_OVERHEAD: usize = 64;
 
 /// The most elements a negative-count random draw (SRANDMEMBER, HRANDFIELD) may ask
 /// for. Redis streams any count; here the reply is built in memory, and an absurd

@@ -47,12 +47,10 @@ fn random_draws_with_extreme_counts_are_refused() {
 /// on top of an 800 MB `Vec` of cloned (field, value) pairs, about 3.5 GB in all for a
 /// 43-byte request; libFuzzer stops it at -malloc_limit_mb=1024. With a large member the
 /// same request asks for terabytes (`SADD s <1 MB>` then `SRANDMEMBER s -16777216` is
-/// 16 TB). The fix belongs in `coll::check_repeats` / `coll::drawn_entries` (a budget on
-/// count × entry size, or a lower cap), owned by the argument-hardening work; this test
-/// asserts a clear error for a reply of 1 GB and is ignored until that lands. Running it
-/// without the fix allocates a few GB.
+/// 16 TB). `coll::drawn_entries` now bounds the reply it would build (512 MB, element
+/// bytes plus overhead) before building it; this test asserts the clear error for a reply
+/// of 1 GB, and a 16M-repeat draw of a tiny field is refused too.
 #[test]
-#[ignore = "fuzz finding: random draws with repetition are capped by count, not bytes"]
 fn random_draws_with_repetition_are_capped_by_reply_size() {
     let mut db = Db::new();
     let member = "m".repeat(1024);
@@ -70,4 +68,17 @@ fn random_draws_with_repetition_are_capped_by_reply_size() {
         "HRANDFIELD of 1 GB answered {:.60}",
         r
     );
+    db.run(&["hset", "tiny", "a", "1"]);
+    let r = last(
+        &mut db,
+        &[&["hrandfield", "tiny", "-16777216", "withvalues"]],
+    );
+    assert!(
+        r.starts_with("E:ERR"),
+        "HRANDFIELD -16777216 answered {:.60}",
+        r
+    );
+    // An ordinary draw with repeats still works.
+    let r = last(&mut db, &[&["hrandfield", "tiny", "-1000"]]);
+    assert!(!r.starts_with("E:"), "{:.60}", r);
 }
