@@ -159,13 +159,17 @@ pub fn command(argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
     }
 }
 
-const DEFAULT_SECTIONS: [&str; 8] = [
+/// What INFO with no argument (or `default`) shows, in Redis's order.
+const DEFAULT_SECTIONS: [&str; 11] = [
     "server",
     "clients",
     "memory",
     "persistence",
     "stats",
     "replication",
+    "cpu",
+    "errorstats",
+    "cluster",
     "keyspace",
     "raft",
 ];
@@ -175,30 +179,26 @@ pub fn info(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_lowercase())
         .collect();
-    let all = wanted.iter().any(|w| w == "all" || w == "everything");
-    let sections: Vec<&str> = if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
-        DEFAULT_SECTIONS.to_vec()
-    } else if all {
-        let mut v = DEFAULT_SECTIONS.to_vec();
-        v.push("commandstats");
-        v
-    } else {
-        let known = [
-            "server",
-            "clients",
-            "memory",
-            "persistence",
-            "stats",
-            "replication",
-            "keyspace",
-            "raft",
-            "commandstats",
-        ];
-        known
-            .into_iter()
-            .filter(|k| wanted.iter().any(|w| w == k))
-            .collect()
-    };
+    let every = wanted.iter().any(|w| w == "all" || w == "everything");
+    let mut sections: Vec<&str> = Vec::new();
+    if wanted.is_empty() || every || wanted.iter().any(|w| w == "default") {
+        sections.extend(DEFAULT_SECTIONS);
+    }
+    if every || wanted.iter().any(|w| w == "commandstats") {
+        sections.push("commandstats");
+    }
+    // Named sections, in the order Redis prints them.
+    for k in DEFAULT_SECTIONS {
+        if !sections.contains(&k) && wanted.iter().any(|w| w == k) {
+            sections.push(k);
+        }
+    }
+    sections.sort_by_key(|s| {
+        DEFAULT_SECTIONS
+            .iter()
+            .position(|d| d == s)
+            .unwrap_or(DEFAULT_SECTIONS.len())
+    });
     let mut out = String::new();
     for s in sections {
         if !out.is_empty() {
@@ -227,7 +227,7 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 up,
                 up / 86400,
                 std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-                "",
+                shared.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             );
         }
         "clients" => {
@@ -270,12 +270,14 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             let s = &shared.stats;
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_messages_delivered:{}\r\npubsub_stale_messages_skipped:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nrejected_calls:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_messages_delivered:{}\r\npubsub_stale_messages_skipped:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),
                 s.net_input_bytes.load(Ordering::Relaxed),
                 s.net_output_bytes.load(Ordering::Relaxed),
+                s.ops_per_sec().round() as u64,
                 s.rejected_connections.load(Ordering::Relaxed),
+                s.rejected_calls(),
                 s.error_replies.load(Ordering::Relaxed),
                 shared.broker.channels(crate::pubsub::Kind::Channel, None).len(),
                 shared.broker.numpat(),
@@ -346,6 +348,28 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 }
             }
         }
+        "cpu" => {
+            let (sys, user) = cpu_seconds(false);
+            let (csys, cuser) = cpu_seconds(true);
+            let _ = write!(
+                o,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{csys:.6}\r\nused_cpu_user_children:{cuser:.6}\r\n"
+            );
+        }
+        "errorstats" => {
+            o.push_str("# Errorstats\r\n");
+            let mut errs: Vec<(String, u64)> = shared
+                .stats
+                .errors
+                .lock()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default();
+            errs.sort();
+            for (prefix, n) in errs {
+                let _ = write!(o, "errorstat_{prefix}:count={n}\r\n");
+            }
+        }
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
             for (c, v) in engine::COMMANDS().iter().zip(&shared.stats.per_cmd) {
@@ -365,6 +389,53 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         }
         _ => {}
     }
+}
+
+/// The layout of Linux's `struct rusage` on 64-bit targets.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[repr(C)]
+struct Rusage {
+    utime: [i64; 2],
+    stime: [i64; 2],
+    rest: [i64; 14],
+}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+extern "C" {
+    fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+}
+
+/// (system, user) CPU seconds of this process, or of its waited-for children.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn cpu_seconds(children: bool) -> (f64, f64) {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    let mut r = Rusage {
+        utime: [0; 2],
+        stime: [0; 2],
+        rest: [0; 14],
+    };
+    // SAFETY: `r` is a valid, writable struct rusage for the duration of the call.
+    let rc = unsafe {
+        getrusage(
+            if children {
+                RUSAGE_CHILDREN
+            } else {
+                RUSAGE_SELF
+            },
+            &mut r,
+        )
+    };
+    if rc != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |tv: [i64; 2]| tv[0] as f64 + tv[1] as f64 / 1e6;
+    (secs(r.stime), secs(r.utime))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn cpu_seconds(_children: bool) -> (f64, f64) {
+    (0.0, 0.0)
 }
 
 fn rss_bytes() -> u64 {
@@ -389,40 +460,751 @@ fn human(b: u64) -> String {
     format!("{v:.2}{u}")
 }
 
-/// Settings CONFIG knows: (name, writable).
-const SETTINGS: [(&str, bool); 12] = [
-    ("bind", false),
-    ("port", false),
-    ("databases", false),
-    ("dir", false),
-    ("maxclients", true),
-    ("appendonly", false),
-    ("appendfsync", false),
-    ("proto-max-bulk-len", false),
-    ("maxmemory", false),
-    ("maxmemory-policy", false),
-    ("notify-keyspace-events", true),
-    ("client-output-buffer-limit", true),
+/// How CONFIG SET checks a parameter's value (Redis 7.0's rules).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Fixed at startup ("can't set immutable config").
+    Immutable,
+    /// Redis refuses it unless enable-protected-configs ("can't set protected config").
+    Protected,
+    Bool,
+    Int(i64, i64),
+    /// Bytes, with an optional k/kb/m/mb/g/gb unit.
+    Mem,
+    MemOrPercent,
+    Enum(&'static [&'static str]),
+    /// Pairs of integers (seconds changes ...) or "".
+    Save,
+    Percentiles,
+    /// Any string.
+    Str,
+    /// Checked and applied by name (see `check_special`).
+    Special,
+}
+
+/// One Redis 7.0 parameter: name, value until set, check, and the name it is an alias of.
+struct Param {
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    alias_of: Option<&'static str>,
+}
+
+impl Param {
+    fn canonical(&self) -> &'static str {
+        self.alias_of.unwrap_or(self.name)
+    }
+}
+
+const fn p(
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+    alias_of: Option<&'static str>,
+) -> Param {
+    Param {
+        name,
+        default,
+        kind,
+        alias_of,
+    }
+}
+
+/// Every parameter `CONFIG GET *` lists in redis-server 7.0.15, with its default and
+/// check. The ones Meridian acts on are read and applied in `live` and `apply`; the
+/// rest are stored per node in `Shared::tunables` and otherwise ignored.
+const PARAMS: &[Param] = &[
+    p(
+        "acl-pubsub-default",
+        "resetchannels",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        None,
+    ),
+    p("aclfile", "", Kind::Immutable, None),
+    p(
+        "acllog-max-len",
+        "128",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("active-defrag-cycle-max", "25", Kind::Int(1, 99), None),
+    p("active-defrag-cycle-min", "1", Kind::Int(1, 99), None),
+    p("active-defrag-ignore-bytes", "104857600", Kind::Mem, None),
+    p(
+        "active-defrag-max-scan-fields",
+        "1000",
+        Kind::Int(1, 9223372036854775807),
+        None,
+    ),
+    p(
+        "active-defrag-threshold-lower",
+        "10",
+        Kind::Int(0, 1000),
+        None,
+    ),
+    p(
+        "active-defrag-threshold-upper",
+        "100",
+        Kind::Int(0, 1000),
+        None,
+    ),
+    p("active-expire-effort", "1", Kind::Int(1, 10), None),
+    p("activedefrag", "no", Kind::Bool, None),
+    p("activerehashing", "yes", Kind::Bool, None),
+    p("always-show-logo", "no", Kind::Immutable, None),
+    p("aof-disable-auto-gc", "no", Kind::Bool, None),
+    p("aof-load-truncated", "yes", Kind::Bool, None),
+    p("aof-rewrite-incremental-fsync", "yes", Kind::Bool, None),
+    p("aof-timestamp-enabled", "no", Kind::Bool, None),
+    p("aof-use-rdb-preamble", "yes", Kind::Bool, None),
+    p("aof_rewrite_cpulist", "", Kind::Immutable, None),
+    p("appenddirname", "appendonlydir", Kind::Immutable, None),
+    p("appendfilename", "appendonly.aof", Kind::Immutable, None),
+    p(
+        "appendfsync",
+        "always",
+        Kind::Enum(&["everysec", "always", "no"]),
+        None,
+    ),
+    p("appendonly", "yes", Kind::Bool, None),
+    p("auto-aof-rewrite-min-size", "67108864", Kind::Mem, None),
+    p(
+        "auto-aof-rewrite-percentage",
+        "100",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p("bgsave_cpulist", "", Kind::Immutable, None),
+    p("bind", "", Kind::Immutable, None),
+    p("bind-source-addr", "", Kind::Str, None),
+    p("bio_cpulist", "", Kind::Immutable, None),
+    p(
+        "busy-reply-threshold",
+        "5000",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::Special,
+        None,
+    ),
+    p("client-query-buffer-limit", "1073741824", Kind::Mem, None),
+    p(
+        "cluster-allow-pubsubshard-when-down",
+        "yes",
+        Kind::Bool,
+        None,
+    ),
+    p("cluster-allow-reads-when-down", "no", Kind::Bool, None),
+    p("cluster-allow-replica-migration", "yes", Kind::Bool, None),
+    p("cluster-announce-bus-port", "0", Kind::Int(0, 65535), None),
+    p("cluster-announce-hostname", "", Kind::Str, None),
+    p("cluster-announce-ip", "", Kind::Str, None),
+    p("cluster-announce-port", "0", Kind::Int(0, 65535), None),
+    p("cluster-announce-tls-port", "0", Kind::Int(0, 65535), None),
+    p("cluster-config-file", "nodes.conf", Kind::Immutable, None),
+    p("cluster-enabled", "no", Kind::Immutable, None),
+    p("cluster-link-sendbuf-limit", "0", Kind::Mem, None),
+    p(
+        "cluster-migration-barrier",
+        "1",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p(
+        "cluster-node-timeout",
+        "15000",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("cluster-port", "0", Kind::Immutable, None),
+    p(
+        "cluster-preferred-endpoint-type",
+        "ip",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+        None,
+    ),
+    p("cluster-replica-no-failover", "no", Kind::Bool, None),
+    p(
+        "cluster-replica-validity-factor",
+        "10",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p("cluster-require-full-coverage", "yes", Kind::Bool, None),
+    p(
+        "cluster-slave-no-failover",
+        "no",
+        Kind::Bool,
+        Some("cluster-replica-no-failover"),
+    ),
+    p(
+        "cluster-slave-validity-factor",
+        "10",
+        Kind::Int(0, 2147483647),
+        Some("cluster-replica-validity-factor"),
+    ),
+    p("crash-log-enabled", "yes", Kind::Bool, None),
+    p("crash-memcheck-enabled", "yes", Kind::Bool, None),
+    p("daemonize", "no", Kind::Immutable, None),
+    p("databases", "16", Kind::Immutable, None),
+    p("dbfilename", "dump.rdb", Kind::Protected, None),
+    p("dir", "", Kind::Protected, None),
+    p("disable-thp", "yes", Kind::Immutable, None),
+    p("dynamic-hz", "yes", Kind::Bool, None),
+    p("enable-debug-command", "no", Kind::Immutable, None),
+    p("enable-module-command", "no", Kind::Immutable, None),
+    p("enable-protected-configs", "no", Kind::Immutable, None),
+    p(
+        "hash-max-listpack-entries",
+        "512",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("hash-max-listpack-value", "64", Kind::Mem, None),
+    p(
+        "hash-max-ziplist-entries",
+        "512",
+        Kind::Int(0, 9223372036854775807),
+        Some("hash-max-listpack-entries"),
+    ),
+    p(
+        "hash-max-ziplist-value",
+        "64",
+        Kind::Mem,
+        Some("hash-max-listpack-value"),
+    ),
+    p("hll-sparse-max-bytes", "3000", Kind::Mem, None),
+    p("hz", "10", Kind::Int(0, 2147483647), None),
+    p("ignore-warnings", "", Kind::Str, None),
+    p("io-threads", "1", Kind::Immutable, None),
+    p("io-threads-do-reads", "no", Kind::Immutable, None),
+    p("jemalloc-bg-thread", "yes", Kind::Bool, None),
+    p(
+        "latency-monitor-threshold",
+        "0",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("latency-tracking", "yes", Kind::Bool, None),
+    p(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Percentiles,
+        None,
+    ),
+    p("lazyfree-lazy-eviction", "no", Kind::Bool, None),
+    p("lazyfree-lazy-expire", "no", Kind::Bool, None),
+    p("lazyfree-lazy-server-del", "no", Kind::Bool, None),
+    p("lazyfree-lazy-user-del", "no", Kind::Bool, None),
+    p("lazyfree-lazy-user-flush", "no", Kind::Bool, None),
+    p("lfu-decay-time", "1", Kind::Int(0, 2147483647), None),
+    p("lfu-log-factor", "10", Kind::Int(0, 2147483647), None),
+    p("list-compress-depth", "0", Kind::Int(0, 2147483647), None),
+    p(
+        "list-max-listpack-size",
+        "-2",
+        Kind::Int(-2147483648, 2147483647),
+        None,
+    ),
+    p(
+        "list-max-ziplist-size",
+        "-2",
+        Kind::Int(-2147483648, 2147483647),
+        Some("list-max-listpack-size"),
+    ),
+    p("logfile", "", Kind::Immutable, None),
+    p(
+        "loglevel",
+        "notice",
+        Kind::Enum(&["debug", "verbose", "notice", "warning"]),
+        None,
+    ),
+    p(
+        "lua-time-limit",
+        "5000",
+        Kind::Int(0, 9223372036854775807),
+        Some("busy-reply-threshold"),
+    ),
+    p("masterauth", "", Kind::Str, None),
+    p("masteruser", "", Kind::Str, None),
+    p("maxclients", "10000", Kind::Int(1, 4294967295), None),
+    p("maxmemory", "0", Kind::Immutable, None),
+    p("maxmemory-clients", "0", Kind::MemOrPercent, None),
+    p("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100), None),
+    p("maxmemory-policy", "noeviction", Kind::Immutable, None),
+    p("maxmemory-samples", "5", Kind::Int(1, 2147483647), None),
+    p("min-replicas-max-lag", "10", Kind::Int(0, 2147483647), None),
+    p("min-replicas-to-write", "0", Kind::Int(0, 2147483647), None),
+    p(
+        "min-slaves-max-lag",
+        "10",
+        Kind::Int(0, 2147483647),
+        Some("min-replicas-max-lag"),
+    ),
+    p(
+        "min-slaves-to-write",
+        "0",
+        Kind::Int(0, 2147483647),
+        Some("min-replicas-to-write"),
+    ),
+    p("no-appendfsync-on-rewrite", "no", Kind::Bool, None),
+    p("notify-keyspace-events", "", Kind::Special, None),
+    p(
+        "oom-score-adj",
+        "no",
+        Kind::Enum(&["no", "yes", "relative", "absolute"]),
+        None,
+    ),
+    p("oom-score-adj-values", "0 200 800", Kind::Special, None),
+    p("pidfile", "", Kind::Immutable, None),
+    p("port", "", Kind::Immutable, None),
+    p(
+        "proc-title-template",
+        "{title} {listen-addr} {server-mode}",
+        Kind::Str,
+        None,
+    ),
+    p(
+        "propagation-error-behavior",
+        "ignore",
+        Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+        None,
+    ),
+    p("protected-mode", "yes", Kind::Bool, None),
+    p("proto-max-bulk-len", "536870912", Kind::Immutable, None),
+    p("rdb-del-sync-files", "no", Kind::Bool, None),
+    p("rdb-save-incremental-fsync", "yes", Kind::Bool, None),
+    p("rdbchecksum", "yes", Kind::Immutable, None),
+    p("rdbcompression", "yes", Kind::Bool, None),
+    p("repl-backlog-size", "1048576", Kind::Mem, None),
+    p(
+        "repl-backlog-ttl",
+        "3600",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("repl-disable-tcp-nodelay", "no", Kind::Bool, None),
+    p(
+        "repl-diskless-load",
+        "disabled",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+        None,
+    ),
+    p("repl-diskless-sync", "yes", Kind::Bool, None),
+    p(
+        "repl-diskless-sync-delay",
+        "5",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p(
+        "repl-diskless-sync-max-replicas",
+        "0",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p(
+        "repl-ping-replica-period",
+        "10",
+        Kind::Int(1, 2147483647),
+        None,
+    ),
+    p(
+        "repl-ping-slave-period",
+        "10",
+        Kind::Int(1, 2147483647),
+        Some("repl-ping-replica-period"),
+    ),
+    p("repl-timeout", "60", Kind::Int(1, 2147483647), None),
+    p("replica-announce-ip", "", Kind::Str, None),
+    p("replica-announce-port", "0", Kind::Int(0, 65535), None),
+    p("replica-announced", "yes", Kind::Bool, None),
+    p("replica-ignore-disk-write-errors", "no", Kind::Bool, None),
+    p("replica-ignore-maxmemory", "yes", Kind::Bool, None),
+    p("replica-lazy-flush", "no", Kind::Bool, None),
+    p("replica-priority", "100", Kind::Int(0, 2147483647), None),
+    p("replica-read-only", "yes", Kind::Bool, None),
+    p("replica-serve-stale-data", "yes", Kind::Bool, None),
+    p("replicaof", "", Kind::Immutable, None),
+    p("requirepass", "", Kind::Immutable, None),
+    p(
+        "sanitize-dump-payload",
+        "no",
+        Kind::Enum(&["no", "yes", "clients"]),
+        None,
+    ),
+    p("save", "3600 1 300 100 60 10000", Kind::Save, None),
+    p("server_cpulist", "", Kind::Immutable, None),
+    p(
+        "set-max-intset-entries",
+        "512",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("set-proc-title", "yes", Kind::Immutable, None),
+    p(
+        "shutdown-on-sigint",
+        "default",
+        Kind::Enum(&["default", "save", "nosave", "now", "force"]),
+        None,
+    ),
+    p(
+        "shutdown-on-sigterm",
+        "default",
+        Kind::Enum(&["default", "save", "nosave", "now", "force"]),
+        None,
+    ),
+    p("shutdown-timeout", "10", Kind::Int(0, 2147483647), None),
+    p(
+        "slave-announce-ip",
+        "",
+        Kind::Str,
+        Some("replica-announce-ip"),
+    ),
+    p(
+        "slave-announce-port",
+        "0",
+        Kind::Int(0, 65535),
+        Some("replica-announce-port"),
+    ),
+    p(
+        "slave-ignore-maxmemory",
+        "yes",
+        Kind::Bool,
+        Some("replica-ignore-maxmemory"),
+    ),
+    p(
+        "slave-lazy-flush",
+        "no",
+        Kind::Bool,
+        Some("replica-lazy-flush"),
+    ),
+    p(
+        "slave-priority",
+        "100",
+        Kind::Int(0, 2147483647),
+        Some("replica-priority"),
+    ),
+    p(
+        "slave-read-only",
+        "yes",
+        Kind::Bool,
+        Some("replica-read-only"),
+    ),
+    p(
+        "slave-serve-stale-data",
+        "yes",
+        Kind::Bool,
+        Some("replica-serve-stale-data"),
+    ),
+    p("slaveof", "", Kind::Immutable, Some("replicaof")),
+    p(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int(-1, 9223372036854775807),
+        None,
+    ),
+    p(
+        "slowlog-max-len",
+        "128",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("socket-mark-id", "0", Kind::Immutable, None),
+    p("stop-writes-on-bgsave-error", "yes", Kind::Bool, None),
+    p("stream-node-max-bytes", "4096", Kind::Mem, None),
+    p(
+        "stream-node-max-entries",
+        "100",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("supervised", "no", Kind::Immutable, None),
+    p("syslog-enabled", "no", Kind::Immutable, None),
+    p("syslog-facility", "local0", Kind::Immutable, None),
+    p("syslog-ident", "redis", Kind::Immutable, None),
+    p("tcp-backlog", "511", Kind::Immutable, None),
+    p("tcp-keepalive", "300", Kind::Int(0, 2147483647), None),
+    p("timeout", "0", Kind::Int(0, 2147483647), None),
+    p(
+        "tls-auth-clients",
+        "yes",
+        Kind::Enum(&["no", "yes", "optional"]),
+        None,
+    ),
+    p("tls-ca-cert-dir", "", Kind::Str, None),
+    p("tls-ca-cert-file", "", Kind::Str, None),
+    p("tls-cert-file", "", Kind::Str, None),
+    p("tls-ciphers", "", Kind::Str, None),
+    p("tls-ciphersuites", "", Kind::Str, None),
+    p("tls-client-cert-file", "", Kind::Str, None),
+    p("tls-client-key-file", "", Kind::Str, None),
+    p("tls-client-key-file-pass", "", Kind::Str, None),
+    p("tls-cluster", "no", Kind::Bool, None),
+    p("tls-dh-params-file", "", Kind::Str, None),
+    p("tls-key-file", "", Kind::Str, None),
+    p("tls-key-file-pass", "", Kind::Str, None),
+    p("tls-port", "0", Kind::Int(0, 65535), None),
+    p("tls-prefer-server-ciphers", "no", Kind::Bool, None),
+    p("tls-protocols", "", Kind::Str, None),
+    p("tls-replication", "no", Kind::Bool, None),
+    p(
+        "tls-session-cache-size",
+        "20480",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p(
+        "tls-session-cache-timeout",
+        "300",
+        Kind::Int(0, 2147483647),
+        None,
+    ),
+    p("tls-session-caching", "yes", Kind::Bool, None),
+    p(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("unixsocket", "", Kind::Immutable, None),
+    p("unixsocketperm", "0", Kind::Immutable, None),
+    p(
+        "zset-max-listpack-entries",
+        "128",
+        Kind::Int(0, 9223372036854775807),
+        None,
+    ),
+    p("zset-max-listpack-value", "64", Kind::Mem, None),
+    p(
+        "zset-max-ziplist-entries",
+        "128",
+        Kind::Int(0, 9223372036854775807),
+        Some("zset-max-listpack-entries"),
+    ),
+    p(
+        "zset-max-ziplist-value",
+        "64",
+        Kind::Mem,
+        Some("zset-max-listpack-value"),
+    ),
 ];
 
-fn setting(shared: &Shared, name: &str) -> String {
-    match name {
+fn param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name == name)
+}
+
+/// Values that come from the node rather than from what CONFIG SET stored.
+fn live(shared: &Shared, canonical: &str) -> Option<String> {
+    Some(match canonical {
         "bind" => shared.cfg.bind.clone(),
         "port" => shared.local.port().to_string(),
         "databases" => keys::DATABASES.to_string(),
         "dir" => shared.cfg.data_dir.display().to_string(),
         "maxclients" => shared.maxclients.load(Ordering::Relaxed).to_string(),
-        "appendonly" => "yes".into(),
-        "appendfsync" => "always".into(),
         "proto-max-bulk-len" => (512u64 << 20).to_string(),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
+        // Not shown, as Meridian's password is set with --password / ACL SETUSER.
+        "requirepass" => String::new(),
+        "cluster-enabled" => "no".into(),
         "notify-keyspace-events" => {
             engine::events::flags_to_string(shared.broker.keyspace_flags_value())
         }
         "client-output-buffer-limit" => shared.obuf.config_string(),
-        _ => String::new(),
+        "busy-reply-threshold" => shared.busy_after_ms.load(Ordering::Relaxed).to_string(),
+        _ => return None,
+    })
+}
+
+fn value_of(shared: &Shared, p: &Param) -> String {
+    if let Some(v) = live(shared, p.canonical()) {
+        return v;
     }
+    if let Some(v) = shared
+        .tunables
+        .lock()
+        .ok()
+        .and_then(|t| t.get(p.canonical()).cloned())
+    {
+        return v;
+    }
+    match param(p.canonical()) {
+        Some(c) => c.default.to_string(),
+        None => p.default.to_string(),
+    }
+}
+
+/// Redis's memtoll: digits with an optional unit; None if malformed or negative.
+fn parse_memory(v: &str) -> Option<u64> {
+    let lower = v.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Checks a value as Redis 7.0 would; Ok(the value as CONFIG GET then shows it).
+fn check(p: &Param, raw: &[u8]) -> Result<String, String> {
+    let v = String::from_utf8_lossy(raw).into_owned();
+    match p.kind {
+        Kind::Immutable => Err("can't set immutable config".into()),
+        Kind::Protected => Err("can't set protected config".into()),
+        Kind::Str => Ok(v),
+        Kind::Bool => match v.to_ascii_lowercase().as_str() {
+            "yes" => Ok("yes".into()),
+            "no" => Ok("no".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Int(lo, hi) => {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            if n < lo || n > hi {
+                return Err(format!("argument must be between {lo} and {hi} inclusive"));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Mem => parse_memory(&v)
+            .filter(|&n| n <= i64::MAX as u64)
+            .map(|n| n.to_string())
+            .ok_or_else(|| "argument must be a memory value".into()),
+        Kind::MemOrPercent => {
+            if let Some(pct) = v.strip_suffix('%') {
+                match pct.parse::<u64>() {
+                    Ok(n) => Ok(format!("{n}%")),
+                    Err(_) => Err("argument must be a memory or percent value".into()),
+                }
+            } else {
+                parse_memory(&v)
+                    .map(|n| n.to_string())
+                    .ok_or_else(|| "argument must be a memory or percent value".into())
+            }
+        }
+        Kind::Enum(opts) => {
+            let lower = v.to_ascii_lowercase();
+            match opts.iter().find(|o| **o == lower) {
+                Some(o) => Ok(o.to_string()),
+                None => Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    opts.join(", ")
+                )),
+            }
+        }
+        Kind::Save => {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            let ok = parts.len() % 2 == 0 && parts.iter().all(|x| x.parse::<u32>().is_ok());
+            if !ok {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(parts
+                .iter()
+                .map(|x| x.parse::<u32>().unwrap_or(0).to_string())
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+        Kind::Percentiles => {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            let ok = parts
+                .iter()
+                .all(|x| x.parse::<f64>().is_ok_and(|f| (0.0..=100.0).contains(&f)));
+            if !ok {
+                return Err("Invalid latency-tracking-info-percentiles parameters".into());
+            }
+            Ok(parts.join(" "))
+        }
+        Kind::Special => check_special(p.name, &v),
+    }
+}
+
+fn check_special(name: &str, v: &str) -> Result<String, String> {
+    match name {
+        "notify-keyspace-events" => match engine::events::parse_flags(v.as_bytes()) {
+            Some(_) => Ok(v.to_string()),
+            None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        },
+        // Checked on a scratch copy: nothing changes unless all is valid.
+        "client-output-buffer-limit" => crate::clients::OutputLimits::default()
+            .set(v)
+            .map(|_| v.to_string())
+            .map_err(|why| why.to_string()),
+        "oom-score-adj-values" => {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            let ok = parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|x| x.parse::<i32>().is_ok_and(|n| (-2000..=2000).contains(&n)));
+            if !ok {
+                return Err("Invalid oom-score-adj-values".into());
+            }
+            Ok(parts.join(" "))
+        }
+        _ => Ok(v.to_string()),
+    }
+}
+
+/// Applies one checked value: to the node where Meridian acts on it, else stored.
+fn apply(shared: &Shared, p: &Param, v: String) {
+    match p.canonical() {
+        "maxclients" => shared
+            .maxclients
+            .store(v.parse().unwrap_or(10_000), Ordering::Relaxed),
+        "busy-reply-threshold" => shared
+            .busy_after_ms
+            .store(v.parse().unwrap_or(5_000), Ordering::Relaxed),
+        "notify-keyspace-events" => {
+            if let Some(f) = engine::events::parse_flags(v.as_bytes()) {
+                shared.broker.set_keyspace_flags(f);
+            }
+        }
+        "client-output-buffer-limit" => {
+            let _ = shared.obuf.set(&v);
+        }
+        name => {
+            if let Ok(mut t) = shared.tunables.lock() {
+                t.insert(name, v);
+            }
+        }
+    }
+}
+
+/// CONFIG REWRITE: the node settings CONFIG SET can change that the TOML file knows
+/// (`maxclients`) are written into the --config file, other keys kept.
+fn rewrite(shared: &Shared) -> Result<Frame, CmdError> {
+    let Some(path) = &shared.config_file else {
+        return Err(CmdError::new(
+            "ERR The server is running without a config file",
+        ));
+    };
+    let fail = |e: String| CmdError::new(format!("ERR Rewriting config file: {e}"));
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let mut doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| fail(e.to_string()))?;
+    doc.insert(
+        "maxclients".into(),
+        toml::Value::Integer(shared.maxclients.load(Ordering::Relaxed) as i64),
+    );
+    let out = toml::to_string(&doc).map_err(|e| fail(e.to_string()))?;
+    let tmp = path.with_extension("toml.rewrite");
+    std::fs::write(&tmp, out)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Frame::ok())
 }
 
 pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
@@ -430,76 +1212,43 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
     match sub.as_str() {
         "GET" if argv.len() >= 3 => {
             let mut pairs = Vec::new();
-            for (name, _) in SETTINGS {
+            for p in PARAMS {
                 if argv[2..]
                     .iter()
-                    .any(|p| engine::glob_match(p, name.as_bytes(), true))
+                    .any(|pat| engine::glob_match(pat, p.name.as_bytes(), true))
                 {
-                    pairs.push((bulk(name), bulk(setting(shared, name))));
+                    pairs.push((bulk(p.name), bulk(value_of(shared, p))));
                 }
             }
             Ok(Frame::Map(pairs))
         }
         "SET" if argv.len() >= 4 && argv.len() % 2 == 0 => {
-            let mut changes = Vec::new();
-            let mut notify = None;
-            let mut obuf = Vec::new();
+            // Everything is checked before anything changes (all or nothing).
+            let mut checked: Vec<(&'static Param, String)> = Vec::new();
             for pair in argv[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
-                match SETTINGS.iter().find(|(n, _)| *n == name) {
-                    None => {
-                        return Err(CmdError::new(format!(
-                            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                        )))
-                    }
-                    Some((_, false)) => {
-                        return Err(CmdError::new(format!(
-                            "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-                        )))
-                    }
-                    Some(_) => {}
+                let Some(p) = param(&name) else {
+                    return Err(CmdError::new(format!(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                    )));
+                };
+                let failed = |why: &str| {
+                    CmdError::new(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                    ))
+                };
+                if checked.iter().any(|(q, _)| q.canonical() == p.canonical()) {
+                    return Err(failed("duplicate parameter"));
                 }
-                match name.as_str() {
-                    "maxclients" => match args::parse_i64_opt(&pair[1]) {
-                        Some(v) if v >= 1 => changes.push(v as usize),
-                        _ => {
-                            return Err(CmdError::new(format!(
-                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be a positive integer"
-                            )))
-                        }
-                    },
-                    "notify-keyspace-events" => match engine::events::parse_flags(&pair[1]) {
-                        Some(f) => notify = Some(f),
-                        None => {
-                            return Err(CmdError::new(format!(
-                                "ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
-                            )))
-                        }
-                    },
-                    "client-output-buffer-limit" => {
-                        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-                        // Checked on a scratch copy: nothing changes unless all is valid.
-                        if let Err(why) = crate::clients::OutputLimits::default().set(&value) {
-                            return Err(CmdError::new(format!(
-                                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
-                            )));
-                        }
-                        obuf.push(value);
-                    }
-                    _ => return Err(CmdError::new(format!("ERR CONFIG SET of '{name}' is not supported"))),
-                }
+                let v = check(p, &pair[1]).map_err(|why| failed(&why))?;
+                checked.push((p, v));
             }
-            for v in changes {
-                shared.maxclients.store(v, Ordering::Relaxed);
-            }
-            if let Some(f) = notify {
-                shared.broker.set_keyspace_flags(f);
-            }
-            for v in obuf {
-                let _ = shared.obuf.set(&v);
+            for (p, v) in checked {
+                apply(shared, p, v);
             }
             Ok(Frame::ok())
         }
+        "REWRITE" if argv.len() == 2 => rewrite(shared),
         "RESETSTAT" if argv.len() == 2 => {
             shared.stats.reset();
             Ok(Frame::ok())
@@ -511,6 +1260,8 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
                 "    Return parameters matching the glob-like <pattern> and their values.",
                 "SET <directive> <value>",
                 "    Set the configuration <directive> to <value>.",
+                "REWRITE",
+                "    Write the current configuration to the --config file.",
                 "RESETSTAT",
                 "    Reset statistics reported by the INFO command.",
                 "HELP",
@@ -520,7 +1271,7 @@ pub fn config(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, CmdError> {
             .map(|s| Frame::Simple(s.to_string()))
             .collect(),
         )),
-        "GET" | "SET" | "RESETSTAT" | "HELP" => Err(CmdError::new(format!(
+        "GET" | "SET" | "RESETSTAT" | "REWRITE" | "HELP" => Err(CmdError::new(format!(
             "ERR wrong number of arguments for 'config|{}' command",
             sub.to_lowercase()
         ))),

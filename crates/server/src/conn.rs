@@ -226,6 +226,9 @@ async fn connection_loop(
                     if over {
                         return;
                     }
+                    if let Frame::Error(e) = f {
+                        shared.stats.count_error(e);
+                    }
                     resp::encode(f, resp3, &mut out);
                     // Redis checks the hard limit as replies are added: the client is
                     // closed without the rest.

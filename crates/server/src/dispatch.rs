@@ -74,8 +74,11 @@ pub async fn run_batch(
             );
             continue;
         }
-        if let Some(reply) = script_control(spec, &argv) {
+        if let Some(reply) = script_control(shared, spec, &argv) {
             flush_writes(shared, sess, &mut pending, emit).await;
+            if reply.is_error() {
+                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            }
             emit(&reply, sess.resp3);
             continue;
         }
@@ -214,12 +217,10 @@ pub(crate) fn try_script(
     }
 }
 
-/// How long a script may run before other clients get BUSY (Redis's busy-reply-threshold).
-const BUSY_AFTER_MS: u64 = 5_000;
-
 /// SCRIPT KILL, and Redis's BUSY reply to everything else while a script has been
 /// running longer than the threshold.
-fn script_control(spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame> {
+/// How long a script may run first is `busy-reply-threshold` (`Shared::busy_after_ms`).
+fn script_control(shared: &Shared, spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame> {
     let is_kill = (spec.name == "script" || spec.name == "function")
         && argv.len() == 2
         && engine::args::is(&argv[1], "kill");
@@ -243,7 +244,9 @@ fn script_control(spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame>
     // FUNCTION STATS is allowed while busy too (Redis flags it allow_busy).
     let is_stats =
         spec.name == "function" && argv.len() == 2 && engine::args::is(&argv[1], "stats");
-    if now.saturating_sub(since) < BUSY_AFTER_MS || spec.flags & flags::ALLOW_BUSY != 0 || is_stats
+    if now.saturating_sub(since) < shared.busy_after_ms.load(Ordering::Relaxed)
+        || spec.flags & flags::ALLOW_BUSY != 0
+        || is_stats
     {
         return None;
     }

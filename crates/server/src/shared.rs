@@ -4,9 +4,10 @@ use crate::clients::Clients;
 use crate::config::Config;
 use consensus::Node;
 use engine::CommandSpec;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 pub struct Shared {
@@ -25,6 +26,31 @@ pub struct Shared {
     pub open_conns: AtomicUsize,
     /// `client-output-buffer-limit`.
     pub obuf: Arc<crate::clients::OutputLimits>,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): how long a script runs before
+    /// other clients get BUSY, in milliseconds.
+    pub busy_after_ms: AtomicU64,
+    /// Redis parameters CONFIG SET accepted that Meridian stores but does not act on,
+    /// by canonical name (see `admin_cmds::PARAMS`).
+    pub tunables: Mutex<HashMap<&'static str, String>>,
+    /// The --config file (MERIDIAN_CONFIG) this node was started with, for CONFIG REWRITE.
+    pub config_file: Option<std::path::PathBuf>,
+}
+
+/// The --config option as the command line (or MERIDIAN_CONFIG) gave it.
+fn config_file_arg() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy().into_owned();
+        if a == "--config" {
+            return args.next().map(Into::into);
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(v.into());
+        }
+    }
+    std::env::var_os("MERIDIAN_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(Into::into)
 }
 
 /// A connection's place under `maxclients`, given back when dropped.
@@ -50,6 +76,9 @@ impl Shared {
             maxclients: AtomicUsize::new(cfg.maxclients),
             open_conns: AtomicUsize::new(0),
             obuf: Arc::new(crate::clients::OutputLimits::default()),
+            busy_after_ms: AtomicU64::new(5_000),
+            tunables: Mutex::new(HashMap::new()),
+            config_file: config_file_arg(),
             cfg,
             local,
             password: RwLock::new(password),
@@ -96,7 +125,19 @@ pub struct Stats {
     pub error_replies: AtomicU64,
     /// Per command, indexed like engine::COMMANDS(): calls, microseconds, failed calls.
     pub per_cmd: Vec<[AtomicU64; 3]>,
+    /// Error replies sent to RESP clients, by their first word (INFO errorstats).
+    pub errors: Mutex<HashMap<String, u64>>,
+    /// (time, commands_processed) taken at most every OPS_SAMPLE_MS, for
+    /// instantaneous_ops_per_sec.
+    ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// Milliseconds after `born` of the newest sample.
+    last_sample_ms: AtomicU64,
+    born: Instant,
 }
+
+const OPS_SAMPLE_MS: u64 = 100;
+/// The window instantaneous_ops_per_sec averages over.
+const OPS_WINDOW: std::time::Duration = std::time::Duration::from_millis(1_600);
 
 impl Stats {
     fn new() -> Stats {
@@ -111,11 +152,82 @@ impl Stats {
             per_cmd: (0..n)
                 .map(|_| [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)])
                 .collect(),
+            errors: Mutex::new(HashMap::new()),
+            ops_samples: Mutex::new(VecDeque::new()),
+            last_sample_ms: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
+    /// Counts one error reply under its prefix ("ERR", "WRONGTYPE", "BUSY", ...).
+    pub fn count_error(&self, msg: &str) {
+        let prefix = msg.split(' ').next().unwrap_or("ERR");
+        let prefix = if prefix.is_empty() { "ERR" } else { prefix };
+        if let Ok(mut m) = self.errors.lock() {
+            // Redis caps the table too, so a client cannot grow it without bound.
+            if m.len() < 128 || m.contains_key(prefix) {
+                *m.entry(prefix.to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Commands per second over the last OPS_WINDOW (0 when idle).
+    pub fn ops_per_sec(&self) -> f64 {
+        let now = Instant::now();
+        let count = self.commands_processed.load(Ordering::Relaxed);
+        let Ok(q) = self.ops_samples.lock() else {
+            return 0.0;
+        };
+        let Some(&(t, c)) = q.iter().find(|(t, _)| now.duration_since(*t) <= OPS_WINDOW) else {
+            return 0.0;
+        };
+        let secs = now
+            .duration_since(t)
+            .as_secs_f64()
+            .max(OPS_SAMPLE_MS as f64 / 1000.0);
+        count.saturating_sub(c) as f64 / secs
+    }
+
+    fn sample_ops(&self, count: u64) {
+        let ms = self.born.elapsed().as_millis() as u64;
+        let last = self.last_sample_ms.load(Ordering::Relaxed);
+        if ms < last + OPS_SAMPLE_MS
+            || self
+                .last_sample_ms
+                .compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if let Ok(mut q) = self.ops_samples.lock() {
+            let now = Instant::now();
+            q.push_back((now, count));
+            while q
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > OPS_WINDOW)
+                || q.len() > 64
+            {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// Commands rejected before they ran (unknown, wrong arity, NOAUTH, ACL, BUSY):
+    /// error replies not counted as a failed call of some command.
+    pub fn rejected_calls(&self) -> u64 {
+        let failed: u64 = self
+            .per_cmd
+            .iter()
+            .map(|c| c[2].load(Ordering::Relaxed))
+            .sum();
+        self.error_replies
+            .load(Ordering::Relaxed)
+            .saturating_sub(failed)
+    }
+
     pub fn record(&self, spec: &'static CommandSpec, usec: u64, failed: bool) {
-        self.commands_processed.fetch_add(1, Ordering::Relaxed);
+        let n = self.commands_processed.fetch_add(1, Ordering::Relaxed);
+        self.sample_ops(n);
         let base = engine::COMMANDS().as_ptr() as usize;
         let idx = (spec as *const CommandSpec as usize - base) / std::mem::size_of::<CommandSpec>();
         if let Some(c) = self.per_cmd.get(idx) {
@@ -131,6 +243,12 @@ impl Stats {
     }
 
     pub fn reset(&self) {
+        if let Ok(mut m) = self.errors.lock() {
+            m.clear();
+        }
+        if let Ok(mut q) = self.ops_samples.lock() {
+            q.clear();
+        }
         for c in &self.per_cmd {
             for v in c {
                 v.store(0, Ordering::Relaxed);
