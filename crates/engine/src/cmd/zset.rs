@@ -1270,7 +1270,18 @@ fn zpop(t: &mut Txn, argv: &[Vec<u8>], max: bool) -> CmdResult {
     if count == 0 {
         return Ok(Frame::Array(Vec::new()));
     }
-    Ok(pairs_reply(pop(t, key, meta, max, count)?, true))
+    let popped = pop(t, key, meta, max, count)?;
+    if argv.len() == 2 {
+        // Without a count, Redis 7 replies a flat [member, score] in RESP3 too (a count,
+        // even 1, gives the nested [[member, score], ...]).
+        return Ok(Frame::Array(
+            popped
+                .into_iter()
+                .flat_map(|(m, s)| [Frame::Bulk(m), Frame::Double(s)])
+                .collect(),
+        ));
+    }
+    Ok(pairs_reply(popped, true))
 }
 
 fn zpopmin(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
