@@ -52,9 +52,30 @@ impl NodeProc {
     }
 
     pub fn wait_ready(&mut self, limit: Duration) {
-        let rx = self.ready.take().expect("spawned");
-        if rx.recv_timeout(limit).is_err() {
+        for attempt in 0.. {
+            let rx = self.ready.take().expect("spawned");
+            if rx.recv_timeout(limit).is_ok() {
+                return;
+            }
             let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            // A RESP or REST port picked by `free_port` can be taken by another test before
+            // the node binds it (a race no pick can avoid): pick new ones and start again.
+            // The cluster port is in every voter's --initial-cluster, so it is not moved.
+            let lost_port = log.contains("Address already in use") && !log.contains("(cluster)");
+            if attempt < 5 && lost_port {
+                self.kill9();
+                let _ = std::fs::remove_file(self.dir.join("server.log"));
+                self.port = free_port();
+                self.rest_port = free_port();
+                let (port, rest_port) = (self.port.to_string(), self.rest_port.to_string());
+                for (flag, value) in [("--port", port), ("--rest-port", rest_port)] {
+                    if let Some(i) = self.args.iter().position(|a| a == flag) {
+                        self.args[i + 1] = value;
+                    }
+                }
+                self.spawn();
+                continue;
+            }
             panic!("node {} not ready within {limit:?}; log:\n{log}", self.id);
         }
     }
