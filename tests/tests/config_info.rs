@@ -2,17 +2,10 @@
 //! stored, the BUSY threshold live), CONFIG REWRITE, and INFO's cpu, cluster, errorstats
 //! and traffic fields measured on a real node.
 
-use meridian_tests::Server;
+use meridian_tests::{err_text, Server};
 use redis::cmd;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
 
 fn config_get(c: &mut redis::Connection, pattern: &str) -> HashMap<String, String> {
     cmd("CONFIG").arg("GET").arg(pattern).query(c).unwrap()

@@ -3,7 +3,7 @@
 //! and a looping FCALL (in its trial run, before it reaches the log), with Redis's BUSY
 //! text for functions.
 
-use meridian_tests::Server;
+use meridian_tests::{err_text, Server};
 use redis::cmd;
 use std::time::{Duration, Instant};
 
@@ -14,13 +14,6 @@ redis.register_function{function_name='my_get', callback=function(keys) return r
 
 const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
-
-fn err_text(e: redis::RedisError) -> String {
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
 
 #[test]
 fn libraries_survive_a_crash_and_restart() {

@@ -3,21 +3,13 @@
 //! stuck in the apply loop until SHUTDOWN NOSAVE), and a restart whose log holds such a
 //! script.
 
-use meridian_tests::Server;
+use meridian_tests::{err_text, Server};
 use redis::cmd;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
-
-fn err_text(e: redis::RedisError) -> String {
-    // The redis crate splits "CODE detail"; put it back together.
-    match (e.code(), e.detail()) {
-        (Some(code), Some(detail)) => format!("{code} {detail}"),
-        _ => e.to_string(),
-    }
-}
 
 #[test]
 fn keys_with_twenty_stars_answers_at_once() {

@@ -3,49 +3,8 @@
 //! Covers reply formatting that clients see byte for byte: sorted-set scores (`%.17g`,
 //! `inf`/`-inf`), float increments, geo distances and positions.
 
-use meridian_tests::{connect, free_port, Server};
+use meridian_tests::{connect, RedisServer, Server};
 use redis::Value;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is needed for this test (scripts/dev.sh test installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisServer { child, port }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Commands whose replies must be identical (Redis 7.0 syntax only).
 const SCRIPT: &[&[&str]] = &[
