@@ -561,14 +561,12 @@ impl Vm {
         })
     }
 
-    fn function(&mut self, sha: &str, code: &[u8]) -> Result<Function, CmdError> {
-        if let Some(f) = self.cache.get(sha) {
-            return Ok(f.clone());
-        }
-        let f = self
-            .lua
+    /// Compiles Lua source named `chunk` (what error messages show); a syntax error is
+    /// Redis's "Error compiling <what>: ..." reply.
+    fn compile(&self, code: &[u8], chunk: &str, what: &str) -> Result<Function, CmdError> {
+        self.lua
             .load(code)
-            .set_name("@user_script")
+            .set_name(chunk)
             .set_mode(ChunkMode::Text)
             .into_function()
             .map_err(|e| {
@@ -576,8 +574,15 @@ impl Vm {
                     mlua::Error::SyntaxError { message, .. } => message,
                     other => other.to_string(),
                 };
-                CmdError::new(format!("ERR Error compiling script (new function): {msg}"))
-            })?;
+                CmdError::new(format!("ERR Error compiling {what}: {msg}"))
+            })
+    }
+
+    fn function(&mut self, sha: &str, code: &[u8]) -> Result<Function, CmdError> {
+        if let Some(f) = self.cache.get(sha) {
+            return Ok(f.clone());
+        }
+        let f = self.compile(code, "@user_script", "script (new function)")?;
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();
         }
@@ -639,19 +644,7 @@ impl Vm {
         if let Some(lib) = self.libs.get(sha) {
             return Ok(lib.clone());
         }
-        let chunk = self
-            .lua
-            .load(code)
-            .set_name("@user_function")
-            .set_mode(ChunkMode::Text)
-            .into_function()
-            .map_err(|e| {
-                let msg = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
-                CmdError::new(format!("ERR Error compiling function: {msg}"))
-            })?;
+        let chunk = self.compile(code, "@user_function", "function")?;
         let lua_err =
             |e: mlua::Error| CmdError::new(format!("ERR Error registering functions: {e}"));
         let _ = self
