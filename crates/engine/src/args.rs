@@ -150,3 +150,21 @@ mod tests {
         assert_eq!(format_float(-0.0), "0");
     }
 }
+
+/// A subcommand's arity check, as Redis's subcommand table does it (`arity` counts the
+/// container and the subcommand; negative means "at least").
+pub fn check_subcommand_arity(
+    container: &str,
+    sub: &str,
+    arity: i32,
+    argv: &[Vec<u8>],
+) -> Result<(), crate::CmdError> {
+    let n = argv.len() as i32;
+    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Err(crate::CmdError::new(format!(
+            "ERR wrong number of arguments for '{container}|{}' command",
+            sub.to_ascii_lowercase()
+        )));
+    }
+    Ok(())
+}

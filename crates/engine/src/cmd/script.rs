@@ -270,13 +270,7 @@ fn script(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         "DEBUG" => 3,
         _ => return Err(CmdError::unknown_subcommand(&argv[1], "script")),
     };
-    let n = argv.len() as i32;
-    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-        return Err(CmdError::new(format!(
-            "ERR wrong number of arguments for 'script|{}' command",
-            sub.to_ascii_lowercase()
-        )));
-    }
+    args::check_subcommand_arity("script", &sub, arity, argv)?;
     match sub.as_str() {
         "HELP" => Ok(Frame::Array(
             [

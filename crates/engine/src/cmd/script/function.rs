@@ -296,13 +296,7 @@ fn function(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         "HELP" => 2,
         _ => return Err(CmdError::unknown_subcommand(&argv[1], "function")),
     };
-    let n = argv.len() as i32;
-    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-        return Err(CmdError::new(format!(
-            "ERR wrong number of arguments for 'function|{}' command",
-            sub.to_ascii_lowercase()
-        )));
-    }
+    args::check_subcommand_arity("function", &sub, arity, argv)?;
     match sub.as_str() {
         "LOAD" => load(t, argv),
         "LIST" => list(t, argv),
