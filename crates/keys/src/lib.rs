@@ -19,7 +19,13 @@
 //! sub-records.
 
 mod crc16;
+pub mod hash;
+pub mod list;
 mod meta;
+pub mod sm;
+pub mod store;
+pub mod stream;
+pub mod zset;
 
 pub use crc16::{crc16, key_slot, SLOTS};
 pub use meta::{Kind, Meta, MetaError};

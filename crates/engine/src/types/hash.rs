@@ -1,0 +1,1 @@
+//! Records of the hash type (see the module docs of `types`).

@@ -1,0 +1,1 @@
+//! Records of the json type (see the module docs of `types`).

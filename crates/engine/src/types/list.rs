@@ -1,0 +1,1 @@
+//! Records of the list type (see the module docs of `types`).

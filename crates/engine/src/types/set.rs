@@ -1,0 +1,1 @@
+//! Records of the set type (see the module docs of `types`).

@@ -1,0 +1,1 @@
+//! Records of the stream type (see the module docs of `types`).

@@ -1,0 +1,1 @@
+//! Records of the string type (see the module docs of `types`).

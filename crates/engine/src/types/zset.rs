@@ -1,0 +1,1 @@
+//! Records of the zset type (see the module docs of `types`).

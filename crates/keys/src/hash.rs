@@ -1,0 +1,1 @@
+//! Byte layouts: hash (see the crate docs).

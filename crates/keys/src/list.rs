@@ -1,0 +1,1 @@
+//! Byte layouts: list (see the crate docs).

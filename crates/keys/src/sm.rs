@@ -1,0 +1,1 @@
+//! Byte layouts: sm (see the crate docs).

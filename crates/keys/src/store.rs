@@ -1,0 +1,1 @@
+//! Byte layouts: store (see the crate docs).

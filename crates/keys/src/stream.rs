@@ -1,0 +1,1 @@
+//! Byte layouts: stream (see the crate docs).

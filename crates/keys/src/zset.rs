@@ -1,0 +1,1 @@
+//! Byte layouts: zset (see the crate docs).
