@@ -84,8 +84,13 @@ pub(crate) fn scan(
 ) -> Result<(), CmdError> {
     let prefix = keys::data_prefix(t.db, key, meta.version);
     let end = prefix_end(&prefix);
-    let n = prefix.len();
-    t.raw_scan(Cf::Data, &prefix, &end, &mut |k, v| f(&k[n..], v))?;
+    t.raw_scan(Cf::Data, &prefix, &end, &mut |k, v| {
+        // Every key in the range carries the prefix, so it always decodes.
+        match keys::decode_data_key(k) {
+            Some((_, _, _, sub)) => f(sub, v),
+            None => true,
+        }
+    })?;
     Ok(())
 }
 

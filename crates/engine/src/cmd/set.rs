@@ -1,8 +1,7 @@
 //! Set commands (t_set.c).
 //!
-//! Layout: the key's meta record (kind Set, `len` = member count) plus one empty
-//! `data` record per member (see `crate::coll`), so members come back in byte order.
-//! Random picks (SPOP, SRANDMEMBER) draw positions from `t.rng` only, so every replica
+//! The records (meta plus one empty `data` record per member, members in byte order)
+//! are `types::set`'s. Random picks (SPOP, SRANDMEMBER) draw positions from `t.rng` only, so every replica
 //! picks the same members; reaching a position costs a scan up to it.
 
 use super::spec;
@@ -11,6 +10,7 @@ use crate::coll;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec, KeySpec};
 use crate::txn::Txn;
+use crate::types::set::{self as records, is_member, members, open as read_set};
 use crate::Frame;
 use ::keys::{Kind, Meta};
 use std::collections::BTreeSet;
@@ -60,23 +60,6 @@ fn sintercard_key_positions(argv: &[Vec<u8>]) -> Vec<usize> {
 
 // ---- helpers ------------------------------------------------------------------------
 
-fn read_set(t: &Txn, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    t.get_kind(key, Kind::Set)
-}
-
-fn is_member(t: &Txn, key: &[u8], meta: &Meta, member: &[u8]) -> Result<bool, CmdError> {
-    Ok(coll::get(t, key, meta, member)?.is_some())
-}
-
-fn members(t: &Txn, key: &[u8], meta: &Meta) -> Result<Vec<Vec<u8>>, CmdError> {
-    let mut out = Vec::with_capacity(meta.len.min(1 << 16) as usize);
-    coll::scan(t, key, meta, &mut |m, _| {
-        out.push(m.to_vec());
-        true
-    })?;
-    Ok(out)
-}
-
 fn bulks(items: impl IntoIterator<Item = Vec<u8>>) -> Vec<Frame> {
     items.into_iter().map(Frame::Bulk).collect()
 }
@@ -85,24 +68,20 @@ fn int(n: i64) -> CmdResult {
     Ok(Frame::Integer(n))
 }
 
-fn keep_all(_: &[u8]) -> bool {
-    true
-}
-
 // ---- single-set commands ------------------------------------------------------------
 
 fn sadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    let mut meta = coll::open_or_create(t, key, Kind::Set)?;
+    let mut meta = records::open_or_create(t, key)?;
     let mut added = 0;
     for m in &argv[2..] {
         if !is_member(t, key, &meta, m)? {
-            coll::put(t, key, &mut meta, m, Vec::new(), true);
+            records::add(t, key, &mut meta, m);
             added += 1;
         }
     }
     if added > 0 {
-        coll::save(t, key, meta)?;
+        records::save(t, key, meta)?;
     }
     int(added)
 }
@@ -115,12 +94,12 @@ fn srem(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let mut removed = 0;
     for m in &argv[2..] {
         if is_member(t, key, &meta, m)? {
-            coll::remove(t, key, &mut meta, m);
+            records::remove(t, key, &mut meta, m);
             removed += 1;
         }
     }
     if removed > 0 {
-        coll::save(t, key, meta)?;
+        records::save(t, key, meta)?;
     }
     int(removed)
 }
@@ -172,12 +151,12 @@ fn smove(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if !is_member(t, src, &src_meta, member)? {
         return int(0);
     }
-    coll::remove(t, src, &mut src_meta, member);
-    coll::save(t, src, src_meta)?;
-    let mut dst_meta = coll::open_or_create(t, dst, Kind::Set)?;
+    records::remove(t, src, &mut src_meta, member);
+    records::save(t, src, src_meta)?;
+    let mut dst_meta = records::open_or_create(t, dst)?;
     if !is_member(t, dst, &dst_meta, member)? {
-        coll::put(t, dst, &mut dst_meta, member, Vec::new(), true);
-        coll::save(t, dst, dst_meta)?;
+        records::add(t, dst, &mut dst_meta, member);
+        records::save(t, dst, dst_meta)?;
     }
     int(1)
 }
@@ -194,12 +173,12 @@ fn spop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(Frame::Null);
     };
     let pos = t.rng.below(meta.len);
-    let picked = coll::nth_entries(t, key, &meta, &[pos], &keep_all)?;
-    let Some((member, _)) = picked.into_iter().next() else {
+    let picked = records::nth_members(t, key, &meta, &[pos])?;
+    let Some(member) = picked.into_iter().next() else {
         return Err(CmdError::storage("set is shorter than its length"));
     };
-    coll::remove(t, key, &mut meta, &member);
-    coll::save(t, key, meta)?;
+    records::remove(t, key, &mut meta, &member);
+    records::save(t, key, meta)?;
     Ok(Frame::Bulk(member))
 }
 
@@ -222,12 +201,12 @@ fn spop_count(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(Frame::Set(bulks(all)));
     }
     let positions = coll::sample_unique(&mut t.rng, meta.len, count);
-    let picked = coll::nth_entries(t, key, &meta, &positions, &keep_all)?;
-    for (m, _) in &picked {
-        coll::remove(t, key, &mut meta, m);
+    let picked = records::nth_members(t, key, &meta, &positions)?;
+    for m in &picked {
+        records::remove(t, key, &mut meta, m);
     }
-    coll::save(t, key, meta)?;
-    Ok(Frame::Set(bulks(picked.into_iter().map(|(m, _)| m))))
+    records::save(t, key, meta)?;
+    Ok(Frame::Set(bulks(picked)))
 }
 
 /// SRANDMEMBER key [count]: positive count = distinct members, negative = |count|
@@ -242,11 +221,8 @@ fn srandmember(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             return Ok(Frame::Null);
         };
         let pos = t.rng.below(meta.len);
-        let picked = coll::nth_entries(t, key, &meta, &[pos], &keep_all)?;
-        return Ok(picked
-            .into_iter()
-            .next()
-            .map_or(Frame::Null, |(m, _)| Frame::Bulk(m)));
+        let picked = records::nth_members(t, key, &meta, &[pos])?;
+        return Ok(picked.into_iter().next().map_or(Frame::Null, Frame::Bulk));
     }
     let l = coll::parse_count(&argv[2])?;
     let Some(meta) = read_set(t, key)? else {
@@ -259,14 +235,14 @@ fn srandmember(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let count = l.unsigned_abs();
         coll::check_repeats(count)?;
         let draws = coll::sample_repeat(&mut t.rng, n, count);
-        coll::drawn_entries(t, key, &meta, &draws, &keep_all)?
+        records::drawn_members(t, key, &meta, &draws)?
     } else if l as u64 >= n {
         return Ok(Frame::Array(bulks(members(t, key, &meta)?)));
     } else {
         let positions = coll::sample_unique(&mut t.rng, n, l as u64);
-        coll::nth_entries(t, key, &meta, &positions, &keep_all)?
+        records::nth_members(t, key, &meta, &positions)?
     };
-    Ok(Frame::Array(bulks(picked.into_iter().map(|(m, _)| m))))
+    Ok(Frame::Array(bulks(picked)))
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]. The cursor is an offset in member
@@ -279,7 +255,7 @@ fn sscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     };
     let o = coll::parse_scan_opts(argv, 3, false)?;
     let mut out = Vec::new();
-    let next = coll::scan_page(t, key, &meta, cursor, o.count, &mut |m, _| {
+    let next = records::scan_page(t, key, &meta, cursor, o.count, &mut |m| {
         if o.pattern.is_none_or(|p| crate::glob_match(p, m, false)) {
             out.push(Frame::Bulk(m.to_vec()));
         }
@@ -362,13 +338,7 @@ fn difference(t: &Txn, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, CmdError> {
 /// Stores `members` (unique) at `dst` as a new set, replacing whatever it held (and
 /// its TTL); an empty result deletes `dst`. Replies with the new size.
 fn store(t: &mut Txn, dst: &[u8], members: impl IntoIterator<Item = Vec<u8>>) -> CmdResult {
-    let n = coll::store_new(
-        t,
-        dst,
-        Kind::Set,
-        members.into_iter().map(|m| (m, Vec::new())),
-    )?;
-    int(n as i64)
+    int(records::store(t, dst, members)? as i64)
 }
 
 fn sinter(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -424,11 +394,4 @@ fn sdiff(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 fn sdiffstore(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let result = difference(t, &argv[2..])?;
     store(t, &argv[1], result)
-}
-
-// ---- helpers for other modules (SORT) -----------------------------------------------
-
-/// Every member of the set, in byte order.
-pub(crate) fn set_members(t: &Txn, key: &[u8], meta: &Meta) -> Result<Vec<Vec<u8>>, CmdError> {
-    members(t, key, meta)
 }

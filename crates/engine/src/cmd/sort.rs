@@ -35,7 +35,8 @@
 //! records written by STORE.
 
 use super::spec;
-use super::{list, set, zset};
+use super::zset;
+use crate::types::{list, set};
 use crate::args;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{self, flags::*, keys, CommandSpec, Exec, KeySpec};
@@ -471,7 +472,7 @@ fn sort_generic(t: &mut Txn, argv: &[Vec<u8>], readonly: bool) -> CmdResult {
             v
         }
         (Kind::List, Some(_)) => list::list_read(t, src, 0, len as u64)?,
-        (Kind::Set, Some(m)) => set::set_members(t, src, m)?,
+        (Kind::Set, Some(m)) => set::members(t, src, m)?,
         (Kind::ZSet, Some(m)) if dontsort => {
             let v = if end >= start && vectorlen > 0 {
                 zset::entries_by_rank(t, src, m, start, start + vectorlen - 1, desc)?
