@@ -5,11 +5,12 @@
 //! the destination and drops it.
 
 use super::spec;
-use super::string::{string_meta, MAX_STRING_LEN};
+use super::string::MAX_STRING_LEN;
 use crate::args::{self, parse_i64};
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec};
 use crate::txn::Txn;
+use crate::types::string;
 use crate::Frame;
 
 pub fn commands() -> Vec<CommandSpec> {
@@ -52,7 +53,7 @@ fn bit_offset(arg: &[u8], hash: bool, bits: u32) -> Result<u64, CmdError> {
 /// with zero bytes to hold bit `max_bit`, and its TTL.
 fn string_for_bit_write(t: &Txn, key: &[u8], max_bit: u64) -> Result<(Vec<u8>, u64), CmdError> {
     let need = (max_bit >> 3) as usize + 1;
-    let (mut v, ttl) = match string_meta(t, key)? {
+    let (mut v, ttl) = match string::open(t, key)? {
         Some(m) => (m.inline, m.expire_at_ms),
         None => (Vec::new(), 0),
     };
@@ -97,7 +98,7 @@ fn range_unit(arg: &[u8]) -> Result<bool, CmdError> {
 
 fn getbit(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let off = bit_offset(&argv[2], false, 0)?;
-    let Some(v) = t.get_string(&argv[1])? else {
+    let Some(v) = string::get(t, &argv[1])? else {
         return Ok(Frame::Integer(0));
     };
     let byte = (off >> 3) as usize;
@@ -117,7 +118,7 @@ fn setbit(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let bit = 7 - (off & 7);
     let old = (v[byte] >> bit) & 1;
     v[byte] = (v[byte] & !(1 << bit)) | ((on as u8) << bit);
-    t.put_string(&argv[1], v, ttl)?;
+    string::put(t, &argv[1], v, ttl)?;
     Ok(Frame::Integer(old as i64))
 }
 
@@ -135,7 +136,7 @@ fn bitcount(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             } else {
                 false
             };
-            let Some(val) = t.get_string(key)? else {
+            let Some(val) = string::get(t, key)? else {
                 return Ok(Frame::Integer(0));
             };
             let mut totlen = val.len() as i64;
@@ -170,7 +171,7 @@ fn bitcount(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             last_mask = lm;
         }
         2 => {
-            let Some(val) = t.get_string(key)? else {
+            let Some(val) = string::get(t, key)? else {
                 return Ok(Frame::Integer(0));
             };
             start = 0;
@@ -217,7 +218,7 @@ fn bitpos(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
                 e = parse_i64(&argv[4])?;
                 end_given = true;
             }
-            let Some(val) = t.get_string(key)? else {
+            let Some(val) = string::get(t, key)? else {
                 return Ok(Frame::Integer(if bit { -1 } else { 0 }));
             };
             let mut totlen = val.len() as i64;
@@ -252,7 +253,7 @@ fn bitpos(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             last_mask = lm;
         }
         3 => {
-            let Some(val) = t.get_string(key)? else {
+            let Some(val) = string::get(t, key)? else {
                 return Ok(Frame::Integer(if bit { -1 } else { 0 }));
             };
             start = 0;
@@ -344,7 +345,7 @@ fn bitop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let dest = &argv[2];
     let mut srcs = Vec::with_capacity(argv.len() - 3);
     for key in &argv[3..] {
-        srcs.push(t.get_string(key)?.unwrap_or_default());
+        srcs.push(string::get(t, key)?.unwrap_or_default());
     }
     let maxlen = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
     if maxlen == 0 {
@@ -369,7 +370,7 @@ fn bitop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
         *out = o;
     }
-    t.put_string(dest, res, 0)?;
+    string::put(t, dest, res, 0)?;
     Ok(Frame::Integer(maxlen as i64))
 }
 
@@ -557,7 +558,7 @@ fn bitfield_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
     }
 
     let (mut buf, ttl) = if readonly {
-        (t.get_string(key)?.unwrap_or_default(), 0)
+        (string::get(t, key)?.unwrap_or_default(), 0)
     } else {
         if ro_cmd {
             return Err(CmdError::new(
@@ -617,7 +618,7 @@ fn bitfield_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
     if !readonly {
         // Redis grows (or creates) the string before running the ops, so the write
         // happens even when every op failed.
-        t.put_string(key, buf, ttl)?;
+        string::put(t, key, buf, ttl)?;
     }
     Ok(Frame::Array(replies))
 }

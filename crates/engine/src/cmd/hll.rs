@@ -1,6 +1,6 @@
 //! HyperLogLog commands (hyperloglog.c of Redis 7): PFADD, PFCOUNT, PFMERGE.
 //!
-//! Layout: an HLL is a plain String key (`Txn::put_string` / `get_string`) whose value
+//! Layout: an HLL is a plain String key (`types::string::put` / `get`) whose value
 //! is byte for byte Redis's representation, so GET of an HLL here is a value real
 //! Redis's PFCOUNT accepts, and a value SET from Redis works here:
 //!
@@ -41,8 +41,8 @@ use super::spec;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec};
 use crate::txn::Txn;
+use crate::types::string;
 use crate::Frame;
-use ::keys::Kind;
 
 pub fn commands() -> Vec<CommandSpec> {
     use Exec::Engine as E;
@@ -575,7 +575,7 @@ pub(crate) fn estimate(h: &[u32; 64]) -> u64 {
 /// The HLL value at `key` with its TTL: None if the key is missing; WRONGTYPE for
 /// non-strings and for strings that are not HLLs.
 fn read_hll(t: &Txn, key: &[u8]) -> Result<Option<(Vec<u8>, u64)>, CmdError> {
-    match t.get_kind(key, Kind::String)? {
+    match string::open(t, key)? {
         None => Ok(None),
         Some(meta) => {
             if !is_valid(&meta.inline) {
@@ -602,7 +602,7 @@ fn pfadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     if updated {
         invalidate_cache(&mut hll);
-        t.put_string(key, hll, ttl)?;
+        string::put(t, key, hll, ttl)?;
     }
     Ok(Frame::Integer(updated as i64))
 }
@@ -664,7 +664,7 @@ fn pfmerge(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     invalidate_cache(&mut hll);
-    t.put_string(&argv[1], hll, ttl)?;
+    string::put(t, &argv[1], hll, ttl)?;
     Ok(Frame::ok())
 }
 

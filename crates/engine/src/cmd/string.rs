@@ -1,6 +1,6 @@
 //! String commands (t_string.c): GET/SET and friends, counters, ranges and LCS.
 //!
-//! A string lives entirely in its key's meta record (`Meta::inline`). Commands that
+//! A string lives entirely in its key's meta record (see `types::string`). Commands that
 //! modify a string in place in Redis (APPEND, SETRANGE, INCR*, ...) keep the key's TTL;
 //! commands that replace the value (SET without KEEPTTL, GETSET, MSET) drop it.
 
@@ -9,8 +9,9 @@ use crate::args::{self, parse_i64};
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec};
 use crate::txn::Txn;
+use crate::types::string;
 use crate::Frame;
-use ::keys::{Kind, Meta};
+use ::keys::Kind;
 
 /// Redis's default proto-max-bulk-len: the largest string a command may build.
 pub(crate) const MAX_STRING_LEN: u64 = resp::MAX_BULK_LEN as u64;
@@ -46,11 +47,6 @@ pub fn commands() -> Vec<CommandSpec> {
 }
 
 // ---- shared helpers -----------------------------------------------------------------
-
-/// The live string meta of `key` (value in `inline`, TTL in `expire_at_ms`).
-pub(crate) fn string_meta(t: &Txn, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    t.get_kind(key, Kind::String)
-}
 
 /// Redis's checkStringLength: `size + append` must not exceed proto-max-bulk-len.
 pub(crate) fn check_string_length(size: u64, append: u64) -> Result<(), CmdError> {
@@ -161,18 +157,18 @@ fn store_with_expiry(t: &mut Txn, key: &[u8], value: Vec<u8>, at: u64) -> Result
         t.delete_key(key)?;
         Ok(())
     } else {
-        t.put_string(key, value, at)
+        string::put(t, key, value, at)
     }
 }
 
 // ---- GET / SET family -----------------------------------------------------------------
 
 fn get(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    Ok(bulk_or_null(t.get_string(&argv[1])?))
+    Ok(bulk_or_null(string::get(t, &argv[1])?))
 }
 
 fn getdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    let v = t.get_string(&argv[1])?;
+    let v = string::get(t, &argv[1])?;
     if v.is_some() {
         t.delete_key(&argv[1])?;
     }
@@ -182,7 +178,7 @@ fn getdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 fn getex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let o = parse_ext_args(argv, 2, false)?;
     let key = &argv[1];
-    let Some(meta) = string_meta(t, key)? else {
+    let Some(meta) = string::open(t, key)? else {
         return Ok(Frame::Null);
     };
     let at = match o.expire {
@@ -203,8 +199,8 @@ fn getex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 }
 
 fn getset(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    let old = t.get_string(&argv[1])?;
-    t.put_string(&argv[1], argv[2].clone(), 0)?;
+    let old = string::get(t, &argv[1])?;
+    string::put(t, &argv[1], argv[2].clone(), 0)?;
     Ok(bulk_or_null(old))
 }
 
@@ -224,7 +220,7 @@ fn set_generic(
         None => None,
     };
     let old = if o.get {
-        Some(t.get_string(key)?)
+        Some(string::get(t, key)?)
     } else {
         None
     };
@@ -316,7 +312,7 @@ fn mset_generic(t: &mut Txn, argv: &[Vec<u8>], nx: bool) -> CmdResult {
         }
     }
     for pair in argv[1..].chunks(2) {
-        t.put_string(&pair[0], pair[1].clone(), 0)?;
+        string::put(t, &pair[0], pair[1].clone(), 0)?;
     }
     Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
 }
@@ -333,9 +329,9 @@ fn msetnx(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn append(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    match string_meta(t, key)? {
+    match string::open(t, key)? {
         None => {
-            t.put_string(key, argv[2].clone(), 0)?;
+            string::put(t, key, argv[2].clone(), 0)?;
             Ok(Frame::Integer(argv[2].len() as i64))
         }
         Some(m) => {
@@ -343,7 +339,7 @@ fn append(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             let mut v = m.inline;
             v.extend_from_slice(&argv[2]);
             let len = v.len();
-            t.put_string(key, v, m.expire_at_ms)?;
+            string::put(t, key, v, m.expire_at_ms)?;
             Ok(Frame::Integer(len as i64))
         }
     }
@@ -357,7 +353,7 @@ fn setrange(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     let offset = offset as u64;
     let value = &argv[3];
-    let (mut cur, ttl) = match string_meta(t, key)? {
+    let (mut cur, ttl) = match string::open(t, key)? {
         None => {
             if value.is_empty() {
                 return Ok(Frame::Integer(0));
@@ -379,14 +375,14 @@ fn setrange(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     cur[off..end].copy_from_slice(value);
     let len = cur.len();
-    t.put_string(key, cur, ttl)?;
+    string::put(t, key, cur, ttl)?;
     Ok(Frame::Integer(len as i64))
 }
 
 fn getrange(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let start = parse_i64(&argv[2])?;
     let end = parse_i64(&argv[3])?;
-    let Some(v) = t.get_string(&argv[1])? else {
+    let Some(v) = string::get(t, &argv[1])? else {
         return Ok(Frame::Bulk(Vec::new()));
     };
     let len = v.len() as i64;
@@ -420,21 +416,21 @@ fn getrange(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn strlen(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     Ok(Frame::Integer(
-        t.get_string(&argv[1])?.map_or(0, |v| v.len() as i64),
+        string::get(t, &argv[1])?.map_or(0, |v| v.len() as i64),
     ))
 }
 
 // ---- counters ---------------------------------------------------------------------------
 
 fn incr_decr(t: &mut Txn, key: &[u8], incr: i64) -> CmdResult {
-    let meta = string_meta(t, key)?;
+    let meta = string::open(t, key)?;
     let old = match &meta {
         Some(m) => parse_i64(&m.inline)?,
         None => 0,
     };
     let new = old.checked_add(incr).ok_or_else(CmdError::overflow)?;
     let ttl = meta.map_or(0, |m| m.expire_at_ms);
-    t.put_string(key, new.to_string().into_bytes(), ttl)?;
+    string::put(t, key, new.to_string().into_bytes(), ttl)?;
     Ok(Frame::Integer(new))
 }
 
@@ -461,7 +457,7 @@ fn decrby(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn incrbyfloat(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    let meta = string_meta(t, key)?;
+    let meta = string::open(t, key)?;
     let old = match &meta {
         Some(m) => args::parse_f64(&m.inline)?,
         None => 0.0,
@@ -473,7 +469,7 @@ fn incrbyfloat(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     let s = args::format_float(new).into_bytes();
     let ttl = meta.map_or(0, |m| m.expire_at_ms);
-    t.put_string(key, s.clone(), ttl)?;
+    string::put(t, key, s.clone(), ttl)?;
     Ok(Frame::Bulk(s))
 }
 
