@@ -14,7 +14,7 @@
 //!
 //! These exist for tests only; never set them on a node that holds data you want.
 
-use engine::StoreError;
+use keys::store::StoreError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 

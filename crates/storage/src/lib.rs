@@ -13,7 +13,7 @@ mod install;
 pub use fault::{InstallFault, ReadFault};
 pub use group_commit::GroupCommit;
 
-use engine::{Effects, Store, StoreError, Write};
+use keys::store::{Effects, Store, StoreError, Write};
 use keys::Cf;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
@@ -430,71 +430,61 @@ impl Store for SnapshotStore<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::{Frame, Txn};
 
-    fn argv(s: &str) -> Vec<Vec<u8>> {
-        s.split(' ').map(|p| p.as_bytes().to_vec()).collect()
+    fn put(cf: Cf, k: &[u8], v: &[u8]) -> Write {
+        Write::Put(cf, k.to_vec(), v.to_vec())
     }
 
     #[test]
-    fn effects_and_log_survive_reopen() {
+    fn writes_apply_in_order_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
             let st = Storage::open(dir.path(), 8 << 20).unwrap();
-            let mut t = Txn::new(&*st, 1, 1000, 7);
-            assert_eq!(t.run(0, &argv("set k v")), Frame::ok());
-            assert_eq!(t.run(0, &argv("set gone v px 10")), Frame::ok());
-            st.write_effects(&t.into_effects(), &[(Cf::Sm, keys::SM_APPLIED, b"1")])
+            let first = Effects {
+                writes: vec![
+                    put(Cf::Meta, b"a", b"1"),
+                    put(Cf::Meta, b"b", b"2"),
+                    put(Cf::Meta, b"c", b"3"),
+                    put(Cf::Data, b"x", b"4"),
+                ],
+            };
+            st.write_effects(&first, &[(Cf::Sm, keys::SM_APPLIED, b"1")])
                 .unwrap();
-            st.log_append(&[
-                (1, b"one".to_vec()),
-                (2, b"two".to_vec()),
-                (3, b"three".to_vec()),
-            ])
-            .unwrap();
+            let second = Effects {
+                writes: vec![
+                    Write::DeleteRange(Cf::Meta, b"a".to_vec(), b"c".to_vec()),
+                    put(Cf::Meta, b"b", b"again"),
+                    Write::Delete(Cf::Data, b"x".to_vec()),
+                ],
+            };
+            st.write_effects(&second, &[]).unwrap();
             st.sync_wal().unwrap();
         }
         let st = Storage::open(dir.path(), 8 << 20).unwrap();
-        let mut r = Txn::read_only(&*st, 1005, 0);
-        assert_eq!(r.run(0, &argv("get k")), Frame::Bulk(b"v".to_vec()));
-        assert_eq!(r.run(0, &argv("dbsize")), Frame::Integer(2));
+        let mut meta = Vec::new();
+        st.scan(Cf::Meta, b"", b"\xff", &mut |k, v| {
+            meta.push((k.to_vec(), v.to_vec()));
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            meta,
+            vec![
+                (b"b".to_vec(), b"again".to_vec()),
+                (b"c".to_vec(), b"3".to_vec())
+            ]
+        );
+        assert_eq!(st.get(Cf::Data, b"x").unwrap(), None);
         assert_eq!(st.sm_get(keys::SM_APPLIED).unwrap(), Some(b"1".to_vec()));
-        assert_eq!(
-            st.log_range(2, 10).unwrap(),
-            vec![(2, b"two".to_vec()), (3, b"three".to_vec())]
-        );
-        assert_eq!(st.log_last().unwrap().map(|e| e.0), Some(3));
-        // The key with a 10 ms TTL is due at 1010.
-        assert!(st.due_expiries(1009, 10).unwrap().is_empty());
-        assert_eq!(
-            st.due_expiries(1010, 10).unwrap(),
-            vec![(1010, 0, b"gone".to_vec())]
-        );
-        st.log_truncate(3).unwrap();
-        assert_eq!(st.log_last().unwrap().map(|e| e.0), Some(2));
-        st.log_purge(1, b"p").unwrap();
-        assert_eq!(st.log_range(0, 10).unwrap(), vec![(2, b"two".to_vec())]);
-        assert_eq!(st.raft_get(keys::RAFT_PURGED).unwrap(), Some(b"p".to_vec()));
-    }
-
-    #[test]
-    fn snapshot_view_is_point_in_time_and_scan_merges() {
-        let dir = tempfile::tempdir().unwrap();
-        let st = Storage::open(dir.path(), 8 << 20).unwrap();
-        let mut t = Txn::new(&*st, 1, 1000, 7);
-        t.run(0, &argv("set a 1"));
-        st.write_effects(&t.into_effects(), &[]).unwrap();
         let snap = st.snapshot();
-        let mut t = Txn::new(&*st, 2, 1000, 7);
-        t.run(0, &argv("set a 2"));
-        st.write_effects(&t.into_effects(), &[]).unwrap();
-        assert_eq!(
-            Txn::read_only(&snap, 1000, 0).run(0, &argv("get a")),
-            Frame::Bulk(b"1".to_vec())
-        );
-        assert_eq!(
-            Txn::read_only(&*st, 1000, 0).run(0, &argv("get a")),
-            Frame::Bulk(b"2".to_vec())
-        );
+        st.write_effects(
+            &Effects {
+                writes: vec![put(Cf::Meta, b"c", b"later")],
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(snap.get(Cf::Meta, b"c").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(st.get(Cf::Meta, b"c").unwrap(), Some(b"later".to_vec()));
     }
 }
