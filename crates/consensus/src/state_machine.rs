@@ -41,7 +41,7 @@ impl StateMachine {
         st: Arc<Storage>,
         snapshot_root: PathBuf,
     ) -> anyhow::Result<(StateMachine, watch::Receiver<u64>)> {
-        let rec: AppliedRecord = match st.sm_get(keys::SM_APPLIED)? {
+        let rec: AppliedRecord = match st.sm_get(keys::sm::APPLIED)? {
             Some(raw) => bincode::deserialize(&raw)?,
             None => AppliedRecord {
                 last_applied: None,
@@ -107,7 +107,7 @@ impl StateMachine {
                 let mut open_group: Option<(Dedupe, usize)> = None;
                 for (i, op) in req.ops.iter().enumerate() {
                     if let Some(g) = groups.next_if(|g| g.start as usize == i) {
-                        let key = keys::sm_dedupe_key(g.origin, g.seq);
+                        let key = keys::sm::dedupe_key(g.origin, g.seq);
                         let seen = txn
                             .raw_get(Cf::Sm, &key)
                             .map_err(|e| apply_err(log_id, &e))?;
@@ -142,10 +142,10 @@ impl StateMachine {
                         if i + 1 == (g.start + g.count) as usize {
                             let rec = bincode::serialize(&(req.now_ms, &replies[first..]))
                                 .map_err(write_err)?;
-                            txn.raw_put(Cf::Sm, keys::sm_dedupe_key(g.origin, g.seq), rec);
+                            txn.raw_put(Cf::Sm, keys::sm::dedupe_key(g.origin, g.seq), rec);
                             txn.raw_put(
                                 Cf::Sm,
-                                keys::sm_dedupe_time_key(req.now_ms, g.origin, g.seq),
+                                keys::sm::dedupe_time_key(req.now_ms, g.origin, g.seq),
                                 Vec::new(),
                             );
                             open_group = None;
@@ -168,7 +168,7 @@ impl StateMachine {
             membership.as_ref().unwrap_or(&self.membership),
         )?;
         self.st
-            .write_effects(&effects, &[(Cf::Sm, keys::SM_APPLIED, &rec)])
+            .write_effects(&effects, &[(Cf::Sm, keys::sm::APPLIED, &rec)])
             .map_err(|e| apply_err(log_id, &e))?;
         self.last_applied = Some(log_id);
         if let Some(m) = membership {
@@ -246,19 +246,16 @@ const DEDUPE_WINDOW_MS: u64 = 120_000;
 /// Drops up to 64 dedupe records older than the window, by the entry's own time, so
 /// every replica prunes the same records at the same log position.
 fn prune_dedupe(txn: &mut Txn, now_ms: u64) -> Result<(), engine::StoreError> {
-    let start = keys::SM_DEDUPE_TIME_PREFIX.to_vec();
-    let end = keys::sm_dedupe_time_key(now_ms.saturating_sub(DEDUPE_WINDOW_MS), 0, 0);
+    let start = keys::sm::dedupe_time_start();
+    let end = keys::sm::dedupe_time_before(now_ms.saturating_sub(DEDUPE_WINDOW_MS));
     let mut old = Vec::new();
-    txn.raw_scan(Cf::Sm, &start, &end, &mut |k, _| {
+    txn.raw_scan(Cf::Sm, start, &end, &mut |k, _| {
         old.push(k.to_vec());
         old.len() < 64
     })?;
-    let p = keys::SM_DEDUPE_TIME_PREFIX.len();
     for k in old {
-        if k.len() == p + 24 {
-            let origin = u64::from_be_bytes(k[p + 8..p + 16].try_into().expect("8 bytes"));
-            let seq = u64::from_be_bytes(k[p + 16..p + 24].try_into().expect("8 bytes"));
-            txn.raw_delete(Cf::Sm, keys::sm_dedupe_key(origin, seq));
+        if let Some((_, origin, seq)) = keys::sm::decode_dedupe_time_key(&k) {
+            txn.raw_delete(Cf::Sm, keys::sm::dedupe_key(origin, seq));
         }
         txn.raw_delete(Cf::Sm, k);
     }
@@ -362,7 +359,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let rec = Self::applied_record(meta.last_log_id, &meta.last_membership)?;
         let imported = self
             .st
-            .import_checkpoint(&db_dir, &[(keys::SM_APPLIED, &rec)])
+            .import_checkpoint(&db_dir, &[(keys::sm::APPLIED, &rec)])
             .map_err(write_err);
         // Everything the tier held describes the state that was just replaced (or, after
         // a failed install, is being replaced).
@@ -558,7 +555,7 @@ mod tests {
     }
 
     fn applied_index(st: &Storage) -> Option<u64> {
-        let raw = st.sm_get(keys::SM_APPLIED).unwrap()?;
+        let raw = st.sm_get(keys::sm::APPLIED).unwrap()?;
         let rec: AppliedRecord = bincode::deserialize(&raw).unwrap();
         rec.last_applied.map(|l| l.index)
     }
@@ -679,7 +676,7 @@ mod tests {
         sm.apply(vec![entry(4, 1_000 + DEDUPE_WINDOW_MS + 1, vec![])])
             .await
             .unwrap();
-        assert_eq!(st.sm_get(&keys::sm_dedupe_key(7, 42)).unwrap(), None);
+        assert_eq!(st.sm_get(&keys::sm::dedupe_key(7, 42)).unwrap(), None);
         let r = sm.apply(vec![entry(5, 200_000, id)]).await.unwrap();
         assert_eq!(r[0].replies, vec![Frame::Integer(4)]);
     }

@@ -18,7 +18,7 @@ fn effects_and_log_survive_reopen() {
         let mut t = Txn::new(&*st, 1, 1000, 7);
         assert_eq!(t.run(0, &argv("set k v")), Frame::ok());
         assert_eq!(t.run(0, &argv("set gone v px 10")), Frame::ok());
-        st.write_effects(&t.into_effects(), &[(Cf::Sm, keys::SM_APPLIED, b"1")])
+        st.write_effects(&t.into_effects(), &[(Cf::Sm, keys::sm::APPLIED, b"1")])
             .unwrap();
         st.log_append(&[
             (1, b"one".to_vec()),
@@ -32,7 +32,7 @@ fn effects_and_log_survive_reopen() {
     let mut r = Txn::read_only(&*st, 1005, 0);
     assert_eq!(r.run(0, &argv("get k")), Frame::Bulk(b"v".to_vec()));
     assert_eq!(r.run(0, &argv("dbsize")), Frame::Integer(2));
-    assert_eq!(st.sm_get(keys::SM_APPLIED).unwrap(), Some(b"1".to_vec()));
+    assert_eq!(st.sm_get(keys::sm::APPLIED).unwrap(), Some(b"1".to_vec()));
     assert_eq!(
         st.log_range(2, 10).unwrap(),
         vec![(2, b"two".to_vec()), (3, b"three".to_vec())]

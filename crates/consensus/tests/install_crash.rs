@@ -36,7 +36,7 @@ fn apply(st: &Storage, index: u64, cmds: &[Vec<Vec<u8>>], applied: &[u8]) {
         let r = t.run(0, c);
         assert!(!matches!(r, Frame::Error(_)), "{r:?}");
     }
-    st.write_effects(&t.into_effects(), &[(Cf::Sm, keys::SM_APPLIED, applied)])
+    st.write_effects(&t.into_effects(), &[(Cf::Sm, keys::sm::APPLIED, applied)])
         .unwrap();
 }
 
@@ -94,14 +94,14 @@ fn a_crash_at_any_install_step_leaves_the_old_or_the_new_state_whole() {
     let old_dir = root.path().join("pristine");
     let st = old_node(&old_dir);
     let old = dump(&st);
-    st.import_checkpoint(&cp, &[(keys::SM_APPLIED, NEW_APPLIED)])
+    st.import_checkpoint(&cp, &[(keys::sm::APPLIED, NEW_APPLIED)])
         .unwrap();
     let new = dump(&st);
     drop(st);
     assert_ne!(old, new);
     assert!(new.len() > 35_000, "{}", new.len());
-    assert!(new.contains(&(3, keys::SM_APPLIED.to_vec(), NEW_APPLIED.to_vec())));
-    assert!(old.contains(&(3, keys::SM_APPLIED.to_vec(), b"old applied".to_vec())));
+    assert!(new.contains(&(3, keys::sm::APPLIED.to_vec(), NEW_APPLIED.to_vec())));
+    assert!(old.contains(&(3, keys::sm::APPLIED.to_vec(), b"old applied".to_vec())));
 
     let mut completed_at = None;
     for k in 1..100 {
@@ -112,7 +112,7 @@ fn a_crash_at_any_install_step_leaves_the_old_or_the_new_state_whole() {
             after_step: k,
             abort: false,
         }));
-        let r = st.import_checkpoint(&cp, &[(keys::SM_APPLIED, NEW_APPLIED)]);
+        let r = st.import_checkpoint(&cp, &[(keys::sm::APPLIED, NEW_APPLIED)]);
         let finished = match r {
             Ok(()) => true,
             Err(storage::Error::Interrupted(step)) => {

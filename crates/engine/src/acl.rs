@@ -23,16 +23,9 @@ use ::keys::Cf;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-/// `sm` key prefix of the user records.
-pub const USER_PREFIX: &[u8] = b"acl:user:";
-/// The first key after every `acl:user:` key (':' + 1).
-const USER_END: &[u8] = b"acl:user;";
-
-/// The `sm` key of a user's record.
+/// The `sm` key of a user's record (`keys::sm::ACL_USERS`).
 pub fn user_key(name: &[u8]) -> Vec<u8> {
-    let mut k = USER_PREFIX.to_vec();
-    k.extend_from_slice(name);
-    k
+    ::keys::sm::ACL_USERS.key(name)
 }
 
 /// Redis's categories, in `ACL CAT`'s order, plus `json` (JSON.* commands).
@@ -977,8 +970,11 @@ pub fn load_raw(t: &Txn, name: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
 /// Every stored user (name, record), in name order.
 pub fn load_all(t: &Txn) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
     let mut out = Vec::new();
-    t.raw_scan(Cf::Sm, USER_PREFIX, USER_END, &mut |k, v| {
-        out.push((k[USER_PREFIX.len()..].to_vec(), v.to_vec()));
+    let users = ::keys::sm::ACL_USERS;
+    t.raw_scan(Cf::Sm, users.start(), users.end(), &mut |k, v| {
+        if let Some(name) = users.name(k) {
+            out.push((name.to_vec(), v.to_vec()));
+        }
         true
     })?;
     Ok(out)

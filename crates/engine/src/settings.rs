@@ -1,6 +1,6 @@
 //! Settings every replica must agree on because they change what an entry does when it is
 //! applied (today: the limits that stop a runaway script). They live in the replicated
-//! state (`sm` records `config:<name>`, see `keys::sm_setting_key`) and change only through
+//! state (`sm` records `config:<name>`, see `keys::sm::SETTINGS`) and change only through
 //! the log, so every node applies an entry under the same values, and a node that replays
 //! an old entry after a restart reads the values that were in force at that point of the
 //! log. A node-local setting (like Redis's CONFIG) could not give that guarantee.
@@ -50,8 +50,8 @@ pub fn lookup(name: &str) -> Option<&'static Setting> {
 impl Setting {
     /// The value in force in this transaction's state.
     pub fn get(&self, t: &Txn) -> Result<u64, CmdError> {
-        Ok(t.raw_get(Cf::Sm, &keys::sm_setting_key(self.name))?
-            .and_then(|raw| std::str::from_utf8(&raw).ok()?.parse().ok())
+        Ok(t.raw_get(Cf::Sm, &keys::sm::setting_key(self.name))?
+            .and_then(|raw| keys::sm::decode_setting(&raw))
             .unwrap_or(self.default))
     }
 
@@ -95,8 +95,8 @@ impl Setting {
         let v = self.parse(value)?;
         t.raw_put(
             Cf::Sm,
-            keys::sm_setting_key(self.name),
-            v.to_string().into_bytes(),
+            keys::sm::setting_key(self.name),
+            keys::sm::encode_setting(v),
         );
         Ok(())
     }
@@ -116,8 +116,8 @@ pub fn apply_config_set(t: &mut Txn, pairs: &[(String, Vec<u8>)]) -> Result<(), 
     for (s, v) in parsed {
         t.raw_put(
             Cf::Sm,
-            keys::sm_setting_key(s.name),
-            v.to_string().into_bytes(),
+            keys::sm::setting_key(s.name),
+            keys::sm::encode_setting(v),
         );
     }
     Ok(())

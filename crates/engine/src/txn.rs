@@ -296,8 +296,8 @@ impl<'s> Txn<'s> {
         for (db, n) in self.counts {
             writes.push(Write::Put(
                 Cf::Sm,
-                keys::sm_keycount_key(db),
-                n.to_be_bytes().to_vec(),
+                keys::sm::keycount_key(db),
+                keys::sm::encode_keycount(n),
             ));
         }
         Effects { writes }
@@ -680,11 +680,10 @@ impl<'s> Txn<'s> {
         if let Some(&n) = self.counts.get(&db) {
             return Ok(n);
         }
-        let stored = self.note_failure(self.store.get(Cf::Sm, &keys::sm_keycount_key(db)))?;
-        Ok(match stored {
-            Some(raw) if raw.len() == 8 => u64::from_be_bytes(raw.try_into().expect("8 bytes")),
-            _ => 0,
-        })
+        let stored = self.note_failure(self.store.get(Cf::Sm, &keys::sm::keycount_key(db)))?;
+        Ok(stored
+            .and_then(|raw| keys::sm::decode_keycount(&raw))
+            .unwrap_or(0))
     }
 
     fn add_count(&mut self, db: u8, delta: i64) -> Result<(), CmdError> {

@@ -1,4 +1,6 @@
 //! The RocksDB key/value layout of Meridian: pure encode/decode, no RocksDB.
+//! [`store`] is the storage interface ([`store::Store`], [`store::Effects`]) that the
+//! engine reads and writes through and the `storage` crate implements over RocksDB.
 //!
 //! Column families and their keys:
 //!
@@ -9,7 +11,7 @@
 //! | `expire`   | expire_at_ms u64 BE, meta key               | empty                 |
 //! | `raft_log` | index u64 BE                                | a Raft entry          |
 //! | `raft`     | fixed names (vote, committed, purged)      | bincode               |
-//! | `sm`       | fixed names (applied, membership, keycount) | bincode / u64         |
+//! | `sm`       | the state machine's own records, see [`sm`] | see [`sm`]            |
 //!
 //! The slot is Redis Cluster's hash slot (CRC16 of the key or its `{hash tag}`, mod
 //! 16384). Prefixing meta keys with it makes SCAN's cursor a slot number (stateless
@@ -171,44 +173,6 @@ pub fn log_key(index: u64) -> [u8; 8] {
 
 pub fn decode_log_key(raw: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(raw.try_into().ok()?))
-}
-
-/// Fixed record names in the `sm` column family.
-pub const SM_APPLIED: &[u8] = b"applied";
-pub const SM_MEMBERSHIP: &[u8] = b"membership";
-
-/// `sm` key of a database's key count.
-pub fn sm_keycount_key(db: u8) -> Vec<u8> {
-    let mut k = b"keycount/".to_vec();
-    k.push(db);
-    k
-}
-
-/// `sm` record of a forwarded request already applied: (origin node, sequence).
-pub fn sm_dedupe_key(origin: u64, seq: u64) -> Vec<u8> {
-    let mut k = b"dedupe/".to_vec();
-    k.extend_from_slice(&origin.to_be_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-/// Time index of dedupe records, so old ones can be pruned in order.
-pub const SM_DEDUPE_TIME_PREFIX: &[u8] = b"dedupe-t/";
-
-pub fn sm_dedupe_time_key(at_ms: u64, origin: u64, seq: u64) -> Vec<u8> {
-    let mut k = SM_DEDUPE_TIME_PREFIX.to_vec();
-    k.extend_from_slice(&at_ms.to_be_bytes());
-    k.extend_from_slice(&origin.to_be_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-/// `sm` record of a replicated setting (one every replica must agree on, such as the
-/// script instruction budget): `config:<name>`, its value as text.
-pub fn sm_setting_key(name: &str) -> Vec<u8> {
-    let mut k = b"config:".to_vec();
-    k.extend_from_slice(name.as_bytes());
-    k
 }
 
 /// Fixed record names in the `raft` column family.

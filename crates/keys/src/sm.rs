@@ -1,1 +1,331 @@
-//! Byte layouts: sm (see the crate docs).
+//! The `sm` column family: the state machine's own records, replicated with the keyspace
+//! and carried by snapshots. This module owns every `sm` key (and the values that are
+//! plain numbers); nothing else builds or splits one.
+//!
+//! | key                                          | value                                  | written by        |
+//! |----------------------------------------------|----------------------------------------|-------------------|
+//! | `applied`                                    | bincode (last applied, membership)     | consensus         |
+//! | `keycount/` db u8                            | u64 BE ([`encode_keycount`])           | engine `Txn`      |
+//! | `dedupe/` origin u64 BE, seq u64 BE          | bincode (time, replies)                | consensus         |
+//! | `dedupe-t/` at_ms u64 BE, origin, seq        | empty (time index of the above)        | consensus         |
+//! | `config:` name                               | decimal text ([`encode_setting`])      | engine `settings` |
+//! | `acl:user:` name                             | the user's ACL rules as text           | engine `acl`      |
+//! | `script:` lower-case hex SHA1                | the script body                        | engine `script`   |
+//! | `function:lib:` library name                 | the library's code                     | engine `function` |
+//! | `function:fn:` function name                 | the name of the library registering it | engine `function` |
+//!
+//! The records named by a prefix and a name are [`Family`]s; each has its key range, so
+//! a scan or a flush of one family never touches another.
+
+/// The applied record: last applied log id and membership.
+pub const APPLIED: &[u8] = b"applied";
+/// A reserved name: nothing writes it today (membership travels in [`APPLIED`]).
+pub const MEMBERSHIP: &[u8] = b"membership";
+
+/// Records named by a fixed prefix followed by a name (any bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Family {
+    prefix: &'static [u8],
+    /// The prefix with its last byte plus one: the first key after the family.
+    end: &'static [u8],
+}
+
+impl Family {
+    /// The key of `name` in this family.
+    pub fn key(&self, name: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + name.len());
+        k.extend_from_slice(self.prefix);
+        k.extend_from_slice(name);
+        k
+    }
+
+    /// The name in a key of this family; `None` for a key of another family.
+    pub fn name<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
+        raw.strip_prefix(self.prefix)
+    }
+
+    /// First key of the family (inclusive).
+    pub fn start(&self) -> &'static [u8] {
+        self.prefix
+    }
+
+    /// First key past the family (exclusive).
+    pub fn end(&self) -> &'static [u8] {
+        self.end
+    }
+}
+
+/// Replicated settings: `config:<name>`.
+pub const SETTINGS: Family = Family {
+    prefix: b"config:",
+    end: b"config;",
+};
+/// ACL users: `acl:user:<name>`.
+pub const ACL_USERS: Family = Family {
+    prefix: b"acl:user:",
+    end: b"acl:user;",
+};
+/// The script cache: `script:<sha1 hex>`.
+pub const SCRIPTS: Family = Family {
+    prefix: b"script:",
+    end: b"script;",
+};
+/// Every function record, libraries and functions (FUNCTION FLUSH / RESTORE clear it).
+pub const FUNCTIONS_ALL: Family = Family {
+    prefix: b"function:",
+    end: b"function;",
+};
+/// Function libraries: `function:lib:<library>`.
+pub const FUNCTION_LIBS: Family = Family {
+    prefix: b"function:lib:",
+    end: b"function:lib;",
+};
+/// Function index: `function:fn:<function>` → its library's name.
+pub const FUNCTION_FNS: Family = Family {
+    prefix: b"function:fn:",
+    end: b"function:fn;",
+};
+
+/// `sm` key of a replicated setting.
+pub fn setting_key(name: &str) -> Vec<u8> {
+    SETTINGS.key(name.as_bytes())
+}
+
+/// A setting's stored value: decimal text.
+pub fn encode_setting(v: u64) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+/// A setting's value, `None` if the record is not a decimal u64.
+pub fn decode_setting(raw: &[u8]) -> Option<u64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+// ---- key counts ------------------------------------------------------------------------
+
+const KEYCOUNT_PREFIX: &[u8] = b"keycount/";
+/// Range of every key-count record (`/` + 1 is `0`).
+pub const KEYCOUNT_START: &[u8] = KEYCOUNT_PREFIX;
+pub const KEYCOUNT_END: &[u8] = b"keycount0";
+
+/// `sm` key of a database's key count.
+pub fn keycount_key(db: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(KEYCOUNT_PREFIX.len() + 1);
+    k.extend_from_slice(KEYCOUNT_PREFIX);
+    k.push(db);
+    k
+}
+
+/// The database of a key-count key.
+pub fn decode_keycount_key(raw: &[u8]) -> Option<u8> {
+    match raw.strip_prefix(KEYCOUNT_PREFIX)? {
+        [db] => Some(*db),
+        _ => None,
+    }
+}
+
+/// A key count's stored value.
+pub fn encode_keycount(n: u64) -> Vec<u8> {
+    n.to_be_bytes().to_vec()
+}
+
+/// A key count, `None` if the record is not 8 bytes.
+pub fn decode_keycount(raw: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(raw.try_into().ok()?))
+}
+
+// ---- dedupe ids of forwarded requests --------------------------------------------------
+
+const DEDUPE_PREFIX: &[u8] = b"dedupe/";
+const DEDUPE_TIME_PREFIX: &[u8] = b"dedupe-t/";
+
+/// `sm` record of a forwarded request already applied: (origin node, sequence).
+pub fn dedupe_key(origin: u64, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(DEDUPE_PREFIX.len() + 16);
+    k.extend_from_slice(DEDUPE_PREFIX);
+    k.extend_from_slice(&origin.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// (origin, seq) of a dedupe key.
+pub fn decode_dedupe_key(raw: &[u8]) -> Option<(u64, u64)> {
+    let rest = raw.strip_prefix(DEDUPE_PREFIX)?;
+    if rest.len() != 16 {
+        return None;
+    }
+    Some((be_u64(&rest[..8])?, be_u64(&rest[8..])?))
+}
+
+/// Time index of dedupe records, so old ones can be pruned in order: the time first.
+pub fn dedupe_time_key(at_ms: u64, origin: u64, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(DEDUPE_TIME_PREFIX.len() + 24);
+    k.extend_from_slice(DEDUPE_TIME_PREFIX);
+    k.extend_from_slice(&at_ms.to_be_bytes());
+    k.extend_from_slice(&origin.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// (at_ms, origin, seq) of a dedupe time-index key.
+pub fn decode_dedupe_time_key(raw: &[u8]) -> Option<(u64, u64, u64)> {
+    let rest = raw.strip_prefix(DEDUPE_TIME_PREFIX)?;
+    if rest.len() != 24 {
+        return None;
+    }
+    Some((
+        be_u64(&rest[..8])?,
+        be_u64(&rest[8..16])?,
+        be_u64(&rest[16..])?,
+    ))
+}
+
+/// First key of the dedupe time index.
+pub fn dedupe_time_start() -> &'static [u8] {
+    DEDUPE_TIME_PREFIX
+}
+
+/// Exclusive end of the time-index keys recorded before `at_ms`.
+pub fn dedupe_time_before(at_ms: u64) -> Vec<u8> {
+    dedupe_time_key(at_ms, 0, 0)
+}
+
+fn be_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FAMILIES: [Family; 6] = [
+        SETTINGS,
+        ACL_USERS,
+        SCRIPTS,
+        FUNCTIONS_ALL,
+        FUNCTION_LIBS,
+        FUNCTION_FNS,
+    ];
+
+    /// The bytes on disk today: existing data directories must keep opening.
+    #[test]
+    fn layouts_are_the_bytes_on_disk() {
+        assert_eq!(APPLIED, b"applied");
+        assert_eq!(MEMBERSHIP, b"membership");
+        assert_eq!(
+            setting_key("script-max-memory"),
+            b"config:script-max-memory"
+        );
+        assert_eq!(encode_setting(268435456), b"268435456");
+        assert_eq!(ACL_USERS.key(b"alice"), b"acl:user:alice");
+        assert_eq!(SCRIPTS.key(b"e0e1f9"), b"script:e0e1f9");
+        assert_eq!(FUNCTION_LIBS.key(b"mylib"), b"function:lib:mylib");
+        assert_eq!(FUNCTION_FNS.key(b"f"), b"function:fn:f");
+        assert_eq!(FUNCTIONS_ALL.start(), b"function:");
+        assert_eq!(FUNCTIONS_ALL.end(), b"function;");
+        assert_eq!(keycount_key(3), b"keycount/\x03");
+        assert_eq!(
+            (KEYCOUNT_START, KEYCOUNT_END),
+            (&b"keycount/"[..], &b"keycount0"[..])
+        );
+        assert_eq!(encode_keycount(258), [0, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(
+            dedupe_key(1, 0x0203),
+            b"dedupe/\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x02\x03"
+        );
+        assert_eq!(
+            dedupe_time_key(5, 1, 2),
+            b"dedupe-t/\x00\x00\x00\x00\x00\x00\x00\x05\
+              \x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02"
+        );
+        assert_eq!(dedupe_time_start(), b"dedupe-t/");
+    }
+
+    #[test]
+    fn family_ends_follow_their_prefix() {
+        for f in FAMILIES {
+            let mut end = f.start().to_vec();
+            *end.last_mut().unwrap() += 1;
+            assert_eq!(f.end(), &end[..]);
+        }
+        let mut end = KEYCOUNT_START.to_vec();
+        *end.last_mut().unwrap() += 1;
+        assert_eq!(KEYCOUNT_END, &end[..]);
+    }
+
+    #[test]
+    fn families_do_not_overlap_except_functions_all() {
+        for (i, a) in FAMILIES.iter().enumerate() {
+            for b in &FAMILIES[i + 1..] {
+                let nested = *a == FUNCTIONS_ALL || *b == FUNCTIONS_ALL;
+                let disjoint = a.end() <= b.start() || b.end() <= a.start();
+                assert!(nested || disjoint, "{a:?} {b:?}");
+            }
+        }
+        assert!(FUNCTION_LIBS.start() >= FUNCTIONS_ALL.start());
+        assert!(FUNCTION_LIBS.end() <= FUNCTIONS_ALL.end());
+        assert!(FUNCTION_FNS.start() >= FUNCTIONS_ALL.start());
+        assert!(FUNCTION_FNS.end() <= FUNCTIONS_ALL.end());
+    }
+
+    proptest! {
+        #[test]
+        fn family_keys_roundtrip_and_stay_in_range(i in 0usize..6, name in proptest::collection::vec(any::<u8>(), 0..48)) {
+            let f = FAMILIES[i];
+            let k = f.key(&name);
+            prop_assert_eq!(f.name(&k), Some(&name[..]));
+            prop_assert!(k.as_slice() >= f.start() && k.as_slice() < f.end());
+        }
+
+        #[test]
+        fn family_keys_keep_name_order(i in 0usize..6, a in proptest::collection::vec(any::<u8>(), 0..16), b in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let f = FAMILIES[i];
+            prop_assert_eq!(f.key(&a).cmp(&f.key(&b)), a.cmp(&b));
+        }
+
+        #[test]
+        fn setting_roundtrip(name in "[a-z-]{0,32}", v in any::<u64>()) {
+            let k = setting_key(&name);
+            prop_assert_eq!(SETTINGS.name(&k), Some(name.as_bytes()));
+            prop_assert_eq!(decode_setting(&encode_setting(v)), Some(v));
+        }
+
+        #[test]
+        fn keycount_roundtrip(db in any::<u8>(), n in any::<u64>()) {
+            let k = keycount_key(db);
+            prop_assert_eq!(decode_keycount_key(&k), Some(db));
+            prop_assert!(k.as_slice() >= KEYCOUNT_START && k.as_slice() < KEYCOUNT_END);
+            prop_assert_eq!(decode_keycount(&encode_keycount(n)), Some(n));
+        }
+
+        #[test]
+        fn dedupe_roundtrip(origin in any::<u64>(), seq in any::<u64>()) {
+            let k = dedupe_key(origin, seq);
+            prop_assert_eq!(decode_dedupe_key(&k), Some((origin, seq)));
+            // A dedupe record is never inside the time index.
+            prop_assert!(!k.starts_with(dedupe_time_start()));
+        }
+
+        #[test]
+        fn dedupe_time_roundtrip_and_order(t1 in any::<u64>(), t2 in any::<u64>(), o in any::<u64>(), s in any::<u64>()) {
+            let k = dedupe_time_key(t1, o, s);
+            prop_assert_eq!(decode_dedupe_time_key(&k), Some((t1, o, s)));
+            prop_assert!(k.as_slice() >= dedupe_time_start());
+            // Recorded before t2 exactly when it sorts before dedupe_time_before(t2).
+            prop_assert_eq!(k < dedupe_time_before(t2), t1 < t2);
+        }
+
+        #[test]
+        fn decoders_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..48)) {
+            let _ = decode_keycount_key(&raw);
+            let _ = decode_keycount(&raw);
+            let _ = decode_dedupe_key(&raw);
+            let _ = decode_dedupe_time_key(&raw);
+            let _ = decode_setting(&raw);
+            for f in FAMILIES {
+                let _ = f.name(&raw);
+            }
+        }
+    }
+}

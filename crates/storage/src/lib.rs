@@ -448,7 +448,7 @@ mod tests {
                     put(Cf::Data, b"x", b"4"),
                 ],
             };
-            st.write_effects(&first, &[(Cf::Sm, keys::SM_APPLIED, b"1")])
+            st.write_effects(&first, &[(Cf::Sm, keys::sm::APPLIED, b"1")])
                 .unwrap();
             let second = Effects {
                 writes: vec![
@@ -475,7 +475,7 @@ mod tests {
             ]
         );
         assert_eq!(st.get(Cf::Data, b"x").unwrap(), None);
-        assert_eq!(st.sm_get(keys::SM_APPLIED).unwrap(), Some(b"1".to_vec()));
+        assert_eq!(st.sm_get(keys::sm::APPLIED).unwrap(), Some(b"1".to_vec()));
         let snap = st.snapshot();
         st.write_effects(
             &Effects {

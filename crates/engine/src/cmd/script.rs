@@ -71,14 +71,8 @@ pub fn function_commands() -> Vec<CommandSpec> {
 
 // ---- the replicated script cache ----------------------------------------------------
 
-const CACHE_PREFIX: &[u8] = b"script:";
-/// The first key after every `script:` key (':' + 1).
-const CACHE_END: &[u8] = b"script;";
-
 fn cache_key(sha: &str) -> Vec<u8> {
-    let mut k = CACHE_PREFIX.to_vec();
-    k.extend_from_slice(sha.as_bytes());
-    k
+    ::keys::sm::SCRIPTS.key(sha.as_bytes())
 }
 
 /// Lower-case hex SHA1 of a script body, as Redis names scripts.
@@ -316,7 +310,8 @@ fn script(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             if t.is_read_only() {
                 return Err(CmdError::new("ERR SCRIPT FLUSH cannot run on the read path"));
             }
-            t.raw_delete_range(Cf::Sm, CACHE_PREFIX.to_vec(), CACHE_END.to_vec());
+            let cache = ::keys::sm::SCRIPTS;
+            t.raw_delete_range(Cf::Sm, cache.start().to_vec(), cache.end().to_vec());
             Ok(Frame::ok())
         }
         "LOAD" => {

@@ -17,6 +17,7 @@ use crate::settings;
 use crate::table::{flags::*, CommandSpec, Exec, KeySpec, NO_KEYS};
 use crate::txn::Txn;
 use crate::Frame;
+use ::keys::sm::{Family, FUNCTIONS_ALL, FUNCTION_FNS as FNS, FUNCTION_LIBS as LIBS};
 use ::keys::Cf;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -106,38 +107,32 @@ fn parse_library(code: &[u8]) -> Result<(String, &[u8]), CmdError> {
 
 // ---- the replicated libraries ---------------------------------------------------------
 
-const ALL_START: &[u8] = b"function:";
-/// The first key after every `function:` key (':' + 1).
-const ALL_END: &[u8] = b"function;";
-const LIB_PREFIX: &[u8] = b"function:lib:";
-const LIB_END: &[u8] = b"function:lib;";
-const FN_PREFIX: &[u8] = b"function:fn:";
-const FN_END: &[u8] = b"function:fn;";
+// Libraries are `sm` records `function:lib:<name>` → code, and every function they
+// register has an index record `function:fn:<name>` → library name (`keys::sm`).
 
-fn key(prefix: &[u8], name: &str) -> Vec<u8> {
-    let mut k = prefix.to_vec();
-    k.extend_from_slice(name.as_bytes());
-    k
+fn key(family: Family, name: &str) -> Vec<u8> {
+    family.key(name.as_bytes())
 }
 
-/// Every (name → value) under a prefix, in name order.
-fn scan(t: &Txn, start: &[u8], end: &[u8]) -> Result<Vec<(String, Vec<u8>)>, CmdError> {
+/// Every (name → value) of a family, in name order.
+fn scan(t: &Txn, family: Family) -> Result<Vec<(String, Vec<u8>)>, CmdError> {
     let mut out = Vec::new();
-    t.raw_scan(Cf::Sm, start, end, &mut |k, v| {
-        let name = String::from_utf8_lossy(&k[start.len()..]).into_owned();
-        out.push((name, v.to_vec()));
+    t.raw_scan(Cf::Sm, family.start(), family.end(), &mut |k, v| {
+        if let Some(name) = family.name(k) {
+            out.push((String::from_utf8_lossy(name).into_owned(), v.to_vec()));
+        }
         true
     })?;
     Ok(out)
 }
 
 fn libraries(t: &Txn) -> Result<Vec<(String, Vec<u8>)>, CmdError> {
-    scan(t, LIB_PREFIX, LIB_END)
+    scan(t, LIBS)
 }
 
 /// Function name → the library registering it.
 fn function_owners(t: &Txn) -> Result<BTreeMap<String, String>, CmdError> {
-    Ok(scan(t, FN_PREFIX, FN_END)?
+    Ok(scan(t, FNS)?
         .into_iter()
         .map(|(f, lib)| (f, String::from_utf8_lossy(&lib).into_owned()))
         .collect())
@@ -181,22 +176,18 @@ fn write_guard(t: &Txn, what: &str) -> Result<(), CmdError> {
 
 /// Removes a library and its functions' index records.
 fn remove(t: &mut Txn, name: &str, owners: &BTreeMap<String, String>) {
-    t.raw_delete(Cf::Sm, key(LIB_PREFIX, name));
+    t.raw_delete(Cf::Sm, key(LIBS, name));
     for (f, lib) in owners {
         if lib == name {
-            t.raw_delete(Cf::Sm, key(FN_PREFIX, f));
+            t.raw_delete(Cf::Sm, key(FNS, f));
         }
     }
 }
 
 fn install(t: &mut Txn, lib: &Library) {
-    t.raw_put(Cf::Sm, key(LIB_PREFIX, &lib.name), lib.code.clone());
+    t.raw_put(Cf::Sm, key(LIBS, &lib.name), lib.code.clone());
     for f in lib.fns.iter() {
-        t.raw_put(
-            Cf::Sm,
-            key(FN_PREFIX, &f.name),
-            lib.name.as_bytes().to_vec(),
-        );
+        t.raw_put(Cf::Sm, key(FNS, &f.name), lib.name.as_bytes().to_vec());
     }
 }
 
@@ -217,7 +208,7 @@ fn not_found() -> CmdError {
 /// fcallCommandGeneric: the function, numkeys, the flags, then the run.
 fn fcall_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
     let name = String::from_utf8_lossy(&argv[1]).into_owned();
-    let lib = match t.raw_get(Cf::Sm, &key(FN_PREFIX, &name))? {
+    let lib = match t.raw_get(Cf::Sm, &key(FNS, &name))? {
         Some(lib) if valid_name(&argv[1]) => String::from_utf8_lossy(&lib).into_owned(),
         _ => return Err(not_found()),
     };
@@ -233,9 +224,7 @@ fn fcall_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
         return Err(CmdError::new("ERR Number of keys can't be negative"));
     }
     let numkeys = numkeys as usize;
-    let code = t
-        .raw_get(Cf::Sm, &key(LIB_PREFIX, &lib))?
-        .ok_or_else(not_found)?;
+    let code = t.raw_get(Cf::Sm, &key(LIBS, &lib))?.ok_or_else(not_found)?;
     let (_, body) = parse_library(&code)?;
     let lib_sha = sha1hex(&code);
     let (max_instructions, max_memory) = budget(t)?;
@@ -303,7 +292,7 @@ fn function(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         "DELETE" => {
             write_guard(t, "DELETE")?;
             let name = String::from_utf8_lossy(&argv[2]).into_owned();
-            if !valid_name(&argv[2]) || t.raw_get(Cf::Sm, &key(LIB_PREFIX, &name))?.is_none() {
+            if !valid_name(&argv[2]) || t.raw_get(Cf::Sm, &key(LIBS, &name))?.is_none() {
                 return Err(CmdError::new("ERR Library not found"));
             }
             let owners = function_owners(t)?;
@@ -320,7 +309,11 @@ fn function(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
                 ));
             }
             write_guard(t, "FLUSH")?;
-            t.raw_delete_range(Cf::Sm, ALL_START.to_vec(), ALL_END.to_vec());
+            t.raw_delete_range(
+                Cf::Sm,
+                FUNCTIONS_ALL.start().to_vec(),
+                FUNCTIONS_ALL.end().to_vec(),
+            );
             Ok(Frame::ok())
         }
         "DUMP" => {
@@ -355,7 +348,7 @@ fn load(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     let code = &argv[argv.len() - 1];
     let (name, _) = parse_library(code)?;
-    let exists = t.raw_get(Cf::Sm, &key(LIB_PREFIX, &name))?.is_some();
+    let exists = t.raw_get(Cf::Sm, &key(LIBS, &name))?.is_some();
     if exists && !replace {
         return Err(CmdError::new(format!(
             "ERR Library '{name}' already exists"
@@ -530,7 +523,11 @@ fn restore(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     if policy == Policy::Flush {
-        t.raw_delete_range(Cf::Sm, ALL_START.to_vec(), ALL_END.to_vec());
+        t.raw_delete_range(
+            Cf::Sm,
+            FUNCTIONS_ALL.start().to_vec(),
+            FUNCTIONS_ALL.end().to_vec(),
+        );
     } else {
         for lib in &incoming {
             if existing.contains(&lib.name) {
