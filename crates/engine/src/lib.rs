@@ -18,6 +18,7 @@ mod store;
 mod table;
 pub mod tier;
 mod txn;
+pub mod types;
 
 pub use args::*;
 pub use cmd::blocking::{
@@ -31,7 +32,7 @@ pub use rng::Rng;
 pub use store::{Effects, MemStore, Store, StoreError, Write};
 pub use table::{
     check_arity, check_key_sizes, flags, index_of as command_index, keys as key_range, lookup,
-    CommandSpec, Exec, KeySpec, COMMANDS, NO_KEYS,
+    CommandSpec, Exec, KeySpec, ReadPath, COMMANDS, NO_KEYS,
 };
 pub use tier::{Tier, TierStats};
 pub use txn::Txn;

@@ -80,6 +80,21 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub summary: &'static str,
     pub exec: Exec,
+    /// The command reads nothing but the meta record of each of its keys (a string's
+    /// value, a key's type and TTL), so a read of at most one key is atomic on its own:
+    /// see [`CommandSpec::read_path`]. Set where the table is built, from the group
+    /// (string, bitmap, generic, connection, server): keyspace walks such as KEYS, SCAN
+    /// and RANDOMKEY name no key and are read directly as well.
+    pub single_record: bool,
+}
+
+/// How the read path runs a read-only command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadPath {
+    /// Directly on the live state: the command reads one record, which is atomic alone.
+    OneRecord,
+    /// On a point-in-time snapshot, so it never sees half of an applied entry.
+    Snapshot,
 }
 
 impl CommandSpec {
@@ -125,6 +140,17 @@ impl CommandSpec {
             .filter(|(bit, _)| self.flags & bit != 0)
             .map(|(_, n)| *n)
             .collect()
+    }
+
+    /// Whether a read of `argv` needs a snapshot: one that reads several records
+    /// (several keys, or a collection's meta plus its elements) does; one that reads a
+    /// single key's meta record does not.
+    pub fn read_path(&self, argv: &[Vec<u8>]) -> ReadPath {
+        if self.single_record && self.key_positions(argv).len() <= 1 {
+            ReadPath::OneRecord
+        } else {
+            ReadPath::Snapshot
+        }
     }
 
     /// Argument positions holding keys.
@@ -266,5 +292,22 @@ mod tests {
             lookup(b"ping").unwrap().key_positions(&argv),
             Vec::<usize>::new()
         );
+    }
+
+    #[test]
+    fn read_path_is_direct_only_for_one_meta_record() {
+        let argv =
+            |a: &[&str]| -> Vec<Vec<u8>> { a.iter().map(|s| s.as_bytes().to_vec()).collect() };
+        let path = |a: &[&str]| lookup(a[0].as_bytes()).unwrap().read_path(&argv(a));
+        assert_eq!(path(&["get", "k"]), ReadPath::OneRecord);
+        assert_eq!(path(&["getbit", "k", "1"]), ReadPath::OneRecord);
+        assert_eq!(path(&["ttl", "k"]), ReadPath::OneRecord);
+        assert_eq!(path(&["ping"]), ReadPath::OneRecord);
+        assert_eq!(path(&["mget", "a"]), ReadPath::OneRecord);
+        assert_eq!(path(&["mget", "a", "b"]), ReadPath::Snapshot);
+        assert_eq!(path(&["exists", "a", "b"]), ReadPath::Snapshot);
+        assert_eq!(path(&["hget", "h", "f"]), ReadPath::Snapshot);
+        assert_eq!(path(&["zscore", "z", "m"]), ReadPath::Snapshot);
+        assert_eq!(path(&["lrange", "l", "0", "-1"]), ReadPath::Snapshot);
     }
 }

@@ -42,6 +42,12 @@ pub(crate) fn spec(
         since,
         summary,
         exec,
+        // Strings and bitmaps are one record per key; generic, connection and server
+        // commands read at most a key's meta record (see `CommandSpec::single_record`).
+        single_record: matches!(
+            group,
+            "string" | "bitmap" | "generic" | "connection" | "server"
+        ),
     }
 }
 
