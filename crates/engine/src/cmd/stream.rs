@@ -2,21 +2,13 @@
 //!
 //! # Layout
 //!
-//! The key's meta record (kind Stream, `len` = number of entries) carries the stream
-//! header in its inline bytes: last-generated-id, recorded-first-entry-id,
-//! max-deleted-entry-id, entries-added and the number of groups. Everything else is a
-//! `data` record under the key's version prefix (see `crate::coll`), so DEL or an
-//! overwrite of a stream of any size writes O(1) records:
+//! A stream's records are `types::stream`'s (their bytes `keys::stream`'s): the meta
+//! record carries the stream header (last-generated-id, recorded-first-entry-id,
+//! max-deleted-entry-id, entries-added, number of groups) and `len` = number of
+//! entries; each entry, group, consumer, pending entry and consumer PEL index entry is
+//! one `data` record under the key's version prefix, so DEL or an overwrite of a
+//! stream of any size writes O(1) records.
 //!
-//! | sub key                                              | value                      |
-//! |------------------------------------------------------|----------------------------|
-//! | `1 · id(16)`                                         | the entry's fields/values  |
-//! | `2 · group`                                          | last-delivered-id, entries-read, PEL size, consumer count |
-//! | `3 · len(group) · group · 1 · id(16)`                | pending entry: delivery time, delivery count, consumer |
-//! | `3 · len(group) · group · 2 · consumer`              | seen-time, active-time, PEL size |
-//! | `3 · len(group) · group · 3 · len(consumer) · consumer · id(16)` | empty: the consumer's PEL index |
-//!
-//! IDs are 16 bytes big-endian (ms, seq), so byte order is ID order; lengths are u32 BE.
 //! Writes per command: XADD 2 records (entry + meta); XREADGROUP of n entries 2n + 3
 //! (PEL record and index entry per entry, consumer, group, meta); XACK of n, 2n + 3;
 //! XDEL of n, n + 1; trimming n entries, n + 1 up to 64 and then one range delete;
@@ -83,17 +75,15 @@
 mod group;
 mod id;
 mod info;
-mod store;
 
 use super::spec;
 use crate::args::{self, parse_i64};
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec, KeySpec};
 use crate::txn::Txn;
+use crate::types::stream::{self as records, Group, Stream};
 use crate::Frame;
-use ::keys::Kind;
 use id::Id;
-use store::Stream;
 
 /// Most pending entries one consumer of a group may hold (Upstash's limit).
 pub const PEL_LIMIT_PER_CONSUMER: u64 = 1000;
@@ -172,7 +162,7 @@ fn id_frame(id: Id) -> Frame {
 
 /// `[id, [field, value, ...]]` from a stored entry.
 fn entry_frame(id: Id, raw: &[u8]) -> Result<Frame, CmdError> {
-    let items = store::decode_fields(raw)?;
+    let items = records::decode_fields(raw)?;
     Ok(Frame::Array(vec![
         id_frame(id),
         Frame::Array(items.into_iter().map(Frame::Bulk).collect()),
@@ -280,7 +270,7 @@ fn estimate_distance(s: &Stream, id: Id) -> i64 {
 }
 
 /// streamReplyWithCGLag: None when the lag cannot be known.
-fn group_lag(s: &Stream, g: &store::Group) -> Option<i64> {
+fn group_lag(s: &Stream, g: &Group) -> Option<i64> {
     let added = s.h.entries_added as i64;
     if s.h.entries_added == 0 {
         return Some(0);
@@ -293,7 +283,7 @@ fn group_lag(s: &Stream, g: &store::Group) -> Option<i64> {
 }
 
 /// The group's entries-read after delivering entry `id` beyond its last ID.
-fn entries_read_after(s: &Stream, g: &store::Group, id: Id) -> i64 {
+fn entries_read_after(s: &Stream, g: &Group, id: Id) -> i64 {
     if g.entries_read != INVALID_READ && !has_tombstones_from(s, id) {
         g.entries_read + 1
     } else if s.h.entries_added != 0 {
@@ -500,7 +490,7 @@ fn xadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         ));
     }
     let id = new_entry_id(&s, a.id, t.now_ms)?;
-    s.put_entry(t, id, store::encode_fields(&argv[field_pos..]));
+    s.put_entry(t, id, records::encode_fields(&argv[field_pos..]));
     s.h.entries_added += 1;
     s.h.last = id;
     if s.len() == 1 {
@@ -863,13 +853,9 @@ pub fn resolve_block_ids(t: &Txn, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
             continue;
         }
         let key = &argv[a.streams + i];
-        let last = match t.get_meta(key) {
-            Ok(None) => Id::MIN,
-            Ok(Some(m)) if m.kind == Kind::Stream => match Stream::open(t, key) {
-                Ok(s) => s.map_or(Id::MIN, |s| s.h.last),
-                Err(_) => continue,
-            },
-            _ => continue,
+        let last = match Stream::open(t, key) {
+            Ok(s) => s.map_or(Id::MIN, |s| s.h.last),
+            Err(_) => continue, // another type or a storage error: the run reports it
         };
         out[at] = last.text();
     }

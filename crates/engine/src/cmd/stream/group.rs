@@ -4,7 +4,6 @@
 //! before its first write, so an error reply never leaves a partial change behind.
 
 use super::id::{self, Id};
-use super::store::{corrupt, Consumer, Group, Nack, Stream};
 use super::{
     entries_read_after, entry_frame, help_reply, id_frame, int, limit_of, parse_read, subcommand,
     subcommand_syntax, ReadArgs, INVALID_READ, PEL_LIMIT_PER_CONSUMER,
@@ -12,6 +11,7 @@ use super::{
 use crate::args::{self, parse_i64};
 use crate::error::{CmdError, CmdResult};
 use crate::txn::Txn;
+use crate::types::stream::{corrupt, decode_nack, Consumer, Group, Nack, Stream};
 use crate::Frame;
 use std::collections::BTreeMap;
 
@@ -650,7 +650,7 @@ pub(super) fn xpending(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         None => {
             if count > 0 {
                 s.pel(gname)
-                    .visit(t, start, end, &mut |id, raw| match Nack::decode(raw) {
+                    .visit(t, start, end, &mut |id, raw| match decode_nack(raw) {
                         Ok(n) => row(id, &n),
                         Err(e) => {
                             bad = Some(e);
@@ -824,7 +824,7 @@ pub(super) fn xautoclaim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
                 break 'walk;
             }
             attempts -= 1;
-            let n = Nack::decode(&raw)?;
+            let n = decode_nack(&raw)?;
             let Some(entry) = w.s.get_entry(t, id)? else {
                 w.release(t, id, &n)?;
                 deleted.push(id_frame(id));

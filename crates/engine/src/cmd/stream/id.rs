@@ -1,73 +1,10 @@
-//! Stream IDs (`<ms>-<seq>`), parsed with Redis's exact rules
-//! (streamGenericParseIDOrReply, string2ull).
+//! Parsing stream IDs (`<ms>-<seq>`) with Redis's exact rules
+//! (streamGenericParseIDOrReply, string2ull). The ID type and its stored form are
+//! `keys::stream::Id`.
 
 use crate::args;
 use crate::error::CmdError;
-use std::fmt;
-
-/// A stream entry ID. Ordered by (ms, seq), as Redis's streamCompareID.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Id {
-    pub ms: u64,
-    pub seq: u64,
-}
-
-impl Id {
-    pub const MIN: Id = Id { ms: 0, seq: 0 };
-    pub const MAX: Id = Id {
-        ms: u64::MAX,
-        seq: u64::MAX,
-    };
-
-    pub const fn new(ms: u64, seq: u64) -> Id {
-        Id { ms, seq }
-    }
-
-    pub fn is_zero(self) -> bool {
-        self == Id::MIN
-    }
-
-    /// 16 bytes, big-endian: byte order is ID order.
-    pub fn encode(self) -> [u8; 16] {
-        self.as_u128().to_be_bytes()
-    }
-
-    pub fn decode(raw: &[u8]) -> Option<Id> {
-        let b: [u8; 16] = raw.try_into().ok()?;
-        Some(Id::from_u128(u128::from_be_bytes(b)))
-    }
-
-    pub fn as_u128(self) -> u128 {
-        ((self.ms as u128) << 64) | self.seq as u128
-    }
-
-    pub fn from_u128(v: u128) -> Id {
-        Id {
-            ms: (v >> 64) as u64,
-            seq: v as u64,
-        }
-    }
-
-    /// The successor (streamIncrID); None past the last possible ID.
-    pub fn next(self) -> Option<Id> {
-        self.as_u128().checked_add(1).map(Id::from_u128)
-    }
-
-    /// The predecessor (streamDecrID); None before 0-0.
-    pub fn prev(self) -> Option<Id> {
-        self.as_u128().checked_sub(1).map(Id::from_u128)
-    }
-
-    pub fn text(self) -> Vec<u8> {
-        self.to_string().into_bytes()
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.ms, self.seq)
-    }
-}
+pub(crate) use crate::types::stream::Id;
 
 pub(crate) fn invalid_id() -> CmdError {
     CmdError::new("ERR Invalid stream ID specified as stream command argument")
@@ -225,26 +162,5 @@ mod tests {
         assert_eq!(parse_interval(b"(", 0).is_err(), true);
         assert!(parse_range_start(b"(18446744073709551615-18446744073709551615").is_err());
         assert!(parse_range_end(b"(0-0").is_err());
-    }
-
-    #[test]
-    fn encoding_keeps_order() {
-        let ids = [
-            Id::MIN,
-            Id::new(0, 1),
-            Id::new(1, 0),
-            Id::new(1, u64::MAX),
-            Id::MAX,
-        ];
-        for w in ids.windows(2) {
-            assert!(w[0] < w[1]);
-            assert!(w[0].encode() < w[1].encode());
-            assert_eq!(Id::decode(&w[0].encode()), Some(w[0]));
-        }
-        assert_eq!(Id::MAX.next(), None);
-        assert_eq!(Id::MIN.prev(), None);
-        assert_eq!(Id::new(1, u64::MAX).next(), Some(Id::new(2, 0)));
-        assert_eq!(Id::new(2, 0).prev(), Some(Id::new(1, u64::MAX)));
-        assert_eq!(Id::new(3, 4).to_string(), "3-4");
     }
 }

@@ -1,7 +1,6 @@
 //! XINFO STREAM [FULL [COUNT n]] | GROUPS | CONSUMERS | HELP.
 
 use super::id::Id;
-use super::store::{corrupt, Stream};
 use super::{
     entry_frame, group_lag, help_reply, id_frame, limit_of, subcommand, subcommand_syntax,
     INVALID_READ, NODE_ENTRIES,
@@ -9,6 +8,7 @@ use super::{
 use crate::args::{self, parse_i64};
 use crate::error::{CmdError, CmdResult};
 use crate::txn::Txn;
+use crate::types::stream::{corrupt, decode_nack, Stream};
 use crate::Frame;
 
 const XINFO_HELP: &[&str] = &[
@@ -169,7 +169,7 @@ fn stream(t: &Txn, s: &Stream, argv: &[Vec<u8>]) -> CmdResult {
     for g in s.groups(t)? {
         let mut pending = Vec::new();
         for (id, raw) in s.pel(&g.name).range(t, Id::MIN, Id::MAX, limit)? {
-            let n = super::store::Nack::decode(&raw)?;
+            let n = decode_nack(&raw)?;
             pending.push(Frame::Array(vec![
                 id_frame(id),
                 Frame::Bulk(n.consumer),
