@@ -4,14 +4,15 @@
 //! # Layout
 //!
 //! A JSON key is its meta record alone (kind `Json`, no `data` records, `len` 0): the
-//! whole document, in the binary encoding of [`codec`], is `meta.inline`, like a
-//! string's value. A command decodes the document, works on a `serde_json::Value` tree
-//! (objects keep insertion order) and, when it changed something, encodes it back into
-//! the same meta record, so the key keeps its TTL and version. Replacing the root with
-//! JSON.SET keeps the TTL as in RedisJSON; JSON.DEL of the root deletes the key. A
-//! command either fails before writing or writes its whole result (RedisJSON may leave
-//! the earlier matches of a multi-match command changed when a later one errors, e.g.
-//! a NUMINCRBY overflow; here the key is left untouched).
+//! whole document, in a binary encoding, is `meta.inline`, like a string's value (see
+//! `types::json`, which opens, encodes and writes documents). A command decodes the
+//! document, works on a `serde_json::Value` tree (objects keep insertion order) and,
+//! when it changed something, encodes it back into the same meta record, so the key
+//! keeps its TTL and version. Replacing the root with JSON.SET keeps the TTL as in
+//! RedisJSON; JSON.DEL of the root deletes the key. A command either fails before
+//! writing or writes its whole result (RedisJSON may leave the earlier matches of a
+//! multi-match command changed when a later one errors, e.g. a NUMINCRBY overflow; here
+//! the key is left untouched).
 //!
 //! # Paths
 //!
@@ -42,7 +43,7 @@
 //! (wrapping) integer; anything else computes in `f64` and fails with `result is not a
 //! number` on overflow to infinity. Each input value may nest at most 127 containers
 //! (serde_json's limit, as in RedisJSON: `recursion limit exceeded`); a document as a
-//! whole at most [`codec::MAX_DEPTH`] (a Meridian limit) and its encoding at most
+//! whole at most [`records::MAX_DEPTH`] (a Meridian limit) and its encoding at most
 //! proto-max-bulk-len bytes. Deleting an object key moves the object's last key into its
 //! place, exactly as RedisJSON's object storage does.
 //!
@@ -57,7 +58,6 @@
 //! undocumented JSON.NUMPOWBY and JSON.DEBUG DEFRAG_INFO. JSON.DEBUG MEMORY reports
 //! RedisJSON 2.8's estimate computed for exactly-sized containers.
 
-mod codec;
 mod path;
 mod regex;
 
@@ -65,8 +65,9 @@ use super::spec;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec};
 use crate::txn::Txn;
+use crate::types::json as records;
 use crate::Frame;
-use ::keys::{Kind, Meta};
+use ::keys::Meta;
 use path::{Match, PathElem, Query};
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
@@ -209,54 +210,6 @@ fn opt_path(argv: &[Vec<u8>], i: usize) -> JPath<'_> {
             .and_then(|a| std::str::from_utf8(a).ok())
             .unwrap_or(LEGACY_ROOT),
     )
-}
-
-// ---- storage ----------------------------------------------------------------------------
-
-/// The live document at `key`; WRONGTYPE for other types.
-fn load(t: &Txn, key: &[u8]) -> Result<Option<(Meta, Value)>, CmdError> {
-    match t.get_kind(key, Kind::Json)? {
-        None => Ok(None),
-        Some(m) => {
-            let v = codec::decode(&m.inline)
-                .ok_or_else(|| CmdError::storage("corrupt JSON document"))?;
-            Ok(Some((m, v)))
-        }
-    }
-}
-
-/// Encodes a document for storage, enforcing the document limits.
-fn encode(doc: &Value) -> Result<Vec<u8>, CmdError> {
-    let bytes = codec::encode(doc).map_err(|_| {
-        err(format!(
-            "ERR document nesting exceeds the maximum depth of {}",
-            codec::MAX_DEPTH
-        ))
-    })?;
-    if bytes.len() as u64 > super::string::MAX_STRING_LEN {
-        return Err(err(
-            "ERR document exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
-    }
-    Ok(bytes)
-}
-
-/// Writes encoded document bytes: into the existing meta record (TTL and version kept)
-/// or a new key.
-fn put(t: &mut Txn, key: &[u8], meta: Option<Meta>, bytes: Vec<u8>) -> Result<(), CmdError> {
-    let meta = match meta {
-        Some(mut m) => {
-            m.inline = bytes;
-            m
-        }
-        None => t.new_meta(Kind::Json, bytes),
-    };
-    t.put_meta(key, meta)
-}
-
-fn save(t: &mut Txn, key: &[u8], meta: Option<Meta>, doc: &Value) -> Result<(), CmdError> {
-    let bytes = encode(doc)?;
-    put(t, key, meta, bytes)
 }
 
 // ---- values -----------------------------------------------------------------------------
@@ -694,7 +647,7 @@ fn get(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if paths.is_empty() {
         paths.push(JPath::new(LEGACY_ROOT));
     }
-    let Some((_, doc)) = load(t, &argv[1])? else {
+    let Some((_, doc)) = records::open(t, &argv[1])? else {
         return Ok(Frame::Null);
     };
     let legacy = paths.iter().all(JPath::is_legacy);
@@ -750,7 +703,7 @@ fn mget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         // Any failure (wrong type, bad path, no match) is a nil for that key; a reply
         // too large to build fails the command.
         let one = || -> Option<Result<Vec<u8>, CmdError>> {
-            let (_, doc) = load(t, key).ok()??;
+            let (_, doc) = records::open(t, key).ok()??;
             let q = q.as_ref().ok()?;
             let vals: Vec<&Value> = path::select(q, &doc, false)
                 .ok()?
@@ -773,7 +726,7 @@ fn mget(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn type_cmd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = opt_path(argv, 2);
-    let Some((_, doc)) = load(t, &argv[1])? else {
+    let Some((_, doc)) = records::open(t, &argv[1])? else {
         return Ok(Frame::Null);
     };
     if p.is_legacy() {
@@ -819,7 +772,7 @@ fn resp_value(v: &Value) -> Frame {
 
 fn resp(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = JPath::arg(argv.get(2).map_or(LEGACY_ROOT.as_bytes(), |a| a))?;
-    let Some((_, doc)) = load(t, &argv[1])? else {
+    let Some((_, doc)) = records::open(t, &argv[1])? else {
         return Ok(Frame::Null);
     };
     let vals = values(&doc, &p)?;
@@ -943,7 +896,7 @@ fn set(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             return Err(CmdError::syntax());
         }
     }
-    let current = load(t, key)?;
+    let current = records::open(t, key)?;
     let val = parse_json(raw)?;
     match current {
         Some((meta, mut doc)) => {
@@ -951,12 +904,12 @@ fn set(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
                 if opt == SetOpt::Nx {
                     return Ok(Frame::Null);
                 }
-                save(t, key, Some(meta), &val)?;
+                records::save(t, key, Some(meta), &val)?;
                 return Ok(Frame::ok());
             }
             let updates = find_updates(&doc, &p, opt)?;
             if !updates.is_empty() && apply_set(&mut doc, updates, &val) {
-                save(t, key, Some(meta), &doc)?;
+                records::save(t, key, Some(meta), &doc)?;
                 Ok(Frame::ok())
             } else {
                 Ok(Frame::Null)
@@ -964,7 +917,7 @@ fn set(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
         None if opt == SetOpt::Xx => Ok(Frame::Null),
         None if p.is_root() => {
-            save(t, key, None, &val)?;
+            records::save(t, key, None, &val)?;
             Ok(Frame::ok())
         }
         None => Err(err("ERR new objects must be created at the root")),
@@ -986,13 +939,13 @@ fn merge(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             return Err(CmdError::syntax());
         }
     }
-    let current = load(t, key)?;
+    let current = records::open(t, key)?;
     let val = parse_json(raw)?;
     match current {
         Some((meta, mut doc)) => {
             if p.is_root() {
                 merge_patch(&mut doc, &val);
-                save(t, key, Some(meta), &doc)?;
+                records::save(t, key, Some(meta), &doc)?;
                 return Ok(Frame::ok());
             }
             let mut changed = false;
@@ -1015,14 +968,14 @@ fn merge(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
                 }
             }
             if changed {
-                save(t, key, Some(meta), &doc)?;
+                records::save(t, key, Some(meta), &doc)?;
                 Ok(Frame::ok())
             } else {
                 Ok(Frame::Null)
             }
         }
         None if p.is_root() => {
-            save(t, key, None, &val)?;
+            records::save(t, key, None, &val)?;
             Ok(Frame::ok())
         }
         None => Err(err("ERR new objects must be created at the root")),
@@ -1037,7 +990,7 @@ fn mset(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     // before changing any).
     let mut triplets = Vec::with_capacity(argv.len() / 3);
     for tr in argv[1..].chunks(3) {
-        let current = load(t, &tr[0])?;
+        let current = records::open(t, &tr[0])?;
         let p = JPath::arg(&tr[1])?;
         if !p.is_root() {
             match &current {
@@ -1056,7 +1009,7 @@ fn mset(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let slot = match docs.iter().position(|(k, ..)| *k == key) {
             Some(i) => i,
             None => {
-                let (meta, doc) = match load(t, key)? {
+                let (meta, doc) = match records::open(t, key)? {
                     Some((m, d)) => (Some(m), d),
                     None => (None, Value::Null),
                 };
@@ -1078,11 +1031,11 @@ fn mset(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let mut encoded = Vec::with_capacity(docs.len());
     for (key, meta, doc, changed) in docs {
         if changed {
-            encoded.push((key, meta, encode(&doc)?));
+            encoded.push((key, meta, records::encode(&doc)?));
         }
     }
     for (key, meta, bytes) in encoded {
-        put(t, key, meta, bytes)?;
+        records::put(t, key, meta, bytes)?;
     }
     Ok(Frame::ok())
 }
@@ -1092,7 +1045,7 @@ fn mset(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 fn del(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
     let p = JPath::arg(argv.get(2).map_or(LEGACY_ROOT.as_bytes(), |a| a))?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Ok(Frame::Integer(0));
     };
     if p.is_root() {
@@ -1108,7 +1061,7 @@ fn del(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     if n > 0 {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(int(n))
 }
@@ -1120,7 +1073,7 @@ fn clear(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         utf8(a)?;
     }
     let p = JPath::arg(argv.get(2).map_or(LEGACY_ROOT.as_bytes(), |a| a))?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let clearable = |v: &Value| match v {
@@ -1144,7 +1097,7 @@ fn clear(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         n += 1;
     }
     if n > 0 {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(int(n))
 }
@@ -1191,7 +1144,7 @@ fn num_cmd(t: &mut Txn, argv: &[Vec<u8>], mult: bool) -> CmdResult {
     let key = &argv[1];
     let p = JPath::arg(&argv[2])?;
     let operand = utf8(&argv[3])?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, is_number)?;
@@ -1204,7 +1157,7 @@ fn num_cmd(t: &mut Txn, argv: &[Vec<u8>], mult: bool) -> CmdResult {
         for path in &paths {
             last = Some(num_op(&mut doc, path, operand, mult)?);
         }
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
         return Ok(bulk(
             last.map(|n| number_text(&n))
                 .unwrap_or_default()
@@ -1223,7 +1176,7 @@ fn num_cmd(t: &mut Txn, argv: &[Vec<u8>], mult: bool) -> CmdResult {
         });
     }
     if changed {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(bulk(write_list(
         &out.iter().collect::<Vec<_>>(),
@@ -1242,7 +1195,7 @@ fn nummultby(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 fn toggle(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
     let p = JPath::arg(&argv[2])?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_boolean)?;
@@ -1264,7 +1217,7 @@ fn toggle(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         for path in &paths {
             last = flip(&mut doc, path).ok_or_else(|| err("ERR Path does not exist"))?;
         }
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
         return Ok(bulk(last.to_string().into_bytes()));
     }
     let mut out = Vec::with_capacity(found.len());
@@ -1279,7 +1232,7 @@ fn toggle(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         });
     }
     if changed {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(Frame::Array(out))
 }
@@ -1294,7 +1247,7 @@ fn strappend(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let raw = utf8(&argv[2])?;
         (JPath::new(LEGACY_ROOT), raw)
     };
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_string)?;
@@ -1321,7 +1274,7 @@ fn strappend(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         for path in &paths {
             last = append(&mut doc, path)?;
         }
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
         return Ok(int(last));
     }
     let mut out = Vec::with_capacity(found.len());
@@ -1336,14 +1289,14 @@ fn strappend(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         });
     }
     if changed {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(Frame::Array(out))
 }
 
 fn strlen(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = opt_path(argv, 2);
-    let doc = load(t, &argv[1])?;
+    let doc = records::open(t, &argv[1])?;
     if p.is_legacy() {
         let Some((_, doc)) = doc else {
             return Ok(Frame::Null);
@@ -1380,7 +1333,7 @@ fn arrappend(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
     let p = JPath::arg(&argv[2])?;
     let vals = parse_values(argv, 3)?;
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
@@ -1402,7 +1355,7 @@ fn arrappend(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         for path in &paths {
             last = push(&mut doc, path).ok_or_else(|| err("ERR Path does not exist"))?;
         }
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
         return Ok(int(last));
     }
     let mut out = Vec::with_capacity(found.len());
@@ -1417,7 +1370,7 @@ fn arrappend(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         });
     }
     if changed {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(Frame::Array(out))
 }
@@ -1467,7 +1420,7 @@ fn arrindex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     // RedisJSON parses the value before it looks at the key's type.
     let v: Value = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
-    let doc = load(t, &argv[1])?;
+    let doc = records::open(t, &argv[1])?;
     let Some((_, doc)) = doc else {
         return Err(err_path(p.original));
     };
@@ -1509,7 +1462,7 @@ fn mutate_arrays(
         for path in &paths {
             last = f(&mut doc, path)?;
         }
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
         return Ok(int(last));
     }
     let mut out = vec![Frame::Null; found.len()];
@@ -1518,7 +1471,7 @@ fn mutate_arrays(
         out[*slot] = int(f(&mut doc, path)?);
     }
     if !todo.is_empty() {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(Frame::Array(out))
 }
@@ -1528,7 +1481,7 @@ fn arrinsert(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = JPath::arg(&argv[2])?;
     let index = parse_integer(&argv[3])?;
     let vals = parse_values(argv, 4)?;
-    let Some((meta, doc)) = load(t, key)? else {
+    let Some((meta, doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
@@ -1554,7 +1507,7 @@ fn arrinsert(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn arrlen(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = opt_path(argv, 2);
-    let Some((_, doc)) = load(t, &argv[1])? else {
+    let Some((_, doc)) = records::open(t, &argv[1])? else {
         return if p.is_legacy() {
             Ok(Frame::Null)
         } else {
@@ -1604,7 +1557,7 @@ fn arrpop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             (p, index)
         }
     };
-    let Some((meta, mut doc)) = load(t, key)? else {
+    let Some((meta, mut doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
@@ -1630,7 +1583,7 @@ fn arrpop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             changed |= last != Frame::Null;
         }
         if changed {
-            save(t, key, Some(meta), &doc)?;
+            records::save(t, key, Some(meta), &doc)?;
         }
         return Ok(last);
     }
@@ -1641,7 +1594,7 @@ fn arrpop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         changed |= out[slot] != Frame::Null;
     }
     if changed {
-        save(t, key, Some(meta), &doc)?;
+        records::save(t, key, Some(meta), &doc)?;
     }
     Ok(Frame::Array(out))
 }
@@ -1662,7 +1615,7 @@ fn arrtrim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = JPath::arg(&argv[2])?;
     let start = parse_integer(&argv[3])?;
     let stop = parse_integer(&argv[4])?;
-    let Some((meta, doc)) = load(t, key)? else {
+    let Some((meta, doc)) = records::open(t, key)? else {
         return Err(nonexistent_key());
     };
     let found = locate_if(&doc, &p, Value::is_array)?;
@@ -1696,7 +1649,7 @@ fn key_list(o: &serde_json::Map<String, Value>) -> Frame {
 
 fn objkeys(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = opt_path(argv, 2);
-    let doc = load(t, &argv[1])?;
+    let doc = records::open(t, &argv[1])?;
     if p.is_legacy() {
         let Some((_, doc)) = doc else {
             return Ok(Frame::Null);
@@ -1723,7 +1676,7 @@ fn objkeys(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 
 fn objlen(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let p = opt_path(argv, 2);
-    let doc = load(t, &argv[1])?;
+    let doc = records::open(t, &argv[1])?;
     if p.is_legacy() {
         let Some((_, doc)) = doc else {
             return Ok(Frame::Null);
@@ -1777,7 +1730,7 @@ fn debug(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         "MEMORY" => {
             let key = argv.get(2).ok_or_else(|| arity(argv))?;
             let p = opt_path(argv, 3);
-            let doc = load(t, key)?;
+            let doc = records::open(t, key)?;
             if p.is_legacy() {
                 return Ok(match doc {
                     None => Frame::Integer(0),

@@ -20,6 +20,9 @@
 //! document: `JSON.SET k $.deep.path <127 levels>` nests further). The encoder enforces
 //! Meridian's own document depth limit, [`MAX_DEPTH`], so every recursive walk over a
 //! document (encoding, decoding, serialising, dropping) stays within a thread's stack.
+//!
+//! This is the one byte layout that lives outside the `keys` crate: it is the encoding
+//! of a `serde_json` value tree, and `keys` depends on nothing.
 
 use serde_json::{Map, Number, Value};
 
