@@ -1,13 +1,13 @@
 //! A transaction over the keyspace: reads go through pending writes to the [`Store`],
 //! writes pile up as [`Effects`]. One Txn executes one log entry (or one read).
 
-use crate::cmd;
 use crate::error::{CmdError, CmdResult};
 use crate::events::{self, Bus, Event, Touch, Touched};
 use crate::rng::Rng;
 use crate::store::{Effects, Store, StoreError, Write};
 use crate::table::{self, flags, Exec};
 use crate::tier::Tier;
+use crate::types;
 use keys::{Cf, Kind, Meta};
 use resp::Frame;
 use std::cell::OnceCell;
@@ -432,7 +432,7 @@ impl<'s> Txn<'s> {
     /// for a hash, some field is still live (field TTLs).
     fn is_live(&self, key: &[u8], m: &Meta) -> Result<bool, CmdError> {
         Ok(!m.is_expired(self.now_ms)
-            && !(m.kind == Kind::Hash && cmd::hash::all_fields_expired(self, key, m)?))
+            && !(m.kind == Kind::Hash && types::hash::all_fields_expired(self, key, m)?))
     }
 
     /// A live key of the given type; WRONGTYPE if it holds another type.
@@ -660,11 +660,11 @@ impl<'s> Txn<'s> {
                 Some(m) if m.expire_at_ms == *at => {}
                 Some(m)
                     if m.kind == Kind::Hash
-                        && cmd::hash::field_ttl_floor(&m)
+                        && types::hash::ttl_floor(&m)
                             .is_some_and(|f| f == *at && f <= self.now_ms) =>
                 {
                     // A hash's field TTL floor is due: purge its expired fields.
-                    n += cmd::hash::expire_fields(self, key, m)? as u64;
+                    n += types::hash::expire_fields(self, key, m)? as u64;
                 }
                 _ => self.raw_delete(Cf::Expire, keys::expire_key(*at, db, key)),
             }

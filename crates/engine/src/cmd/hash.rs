@@ -1,28 +1,9 @@
 //! Hash commands (t_hash.c), including Redis 7.4's per-field expiry.
 //!
-//! Layout: the key's meta record (kind Hash) plus one `data` record per field (see
-//! `crate::coll`). A field record's value is a tag byte, then the field value:
-//! `0, value` for a field without TTL, `1, expire_at_ms (u64 BE), value` for one with.
-//!
-//! Field expiry, deterministically:
-//! - A field whose `expire_at_ms <= t.now_ms` is invisible to every command.
-//! - Expired fields are deleted by the next *hash write command* on the key (HSET,
-//!   HDEL, HINCRBY, HEXPIRE, HPERSIST, ...) run at an entry time past their expiry: it
-//!   first purges them (see [`open_write`]). That write is a log entry with the
-//!   leader's `now_ms`, so every replica deletes the same fields. Reads never write.
-//! - `meta.len` counts the field *records* stored, expired-but-not-yet-purged ones
-//!   included. `meta.inline` is empty when no field has a TTL, else 8 bytes: a lower
-//!   bound of every field TTL in the hash ("floor"; setting a TTL lowers it, a purge
-//!   recomputes it exactly, removing a TTL leaves it, which is still a lower bound).
-//!   So while `floor > now` no field can have expired and HLEN is `meta.len` (O(1));
-//!   otherwise HLEN counts the live fields with a scan until a write purges them.
-//! - The floor also has an entry in the expiry index, so the leader's expiry sweep
-//!   proposes a purge once it is due, like a key TTL ([`expire_fields`]); the floor
-//!   then moves to the next field TTL.
-//! - A hash whose fields have all expired does not exist, for every command (EXISTS,
-//!   TYPE, SCAN, DEL's count, the hash commands), as a key past its TTL
-//!   ([`all_fields_expired`], checked by `Txn::get_meta`); the sweep or the next write
-//!   deletes it. DBSIZE counts it until then, as Redis counts keys not yet expired.
+//! The records (one `data` record per field, field TTLs, the hash's TTL floor) and
+//! the rules of field expiry are `types::hash`'s: a field past its TTL is invisible
+//! to every command, the next hash write command (or the expiry sweep) purges it, and
+//! a hash whose fields have all expired does not exist.
 
 use super::spec;
 use crate::args::{self, parse_i64};
@@ -30,8 +11,11 @@ use crate::coll;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec};
 use crate::txn::Txn;
+use crate::types::hash::{
+    self as records, get_field, live_fields, live_len, open as read_hash, open_or_create,
+    open_write, put_field, stored,
+};
 use crate::Frame;
-use ::keys::{Cf, Kind, Meta};
 
 pub fn commands() -> Vec<CommandSpec> {
     use Exec::Engine as E;
@@ -67,262 +51,8 @@ pub fn commands() -> Vec<CommandSpec> {
     ]
 }
 
-// ---- field records ------------------------------------------------------------------
-
-const TAG_PLAIN: u8 = 0;
-const TAG_TTL: u8 = 1;
-
 /// Largest absolute field expiry Redis accepts (HFE_MAX_ABS_TIME_MSEC = 2^46 - 1).
 const MAX_FIELD_EXPIRE_MS: i64 = (0x0000_FFFF_FFFF_FFFF_i64) >> 2;
-
-fn encode_field(expire_at_ms: u64, value: &[u8]) -> Vec<u8> {
-    if expire_at_ms == 0 {
-        let mut out = Vec::with_capacity(1 + value.len());
-        out.push(TAG_PLAIN);
-        out.extend_from_slice(value);
-        out
-    } else {
-        let mut out = Vec::with_capacity(9 + value.len());
-        out.push(TAG_TTL);
-        out.extend_from_slice(&expire_at_ms.to_be_bytes());
-        out.extend_from_slice(value);
-        out
-    }
-}
-
-/// (expire_at_ms or 0, value) of a field record.
-fn split(raw: &[u8]) -> Option<(u64, &[u8])> {
-    match *raw.first()? {
-        TAG_PLAIN => Some((0, &raw[1..])),
-        TAG_TTL if raw.len() >= 9 => {
-            let at = u64::from_be_bytes(raw[1..9].try_into().ok()?);
-            Some((at, &raw[9..]))
-        }
-        _ => None,
-    }
-}
-
-fn corrupt() -> CmdError {
-    CmdError::storage("corrupt hash field record")
-}
-
-fn live(expire_at_ms: u64, now_ms: u64) -> bool {
-    expire_at_ms == 0 || expire_at_ms > now_ms
-}
-
-/// Lower bound of the hash's field TTLs, None when no field has one.
-fn ttl_floor(meta: &Meta) -> Option<u64> {
-    let b = meta.inline.get(..8)?;
-    Some(u64::from_be_bytes(b.try_into().ok()?))
-}
-
-fn set_ttl_floor(meta: &mut Meta, floor: Option<u64>) {
-    meta.inline = floor.map_or_else(Vec::new, |f| f.to_be_bytes().to_vec());
-}
-
-/// Sets the TTL floor and keeps its entry in the expiry index (the same index key TTLs
-/// use), so the leader's expiry sweep proposes a purge of the hash once the floor is
-/// due (see [`expire_fields`]).
-fn update_floor(t: &mut Txn, key: &[u8], meta: &mut Meta, floor: Option<u64>) {
-    let old = ttl_floor(meta);
-    if old != floor {
-        if let Some(o) = old.filter(|&o| o != meta.expire_at_ms) {
-            t.raw_delete(Cf::Expire, ::keys::expire_key(o, t.db, key));
-        }
-        if let Some(n) = floor.filter(|&n| n != meta.expire_at_ms) {
-            t.raw_put(Cf::Expire, ::keys::expire_key(n, t.db, key), Vec::new());
-        }
-    }
-    set_ttl_floor(meta, floor);
-}
-
-/// True when the hash `meta` (a live key) has no live field left at `t.now_ms`: every
-/// field carried a TTL and all have passed. Such a hash does not exist for any command
-/// (EXISTS, TYPE, SCAN, ...), exactly as a key past its own TTL; its records are
-/// deleted by the leader's expiry sweep or the next write. O(1) unless some field may
-/// have expired; then it walks the fields until the first live one.
-pub(crate) fn all_fields_expired(t: &Txn, key: &[u8], meta: &Meta) -> Result<bool, CmdError> {
-    if !may_have_expired(meta, t.now_ms) {
-        return Ok(false);
-    }
-    let now = t.now_ms;
-    let mut any_live = false;
-    scan_fields(t, key, meta, &mut |_, at, _| {
-        any_live = live(at, now);
-        !any_live
-    })?;
-    Ok(!any_live)
-}
-
-/// The expiry sweep reached `at`, the TTL floor of the hash at `key`: deletes its
-/// expired fields (and the key when none is left). Runs inside a log entry with the
-/// leader's time, so every replica deletes the same fields. True if the key is gone.
-pub(crate) fn expire_fields(t: &mut Txn, key: &[u8], meta: Meta) -> Result<bool, CmdError> {
-    let mut meta = meta;
-    purge(t, key, &mut meta)?;
-    if meta.len == 0 {
-        t.delete_key(key)?;
-        return Ok(true);
-    }
-    t.put_meta(key, meta)?;
-    Ok(false)
-}
-
-/// The TTL floor of a hash's meta record (for the expiry sweep).
-pub(crate) fn field_ttl_floor(meta: &Meta) -> Option<u64> {
-    ttl_floor(meta)
-}
-
-/// True when some field may have expired at `now_ms`.
-fn may_have_expired(meta: &Meta, now_ms: u64) -> bool {
-    ttl_floor(meta).is_some_and(|f| f <= now_ms)
-}
-
-/// The stored record of `field` (live or not) as (expire_at_ms, value).
-fn stored(
-    t: &Txn,
-    key: &[u8],
-    meta: &Meta,
-    field: &[u8],
-) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
-    match coll::get(t, key, meta, field)? {
-        None => Ok(None),
-        Some(raw) => {
-            let (at, v) = split(&raw).ok_or_else(corrupt)?;
-            Ok(Some((at, v.to_vec())))
-        }
-    }
-}
-
-/// A live field as (expire_at_ms, value).
-fn get_field(
-    t: &Txn,
-    key: &[u8],
-    meta: &Meta,
-    field: &[u8],
-) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
-    Ok(stored(t, key, meta, field)?.filter(|(at, _)| live(*at, t.now_ms)))
-}
-
-fn put_field(
-    t: &mut Txn,
-    key: &[u8],
-    meta: &mut Meta,
-    field: &[u8],
-    expire_at_ms: u64,
-    value: &[u8],
-    is_new: bool,
-) {
-    coll::put(
-        t,
-        key,
-        meta,
-        field,
-        encode_field(expire_at_ms, value),
-        is_new,
-    );
-}
-
-/// `f(field, expire_at_ms, value)`; false stops the walk.
-type FieldVisitor<'a> = dyn FnMut(&[u8], u64, &[u8]) -> bool + 'a;
-
-/// Visits every stored field (expired ones too) as `f(field, expire_at_ms, value)`.
-fn scan_fields(t: &Txn, key: &[u8], meta: &Meta, f: &mut FieldVisitor) -> Result<(), CmdError> {
-    let mut bad = false;
-    coll::scan(t, key, meta, &mut |s, raw| match split(raw) {
-        Some((at, v)) => f(s, at, v),
-        None => {
-            bad = true;
-            false
-        }
-    })?;
-    if bad {
-        Err(corrupt())
-    } else {
-        Ok(())
-    }
-}
-
-/// Every live field as (field, value), in field order.
-fn live_fields(t: &Txn, key: &[u8], meta: &Meta) -> Result<coll::Entries, CmdError> {
-    let now = t.now_ms;
-    let mut out = Vec::with_capacity(meta.len.min(1 << 16) as usize);
-    scan_fields(t, key, meta, &mut |f, at, v| {
-        if live(at, now) {
-            out.push((f.to_vec(), v.to_vec()));
-        }
-        true
-    })?;
-    Ok(out)
-}
-
-/// Number of live fields: `meta.len` unless some field may have expired.
-fn live_len(t: &Txn, key: &[u8], meta: &Meta) -> Result<u64, CmdError> {
-    if !may_have_expired(meta, t.now_ms) {
-        return Ok(meta.len);
-    }
-    let now = t.now_ms;
-    let mut n = 0;
-    scan_fields(t, key, meta, &mut |_, at, _| {
-        n += live(at, now) as u64;
-        true
-    })?;
-    Ok(n)
-}
-
-/// The live hash at `key` for reading (WRONGTYPE if another type).
-fn read_hash(t: &Txn, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    t.get_kind(key, Kind::Hash)
-}
-
-/// The hash at `key` for a write command: fields expired at `t.now_ms` are deleted
-/// first, and the purge is saved at once (so `len` stays exact even if the command
-/// then fails). None if the key is missing or held only expired fields (then it is
-/// deleted).
-fn open_write(t: &mut Txn, key: &[u8]) -> Result<Option<Meta>, CmdError> {
-    let Some(mut meta) = t.get_kind(key, Kind::Hash)? else {
-        return Ok(None);
-    };
-    if may_have_expired(&meta, t.now_ms) {
-        purge(t, key, &mut meta)?;
-        if meta.len == 0 {
-            coll::save(t, key, meta)?;
-            return Ok(None);
-        }
-        t.put_meta(key, meta.clone())?;
-    }
-    Ok(Some(meta))
-}
-
-/// [`open_write`], or a new empty hash (saved by the caller once it has a field).
-fn open_or_create(t: &mut Txn, key: &[u8]) -> Result<Meta, CmdError> {
-    match open_write(t, key)? {
-        Some(m) => Ok(m),
-        None => Ok(t.new_meta(Kind::Hash, Vec::new())),
-    }
-}
-
-/// Deletes the expired fields and recomputes the TTL floor exactly.
-fn purge(t: &mut Txn, key: &[u8], meta: &mut Meta) -> Result<(), CmdError> {
-    let now = t.now_ms;
-    let mut doomed = Vec::new();
-    let mut floor: Option<u64> = None;
-    scan_fields(t, key, meta, &mut |f, at, _| {
-        if at != 0 {
-            if at <= now {
-                doomed.push(f.to_vec());
-            } else {
-                floor = Some(floor.map_or(at, |m| m.min(at)));
-            }
-        }
-        true
-    })?;
-    for f in doomed {
-        coll::remove(t, key, meta, &f);
-    }
-    update_floor(t, key, meta, floor);
-    Ok(())
-}
 
 fn bulk_or_null(v: Option<Vec<u8>>) -> Frame {
     v.map_or(Frame::Null, Frame::Bulk)
@@ -344,11 +74,11 @@ fn hset_generic(t: &mut Txn, argv: &[Vec<u8>], name: &str) -> Result<i64, CmdErr
     let mut created = 0;
     for pair in argv[2..].chunks(2) {
         // After open_write no expired field is stored: present means live.
-        let is_new = coll::get(t, key, &meta, &pair[0])?.is_none();
+        let is_new = !records::contains(t, key, &meta, &pair[0])?;
         put_field(t, key, &mut meta, &pair[0], 0, &pair[1], is_new);
         created += is_new as i64;
     }
-    coll::save(t, key, meta)?;
+    records::save(t, key, meta)?;
     Ok(created)
 }
 
@@ -364,11 +94,11 @@ fn hmset(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 fn hsetnx(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
     let mut meta = open_or_create(t, key)?;
-    if coll::get(t, key, &meta, &argv[2])?.is_some() {
+    if records::contains(t, key, &meta, &argv[2])? {
         return int(0);
     }
     put_field(t, key, &mut meta, &argv[2], 0, &argv[3], true);
-    coll::save(t, key, meta)?;
+    records::save(t, key, meta)?;
     int(1)
 }
 
@@ -395,7 +125,7 @@ fn hincrby(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         new.to_string().as_bytes(),
         is_new,
     );
-    coll::save(t, key, meta)?;
+    records::save(t, key, meta)?;
     int(new)
 }
 
@@ -420,7 +150,7 @@ fn hincrbyfloat(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     let s = args::format_float(new).into_bytes();
     put_field(t, key, &mut meta, field, ttl, &s, is_new);
-    coll::save(t, key, meta)?;
+    records::save(t, key, meta)?;
     Ok(Frame::Bulk(s))
 }
 
@@ -431,13 +161,13 @@ fn hdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     };
     let mut deleted = 0;
     for field in &argv[2..] {
-        if coll::get(t, key, &meta, field)?.is_some() {
-            coll::remove(t, key, &mut meta, field);
+        if records::contains(t, key, &meta, field)? {
+            records::remove_field(t, key, &mut meta, field);
             deleted += 1;
         }
     }
     if deleted > 0 {
-        coll::save(t, key, meta)?;
+        records::save(t, key, meta)?;
     }
     int(deleted)
 }
@@ -523,9 +253,6 @@ fn hvals(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 /// up to the chosen position (there is no positional index).
 fn hrandfield(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    let now = t.now_ms;
-    let keep = move |raw: &[u8]| split(raw).is_some_and(|(at, _)| live(at, now));
-    let value_of = |raw: &[u8]| split(raw).map_or_else(Vec::new, |(_, v)| v.to_vec());
     if argv.len() == 2 {
         let Some(meta) = read_hash(t, key)? else {
             return Ok(Frame::Null);
@@ -535,7 +262,7 @@ fn hrandfield(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             return Ok(Frame::Null);
         }
         let pos = t.rng.below(n);
-        let picked = coll::nth_entries(t, key, &meta, &[pos], &keep)?;
+        let picked = records::nth_fields(t, key, &meta, &[pos])?;
         return Ok(bulk_or_null(picked.into_iter().next().map(|(f, _)| f)));
     }
     let l = coll::parse_count(&argv[2])?;
@@ -558,20 +285,20 @@ fn hrandfield(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         let count = l.unsigned_abs();
         coll::check_repeats(count)?;
         let draws = coll::sample_repeat(&mut t.rng, n, count);
-        coll::drawn_entries(t, key, &meta, &draws, &keep)?
+        records::drawn_fields(t, key, &meta, &draws)?
     } else if l as u64 >= n {
         let all: Vec<u64> = (0..n).collect();
-        coll::nth_entries(t, key, &meta, &all, &keep)?
+        records::nth_fields(t, key, &meta, &all)?
     } else {
         let positions = coll::sample_unique(&mut t.rng, n, l as u64);
-        coll::nth_entries(t, key, &meta, &positions, &keep)?
+        records::nth_fields(t, key, &meta, &positions)?
     };
     if withvalues {
         // Flat in RESP2, [field, value] pairs in RESP3 (as Redis 7).
         return Ok(Frame::Pairs(
             picked
                 .into_iter()
-                .map(|(f, raw)| (Frame::Bulk(f), Frame::Bulk(value_of(&raw))))
+                .map(|(f, v)| (Frame::Bulk(f), Frame::Bulk(v)))
                 .collect(),
         ));
     }
@@ -590,15 +317,9 @@ fn hscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(coll::scan_reply(0, Vec::new()));
     };
     let o = coll::parse_scan_opts(argv, 3, true)?;
-    let now = t.now_ms;
     let mut out = Vec::new();
-    let mut bad = false;
-    let next = coll::scan_page(t, key, &meta, cursor, o.count, &mut |f, raw| {
-        let Some((at, v)) = split(raw) else {
-            bad = true;
-            return;
-        };
-        if !live(at, now) || o.pattern.is_some_and(|p| !crate::glob_match(p, f, false)) {
+    let next = records::scan_page(t, key, &meta, cursor, o.count, &mut |f, v| {
+        if o.pattern.is_some_and(|p| !crate::glob_match(p, f, false)) {
             return;
         }
         out.push(Frame::Bulk(f.to_vec()));
@@ -606,9 +327,6 @@ fn hscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             out.push(Frame::Bulk(v.to_vec()));
         }
     })?;
-    if bad {
-        return Err(corrupt());
-    }
     Ok(coll::scan_reply(next, out))
 }
 
@@ -662,7 +380,7 @@ fn hexpire_generic(
     seconds: bool,
 ) -> CmdResult {
     let key = &argv[1];
-    t.get_kind(key, Kind::Hash)?;
+    read_hash(t, key)?;
     let invalid = || CmdError::new(format!("ERR invalid expire time in '{name}' command"));
     let mut when = parse_i64(&argv[2])?;
     if when < 0 {
@@ -703,7 +421,7 @@ fn hexpire_generic(
         return Ok(all_ints(fields.len(), -2));
     };
     let now = t.now_ms;
-    let mut floor = ttl_floor(&meta);
+    let mut floor = records::ttl_floor(&meta);
     let mut changed = false;
     let mut out = Vec::with_capacity(fields.len());
     for field in fields {
@@ -728,7 +446,7 @@ fn hexpire_generic(
         }
         changed = true;
         if at <= now {
-            coll::remove(t, key, &mut meta, field);
+            records::remove_field(t, key, &mut meta, field);
             out.push(Frame::Integer(2));
         } else {
             put_field(t, key, &mut meta, field, at, &value, false);
@@ -737,8 +455,8 @@ fn hexpire_generic(
         }
     }
     if changed {
-        update_floor(t, key, &mut meta, floor);
-        coll::save(t, key, meta)?;
+        records::update_floor(t, key, &mut meta, floor);
+        records::save(t, key, meta)?;
     }
     Ok(Frame::Array(out))
 }
@@ -817,7 +535,7 @@ fn hpexpiretime(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 /// HPERSIST: per field -2 no such field, -1 no TTL, 1 TTL removed.
 fn hpersist(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    t.get_kind(key, Kind::Hash)?;
+    read_hash(t, key)?;
     let fields = parse_fields(argv, 2, "ERR Number of fields must be a positive integer")?;
     let Some(mut meta) = open_write(t, key)? else {
         return Ok(all_ints(fields.len(), -2));
@@ -838,7 +556,7 @@ fn hpersist(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         out.push(Frame::Integer(r));
     }
     if changed {
-        coll::save(t, key, meta)?;
+        records::save(t, key, meta)?;
     }
     Ok(Frame::Array(out))
 }
