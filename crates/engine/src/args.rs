@@ -7,36 +7,10 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64_opt(arg).ok_or_else(CmdError::not_integer)
 }
 
+/// `parse_i64` without the error: `resp::string2ll`.
+#[inline]
 pub fn parse_i64_opt(arg: &[u8]) -> Option<i64> {
-    if arg.is_empty() || arg.len() > 20 {
-        return None;
-    }
-    if arg == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else {
-        i64::try_from(v).ok()
-    }
+    resp::string2ll(arg)
 }
 
 /// Redis's string2ld/strtold rules: no spaces, no NaN; "inf", "+inf", "-inf" accepted.

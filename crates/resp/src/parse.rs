@@ -197,9 +197,10 @@ fn header_line(buf: &[u8], start: usize, from: usize, too_big: &str) -> Result<L
 }
 
 /// Redis' `string2ll`: an optional `-`, then digits without leading zeros (a lone `0`
-/// is fine), fitting an i64. Nothing else, not even spaces or `+`.
+/// is fine), fitting an i64. Nothing else, not even spaces or `+`. The one parser of
+/// integers: request headers here, command arguments in the engine (`args::parse_i64`).
 #[inline]
-fn string2ll(s: &[u8]) -> Option<i64> {
+pub fn string2ll(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
