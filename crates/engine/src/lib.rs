@@ -21,9 +21,6 @@ mod txn;
 pub mod types;
 
 pub use args::*;
-pub use cmd::blocking::{
-    parse_timeout as parse_block_timeout, timeout_position as block_timeout_position,
-};
 pub use cmd::script::ScriptControl;
 pub use error::{CmdError, CmdResult};
 pub use events::{Bus, Event, Touch, Touched};
@@ -32,7 +29,7 @@ pub use rng::Rng;
 pub use store::{Effects, MemStore, Store, StoreError, Write};
 pub use table::{
     check_arity, check_key_sizes, flags, index_of as command_index, keys as key_range, lookup,
-    CommandSpec, Exec, KeySpec, ReadPath, COMMANDS, NO_KEYS,
+    Block, CommandSpec, Exec, KeySpec, ReadPath, SessionCmd, COMMANDS, NO_KEYS,
 };
 pub use tier::{Tier, TierStats};
 pub use txn::Txn;

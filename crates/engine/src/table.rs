@@ -23,9 +23,39 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     pub const MOVABLE_KEYS: u32 = 1 << 14;
     pub const NO_MULTI: u32 = 1 << 15;
+
+    // Meridian's own flags, below: not in `NAMES`, so COMMAND INFO never shows them.
+
     /// Not a write, but goes through the log all the same (PUBLISH: every node
-    /// delivers it). Meridian's own; not shown by COMMAND INFO.
+    /// delivers it).
     pub const LOGGED: u32 = 1 << 16;
+    /// Refused over REST: connection state and MULTI & co mean nothing to stateless
+    /// HTTP requests (/multi-exec is the transaction API).
+    pub const NOT_OVER_REST: u32 = 1 << 17;
+    /// Served over REST only as server-sent events (/subscribe, /psubscribe, /monitor).
+    pub const REST_EVENTS: u32 = 1 << 18;
+    /// Allowed while a RESP2 connection is in subscribed mode.
+    pub const SUBSCRIBED_OK: u32 = 1 << 19;
+    /// In RESP2 subscribed mode it answers `["pong", arg]` (PING, as Redis).
+    pub const SUBSCRIBED_PONG: u32 = 1 << 20;
+    /// The read-only REST token may run it although it is no read (PING, ECHO, and the
+    /// /subscribe and /psubscribe event streams).
+    pub const READ_TOKEN_OK: u32 = 1 << 21;
+    /// A read the read-only REST token may still not run: it walks or reveals the whole
+    /// keyspace.
+    pub const READ_TOKEN_DENY: u32 = 1 << 22;
+    /// Inside MULTI it runs at once instead of being queued.
+    pub const NOT_QUEUED: u32 = 1 << 23;
+    /// Runs a script: the leader tries it on its own state before proposing it, so one
+    /// that runs away or is killed never reaches the log.
+    pub const RUNS_SCRIPT: u32 = 1 << 24;
+    /// Its KILL subcommand stops the running EVAL script at once, outside the log.
+    pub const KILLS_SCRIPT: u32 = 1 << 25;
+    /// Its KILL subcommand stops the running function at once, outside the log; its
+    /// STATS subcommand is allowed while a script is busy (Redis flags it allow_busy).
+    pub const KILLS_FUNCTION: u32 = 1 << 26;
+    /// Never shown to MONITOR (its arguments carry a password).
+    pub const MONITOR_HIDDEN: u32 = 1 << 27;
 
     /// Flag names as COMMAND INFO prints them.
     pub const NAMES: [(u32, &str); 16] = [
@@ -62,8 +92,59 @@ pub struct KeySpec {
 pub enum Exec {
     /// Executed by the engine, deterministically.
     Engine(fn(&mut Txn, &[Vec<u8>]) -> CmdResult),
-    /// Handled by the server's connection/session layer (AUTH, SELECT, CLIENT, ...).
-    Server,
+    /// Handled by the server's connection/session layer (AUTH, SELECT, CLIENT, MULTI,
+    /// SUBSCRIBE, ...); the engine only answers an error.
+    Session(SessionCmd),
+    /// Handled by the session layer, which proposes the subcommands that change the
+    /// replicated state; the engine applies those with the function (ACL: SETUSER and
+    /// DELUSER go through the log, passwords hashed first).
+    SessionProposes(SessionCmd, fn(&mut Txn, &[Vec<u8>]) -> CmdResult),
+}
+
+/// The commands the server's session layer runs, one variant each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionCmd {
+    Auth,
+    Hello,
+    Select,
+    Client,
+    Quit,
+    Reset,
+    Command,
+    Info,
+    Shutdown,
+    Config,
+    Acl,
+    Time,
+    Subscribe,
+    PSubscribe,
+    SSubscribe,
+    Unsubscribe,
+    PUnsubscribe,
+    SUnsubscribe,
+    /// PUBSUB CHANNELS, NUMSUB, ...
+    PubSub,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
+    Monitor,
+}
+
+/// Where a blocking command's timeout is (COMMAND INFO shows only the `blocking` flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// Never blocks.
+    Never,
+    /// The last argument, in seconds (BLPOP key [key ...] timeout).
+    LastArg,
+    /// The first argument, in seconds (BLMPOP timeout numkeys key ...).
+    FirstArg,
+    /// The `BLOCK milliseconds` option, looked for from argument `options_from` up to
+    /// STREAMS; without it the command does not block (XREAD, XREADGROUP). Its `$` ids
+    /// are resolved before it waits, and over REST it runs once without waiting.
+    BlockOption { options_from: usize },
 }
 
 pub struct CommandSpec {
@@ -86,6 +167,8 @@ pub struct CommandSpec {
     /// (string, bitmap, generic, connection, server): keyspace walks such as KEYS, SCAN
     /// and RANDOMKEY name no key and are read directly as well.
     pub single_record: bool,
+    /// Where its timeout is, if it blocks (rows set it with [`CommandSpec::blocks`]).
+    pub block: Block,
 }
 
 /// How the read path runs a read-only command.
@@ -98,8 +181,30 @@ pub enum ReadPath {
 }
 
 impl CommandSpec {
+    /// This row, blocking as `block` says.
+    pub fn blocks(mut self, block: Block) -> CommandSpec {
+        self.block = block;
+        self
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags & (flags::WRITE | flags::LOGGED) != 0
+    }
+
+    /// The session-layer command this is, if the session layer runs it.
+    pub fn session_cmd(&self) -> Option<SessionCmd> {
+        match self.exec {
+            Exec::Engine(_) => None,
+            Exec::Session(c) | Exec::SessionProposes(c, _) => Some(c),
+        }
+    }
+
+    /// How long `argv` may wait when it blocks: `None` if it does not block (XREAD
+    /// without BLOCK, a negative BLOCK), `Some(None)` forever (a zero timeout). An
+    /// unparsable timeout does not block, so the engine runs it once and reports the
+    /// error.
+    pub fn block_timeout(&self, argv: &[Vec<u8>]) -> Option<Option<std::time::Duration>> {
+        crate::cmd::blocking::wait_time(self.block, argv)
     }
 
     /// Every ACL category, '@'-prefixed, as COMMAND INFO lists them.
@@ -264,6 +369,59 @@ mod tests {
                 c.name
             );
         }
+    }
+
+    #[test]
+    fn blocking_commands_say_where_their_timeout_is() {
+        for c in COMMANDS() {
+            assert_eq!(
+                c.flags & flags::BLOCKING != 0,
+                c.block != Block::Never,
+                "{}",
+                c.name
+            );
+        }
+        let argv =
+            |a: &[&str]| -> Vec<Vec<u8>> { a.iter().map(|s| s.as_bytes().to_vec()).collect() };
+        let wait = |a: &[&str]| lookup(a[0].as_bytes()).unwrap().block_timeout(&argv(a));
+        use std::time::Duration;
+        assert_eq!(
+            wait(&["blpop", "a", "b", "1.5"]),
+            Some(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(wait(&["blpop", "a", "0"]), Some(None));
+        assert_eq!(wait(&["blpop", "a", "x"]), None);
+        assert_eq!(
+            wait(&["blmpop", "2", "1", "a", "left"]),
+            Some(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(wait(&["get", "a"]), None);
+        let ms = Duration::from_millis;
+        assert_eq!(
+            wait(&["xread", "BLOCK", "100", "STREAMS", "s", "0"]),
+            Some(Some(ms(100)))
+        );
+        assert_eq!(
+            wait(&["xread", "count", "1", "streams", "block", "0"]),
+            None
+        );
+        assert_eq!(wait(&["xread", "block", "-1", "streams", "s", "0"]), None);
+        let group = [
+            "xreadgroup",
+            "group",
+            "block",
+            "c",
+            "block",
+            "0",
+            "streams",
+            "s",
+            ">",
+        ];
+        assert_eq!(wait(&group), Some(None));
+        assert_eq!(
+            wait(&["xreadgroup", "group", "block", "5", "streams", "s", ">"]),
+            None
+        );
     }
 
     #[test]

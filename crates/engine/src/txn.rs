@@ -268,8 +268,8 @@ impl<'s> Txn<'s> {
         }
         self.db = db;
         match spec.exec {
-            Exec::Engine(f) => f(self, argv),
-            Exec::Server => Err(CmdError::new(format!(
+            Exec::Engine(f) | Exec::SessionProposes(_, f) => f(self, argv),
+            Exec::Session(_) => Err(CmdError::new(format!(
                 "ERR '{}' is a connection command and cannot run here",
                 spec.name
             ))),

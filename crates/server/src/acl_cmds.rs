@@ -142,7 +142,7 @@ pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
             if argv[2..].iter().any(|u| u == b"default") {
                 return Err(CmdError::new("ERR The 'default' user cannot be removed"));
             }
-            propose(&shared, sess, argv.to_vec()).await
+            propose(sess, argv.to_vec()).await
         }
         "GETUSER" if n == 3 => {
             if argv[2] == b"default" {
@@ -273,17 +273,12 @@ async fn setuser(shared: &Arc<Shared>, sess: &mut Session, argv: &[Vec<u8>]) -> 
     probe.apply(&rules)?;
     let mut cmd = vec![b"acl".to_vec(), b"setuser".to_vec(), name.clone()];
     cmd.extend(rules);
-    propose(shared, sess, cmd).await
+    propose(sess, cmd).await
 }
 
-async fn propose(shared: &Arc<Shared>, sess: &mut Session, argv: Vec<Vec<u8>>) -> Reply {
-    match shared.node.write(vec![Op::Cmd { db: sess.db, argv }]).await {
-        Ok((index, mut replies)) => {
-            sess.last_index = sess.last_index.max(index);
-            Ok(replies.pop().unwrap_or(Frame::Null))
-        }
-        Err(e) => Ok(e.to_frame()),
-    }
+async fn propose(sess: &mut Session, argv: Vec<Vec<u8>>) -> Reply {
+    let db = sess.db;
+    Ok(sess.propose_one(Op::Cmd { db, argv }).await)
 }
 
 /// ACL DRYRUN user command [arg ...]: OK, or why not (naming the key or channel).

@@ -10,7 +10,7 @@
 use crate::session::{Outcome, Session};
 use crate::shared::Shared;
 use consensus::Op;
-use engine::{flags, CmdError, CommandSpec, Exec, Frame};
+use engine::{flags, Block, CmdError, CommandSpec, Exec, Frame, SessionCmd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,7 +50,7 @@ pub async fn run_batch(
         let spec = match classify(sess, &argv) {
             Ok(s) => s,
             Err(e) => {
-                flush_writes(shared, sess, &mut pending, emit).await;
+                flush_writes(sess, &mut pending, emit).await;
                 if let Some(m) = sess.multi.as_mut() {
                     m.dirty = true;
                 }
@@ -61,10 +61,10 @@ pub async fn run_batch(
         };
         sess.note_command(spec.name);
         if shared.broker.has_monitors() && spec.flags & flags::SKIP_MONITOR == 0 {
-            feed_monitors(shared, sess, spec.name, &argv);
+            feed_monitors(shared, sess, spec, &argv);
         }
-        if sess.in_subscribed_mode() && !allowed_when_subscribed(spec.name) {
-            flush_writes(shared, sess, &mut pending, emit).await;
+        if sess.in_subscribed_mode() && spec.flags & flags::SUBSCRIBED_OK == 0 {
+            flush_writes(sess, &mut pending, emit).await;
             emit(
                 &Frame::Error(format!(
                     "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -75,15 +75,15 @@ pub async fn run_batch(
             continue;
         }
         if let Some(reply) = script_control(shared, spec, &argv) {
-            flush_writes(shared, sess, &mut pending, emit).await;
+            flush_writes(sess, &mut pending, emit).await;
             if reply.is_error() {
                 shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
             }
             emit(&reply, sess.resp3);
             continue;
         }
-        if spec.name == "ping" && sess.in_subscribed_mode() {
-            flush_writes(shared, sess, &mut pending, emit).await;
+        if spec.flags & flags::SUBSCRIBED_PONG != 0 && sess.in_subscribed_mode() {
+            flush_writes(sess, &mut pending, emit).await;
             let arg = argv.get(1).cloned().unwrap_or_default();
             emit(
                 &Frame::Array(vec![Frame::Bulk(b"pong".to_vec()), Frame::Bulk(arg)]),
@@ -91,27 +91,10 @@ pub async fn run_batch(
             );
             continue;
         }
-        if sess.multi.is_some()
-            && !matches!(
-                spec.name,
-                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-            )
-        {
+        if sess.multi.is_some() && spec.flags & flags::NOT_QUEUED == 0 {
             let m = sess.multi.as_mut().expect("checked");
             m.cmds.push((spec, sess.db, argv));
             emit(&Frame::Simple("QUEUED".into()), sess.resp3);
-            continue;
-        }
-        // ACL runs in the session layer even though its table entry is an engine command
-        // (SETUSER/DELUSER are proposed from there, passwords hashed first).
-        if spec.name == "acl" {
-            flush_writes(shared, sess, &mut pending, emit).await;
-            let t0 = Instant::now();
-            let (reply, _) = sess.handle(spec, &argv).await;
-            shared
-                .stats
-                .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
-            emit(&reply, sess.resp3);
             continue;
         }
         match spec.exec {
@@ -119,9 +102,9 @@ pub async fn run_batch(
             Exec::Engine(_)
                 if spec.flags & flags::BLOCKING != 0
                     && sess.mailbox.is_some()
-                    && block_timeout(spec.name, &argv).is_some() =>
+                    && spec.block_timeout(&argv).is_some() =>
             {
-                flush_writes(shared, sess, &mut pending, emit).await;
+                flush_writes(sess, &mut pending, emit).await;
                 let t0 = Instant::now();
                 let reply = run_blocking(shared, sess, spec, argv, conn).await;
                 shared
@@ -131,7 +114,7 @@ pub async fn run_batch(
             }
             Exec::Engine(_) if spec.is_write() => {
                 if let Some(stopped) = try_script(shared, spec, sess.db, &argv) {
-                    flush_writes(shared, sess, &mut pending, emit).await;
+                    flush_writes(sess, &mut pending, emit).await;
                     shared.stats.record(spec, 0, true);
                     emit(&stopped, sess.resp3);
                     continue;
@@ -139,7 +122,7 @@ pub async fn run_batch(
                 pending.push((spec, Op::Cmd { db: sess.db, argv }));
             }
             Exec::Engine(_) => {
-                flush_writes(shared, sess, &mut pending, emit).await;
+                flush_writes(sess, &mut pending, emit).await;
                 let t0 = Instant::now();
                 if let Err(e) = await_consistency(shared, sess).await {
                     shared.stats.record(spec, 0, true);
@@ -152,14 +135,26 @@ pub async fn run_batch(
                     .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
                 emit(&reply, sess.resp3);
             }
-            Exec::Server => {
-                flush_writes(shared, sess, &mut pending, emit).await;
+            // ACL too, though its SETUSER/DELUSER are applied by the engine: the session
+            // proposes them, passwords hashed first.
+            Exec::Session(cmd) | Exec::SessionProposes(cmd, _) => {
+                flush_writes(sess, &mut pending, emit).await;
                 let t0 = Instant::now();
-                let (replies, outcome) = match spec.name {
-                    "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
-                    | "sunsubscribe" => (sess.pubsub_cmd(spec.name, &argv), Outcome::Continue),
-                    "multi" | "exec" | "discard" | "watch" | "unwatch" => (
-                        vec![transaction(shared, sess, spec.name, &argv).await],
+                let (replies, outcome) = match cmd {
+                    SessionCmd::Subscribe
+                    | SessionCmd::PSubscribe
+                    | SessionCmd::SSubscribe
+                    | SessionCmd::Unsubscribe
+                    | SessionCmd::PUnsubscribe
+                    | SessionCmd::SUnsubscribe => {
+                        (sess.pubsub_cmd(cmd, spec.name, &argv), Outcome::Continue)
+                    }
+                    SessionCmd::Multi
+                    | SessionCmd::Exec
+                    | SessionCmd::Discard
+                    | SessionCmd::Watch
+                    | SessionCmd::Unwatch => (
+                        vec![transaction(shared, sess, cmd, &argv).await],
                         Outcome::Continue,
                     ),
                     _ => {
@@ -180,7 +175,7 @@ pub async fn run_batch(
             }
         }
     }
-    flush_writes(shared, sess, &mut pending, emit).await;
+    flush_writes(sess, &mut pending, emit).await;
     quit
 }
 
@@ -207,7 +202,7 @@ pub(crate) fn try_script(
     db: u8,
     argv: &[Vec<u8>],
 ) -> Option<Frame> {
-    if !matches!(spec.name, "eval" | "evalsha" | "fcall") {
+    if spec.flags & flags::RUNS_SCRIPT == 0 {
         return None;
     }
     let reply = tokio::task::block_in_place(|| shared.node.trial(db, argv));
@@ -221,11 +216,9 @@ pub(crate) fn try_script(
 /// running longer than the threshold.
 /// How long a script may run first is `busy-reply-threshold` (`Shared::busy_after_ms`).
 fn script_control(shared: &Shared, spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Option<Frame> {
-    let is_kill = (spec.name == "script" || spec.name == "function")
-        && argv.len() == 2
-        && engine::args::is(&argv[1], "kill");
-    if is_kill {
-        let killed = if spec.name == "function" {
+    let kills = spec.flags & (flags::KILLS_SCRIPT | flags::KILLS_FUNCTION);
+    if kills != 0 && argv.len() == 2 && engine::args::is(&argv[1], "kill") {
+        let killed = if kills & flags::KILLS_FUNCTION != 0 {
             engine::ScriptControl::request_function_kill()
         } else {
             engine::ScriptControl::request_kill()
@@ -242,8 +235,9 @@ fn script_control(shared: &Shared, spec: &engine::CommandSpec, argv: &[Vec<u8>])
     // As Redis 7.0: only the commands its table flags allow_busy pass (AUTH, HELLO,
     // MULTI, DISCARD, WATCH, UNWATCH, QUIT, RESET, SHUTDOWN); PING, INFO, CLIENT get BUSY.
     // FUNCTION STATS is allowed while busy too (Redis flags it allow_busy).
-    let is_stats =
-        spec.name == "function" && argv.len() == 2 && engine::args::is(&argv[1], "stats");
+    let is_stats = spec.flags & flags::KILLS_FUNCTION != 0
+        && argv.len() == 2
+        && engine::args::is(&argv[1], "stats");
     if now.saturating_sub(since) < shared.busy_after_ms.load(Ordering::Relaxed)
         || spec.flags & flags::ALLOW_BUSY != 0
         || is_stats
@@ -253,48 +247,33 @@ fn script_control(shared: &Shared, spec: &engine::CommandSpec, argv: &[Vec<u8>])
     Some(Frame::Error(engine::ScriptControl::busy_error().into()))
 }
 
-fn allowed_when_subscribed(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "psubscribe"
-            | "ssubscribe"
-            | "unsubscribe"
-            | "punsubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
 /// MULTI EXEC DISCARD WATCH UNWATCH.
 async fn transaction(
     shared: &Arc<Shared>,
     sess: &mut Session,
-    name: &str,
+    cmd: SessionCmd,
     argv: &[Vec<u8>],
 ) -> Frame {
-    match name {
-        "multi" => {
+    match cmd {
+        SessionCmd::Multi => {
             if sess.multi.is_some() {
                 return Frame::Error("ERR MULTI calls can not be nested".into());
             }
             sess.multi = Some(Multi::default());
             Frame::ok()
         }
-        "discard" => {
+        SessionCmd::Discard => {
             if sess.multi.take().is_none() {
                 return Frame::Error("ERR DISCARD without MULTI".into());
             }
             sess.clear_watch();
             Frame::ok()
         }
-        "unwatch" => {
+        SessionCmd::Unwatch => {
             sess.clear_watch();
             Frame::ok()
         }
-        "watch" => {
+        SessionCmd::Watch => {
             if sess.multi.is_some() {
                 return Frame::Error("ERR WATCH inside MULTI is not allowed".into());
             }
@@ -352,9 +331,9 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
             }
         }
         match spec.exec {
-            Exec::Engine(_) if spec.name != "acl" => cmds.push((db, argv.clone())),
+            Exec::Engine(_) => cmds.push((db, argv.clone())),
             _ => {
-                if spec.name == "select" {
+                if spec.session_cmd() == Some(SessionCmd::Select) {
                     if let Some(n) = engine::args::parse_i64_opt(&argv[1]) {
                         if (0..keys::DATABASES as i64).contains(&n) {
                             db = n as u8;
@@ -368,16 +347,9 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     let mut engine_replies = if cmds.is_empty() && watch.is_empty() {
         Vec::new()
     } else {
-        match shared.node.write(vec![Op::Multi { cmds, watch }]).await {
-            Ok((index, mut replies)) => {
-                sess.last_index = sess.last_index.max(index);
-                match replies.pop() {
-                    Some(Frame::Array(r)) => r,
-                    Some(other) => return other,
-                    None => return Frame::Error("ERR EXEC got no reply".into()),
-                }
-            }
-            Err(e) => return e.to_frame(),
+        match sess.propose_multi(cmds, watch).await {
+            Ok(r) => r,
+            Err(other) => return other,
         }
     }
     .into_iter();
@@ -393,31 +365,6 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         }
     }
     Frame::Array(out)
-}
-
-/// How long a blocking command may wait (None: it does not block, e.g. XREAD without
-/// BLOCK; Some(None): forever). An unparsable timeout runs the command once so the
-/// engine reports the error.
-fn block_timeout(name: &str, argv: &[Vec<u8>]) -> Option<Option<Duration>> {
-    if name == "xread" || name == "xreadgroup" {
-        // Options come after `GROUP g c` (XREADGROUP) and before STREAMS; a group or
-        // consumer named "block" is not an option.
-        let first = if name == "xreadgroup" { 4 } else { 1 };
-        let streams = argv
-            .iter()
-            .skip(first)
-            .position(|a| engine::args::is(a, "streams"))?
-            + first;
-        let i = (first..streams).find(|&i| engine::args::is(&argv[i], "block"))?;
-        let ms = engine::args::parse_i64_opt(argv.get(i + 1)?)?;
-        if ms < 0 {
-            return None;
-        }
-        return Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
-    }
-    let pos = engine::block_timeout_position(name, argv.len());
-    let secs = engine::parse_block_timeout(argv.get(pos)?).ok()?;
-    Some((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
 }
 
 /// Resolves once the client has hung up (EOF or error). If the client sent more data
@@ -444,14 +391,14 @@ async fn run_blocking(
     mut argv: Vec<Vec<u8>>,
     conn: Option<&TcpStream>,
 ) -> Frame {
-    let timeout = block_timeout(spec.name, &argv).flatten();
+    let timeout = spec.block_timeout(&argv).flatten();
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let keys: Vec<Vec<u8>> = spec
         .key_positions(&argv)
         .into_iter()
         .map(|i| argv[i].clone())
         .collect();
-    if spec.name == "xread" || spec.name == "xreadgroup" {
+    if matches!(spec.block, Block::BlockOption { .. }) {
         if let Err(e) = await_consistency(shared, sess).await {
             return Frame::Error(e);
         }
@@ -464,19 +411,13 @@ async fn run_blocking(
     let waiter = broker.block(sess.id, db, &keys);
     loop {
         let reply = if spec.is_write() {
-            match shared
-                .node
-                .write(vec![Op::Cmd {
-                    db,
-                    argv: argv.clone(),
-                }])
-                .await
-            {
-                Ok((index, mut r)) => {
-                    sess.last_index = sess.last_index.max(index);
-                    r.pop().unwrap_or(Frame::Null)
-                }
-                Err(e) => e.to_frame(),
+            let op = Op::Cmd {
+                db,
+                argv: argv.clone(),
+            };
+            match sess.propose(vec![op]).await {
+                Ok(mut r) => r.pop().unwrap_or(Frame::Null),
+                Err(e) => e,
             }
         } else {
             match await_consistency(shared, sess).await {
@@ -520,8 +461,8 @@ async fn run_blocking(
 }
 
 /// A MONITOR line in Redis's format: `+<secs>.<usecs> [<db> <addr>] "cmd" "arg" ...`.
-fn feed_monitors(shared: &Arc<Shared>, sess: &Session, name: &str, argv: &[Vec<u8>]) {
-    if matches!(name, "auth" | "hello" | "migrate") {
+fn feed_monitors(shared: &Arc<Shared>, sess: &Session, spec: &CommandSpec, argv: &[Vec<u8>]) {
+    if spec.flags & flags::MONITOR_HIDDEN != 0 {
         return;
     }
     let now = std::time::SystemTime::now()
@@ -542,7 +483,7 @@ fn feed_monitors(shared: &Arc<Shared>, sess: &Session, name: &str, argv: &[Vec<u
     // As Redis does, ACL commands naming users and passwords show them redacted.
     let redact_from = match argv.get(1) {
         Some(sub)
-            if name == "acl"
+            if spec.session_cmd() == Some(SessionCmd::Acl)
                 && ["setuser", "deluser", "getuser", "resttoken"]
                     .iter()
                     .any(|s| engine::args::is(sub, s)) =>
@@ -602,7 +543,6 @@ pub fn classify(
 }
 
 async fn flush_writes(
-    shared: &Arc<Shared>,
     sess: &mut Session,
     pending: &mut Vec<(&'static engine::CommandSpec, Op)>,
     emit: &mut (dyn FnMut(&Frame, bool) + Send),
@@ -610,27 +550,33 @@ async fn flush_writes(
     if pending.is_empty() {
         return;
     }
-    let t0 = Instant::now();
     let (specs, ops): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
-    let n = ops.len();
-    let res = shared.node.write(ops).await;
-    let usec = t0.elapsed().as_micros() as u64 / n as u64;
-    match res {
-        Ok((index, replies)) => {
-            sess.last_index = sess.last_index.max(index);
-            for (spec, reply) in specs.into_iter().zip(replies) {
-                shared.stats.record(spec, usec, reply.is_error());
-                emit(&reply, sess.resp3);
-            }
-        }
-        Err(e) => {
-            let f = e.to_frame();
-            for spec in specs {
-                shared.stats.record(spec, usec, true);
-                emit(&f, sess.resp3);
-            }
-        }
+    for reply in sess.propose_commands(&specs, ops).await {
+        emit(&reply, sess.resp3);
     }
+}
+
+/// How long a read waits for this node to apply what it must see: the connection's
+/// sync token (RESP's CLIENT SYNC-TOKEN, REST's `upstash-sync-token` header) or the
+/// leader's read index.
+pub const SYNC_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until this node has applied `index`, at most [`SYNC_WAIT`].
+pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), String> {
+    if index <= shared.node.applied_index() {
+        return Ok(());
+    }
+    if tokio::time::timeout(SYNC_WAIT, shared.node.wait_applied(index))
+        .await
+        .is_err()
+    {
+        return Err(format!(
+            "TRYAGAIN this node has not reached sync token {index} within {} s (applied {})",
+            SYNC_WAIT.as_secs(),
+            shared.node.applied_index()
+        ));
+    }
+    Ok(())
 }
 
 /// Before a read: a strong-consistency connection waits for the leader's read index;
@@ -646,18 +592,7 @@ pub async fn await_consistency(shared: &Arc<Shared>, sess: &mut Session) -> Resu
             .map_err(|e| format!("CLUSTERDOWN linearizable read unavailable: {e}"))?;
         want = want.max(idx);
     }
-    if want > shared.node.applied_index() {
-        let wait = shared.node.wait_applied(want);
-        if tokio::time::timeout(std::time::Duration::from_secs(10), wait)
-            .await
-            .is_err()
-        {
-            return Err(format!(
-                "TRYAGAIN this node has not yet applied index {want} (applied {})",
-                shared.node.applied_index()
-            ));
-        }
-    }
+    wait_applied(shared, want).await?;
     sess.last_index = sess.last_index.max(want);
     Ok(())
 }

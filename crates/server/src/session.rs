@@ -3,7 +3,8 @@
 use crate::clients::ClientInfo;
 use crate::password;
 use crate::shared::Shared;
-use engine::{args, CmdError, CommandSpec, Frame};
+use consensus::Op;
+use engine::{args, CmdError, CommandSpec, Frame, SessionCmd};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -124,26 +125,107 @@ impl Session {
         spec: &'static CommandSpec,
         argv: &[Vec<u8>],
     ) -> (Frame, Outcome) {
-        let res = match spec.name {
-            "auth" => self.auth(argv).await,
-            "hello" => self.hello(argv).await,
-            "acl" => crate::acl_cmds::acl(self, argv).await,
-            "select" => self.select(argv),
-            "client" => self.client(argv),
-            "quit" => return (Frame::ok(), Outcome::Close),
-            "reset" => Ok(self.reset()),
-            "command" => crate::admin_cmds::command(argv),
-            "info" => Ok(crate::admin_cmds::info(&self.shared, argv)),
-            "config" => self.config(argv).await,
-            "shutdown" => self.shutdown(argv),
-            "time" => Ok(time()),
-            "pubsub" => self.pubsub_info(argv),
-            "monitor" => self.start_monitor(),
-            other => Err(CmdError::new(format!(
-                "ERR '{other}' is not handled by the session layer"
+        let res = match spec.session_cmd() {
+            Some(SessionCmd::Auth) => self.auth(argv).await,
+            Some(SessionCmd::Hello) => self.hello(argv).await,
+            Some(SessionCmd::Acl) => crate::acl_cmds::acl(self, argv).await,
+            Some(SessionCmd::Select) => self.select(argv),
+            Some(SessionCmd::Client) => self.client(argv),
+            Some(SessionCmd::Quit) => return (Frame::ok(), Outcome::Close),
+            Some(SessionCmd::Reset) => Ok(self.reset()),
+            Some(SessionCmd::Command) => crate::admin_cmds::command(argv),
+            Some(SessionCmd::Info) => Ok(crate::admin_cmds::info(&self.shared, argv)),
+            Some(SessionCmd::Config) => self.config(argv).await,
+            Some(SessionCmd::Shutdown) => self.shutdown(argv),
+            Some(SessionCmd::Time) => Ok(time()),
+            Some(SessionCmd::PubSub) => self.pubsub_info(argv),
+            Some(SessionCmd::Monitor) => self.start_monitor(),
+            // The subscribe family and MULTI & co are the dispatcher's (queued inside
+            // MULTI, they answer this at EXEC); engine commands never come here.
+            Some(
+                SessionCmd::Subscribe
+                | SessionCmd::PSubscribe
+                | SessionCmd::SSubscribe
+                | SessionCmd::Unsubscribe
+                | SessionCmd::PUnsubscribe
+                | SessionCmd::SUnsubscribe
+                | SessionCmd::Multi
+                | SessionCmd::Exec
+                | SessionCmd::Discard
+                | SessionCmd::Watch
+                | SessionCmd::Unwatch,
+            )
+            | None => Err(CmdError::new(format!(
+                "ERR '{}' is not handled by the session layer",
+                spec.name
             ))),
         };
         (res.unwrap_or_else(Frame::from), Outcome::Continue)
+    }
+
+    /// Proposes `ops` as one proposal and waits for their replies, one per op, or for
+    /// the error that failed them all. The connection's sync token moves to the entry.
+    /// Every write a connection or REST request makes goes through here.
+    pub async fn propose(&mut self, ops: Vec<Op>) -> Result<Vec<Frame>, Frame> {
+        match self.shared.node.write(ops).await {
+            Ok((index, replies)) => {
+                self.last_index = self.last_index.max(index);
+                Ok(replies)
+            }
+            Err(e) => Err(e.to_frame()),
+        }
+    }
+
+    /// [`Session::propose`] of one op: its reply, or the error.
+    pub async fn propose_one(&mut self, op: Op) -> Frame {
+        match self.propose(vec![op]).await {
+            Ok(mut r) => r.pop().unwrap_or(Frame::Null),
+            Err(e) => e,
+        }
+    }
+
+    /// [`Session::propose`] of client commands, `ops[i]` being a `specs[i]`: one reply
+    /// each (the error for each when the proposal failed), with each command's stats
+    /// recorded, the proposal's time shared evenly among them.
+    pub async fn propose_commands(
+        &mut self,
+        specs: &[&'static CommandSpec],
+        ops: Vec<Op>,
+    ) -> Vec<Frame> {
+        let t0 = Instant::now();
+        let replies = match self.propose(ops).await {
+            Ok(r) => r,
+            Err(e) => vec![e; specs.len()],
+        };
+        self.record_stats(specs, t0, &replies);
+        replies
+    }
+
+    /// MULTI/EXEC, RESP's EXEC and REST's /multi-exec alike: `cmds` (each in its
+    /// database) proposed as one `Op::Multi`, which runs them only if every watched
+    /// `(db, key, write index)` still matches. The commands' replies; else the reply
+    /// EXEC gives instead (a null array when a watched key changed, or the error).
+    pub async fn propose_multi(
+        &mut self,
+        cmds: Vec<(u8, Vec<Vec<u8>>)>,
+        watch: Vec<(u8, Vec<u8>, u64)>,
+    ) -> Result<Vec<Frame>, Frame> {
+        let mut replies = self.propose(vec![Op::Multi { cmds, watch }]).await?;
+        match replies.pop() {
+            Some(Frame::Array(r)) => Ok(r),
+            Some(other) => Err(other),
+            None => Err(Frame::Error("ERR EXEC got no reply".into())),
+        }
+    }
+
+    /// Records each command's stats, the time since `t0` shared evenly among them; a
+    /// command without a reply in `replies` counts as failed.
+    pub fn record_stats(&self, specs: &[&'static CommandSpec], t0: Instant, replies: &[Frame]) {
+        let usec = t0.elapsed().as_micros() as u64 / specs.len().max(1) as u64;
+        for (i, spec) in specs.iter().enumerate() {
+            let failed = replies.get(i).map_or(true, Frame::is_error);
+            self.shared.stats.record(spec, usec, failed);
+        }
     }
 
     /// CONFIG: node settings are the admin layer's; the replicated ones (see
@@ -166,14 +248,7 @@ impl Session {
                         "ERR CONFIG SET cannot change replicated settings (script-max-instructions, script-max-memory) and node settings in one call",
                     ));
                 }
-                let op = consensus::Op::SetConfig { pairs };
-                return match self.shared.node.write(vec![op]).await {
-                    Ok((index, mut replies)) => {
-                        self.last_index = self.last_index.max(index);
-                        Ok(replies.pop().unwrap_or(Frame::Null))
-                    }
-                    Err(e) => Ok(e.to_frame()),
-                };
+                return Ok(self.propose_one(Op::SetConfig { pairs }).await);
             }
         }
         let mut reply = crate::admin_cmds::config(&self.shared, argv)?;

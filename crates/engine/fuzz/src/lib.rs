@@ -227,7 +227,7 @@ impl Harness {
         }
         let blocking = spec.flags & flags::BLOCKING != 0 && matches!(spec.exec, Exec::Engine(_));
         if blocking {
-            block_timeout(spec.name, argv);
+            let _ = spec.block_timeout(argv);
         }
 
         // -- the read path: every command, in a read-only transaction --------------------
@@ -358,22 +358,6 @@ impl Harness {
             assert_eq!(counted, n, "db {db} counts {counted} keys but holds {n}");
         }
     }
-}
-
-/// The server's blocking-timeout parse (dispatch.rs `block_timeout`), for its panics.
-fn block_timeout(name: &str, argv: &[Vec<u8>]) -> Option<f64> {
-    if name == "xread" || name == "xreadgroup" {
-        let first = if name == "xreadgroup" { 4 } else { 1 };
-        let streams = argv
-            .iter()
-            .skip(first)
-            .position(|a| engine::args::is(a, "streams"))?
-            + first;
-        let i = (first..streams).find(|&i| engine::args::is(&argv[i], "block"))?;
-        return engine::args::parse_i64_opt(argv.get(i + 1)?).map(|v| v as f64);
-    }
-    let pos = engine::block_timeout_position(name, argv.len());
-    engine::parse_block_timeout(argv.get(pos)?).ok()
 }
 
 trait ToFrame {

@@ -10,9 +10,10 @@
 use super::spec;
 use crate::args;
 use crate::error::{CmdError, CmdResult};
-use crate::table::{flags::*, keys, CommandSpec, Exec, KeySpec};
+use crate::table::{flags::*, keys, Block, CommandSpec, Exec, KeySpec};
 use crate::txn::Txn;
 use crate::Frame;
+use std::time::Duration;
 
 pub fn commands() -> Vec<CommandSpec> {
     use Exec::Engine as E;
@@ -26,14 +27,14 @@ pub fn commands() -> Vec<CommandSpec> {
         find: Some(mpop_keys),
     };
     vec![
-        spec("blpop", -3, f, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blpop)),
-        spec("brpop", -3, f, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(brpop)),
-        spec("brpoplpush", 4, f | DENYOOM, keys(1, 2, 1), l, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", E(brpoplpush)),
-        spec("blmove", 6, f | DENYOOM, keys(1, 2, 1), l, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", E(blmove)),
-        spec("blmpop", -5, f | MOVABLE_KEYS, mpop, l, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blmpop)),
-        spec("bzpopmin", -3, f | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzpopmin)),
-        spec("bzpopmax", -3, f | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", E(bzpopmax)),
-        spec("bzmpop", -5, f | MOVABLE_KEYS, mpop, z, "sorted_set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzmpop)),
+        spec("blpop", -3, f, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blpop)).blocks(Block::LastArg),
+        spec("brpop", -3, f, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(brpop)).blocks(Block::LastArg),
+        spec("brpoplpush", 4, f | DENYOOM, keys(1, 2, 1), l, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", E(brpoplpush)).blocks(Block::LastArg),
+        spec("blmove", 6, f | DENYOOM, keys(1, 2, 1), l, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", E(blmove)).blocks(Block::LastArg),
+        spec("blmpop", -5, f | MOVABLE_KEYS, mpop, l, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blmpop)).blocks(Block::FirstArg),
+        spec("bzpopmin", -3, f | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzpopmin)).blocks(Block::LastArg),
+        spec("bzpopmax", -3, f | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", E(bzpopmax)).blocks(Block::LastArg),
+        spec("bzmpop", -5, f | MOVABLE_KEYS, mpop, z, "sorted_set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzmpop)).blocks(Block::FirstArg),
     ]
 }
 
@@ -61,11 +62,30 @@ pub fn parse_timeout(arg: &[u8]) -> Result<f64, CmdError> {
     Ok(v)
 }
 
-/// Where a blocking command's timeout argument is.
-pub fn timeout_position(name: &str, argc: usize) -> usize {
-    match name {
-        "blmpop" | "bzmpop" => 1,
-        _ => argc - 1,
+/// How long a command blocking as `block` may wait (`CommandSpec::block_timeout`).
+pub(crate) fn wait_time(block: Block, argv: &[Vec<u8>]) -> Option<Option<Duration>> {
+    let secs_at = |i: usize| {
+        let secs = parse_timeout(argv.get(i)?).ok()?;
+        Some((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
+    };
+    match block {
+        Block::Never => None,
+        Block::LastArg => secs_at(argv.len().checked_sub(1)?),
+        Block::FirstArg => secs_at(1),
+        Block::BlockOption { options_from } => {
+            // Options come before STREAMS; a key or a group named "block" is not one.
+            let streams = argv
+                .iter()
+                .skip(options_from)
+                .position(|a| args::is(a, "streams"))?
+                + options_from;
+            let i = (options_from..streams).find(|&i| args::is(&argv[i], "block"))?;
+            let ms = args::parse_i64_opt(argv.get(i + 1)?)?;
+            if ms < 0 {
+                return None;
+            }
+            Some((ms > 0).then(|| Duration::from_millis(ms as u64)))
+        }
     }
 }
 

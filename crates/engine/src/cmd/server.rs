@@ -1,86 +1,116 @@
 //! Connection and server commands. Most are handled by the server's session layer
-//! (`Exec::Server`); the table still owns their arity, flags and docs.
+//! (`Exec::Session`); the table still owns their arity, flags and docs.
 
 use super::spec;
 use crate::error::{CmdError, CmdResult};
-use crate::table::{flags::*, CommandSpec, Exec, NO_KEYS};
+use crate::table::{flags::*, CommandSpec, Exec, SessionCmd, NO_KEYS};
 use crate::txn::Txn;
 use crate::{args, Frame};
 
 pub fn commands() -> Vec<CommandSpec> {
-    use Exec::{Engine as E, Server as S};
+    use Exec::{Engine as E, Session as S};
     let conn: &'static [&'static str] = &["connection"];
     vec![
         spec(
             "auth",
             -2,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            NOSCRIPT
+                | LOADING
+                | STALE
+                | FAST
+                | NO_AUTH
+                | ALLOW_BUSY
+                | NOT_OVER_REST
+                | MONITOR_HIDDEN,
             NO_KEYS,
             conn,
             "connection",
             "1.0.0",
             "Authenticates the connection.",
-            S,
+            S(SessionCmd::Auth),
         ),
         spec(
             "hello",
             -1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            NOSCRIPT
+                | LOADING
+                | STALE
+                | FAST
+                | NO_AUTH
+                | ALLOW_BUSY
+                | NOT_OVER_REST
+                | MONITOR_HIDDEN,
             NO_KEYS,
             conn,
             "connection",
             "6.0.0",
             "Handshakes with the Redis server.",
-            S,
+            S(SessionCmd::Hello),
         ),
         spec(
             "select",
             2,
-            LOADING | STALE | FAST,
+            LOADING | STALE | FAST | NOT_OVER_REST,
             NO_KEYS,
             conn,
             "connection",
             "1.0.0",
             "Changes the selected database.",
-            S,
+            S(SessionCmd::Select),
         ),
         spec(
             "client",
             -2,
-            NOSCRIPT | LOADING | STALE,
+            NOSCRIPT | LOADING | STALE | NOT_OVER_REST,
             NO_KEYS,
             conn,
             "connection",
             "2.4.0",
             "A container for client connection commands.",
-            S,
+            S(SessionCmd::Client),
         ),
         spec(
             "quit",
             -1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            NOSCRIPT
+                | LOADING
+                | STALE
+                | FAST
+                | NO_AUTH
+                | ALLOW_BUSY
+                | NOT_OVER_REST
+                | SUBSCRIBED_OK
+                | NOT_QUEUED,
             NO_KEYS,
             conn,
             "connection",
             "1.0.0",
             "Closes the connection.",
-            S,
+            S(SessionCmd::Quit),
         ),
         spec(
             "reset",
             1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            NOSCRIPT
+                | LOADING
+                | STALE
+                | FAST
+                | NO_AUTH
+                | ALLOW_BUSY
+                | NOT_OVER_REST
+                | SUBSCRIBED_OK
+                | NOT_QUEUED,
             NO_KEYS,
             conn,
             "connection",
             "6.2.0",
             "Resets the connection.",
-            S,
+            S(SessionCmd::Reset),
         ),
         spec(
             "ping",
             -1,
-            FAST,
+            FAST | SUBSCRIBED_OK | SUBSCRIBED_PONG | READ_TOKEN_OK,
             NO_KEYS,
             conn,
             "connection",
@@ -91,7 +121,7 @@ pub fn commands() -> Vec<CommandSpec> {
         spec(
             "echo",
             2,
-            FAST,
+            FAST | READ_TOKEN_OK,
             NO_KEYS,
             conn,
             "connection",
@@ -108,7 +138,7 @@ pub fn commands() -> Vec<CommandSpec> {
             "server",
             "2.8.13",
             "Returns detailed information about all commands.",
-            S,
+            S(SessionCmd::Command),
         ),
         spec(
             "info",
@@ -119,18 +149,18 @@ pub fn commands() -> Vec<CommandSpec> {
             "server",
             "1.0.0",
             "Returns information and statistics about the server.",
-            S,
+            S(SessionCmd::Info),
         ),
         spec(
             "shutdown",
             -1,
-            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | NOT_OVER_REST,
             NO_KEYS,
             &[],
             "server",
             "1.0.0",
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-            S,
+            S(SessionCmd::Shutdown),
         ),
         spec(
             "config",
@@ -141,7 +171,7 @@ pub fn commands() -> Vec<CommandSpec> {
             "server",
             "2.0.0",
             "A container for server configuration commands.",
-            S,
+            S(SessionCmd::Config),
         ),
         // ACL SETUSER / DELUSER change the replicated users inside a log entry; the server
         // answers every other subcommand and rewrites passwords into hashes first.
@@ -154,7 +184,7 @@ pub fn commands() -> Vec<CommandSpec> {
             "server",
             "6.0.0",
             "A container for Access List Control commands.",
-            E(crate::acl::acl_command),
+            Exec::SessionProposes(SessionCmd::Acl, crate::acl::acl_command),
         ),
         spec(
             "time",
@@ -165,7 +195,7 @@ pub fn commands() -> Vec<CommandSpec> {
             "server",
             "2.6.0",
             "Returns the server time.",
-            S,
+            S(SessionCmd::Time),
         ),
         spec(
             "dbsize",

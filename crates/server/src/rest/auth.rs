@@ -30,7 +30,7 @@ use crate::acl_cmds::AclUser;
 use crate::password;
 use crate::shared::Shared;
 use base64::Engine as _;
-use engine::{flags, CmdError, CommandSpec, Exec};
+use engine::{flags, Block, CmdError, CommandSpec, Exec};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -167,42 +167,37 @@ pub fn bearer(value: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Read commands a public read-only token must still not run: they walk or reveal the
-/// whole keyspace.
-const READONLY_DENY: &[&str] = &["keys", "scan", "randomkey"];
-
-/// Connection-level commands other than PING and ECHO make no sense over stateless HTTP
-/// requests (Upstash supports only those two), and neither do MULTI & co: /multi-exec is
-/// the transaction API.
-const NOT_OVER_REST: &[&str] = &[
-    "auth", "hello", "select", "client", "quit", "reset", "multi", "exec", "discard", "watch",
-    "unwatch", "shutdown",
-];
-
 pub const PUBSUB_UNSUPPORTED: &str =
     "ERR subscribe over REST is served as server-sent events: use /subscribe/{channel}, /psubscribe/{pattern} or /monitor";
 
 /// The REST front end's own admission rules for a command the table knows: what the
-/// token allows and what HTTP cannot carry. The command's behaviour is not decided here.
+/// token allows and what HTTP cannot carry (the table's Meridian-only flags
+/// `REST_EVENTS`, `NOT_OVER_REST`, `READ_TOKEN_OK`, `READ_TOKEN_DENY`). The command's
+/// behaviour is not decided here.
 pub fn admit(spec: &CommandSpec, access: &Access) -> Result<(), CmdError> {
-    if spec.flags & flags::PUBSUB != 0 && !matches!(spec.name, "publish" | "spublish" | "pubsub")
-        || spec.name == "monitor"
-    {
+    if spec.flags & flags::REST_EVENTS != 0 {
         return Err(CmdError::new(PUBSUB_UNSUPPORTED));
     }
     // XREAD/XREADGROUP run without waiting over REST (BLOCK is ignored, as Upstash).
-    if spec.flags & flags::BLOCKING != 0 && !matches!(spec.name, "xread" | "xreadgroup") {
+    if spec.flags & flags::BLOCKING != 0 && !matches!(spec.block, Block::BlockOption { .. }) {
         return Err(CmdError::new(format!(
             "ERR blocking command '{}' is not supported over REST",
             spec.name
         )));
     }
-    if NOT_OVER_REST.contains(&spec.name) {
+    if spec.flags & flags::NOT_OVER_REST != 0 {
         return Err(CmdError::new(format!(
             "ERR '{}' is not supported over REST",
             spec.name
         )));
     }
+    token_allows(spec, access)
+}
+
+/// Whether the token may run `spec` at all (also checked for the server-sent-events
+/// routes): a read-only token runs reads, minus the ones that walk the keyspace, plus
+/// PING, ECHO and the subscriptions.
+pub fn token_allows(spec: &CommandSpec, access: &Access) -> Result<(), CmdError> {
     if matches!(access, Access::ReadOnly) && !read_only_allows(spec) {
         return Err(CmdError::new(format!(
             "NOPERM this token is read-only and has no permissions to run the '{}' command",
@@ -213,13 +208,12 @@ pub fn admit(spec: &CommandSpec, access: &Access) -> Result<(), CmdError> {
 }
 
 fn read_only_allows(spec: &CommandSpec) -> bool {
-    if matches!(spec.name, "ping" | "echo") {
+    if spec.flags & flags::READ_TOKEN_OK != 0 {
         return true;
     }
     spec.flags & flags::READONLY != 0
-        && spec.flags & (flags::WRITE | flags::ADMIN | flags::LOGGED) == 0
+        && spec.flags & (flags::WRITE | flags::ADMIN | flags::LOGGED | flags::READ_TOKEN_DENY) == 0
         && matches!(spec.exec, Exec::Engine(_))
-        && !READONLY_DENY.contains(&spec.name)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use super::request::{self, Argv, MAX_REQUEST_BYTES, TOO_LARGE};
 use crate::dispatch;
 use crate::session::Session;
 use crate::shared::Shared;
-use consensus::Op;
 use engine::{CmdError, Exec, Frame};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -63,8 +62,9 @@ async fn dispatch_all(shared: &Arc<Shared>, sess: &mut Session, reqs: Vec<Argv>,
 
 /// /multi-exec: every command is checked (table, token, size) before anything runs; any
 /// failure discards the whole transaction with that error. The commands — reads
-/// included, so nothing can interleave — are then proposed as one log entry, which
-/// every replica applies atomically. Returns the replies, or the discard error.
+/// included, so nothing can interleave — are then proposed as one `Op::Multi`, exactly
+/// as RESP's EXEC proposes them, which every replica applies atomically. Returns the
+/// replies, or the discard error.
 pub async fn multi_exec(
     shared: &Arc<Shared>,
     sess: &mut Session,
@@ -75,7 +75,7 @@ pub async fn multi_exec(
     for argv in &cmds {
         let checked = admit(access, argv).and_then(|()| {
             let spec = dispatch::classify(sess, argv)?;
-            if !matches!(spec.exec, Exec::Engine(_)) || spec.name == "acl" {
+            if !matches!(spec.exec, Exec::Engine(_)) {
                 // Connection/server commands (INFO, TIME, ...) run outside the log and
                 // could not be part of the atomic entry.
                 return Err(CmdError::new(format!(
@@ -97,27 +97,12 @@ pub async fn multi_exec(
         sess.note_command(spec.name);
     }
     let db = sess.db;
-    let ops: Vec<Op> = cmds.into_iter().map(|argv| Op::Cmd { db, argv }).collect();
-    let n = ops.len() as u64;
+    let cmds = cmds.into_iter().map(|argv| (db, argv)).collect();
     let t0 = Instant::now();
-    let res = shared.node.write(ops).await;
-    let usec = t0.elapsed().as_micros() as u64 / n.max(1);
-    match res {
-        Ok((index, replies)) => {
-            sess.last_index = sess.last_index.max(index);
-            for (spec, reply) in specs.iter().zip(&replies) {
-                shared.stats.record(spec, usec, reply.is_error());
-            }
-            Ok(replies)
-        }
-        Err(e) => {
-            for spec in &specs {
-                shared.stats.record(spec, usec, true);
-            }
-            match e.to_frame() {
-                Frame::Error(msg) => Err(msg),
-                _ => Err("ERR transaction failed".into()),
-            }
-        }
-    }
+    let res = sess.propose_multi(cmds, Vec::new()).await;
+    sess.record_stats(&specs, t0, res.as_deref().unwrap_or_default());
+    res.map_err(|f| match f {
+        Frame::Error(msg) => msg,
+        _ => "ERR transaction failed".into(),
+    })
 }

@@ -38,8 +38,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How long a request carrying `upstash-sync-token` waits for this node to catch up.
-const SYNC_WAIT: Duration = Duration::from_secs(5);
 /// An oversized body is read and discarded up to this much (so the client reads our
 /// error instead of a connection reset); beyond it the connection is closed.
 const DRAIN_MAX: u64 = 64 << 20;
@@ -243,13 +241,15 @@ fn too_large(drained: bool) -> Resp {
     r
 }
 
-/// For a user token: whether the user may run `cmd` with `args` (a server-sent-events
-/// route), as the NOPERM text Redis would answer.
-fn user_may(access: &auth::Access, cmd: &str, args: &[Vec<u8>]) -> Result<(), String> {
-    let auth::Access::User(u) = access else {
+/// Whether the token may run `cmd` with `args` (a server-sent-events route): what the
+/// read-only token allows, what a user token's user may run, as the NOPERM text Redis
+/// would answer.
+fn may_stream(access: &auth::Access, cmd: &str, args: &[Vec<u8>]) -> Result<(), String> {
+    let Some(spec) = engine::lookup(cmd.as_bytes()) else {
         return Ok(());
     };
-    let Some(spec) = engine::lookup(cmd.as_bytes()) else {
+    auth::token_allows(spec, access).map_err(|e| e.0)?;
+    let auth::Access::User(u) = access else {
         return Ok(());
     };
     let mut argv = vec![cmd.as_bytes().to_vec()];
@@ -334,31 +334,20 @@ async fn handle(
         Some(first) if path.len() == 1 && first == b"pipeline" => Route::Pipeline,
         Some(first) if path.len() == 1 && first == b"multi-exec" => Route::MultiExec,
         Some(first) if first == b"subscribe" && path.len() > 1 => {
-            if let Err(e) = user_may(&access, "subscribe", &path[1..]) {
+            if let Err(e) = may_stream(&access, "subscribe", &path[1..]) {
                 return json_error(StatusCode::BAD_REQUEST, &e);
             }
             return sse::start(&shared, sse::What::Subscribe(path[1..].to_vec()));
         }
         Some(first) if first == b"psubscribe" && path.len() > 1 => {
-            if let Err(e) = user_may(&access, "psubscribe", &path[1..]) {
+            if let Err(e) = may_stream(&access, "psubscribe", &path[1..]) {
                 return json_error(StatusCode::BAD_REQUEST, &e);
             }
             return sse::start(&shared, sse::What::PSubscribe(path[1..].to_vec()));
         }
         Some(first) if first == b"monitor" && path.len() == 1 => {
-            match &access {
-                auth::Access::Full => {}
-                auth::Access::ReadOnly => {
-                    return json_error(
-                        StatusCode::BAD_REQUEST,
-                        "NOPERM this token is read-only and has no permissions to run the 'monitor' command",
-                    )
-                }
-                auth::Access::User(_) => {
-                    if let Err(e) = user_may(&access, "monitor", &[]) {
-                        return json_error(StatusCode::BAD_REQUEST, &e);
-                    }
-                }
+            if let Err(e) = may_stream(&access, "monitor", &[]) {
+                return json_error(StatusCode::BAD_REQUEST, &e);
             }
             return sse::start(&shared, sse::What::Monitor);
         }
@@ -410,18 +399,9 @@ async fn handle(
                     ),
                 );
             };
-            if tokio::time::timeout(SYNC_WAIT, shared.node.wait_applied(token))
-                .await
-                .is_err()
-            {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!(
-                        "ERR this node has not reached sync token {token} within {} s (applied: {})",
-                        SYNC_WAIT.as_secs(),
-                        shared.node.applied_index()
-                    ),
-                );
+            // The same wait as a RESP read's (`dispatch::await_consistency`).
+            if let Err(e) = crate::dispatch::wait_applied(&shared, token).await {
+                return json_error(StatusCode::BAD_REQUEST, &e);
             }
         }
     }

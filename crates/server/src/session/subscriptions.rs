@@ -2,7 +2,7 @@
 
 use super::{Reply, Session};
 use crate::pubsub::{Kind, Push};
-use engine::{args, CmdError, Frame};
+use engine::{args, CmdError, Frame, SessionCmd};
 
 fn bulk(s: impl Into<Vec<u8>>) -> Frame {
     Frame::Bulk(s.into())
@@ -75,7 +75,7 @@ impl Session {
     }
 
     /// (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE: one confirmation per channel.
-    pub fn pubsub_cmd(&mut self, name: &str, argv: &[Vec<u8>]) -> Vec<Frame> {
+    pub fn pubsub_cmd(&mut self, cmd: SessionCmd, name: &str, argv: &[Vec<u8>]) -> Vec<Frame> {
         let Some(mb) = self.mailbox.clone() else {
             return vec![Frame::Error(format!(
                 "ERR {} is not available on this protocol; use RESP or the REST /subscribe endpoint",
@@ -89,12 +89,12 @@ impl Session {
         }
         let broker = self.shared.broker.clone();
         let mut out = Vec::new();
-        let (kind, subscribe) = match name {
-            "subscribe" => (Kind::Channel, true),
-            "psubscribe" => (Kind::Pattern, true),
-            "ssubscribe" => (Kind::Shard, true),
-            "unsubscribe" => (Kind::Channel, false),
-            "punsubscribe" => (Kind::Pattern, false),
+        let (kind, subscribe) = match cmd {
+            SessionCmd::Subscribe => (Kind::Channel, true),
+            SessionCmd::PSubscribe => (Kind::Pattern, true),
+            SessionCmd::SSubscribe => (Kind::Shard, true),
+            SessionCmd::Unsubscribe => (Kind::Channel, false),
+            SessionCmd::PUnsubscribe => (Kind::Pattern, false),
             _ => (Kind::Shard, false),
         };
         let count = |s: &Session| {

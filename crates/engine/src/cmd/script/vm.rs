@@ -157,7 +157,7 @@ impl RunCtx {
                 "Write commands are not allowed from read-only scripts.",
             ));
         }
-        if let Exec::Server = spec.exec {
+        if let Exec::Session(_) = spec.exec {
             return match spec.name {
                 "select" => Ok(self.select(&argv[1])),
                 "time" => Ok(self.time()),
