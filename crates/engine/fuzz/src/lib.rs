@@ -856,7 +856,7 @@ pub struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     pub fn new(data: &'a [u8]) -> Decoder<'a> {
-        // Connection commands (Exec::Server) only answer an error in the engine; ACL
+        // Connection commands (Exec::Session) only answer an error in the engine; ACL
         // stays, for the SETUSER rules the harness checks.
         let mut names: Vec<&'static str> = engine::COMMANDS()
             .iter()
