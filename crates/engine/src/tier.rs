@@ -3,7 +3,8 @@
 //! are O(log n) here too instead of a walk over RocksDB records.
 //!
 //! Today it holds the score index of large sorted sets as a [`RankIndex`] (an
-//! order-statistics structure over the index records' sub keys), which makes ZRANK,
+//! order-statistics structure over the index records' entries, `keys::zset`'s
+//! layout; `types::zset` reads and builds the copies), which makes ZRANK,
 //! ZREVRANK, ZCOUNT, ZRANGE by rank and ZRANGEBYSCORE's LIMIT offset O(log n) (+ the
 //! members returned). RocksDB stays the whole truth: the tier is a cache, dropped on any
 //! doubt and rebuilt on the next access.
@@ -274,8 +275,6 @@ pub struct Tier {
     budget: usize,
     /// Sets shorter than this are not built (walking them is cheap).
     min_len: u64,
-    /// The sub-key tag of the records cached (the sorted-set score index).
-    tag: u8,
     inner: Mutex<Inner>,
     /// Entries observed (changed only under `inner`'s lock; read without it).
     generation: AtomicU64,
@@ -295,7 +294,6 @@ impl Tier {
         Tier {
             budget,
             min_len: MIN_CACHED_LEN,
-            tag: crate::cmd::zset::INDEX_TAG,
             inner: Mutex::new(Inner::default()),
             generation: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -465,19 +463,21 @@ impl Tier {
                     let Some((db, key, version, sub)) = keys::decode_data_key(k) else {
                         continue;
                     };
-                    let tag = self.tag;
+                    let Some(entry) = keys::zset::decode_index_sub(sub) else {
+                        continue;
+                    };
                     let id = (db, key.to_vec());
                     let Some(c) = g.sets.get_mut(&id) else {
                         continue;
                     };
-                    if c.version != version || sub.first() != Some(&tag) {
+                    if c.version != version {
                         continue;
                     }
                     let before = c.index.bytes();
                     if matches!(w, Write::Put(..)) {
-                        c.index.insert(&sub[1..]);
+                        c.index.insert(entry);
                     } else {
-                        c.index.remove(&sub[1..]);
+                        c.index.remove(entry);
                     }
                     let after = c.index.bytes();
                     g.bytes = (g.bytes + after).saturating_sub(before);

@@ -1,6 +1,6 @@
 //! Geospatial commands (geo.c, geohash.c, geohash_helper.c of Redis 7).
 //!
-//! Layout: a geo set *is* a sorted set (TYPE zset, stored by `super::zset`): each
+//! Layout: a geo set *is* a sorted set (TYPE zset, its records `types::zset`'s): each
 //! member's score is Redis's 52-bit geohash of its position, so the zset commands work
 //! on geo sets and a set copied member by member (ZADD of the scores) between Redis and
 //! Meridian means the same positions:
@@ -32,15 +32,16 @@
 //!
 //! Costs: GEOADD, GEOPOS, GEODIST, GEOHASH are O(1) records per member; a search reads
 //! the members of up to 9 score ranges (O(points in the cells)); the *STORE variants
-//! write O(results) records (through `zset::store_zset`, replacing the destination
+//! write O(results) records (through `types::zset::store`, replacing the destination
 //! and its TTL).
 
 use super::spec;
-use super::zset;
+use super::zset::parse_score;
 use crate::args;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, keys, CommandSpec, Exec, KeySpec};
 use crate::txn::Txn;
+use crate::types::zset::{self, ScoreRange};
 use crate::Frame;
 use ::keys::Meta;
 
@@ -531,28 +532,25 @@ fn points_in_shape(
         let mut next = cells[i];
         next.bits += 1;
         let max = align52(next);
-        zset::visit_score_range(
-            t,
-            key,
-            meta,
-            min as f64,
-            false,
-            max as f64,
-            true,
-            &mut |member, score| {
-                if let Some(xy) = decode_score(score) {
-                    if let Some(dist) = shape.contains(xy) {
-                        found.push(Point {
-                            member: member.to_vec(),
-                            score,
-                            dist,
-                            xy,
-                        });
-                    }
+        let range = ScoreRange {
+            min: min as f64,
+            minex: false,
+            max: max as f64,
+            maxex: true,
+        };
+        zset::visit_score_range(t, key, meta, &range, &mut |member, score| {
+            if let Some(xy) = decode_score(score) {
+                if let Some(dist) = shape.contains(xy) {
+                    found.push(Point {
+                        member: member.to_vec(),
+                        score,
+                        dist,
+                        xy,
+                    });
                 }
-                !(!found.is_empty() && limit != 0 && found.len() as u64 >= limit)
-            },
-        )?;
+            }
+            !(!found.is_empty() && limit != 0 && found.len() as u64 >= limit)
+        })?;
         last_processed = i;
     }
     Ok(found)
@@ -562,7 +560,7 @@ fn points_in_shape(
 
 /// getDoubleFromObjectOrReply: `msg` replaces the default error text.
 fn double_arg(arg: &[u8], msg: Option<&str>) -> Result<f64, CmdError> {
-    zset::parse_double(arg).ok_or_else(|| match msg {
+    parse_score(arg).ok_or_else(|| match msg {
         Some(m) => CmdError::new(format!("ERR {m}")),
         None => CmdError::not_float(),
     })
@@ -618,7 +616,7 @@ fn box_args(w: &[u8], h: &[u8], unit: &[u8]) -> Result<(f64, f64, f64), CmdError
 
 /// The position of a member of the geo set, or Redis's decode error.
 fn member_position(t: &Txn, key: &[u8], meta: &Meta, member: &[u8]) -> Result<[f64; 2], CmdError> {
-    zset::member_score(t, key, meta, member)?
+    zset::score(t, key, meta, member)?
         .and_then(decode_score)
         .ok_or_else(|| CmdError::new("ERR could not decode requested zset member"))
 }
@@ -667,9 +665,10 @@ fn coords_reply(xy: [f64; 2]) -> Frame {
 // ---- GEOADD ---------------------------------------------------------------------------
 
 /// GEOADD key [NX|XX] [CH] longitude latitude member [...]: every position is checked
-/// and turned into its score first, then the whole thing is a ZADD (as in Redis).
+/// and turned into its score first, then the members are added as ZADD adds them (Redis
+/// calls ZADD with the scores; the options it passes on are these three).
 fn geoadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
-    let (mut nx, mut xx) = (false, false);
+    let (mut nx, mut xx, mut ch) = (false, false, false);
     let mut longidx = 2;
     while longidx < argv.len() {
         let opt = &argv[longidx];
@@ -677,24 +676,50 @@ fn geoadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             nx = true;
         } else if args::is(opt, "xx") {
             xx = true;
-        } else if !args::is(opt, "ch") {
+        } else if args::is(opt, "ch") {
+            ch = true;
+        } else {
             break;
         }
         longidx += 1;
     }
-    if !(argv.len() - longidx).is_multiple_of(3) || (xx && nx) {
+    // As ZADD: no triple at all is a syntax error too.
+    if longidx == argv.len() || !(argv.len() - longidx).is_multiple_of(3) || (xx && nx) {
         return Err(CmdError::syntax());
     }
-    let mut zargv: Vec<Vec<u8>> = Vec::with_capacity(longidx + (argv.len() - longidx) / 3 * 2);
-    zargv.push(b"zadd".to_vec());
-    zargv.extend(argv[1..longidx].iter().cloned());
+    let mut points = Vec::with_capacity((argv.len() - longidx) / 3);
     for triple in argv[longidx..].chunks(3) {
         let [x, y] = lon_lat_args(&triple[0], &triple[1])?;
         let bits = score_of_position(x, y).unwrap_or(0);
-        zargv.push(bits.to_string().into_bytes());
-        zargv.push(triple[2].clone());
+        points.push((bits as f64, &triple[2]));
     }
-    zset::zadd_argv(t, &zargv)
+    let key = &argv[1];
+    let mut meta = match zset::open(t, key)? {
+        Some(m) => m,
+        None if xx => return Ok(Frame::Integer(0)),
+        None => zset::create(t),
+    };
+    let (mut added, mut updated) = (0i64, 0i64);
+    for (score, member) in points {
+        match zset::score(t, key, &meta, member)? {
+            Some(_) if nx => {}
+            Some(cur) => {
+                if score != cur {
+                    zset::put(t, key, &mut meta, member, score, Some(cur));
+                    updated += 1;
+                }
+            }
+            None if !xx => {
+                zset::put(t, key, &mut meta, member, score, None);
+                added += 1;
+            }
+            None => {}
+        }
+    }
+    if added + updated > 0 {
+        zset::save(t, key, meta)?;
+    }
+    Ok(Frame::Integer(if ch { added + updated } else { added }))
 }
 
 // ---- point reads ----------------------------------------------------------------------
@@ -707,12 +732,12 @@ fn geodist(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         _ => 1.0,
     };
     let key = &argv[1];
-    let Some(meta) = zset::open_zset(t, key)? else {
+    let Some(meta) = zset::open(t, key)? else {
         return Ok(Frame::Null);
     };
     let (Some(s1), Some(s2)) = (
-        zset::member_score(t, key, &meta, &argv[2])?,
-        zset::member_score(t, key, &meta, &argv[3])?,
+        zset::score(t, key, &meta, &argv[2])?,
+        zset::score(t, key, &meta, &argv[3])?,
     ) else {
         return Ok(Frame::Null);
     };
@@ -754,11 +779,11 @@ fn geohash_string(score: f64) -> Option<[u8; 11]> {
 /// GEOHASH key [member ...]: nil for missing members.
 fn geohash(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    let meta = zset::open_zset(t, key)?;
+    let meta = zset::open(t, key)?;
     let mut out = Vec::with_capacity(argv.len() - 2);
     for m in &argv[2..] {
         let score = match &meta {
-            Some(meta) => zset::member_score(t, key, meta, m)?,
+            Some(meta) => zset::score(t, key, meta, m)?,
             None => None,
         };
         out.push(
@@ -773,11 +798,11 @@ fn geohash(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 /// GEOPOS key [member ...]: [longitude, latitude] or a nil array per member.
 fn geopos(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
-    let meta = zset::open_zset(t, key)?;
+    let meta = zset::open(t, key)?;
     let mut out = Vec::with_capacity(argv.len() - 2);
     for m in &argv[2..] {
         let score = match &meta {
-            Some(meta) => zset::member_score(t, key, meta, m)?,
+            Some(meta) => zset::score(t, key, meta, m)?,
             None => None,
         };
         out.push(
@@ -815,7 +840,7 @@ enum Sort {
 /// GEOSEARCHSTORE dst src ... (GEOSEARCH's options) [STOREDIST]
 fn georadius_generic(t: &mut Txn, argv: &[Vec<u8>], src_idx: usize, flags: u8) -> CmdResult {
     let src = &argv[src_idx];
-    let zobj = zset::open_zset(t, src)?;
+    let zobj = zset::open(t, src)?;
     let mut storekey: Option<&[u8]> = None;
     let mut storedist = false;
 
@@ -1020,7 +1045,7 @@ fn georadius_generic(t: &mut Txn, argv: &[Vec<u8>], src_idx: usize, flags: u8) -
                     (p.member, s)
                 })
                 .collect();
-            zset::store_zset(t, dst, &entries)?;
+            zset::store(t, dst, &entries)?;
             Ok(Frame::Integer(returned as i64))
         }
     }

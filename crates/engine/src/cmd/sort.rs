@@ -35,12 +35,12 @@
 //! records written by STORE.
 
 use super::spec;
-use super::zset;
-use crate::types::{list, set};
 use crate::args;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{self, flags::*, keys, CommandSpec, Exec, KeySpec};
 use crate::txn::Txn;
+use crate::types::zset;
+use crate::types::{list, set};
 use crate::Frame;
 use ::keys::Kind;
 use std::cmp::Ordering;
@@ -475,7 +475,7 @@ fn sort_generic(t: &mut Txn, argv: &[Vec<u8>], readonly: bool) -> CmdResult {
         (Kind::Set, Some(m)) => set::members(t, src, m)?,
         (Kind::ZSet, Some(m)) if dontsort => {
             let v = if end >= start && vectorlen > 0 {
-                zset::entries_by_rank(t, src, m, start, start + vectorlen - 1, desc)?
+                zset::rank_entries(t, src, m, start, start + vectorlen - 1, desc)?
             } else {
                 Vec::new()
             };
@@ -483,7 +483,7 @@ fn sort_generic(t: &mut Txn, argv: &[Vec<u8>], readonly: bool) -> CmdResult {
             start = 0;
             v.into_iter().map(|(m, _)| m).collect()
         }
-        (Kind::ZSet, Some(m)) => zset::entries_by_rank(t, src, m, 0, -1, false)?
+        (Kind::ZSet, Some(m)) => zset::rank_entries(t, src, m, 0, -1, false)?
             .into_iter()
             .map(|(m, _)| m)
             .collect(),
