@@ -281,5 +281,32 @@ mod tests {
         assert!(admit(set, &Access::Full).is_ok());
         assert!(admit(keys, &Access::Full).is_ok());
         assert!(admit(engine::lookup(b"select").unwrap(), &Access::Full).is_err());
+        let spec = |n: &str| engine::lookup(n.as_bytes()).unwrap();
+        for ok in ["echo", "get", "xread"] {
+            assert!(admit(spec(ok), &Access::ReadOnly).is_ok(), "{ok}");
+        }
+        for denied in ["scan", "randomkey", "publish", "info", "xreadgroup"] {
+            assert!(admit(spec(denied), &Access::ReadOnly).is_err(), "{denied}");
+        }
+        // Blocking commands only run over REST when blocking is an option (XREAD's BLOCK).
+        assert!(admit(spec("xreadgroup"), &Access::Full).is_ok());
+        assert!(admit(spec("blpop"), &Access::Full).is_err());
+        // Subscriptions and MONITOR are event streams: never a command; the read-only
+        // token may subscribe but not monitor.
+        for events in ["subscribe", "ssubscribe", "punsubscribe", "monitor"] {
+            assert_eq!(
+                admit(spec(events), &Access::Full).unwrap_err().0,
+                PUBSUB_UNSUPPORTED
+            );
+        }
+        assert!(token_allows(spec("subscribe"), &Access::ReadOnly).is_ok());
+        assert!(token_allows(spec("psubscribe"), &Access::ReadOnly).is_ok());
+        assert!(token_allows(spec("monitor"), &Access::ReadOnly).is_err());
+        for conn in [
+            "auth", "hello", "client", "multi", "exec", "unwatch", "shutdown",
+        ] {
+            assert!(admit(spec(conn), &Access::Full).is_err(), "{conn}");
+        }
+        assert!(admit(spec("pubsub"), &Access::Full).is_ok());
     }
 }
