@@ -1128,4 +1128,63 @@ mod tests {
         assert!(estimate_steps_by_radius(1.0, 0.0) <= 26);
         assert_eq!(estimate_steps_by_radius(1e9, 0.0), 1);
     }
+
+    /// GEOADD adds as ZADD with the positions' scores does (what Redis does by calling
+    /// it): same replies, same contents, under NX, XX, CH and repeated members.
+    #[test]
+    fn geoadd_adds_as_zadd_does() {
+        let mut store = crate::MemStore::default();
+        let mut index = 0;
+        let mut run = |argv: Vec<String>| {
+            index += 1;
+            let argv: Vec<Vec<u8>> = argv.into_iter().map(String::into_bytes).collect();
+            let mut t = Txn::new(&store, index, 1_700_000_000_000, 42);
+            let f = t.run(0, &argv);
+            let effects = t.into_effects();
+            store.apply(&effects);
+            f
+        };
+        let places = [
+            ("13.361389", "38.115556"),
+            ("15.087269", "37.502669"),
+            ("-1", "2.5"),
+        ];
+        let score = |(x, y): (&str, &str)| {
+            score_of_position(x.parse().unwrap(), y.parse().unwrap()).unwrap_or(0)
+        };
+        let steps: &[(&[&str], &[(usize, &str)])] = &[
+            (&["XX"], &[(0, "a")]),
+            (&[], &[(0, "a"), (1, "b")]),
+            (&["NX", "CH"], &[(2, "a"), (2, "c")]),
+            (&["XX", "CH"], &[(2, "a"), (2, "b"), (0, "d")]),
+            (&["CH"], &[(1, "a"), (1, "a"), (0, "e")]),
+            (&[], &[(1, "a")]),
+            (&["NX"], &[(0, "e"), (0, "f")]),
+        ];
+        for (opts, adds) in steps {
+            let mut geo = vec!["GEOADD".to_string(), "g".to_string()];
+            let mut z = vec!["ZADD".to_string(), "z".to_string()];
+            for o in opts.iter() {
+                geo.push(o.to_string());
+                z.push(o.to_string());
+            }
+            for &(p, m) in adds.iter() {
+                geo.extend([
+                    places[p].0.to_string(),
+                    places[p].1.to_string(),
+                    m.to_string(),
+                ]);
+                z.extend([score(places[p]).to_string(), m.to_string()]);
+            }
+            assert_eq!(run(geo), run(z), "{opts:?} {adds:?}");
+            let all = |k: &str| {
+                ["ZRANGE", k, "0", "-1", "WITHSCORES"]
+                    .map(String::from)
+                    .to_vec()
+            };
+            assert_eq!(run(all("g")), run(all("z")), "{opts:?} {adds:?}");
+        }
+        let none = ["GEOADD", "g", "NX", "CH", "CH"].map(String::from).to_vec();
+        assert_eq!(run(none), Frame::Error("ERR syntax error".into()));
+    }
 }
