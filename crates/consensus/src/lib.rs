@@ -6,6 +6,7 @@
 //! one RocksDB batch. A one-member group is a single node; more members (issue 3) use
 //! the same path.
 
+mod error;
 mod log_store;
 mod network;
 mod node;
@@ -18,7 +19,9 @@ pub mod pb {
     tonic::include_proto!("meridian.v1");
 }
 
+pub use error::{AdminError, ReadIndexError, ReplyError};
 pub use node::{
-    admin_call, AdminRequest, ClusterStatus, MemberStatus, Node, NodeConfig, WriteError,
+    admin_call, now_ms, AdminRequest, ClusterStatus, MemberStatus, Node, NodeConfig, NodeStatus,
+    Role, WriteError,
 };
 pub use types::{EventSink, Op, Request, Response, TypeConfig};

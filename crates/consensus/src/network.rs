@@ -1,6 +1,7 @@
 //! Node-to-node transport over gRPC (tonic): the openraft network client.
 //! Payloads are bincode; snapshots stream as file chunks with crc32 checks.
 
+use crate::error::ReplyError;
 use crate::pb::cluster_client::ClusterClient;
 use crate::pb::{Envelope, SnapshotChunk};
 use crate::types::TypeConfig;
@@ -53,11 +54,11 @@ pub fn envelope<T: Serialize>(v: &T) -> Envelope {
     }
 }
 
-pub fn open<T: DeserializeOwned>(e: &Envelope) -> Result<T, String> {
+pub fn open<T: DeserializeOwned>(e: &Envelope) -> Result<T, ReplyError> {
     if !e.error.is_empty() {
-        return Err(e.error.clone());
+        return Err(ReplyError::Remote(e.error.clone()));
     }
-    bincode::deserialize(&e.payload).map_err(|err| format!("bad payload: {err}"))
+    bincode::deserialize(&e.payload).map_err(ReplyError::BadPayload)
 }
 
 pub struct Network;

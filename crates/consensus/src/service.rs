@@ -1,8 +1,9 @@
-//! The gRPC server side: hands Raft messages to openraft, receives streamed snapshots,
-//! executes forwarded writes on the leader, answers read-index and admin calls.
+//! The gRPC server side: hands Raft messages to openraft and receives streamed
+//! snapshots; forwarded writes, read-index and admin calls go to the node's write
+//! path, read path and admin (`node/write.rs`, `node/read.rs`, `node/admin.rs`).
 
 use crate::network::{self, envelope, open, GROUP};
-use crate::node::{AdminRequest, Node, WriteError};
+use crate::node::{AdminRequest, Node};
 use crate::pb::cluster_server::{Cluster, ClusterServer};
 use crate::pb::{Envelope, SnapshotChunk};
 use crate::types::{Op, SnapshotDir, TypeConfig};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
 
 pub struct Service {
-    pub node: Arc<Node>,
+    node: Arc<Node>,
 }
 
 pub fn server(node: Arc<Node>) -> ClusterServer<Service> {
@@ -29,8 +30,8 @@ fn check_group(e: &Envelope) -> Result<(), Status> {
     Ok(())
 }
 
-fn bad(e: String) -> Status {
-    Status::invalid_argument(e)
+fn bad(e: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(e.to_string())
 }
 
 #[tonic::async_trait]
@@ -39,7 +40,7 @@ impl Cluster for Service {
         let e = req.into_inner();
         check_group(&e)?;
         let rpc: AppendEntriesRequest<TypeConfig> = open(&e).map_err(bad)?;
-        let res = self.node.raft.append_entries(rpc).await;
+        let res = self.node.raft().append_entries(rpc).await;
         Ok(Response::new(envelope(&res)))
     }
 
@@ -47,7 +48,7 @@ impl Cluster for Service {
         let e = req.into_inner();
         check_group(&e)?;
         let rpc: VoteRequest<u64> = open(&e).map_err(bad)?;
-        let res = self.node.raft.vote(rpc).await;
+        let res = self.node.raft().vote(rpc).await;
         Ok(Response::new(envelope(&res)))
     }
 
@@ -77,7 +78,7 @@ impl Cluster for Service {
         };
         let res: Result<openraft::raft::SnapshotResponse<u64>, String> = self
             .node
-            .raft
+            .raft()
             .install_full_snapshot(vote, snapshot)
             .await
             .map_err(|e| e.to_string());
@@ -88,25 +89,18 @@ impl Cluster for Service {
         let e = req.into_inner();
         check_group(&e)?;
         let (origin, seq, ops): (u64, u64, Vec<Op>) = open(&e).map_err(bad)?;
-        let res: Result<(u64, Vec<resp::Frame>), WriteError> = if self.node.is_leader() {
-            match self.node.check_quorum() {
-                Ok(()) => self.node.propose_once(ops, Some((origin, seq))).await,
-                Err(e) => Err(e),
-            }
-        } else {
-            Err(WriteError::NotApplied(
-                "forwarded to a node that is no longer the leader".into(),
-            ))
-        };
+        let res = self.node.execute_forwarded(origin, seq, ops).await;
         Ok(Response::new(envelope(&res)))
     }
 
     async fn read_index(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         check_group(&req.into_inner())?;
-        let res: Result<u64, String> = match self.node.raft.ensure_linearizable().await {
-            Ok(id) => Ok(id.map_or(0, |l| l.index)),
-            Err(e) => Err(e.to_string()),
-        };
+        // The error travels as text (the asking node's `ReadIndexError::Remote`).
+        let res: Result<u64, String> = self
+            .node
+            .leader_read_index()
+            .await
+            .map_err(|e| e.to_string());
         Ok(Response::new(envelope(&res)))
     }
 
@@ -119,7 +113,8 @@ impl Cluster for Service {
             ));
         }
         let r: AdminRequest = open(&e).map_err(bad)?;
-        let res = self.node.admin(r, &e.auth).await;
+        // The error travels as text (the caller's `AdminError::Remote`).
+        let res = self.node.admin(r, &e.auth).await.map_err(|e| e.to_string());
         Ok(Response::new(envelope(&res)))
     }
 }
@@ -136,7 +131,7 @@ async fn receive(
             return Err(Status::not_found("unknown raft group"));
         }
         if !chunk.header.is_empty() {
-            header = Some(bincode::deserialize(&chunk.header).map_err(|e| bad(e.to_string()))?);
+            header = Some(bincode::deserialize(&chunk.header).map_err(bad)?);
             continue;
         }
         if crc32fast::hash(&chunk.data) != chunk.crc32 {
@@ -168,5 +163,5 @@ async fn receive(
     if let Some((_, f, _)) = current {
         f.sync_all().map_err(|e| Status::internal(e.to_string()))?;
     }
-    header.ok_or_else(|| bad("snapshot stream without header".into()))
+    header.ok_or_else(|| bad("snapshot stream without header"))
 }

@@ -59,7 +59,7 @@ impl AclUser {
 pub fn load(shared: &Shared, name: &[u8]) -> Result<Option<AclUser>, CmdError> {
     // The index first: an entry applied after it is read makes the next refresh re-read.
     let seen = shared.node.applied_index();
-    let Some(raw) = shared.node.storage.get(Cf::Sm, &acl::user_key(name))? else {
+    let Some(raw) = shared.reads.storage().get(Cf::Sm, &acl::user_key(name))? else {
         return Ok(None);
     };
     let user = User::decode(name, &raw)?;
@@ -80,7 +80,7 @@ pub fn refresh(shared: &Shared, cur: &mut AclUser) -> bool {
     if now == cur.seen {
         return cur.user.enabled;
     }
-    match shared.node.storage.get(Cf::Sm, &acl::user_key(&cur.name)) {
+    match shared.reads.storage().get(Cf::Sm, &acl::user_key(&cur.name)) {
         Ok(Some(raw)) if raw == cur.raw => {
             cur.seen = now;
             cur.user.enabled
@@ -115,7 +115,7 @@ fn default_user(shared: &Shared) -> User {
 
 /// Every user, `default` included, in name order (as Redis's radix tree lists them).
 fn all_users(shared: &Shared) -> Result<Vec<User>, CmdError> {
-    let t = Txn::read_only(&*shared.node.storage, 0, 0);
+    let t = Txn::read_only(shared.reads.storage(), 0, 0);
     let mut users = vec![default_user(shared)];
     for (name, raw) in acl::load_all(&t)? {
         users.push(User::decode(&name, &raw)?);

@@ -211,7 +211,6 @@ pub fn info(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
 
 fn section(shared: &Shared, name: &str, o: &mut String) {
     let node = &shared.node;
-    let m = node.metrics();
     match name {
         "server" => {
             let up = shared.started.elapsed().as_secs();
@@ -241,14 +240,14 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         }
         "memory" => {
             let rss = rss_bytes();
-            let store = node.storage.memory_bytes();
+            let store = node.storage().memory_bytes();
             let _ = write!(
                 o,
                 "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_storage_tables:{store}\r\nused_disk_bytes:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n",
                 human(rss),
-                node.storage.disk_bytes()
+                node.storage().disk_bytes()
             );
-            let t = node.tier.stats();
+            let t = node.tier().stats();
             let _ = write!(
                 o,
                 "memory_tier_sets:{}\r\nmemory_tier_bytes:{}\r\nmemory_tier_hits:{}\r\nmemory_tier_builds:{}\r\nmemory_tier_evictions:{}\r\n",
@@ -256,7 +255,7 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             );
         }
         "persistence" => {
-            let st = &node.storage.stats;
+            let st = &node.storage().stats;
             let _ = write!(
                 o,
                 "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nraft_log_fsync_usec:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nrdb_changes_since_last_save:0\r\n",
@@ -286,9 +285,10 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             );
         }
         "replication" => {
-            let st = node.status();
-            let leader = m.current_leader == Some(node.id);
-            let me_voter = st.members.iter().any(|x| x.id == node.id && x.voter);
+            let ns = node.node_status();
+            let st = &ns.cluster;
+            let leader = st.leader == Some(node.id());
+            let me_voter = st.members.iter().any(|x| x.id == node.id() && x.voter);
             let leader_addr = st
                 .members
                 .iter()
@@ -299,19 +299,19 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 "# Replication\r\nrole:{}\r\nraft_role:{}\r\nregion:{}\r\nraft_node_id:{}\r\nraft_leader_id:{}\r\nraft_leader_addr:{}\r\nraft_term:{}\r\nraft_last_log_index:{}\r\nraft_commit_index:{}\r\nraft_applied_index:{}\r\nmaster_repl_offset:{}\r\nconnected_slaves:{}\r\n",
                 if leader { "master" } else { "slave" },
                 if leader { "leader" } else if me_voter { "follower" } else { "learner" },
-                node.cfg.region,
-                node.id,
-                m.current_leader.map_or(-1, |l| l as i64),
+                node.region(),
+                node.id(),
+                st.leader.map_or(-1, |l| l as i64),
                 leader_addr,
-                m.current_term,
-                m.last_log_index.unwrap_or(0),
-                m.last_applied.map_or(0, |l| l.index),
+                st.term,
+                st.last_log_index,
+                ns.committed,
                 node.applied_index(),
                 node.applied_index(),
                 st.members.len().saturating_sub(1),
             );
             let mut n = 0;
-            for mem in st.members.iter().filter(|x| x.id != node.id) {
+            for mem in st.members.iter().filter(|x| x.id != node.id()) {
                 let lag = mem.matched.map(|x| st.last_log_index.saturating_sub(x));
                 let _ = write!(
                     o,
@@ -326,20 +326,25 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             }
         }
         "raft" => {
+            let ns = node.node_status();
             let _ = write!(
                 o,
-                "# Raft\r\nraft_state:{:?}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_members:{}\r\n",
-                m.state,
-                m.last_log_index.unwrap_or(0),
-                m.snapshot.map_or(0, |s| s.index),
-                m.purged.map_or(0, |s| s.index),
-                m.membership_config.membership().voter_ids().count(),
+                "# Raft\r\nraft_state:{}\r\nraft_last_log_index:{}\r\nraft_snapshot_index:{}\r\nraft_purged_index:{}\r\nraft_members:{}\r\n",
+                ns.role,
+                ns.cluster.last_log_index,
+                ns.snapshot_index,
+                ns.purged_index,
+                ns.voters(),
             );
         }
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
+            let dbsize = [b"dbsize".to_vec()];
+            let Some(spec) = engine::lookup(&dbsize[0]) else {
+                return;
+            };
             for db in 0..keys::DATABASES as u8 {
-                let keys = match node.read(db, &[b"dbsize".to_vec()]) {
+                let keys = match shared.reads.read(spec, db, &dbsize) {
                     Frame::Integer(n) => n,
                     _ => 0,
                 };

@@ -185,14 +185,14 @@ pub async fn run_batch(
 /// and keep being answered while it runs.
 pub(crate) fn read(shared: &Shared, spec: &CommandSpec, db: u8, argv: &[Vec<u8>]) -> Frame {
     if spec.flags & flags::FAST != 0 {
-        shared.node.read(db, argv)
+        shared.reads.read(spec, db, argv)
     } else {
-        tokio::task::block_in_place(|| shared.node.read(db, argv))
+        tokio::task::block_in_place(|| shared.reads.read(spec, db, argv))
     }
 }
 
 /// Scripts are tried on this node's current state before they are proposed (see
-/// `consensus::Node::trial`). A script that SCRIPT KILL stopped, or that ran past its
+/// `reads::Reads::trial`). A script that SCRIPT KILL stopped, or that ran past its
 /// instruction budget, is answered here and never reaches the log, so it cannot hold up
 /// the apply loop of every replica; one that finishes is proposed and runs again in the
 /// apply, under the same budget, with the same result on every node.
@@ -205,7 +205,7 @@ pub(crate) fn try_script(
     if spec.flags & flags::RUNS_SCRIPT == 0 {
         return None;
     }
-    let reply = tokio::task::block_in_place(|| shared.node.trial(db, argv));
+    let reply = tokio::task::block_in_place(|| shared.reads.trial(db, argv));
     match &reply {
         Frame::Error(e) if engine::ScriptControl::stopped_by_limit_or_kill(e) => Some(reply),
         _ => None,
@@ -285,9 +285,9 @@ async fn transaction(
                 shared
                     .broker
                     .watch(sess.id, sess.db, key, &sess.watch_touched);
-                match shared.node.key_write_index(sess.db, key) {
+                match shared.reads.key_write_index(sess.db, key) {
                     Ok(v) => sess.watch.push((sess.db, key.clone(), v)),
-                    Err(e) => return Frame::Error(e),
+                    Err(e) => return Frame::Error(e.0),
                 }
             }
             Frame::ok()
@@ -402,7 +402,7 @@ async fn run_blocking(
         if let Err(e) = await_consistency(shared, sess).await {
             return Frame::Error(e);
         }
-        argv = shared.node.resolve_block_ids(sess.db, &argv);
+        argv = shared.reads.resolve_block_ids(sess.db, &argv);
     }
     let broker = shared.broker.clone();
     let db = sess.db;
@@ -421,7 +421,7 @@ async fn run_blocking(
             }
         } else {
             match await_consistency(shared, sess).await {
-                Ok(()) => shared.node.read(db, &argv),
+                Ok(()) => shared.reads.read(spec, db, &argv),
                 Err(e) => Frame::Error(e),
             }
         };

@@ -8,6 +8,7 @@ mod conn;
 mod dispatch;
 mod password;
 mod pubsub;
+mod reads;
 mod rest;
 mod session;
 mod shared;

@@ -259,7 +259,7 @@ impl Session {
                         .iter()
                         .any(|p| engine::glob_match(p, s.name.as_bytes(), true))
                     {
-                        let v = self.shared.node.setting(s).to_string();
+                        let v = self.shared.reads.setting(s).to_string();
                         found.push((
                             Frame::Bulk(s.name.as_bytes().to_vec()),
                             Frame::Bulk(v.into_bytes()),

@@ -1,4 +1,4 @@
-//! State every connection shares: the node, settings, clients, statistics.
+//! State every connection shares: the node, the read path, settings, clients, statistics.
 
 use crate::clients::Clients;
 use crate::config::Config;
@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 pub struct Shared {
+    /// Raft: writes, read index, applied-index waits, cluster status.
     pub node: Arc<Node>,
+    /// Reads of the applied state (see `reads`).
+    pub reads: crate::reads::Reads,
     /// Pub/sub, keyspace notifications, MONITOR and blocked clients of this node.
     pub broker: Arc<crate::pubsub::Broker>,
     pub cfg: Config,
@@ -71,6 +74,7 @@ impl Shared {
         local: SocketAddr,
     ) -> Shared {
         Shared {
+            reads: crate::reads::Reads::new(&node),
             node,
             broker,
             maxclients: AtomicUsize::new(cfg.maxclients),

@@ -1,0 +1,111 @@
+//! A node of the Raft group: the `Node` handle and what every concern shares (its
+//! identity, storage, memory tier, applied index and who leads). Each concern has its
+//! own file, and `service.rs` (the gRPC side) calls into them, never the other way:
+//! - `start`: configuration, opening storage, building Raft, the cluster service and
+//!   the background tasks, forming or joining the group;
+//! - `write`: the write path (the proposer that batches writes into entries, and
+//!   forwarding to the leader);
+//! - `admin`: membership and admin requests, leader transfer, the cluster password;
+//! - `expire`: the leader's expirer;
+//! - `read`: what a read needs from Raft (the read index, waiting for an applied
+//!   index); plain reads of the applied state run in the server on the handles below;
+//! - `status`: Meridian's own status types (nothing outside sees openraft's metrics).
+
+mod admin;
+mod expire;
+mod read;
+mod start;
+mod status;
+mod write;
+
+pub use admin::{admin_call, AdminRequest};
+pub use start::NodeConfig;
+pub use status::{ClusterStatus, MemberStatus, NodeStatus, Role};
+pub use write::WriteError;
+
+use crate::types::TypeConfig;
+use engine::Tier;
+use openraft::Raft;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use storage::Storage;
+use tokio::sync::{mpsc, watch};
+
+pub struct Node {
+    id: u64,
+    raft: Raft<TypeConfig>,
+    storage: Arc<Storage>,
+    /// Decoded hot collections, kept in step by the state machine (see engine::tier).
+    tier: Arc<Tier>,
+    cfg: NodeConfig,
+    proposals: mpsc::Sender<write::Proposal>,
+    applied: watch::Receiver<u64>,
+    /// Sequence of requests this node forwards (ids for at-most-once retries).
+    forward_seq: AtomicU64,
+}
+
+/// Wall clock in unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Node {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The region tag this node was started with.
+    pub fn region(&self) -> &str {
+        &self.cfg.region
+    }
+
+    /// This node's RocksDB (applied state and Raft log).
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+
+    /// The memory tier the state machine keeps in step with the applied state.
+    pub fn tier(&self) -> &Arc<Tier> {
+        &self.tier
+    }
+
+    /// The index of the last applied entry, as a watch (see [`Node::applied_index`]).
+    pub fn applied_watch(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
+    }
+
+    /// Index of the last entry applied to this node's state machine.
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// The Raft instance, for the gRPC service.
+    pub(crate) fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    pub(crate) fn snapshot_root(&self) -> PathBuf {
+        self.cfg.data_dir.join("snapshots")
+    }
+
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader() == Some(self.id)
+    }
+
+    fn member_addr(&self, id: u64) -> Option<String> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership().get_node(&id).map(|n| n.addr.clone())
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}

@@ -1,0 +1,230 @@
+//! Start-up: the node's configuration, opening storage, building Raft, serving the
+//! cluster (gRPC) port, forming or joining the group, and spawning the proposer and
+//! the expirer once the node may serve.
+
+use super::{admin_call, now_ms, AdminRequest, Node};
+use crate::log_store::LogStore;
+use crate::network::Network;
+use crate::state_machine::StateMachine;
+use engine::Tier;
+use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use storage::{GroupCommit, Storage};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: u64,
+    pub data_dir: PathBuf,
+    /// Address other members use to reach this node's cluster (gRPC) port.
+    pub advertise: String,
+    /// Where to listen for node-to-node gRPC; None for a standalone single node.
+    pub cluster_listen: Option<std::net::SocketAddr>,
+    /// The voters of a new primary region: (id, cluster address). Empty = single node.
+    pub initial_cluster: Vec<(u64, String)>,
+    /// A read replica (Raft learner) joining through this member's cluster address.
+    pub join: Option<String>,
+    pub replica: bool,
+    pub region: String,
+    /// Cluster password (admin RPCs); None when authentication is off.
+    pub password: Option<String>,
+    pub cache_bytes: usize,
+    /// Budget of the memory tier (decoded hot collections).
+    pub tier_bytes: usize,
+    pub election_timeout_ms: (u64, u64),
+    pub heartbeat_ms: u64,
+    /// Entries between snapshots (after which older log entries are purged).
+    pub snapshot_every: u64,
+}
+
+impl NodeConfig {
+    pub fn single(data_dir: PathBuf) -> NodeConfig {
+        NodeConfig {
+            id: 1,
+            data_dir,
+            advertise: "127.0.0.1:0".into(),
+            cluster_listen: None,
+            initial_cluster: Vec::new(),
+            join: None,
+            replica: false,
+            region: "local".into(),
+            password: None,
+            cache_bytes: 256 << 20,
+            tier_bytes: engine::tier::DEFAULT_BUDGET,
+            election_timeout_ms: (150, 300),
+            heartbeat_ms: 50,
+            snapshot_every: 200_000,
+        }
+    }
+}
+
+impl Node {
+    /// Opens storage, starts Raft and (for clusters) the gRPC service, forms or joins the
+    /// group, and returns once this node may serve: it knows a leader and has applied
+    /// everything committed when it started (no stale reads after a restart).
+    pub async fn start(cfg: NodeConfig) -> anyhow::Result<Arc<Node>> {
+        Node::start_with_events(cfg, None).await
+    }
+
+    /// Starts the node; applied entries report their touched keys and events to `sink`.
+    pub async fn start_with_events(
+        cfg: NodeConfig,
+        sink: Option<Arc<dyn crate::types::EventSink>>,
+    ) -> anyhow::Result<Arc<Node>> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let t0 = std::time::Instant::now();
+        let storage = Storage::open(&cfg.data_dir.join("db"), cfg.cache_bytes)?;
+        tracing::info!("storage opened in {} ms", t0.elapsed().as_millis());
+        let gc = Arc::new(GroupCommit::start(storage.clone()));
+        let log = LogStore::new(storage.clone(), gc);
+        let (mut sm, applied) =
+            StateMachine::open(storage.clone(), cfg.data_dir.join("snapshots"))?;
+        sm.sink = sink;
+        let tier = Arc::new(Tier::new(cfg.tier_bytes));
+        sm.tier = tier.clone();
+        let config = Config {
+            cluster_name: "meridian".into(),
+            election_timeout_min: cfg.election_timeout_ms.0,
+            election_timeout_max: cfg.election_timeout_ms.1,
+            heartbeat_interval: cfg.heartbeat_ms,
+            install_snapshot_timeout: 600_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
+            max_in_snapshot_log_to_keep: 1000,
+            ..Default::default()
+        }
+        .validate()?;
+        let raft = Raft::new(cfg.id, Arc::new(config), Network, log, sm).await?;
+        let (ptx, prx) = mpsc::channel(65536);
+        // Forward sequences start from the clock so a restarted node never reuses an id
+        // the leader may still remember.
+        let node = Arc::new(Node {
+            id: cfg.id,
+            raft,
+            storage,
+            tier,
+            cfg: cfg.clone(),
+            proposals: ptx,
+            applied,
+            forward_seq: AtomicU64::new(now_ms() << 16),
+        });
+        if let Some(listen) = cfg.cluster_listen {
+            serve_cluster(node.clone(), listen).await?;
+        }
+        let fresh = !node.raft.is_initialized().await?;
+        if fresh {
+            if node.cfg.replica {
+                let join = node
+                    .cfg
+                    .join
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("--replica needs --join HOST:PORT"))?;
+                node.join_as_learner(&join).await?;
+            } else {
+                let mut members = BTreeMap::new();
+                if node.cfg.initial_cluster.is_empty() {
+                    members.insert(
+                        cfg.id,
+                        BasicNode {
+                            addr: cfg.advertise.clone(),
+                        },
+                    );
+                } else {
+                    for (id, addr) in &node.cfg.initial_cluster {
+                        members.insert(*id, BasicNode { addr: addr.clone() });
+                    }
+                }
+                // Every initial voter initializes with the same membership; openraft
+                // settles it by election.
+                if let Err(e) = node.raft.initialize(members).await {
+                    tracing::info!("initialize: {e}");
+                }
+            }
+        }
+        tracing::info!("raft started in {} ms", t0.elapsed().as_millis());
+        node.wait_ready(Duration::from_secs(120)).await?;
+        tracing::info!(
+            "ready after {} ms: applied {}",
+            t0.elapsed().as_millis(),
+            node.applied_index()
+        );
+        tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
+        tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));
+        Ok(node)
+    }
+
+    /// Waits until a leader is known and this node has applied at least the leader's
+    /// read index (a new leader first commits its own blank entry).
+    async fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("no leader could be reached within {limit:?}");
+            }
+            if self.leader().is_some() {
+                match self.read_index().await {
+                    Ok(index) => {
+                        let wait = self.wait_applied(index);
+                        if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                            anyhow::bail!("did not catch up to index {index} within {limit:?}");
+                        }
+                        return Ok(());
+                    }
+                    Err(e) => tracing::debug!("read index not available yet: {e}"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn join_as_learner(&self, join: &str) -> anyhow::Result<()> {
+        let req = AdminRequest::AddLearner {
+            id: self.id,
+            addr: self.cfg.advertise.clone(),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match admin_call(join, self.cfg.password.as_deref().unwrap_or(""), &req).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing::info!("joining through {join}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => anyhow::bail!("could not join through {join}: {e}"),
+            }
+        }
+    }
+}
+
+/// Binds the cluster port and serves the gRPC service (`crate::service`) on it.
+async fn serve_cluster(node: Arc<Node>, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let svc = crate::service::server(node);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (cluster): {e}"))?;
+    tokio::spawn(async move {
+        // serve_with_incoming does not apply tonic's tcp_nodelay to accepted
+        // sockets; without it every small Raft message waits for Nagle (writes
+        // through a follower were 8x slower at one client).
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |s| {
+                if let Ok(s) = &s {
+                    let _ = s.set_nodelay(true);
+                }
+                s
+            },
+        );
+        if let Err(e) = tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(incoming)
+            .await
+        {
+            tracing::error!("cluster service stopped: {e}");
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The read path: reads of this node's applied state, run here without going through
+//! the consensus crate (a read involves no Raft decision). `Reads` is built once at
+//! start-up from the handles the node exposes (its storage, its memory tier, its
+//! applied-index watch) and lives in `Shared`.
+//!
+//! What *does* need Raft stays in `consensus::Node`: the leader's read index for a
+//! linearizable read and waiting until an index is applied (see
+//! `dispatch::await_consistency`). A read runs after those waits, here.
+
+use consensus::{now_ms, Node};
+use engine::{CmdError, CommandSpec, Frame, ReadPath, Tier, Txn};
+use std::sync::Arc;
+use storage::Storage;
+use tokio::sync::watch;
+
+pub struct Reads {
+    storage: Arc<Storage>,
+    /// Decoded hot collections, kept in step with the applied state (see engine::tier).
+    tier: Arc<Tier>,
+    applied: watch::Receiver<u64>,
+}
+
+impl Reads {
+    pub fn new(node: &Node) -> Reads {
+        Reads {
+            storage: node.storage().clone(),
+            tier: node.tier().clone(),
+            applied: node.applied_watch(),
+        }
+    }
+
+    /// The applied state's store, for lookups of single `sm` records (ACL users).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Runs the read-only command `argv` (whose table row is `spec`) against the applied
+    /// state. The table says how: a read of one record is atomic on its own and reads
+    /// the live state; anything that reads several records (several keys, or a
+    /// collection's meta plus elements) gets a point-in-time snapshot so it never sees
+    /// half of an entry.
+    pub fn read(&self, spec: &CommandSpec, db: u8, argv: &[Vec<u8>]) -> Frame {
+        match spec.read_path(argv) {
+            ReadPath::OneRecord => {
+                Txn::read_only(&*self.storage, now_ms(), rand::random()).run(db, argv)
+            }
+            ReadPath::Snapshot => {
+                // The tier's generation is read before the snapshot is taken: see
+                // engine::tier.
+                let generation = self.tier.generation();
+                let snap = self.storage.snapshot();
+                Txn::read_only(&snap, now_ms(), rand::random())
+                    .with_tier(&self.tier, generation)
+                    .run(db, argv)
+            }
+        }
+    }
+
+    /// Runs a write command on a point-in-time view of this node's state and throws its
+    /// effects away (engine `Txn::trial`). The leader tries scripts this way before
+    /// proposing them: a script that runs away or is killed then never reaches the log.
+    /// Blocks for as long as the command runs (call it off the async workers).
+    pub fn trial(&self, db: u8, argv: &[Vec<u8>]) -> Frame {
+        let snap = self.storage.snapshot();
+        let next = *self.applied.borrow() + 1;
+        Txn::trial(&snap, next, now_ms(), rand::random()).run(db, argv)
+    }
+
+    /// A replicated setting's value in this node's applied state.
+    pub fn setting(&self, s: &engine::settings::Setting) -> u64 {
+        s.get(&Txn::read_only(&*self.storage, now_ms(), 0))
+            .unwrap_or(s.default)
+    }
+
+    /// The write index of `key` as this node sees it now (0 if absent): WATCH's record.
+    pub fn key_write_index(&self, db: u8, key: &[u8]) -> Result<u64, CmdError> {
+        Txn::read_only(&*self.storage, now_ms(), 0).key_write_index(db, key)
+    }
+
+    /// XREAD/XREADGROUP BLOCK: `$` ids replaced by the streams' current last ids, so
+    /// re-running the command after a wake-up reads only what arrived since.
+    pub fn resolve_block_ids(&self, db: u8, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let snap = self.storage.snapshot();
+        let mut t = Txn::read_only(&snap, now_ms(), 0);
+        t.db = db;
+        engine::resolve_block_ids(&t, argv)
+    }
+}
