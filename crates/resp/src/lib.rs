@@ -8,8 +8,8 @@ mod parse;
 
 pub use encode::{encode, encode_to_vec, format_double, format_reply_double};
 pub use parse::{
-    parse_request, split_args, string2ll, ParseError, ParseLimits, Request, RequestParser, INLINE_MAX_SIZE,
-    MAX_BULK_LEN, UNAUTHENTICATED_MAX_ARGS, UNAUTHENTICATED_MAX_BULK,
+    parse_request, split_args, string2ll, ParseError, ParseLimits, Request, RequestParser,
+    INLINE_MAX_SIZE, MAX_BULK_LEN, UNAUTHENTICATED_MAX_ARGS, UNAUTHENTICATED_MAX_BULK,
 };
 
 use serde::{Deserialize, Serialize};

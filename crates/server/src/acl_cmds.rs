@@ -80,7 +80,11 @@ pub fn refresh(shared: &Shared, cur: &mut AclUser) -> bool {
     if now == cur.seen {
         return cur.user.enabled;
     }
-    match shared.reads.storage().get(Cf::Sm, &acl::user_key(&cur.name)) {
+    match shared
+        .reads
+        .storage()
+        .get(Cf::Sm, &acl::user_key(&cur.name))
+    {
         Ok(Some(raw)) if raw == cur.raw => {
             cur.seen = now;
             cur.user.enabled

@@ -126,7 +126,7 @@ pub async fn run_batch(
                 let t0 = Instant::now();
                 if let Err(e) = await_consistency(shared, sess).await {
                     shared.stats.record(spec, 0, true);
-                    emit(&Frame::Error(e), sess.resp3);
+                    emit(&Frame::Error(e.into()), sess.resp3);
                     continue;
                 }
                 let reply = read(shared, spec, sess.db, &argv);
@@ -278,7 +278,7 @@ async fn transaction(
                 return Frame::Error("ERR WATCH inside MULTI is not allowed".into());
             }
             if let Err(e) = await_consistency(shared, sess).await {
-                return Frame::Error(e);
+                return Frame::Error(e.into());
             }
             for key in &argv[1..] {
                 // Registered before the write index is read, so no later write is missed.
@@ -400,7 +400,7 @@ async fn run_blocking(
         .collect();
     if matches!(spec.block, Block::BlockOption { .. }) {
         if let Err(e) = await_consistency(shared, sess).await {
-            return Frame::Error(e);
+            return Frame::Error(e.into());
         }
         argv = shared.reads.resolve_block_ids(sess.db, &argv);
     }
@@ -422,7 +422,7 @@ async fn run_blocking(
         } else {
             match await_consistency(shared, sess).await {
                 Ok(()) => shared.reads.read(spec, db, &argv),
-                Err(e) => Frame::Error(e),
+                Err(e) => Frame::Error(e.into()),
             }
         };
         if !matches!(reply, Frame::Null | Frame::NullArray) {
@@ -561,8 +561,39 @@ async fn flush_writes(
 /// leader's read index.
 pub const SYNC_WAIT: Duration = Duration::from_secs(10);
 
+/// Why a read could not be served at the consistency it asked for. Its text is the
+/// error reply (RESP) or the error body (REST).
+#[derive(Debug)]
+pub enum ConsistencyError {
+    /// This node did not apply the sync token within [`SYNC_WAIT`].
+    SyncTimeout { token: u64, applied: u64 },
+    /// A strong-consistency read could not get the leader's read index.
+    ReadIndex(consensus::ReadIndexError),
+}
+
+impl std::fmt::Display for ConsistencyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsistencyError::SyncTimeout { token, applied } => write!(
+                f,
+                "TRYAGAIN this node has not reached sync token {token} within {} s (applied {applied})",
+                SYNC_WAIT.as_secs()
+            ),
+            ConsistencyError::ReadIndex(e) => {
+                write!(f, "CLUSTERDOWN linearizable read unavailable: {e}")
+            }
+        }
+    }
+}
+
+impl From<ConsistencyError> for String {
+    fn from(e: ConsistencyError) -> String {
+        e.to_string()
+    }
+}
+
 /// Waits until this node has applied `index`, at most [`SYNC_WAIT`].
-pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), String> {
+pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), ConsistencyError> {
     if index <= shared.node.applied_index() {
         return Ok(());
     }
@@ -570,11 +601,10 @@ pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), String> {
         .await
         .is_err()
     {
-        return Err(format!(
-            "TRYAGAIN this node has not reached sync token {index} within {} s (applied {})",
-            SYNC_WAIT.as_secs(),
-            shared.node.applied_index()
-        ));
+        return Err(ConsistencyError::SyncTimeout {
+            token: index,
+            applied: shared.node.applied_index(),
+        });
     }
     Ok(())
 }
@@ -582,14 +612,17 @@ pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), String> {
 /// Before a read: a strong-consistency connection waits for the leader's read index;
 /// every connection waits until this node has applied what it last wrote (its sync
 /// token), so it always reads its own writes, also on a follower or read replica.
-pub async fn await_consistency(shared: &Arc<Shared>, sess: &mut Session) -> Result<(), String> {
+pub async fn await_consistency(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+) -> Result<(), ConsistencyError> {
     let mut want = sess.last_index;
     if sess.strong {
         let idx = shared
             .node
             .read_index()
             .await
-            .map_err(|e| format!("CLUSTERDOWN linearizable read unavailable: {e}"))?;
+            .map_err(ConsistencyError::ReadIndex)?;
         want = want.max(idx);
     }
     wait_applied(shared, want).await?;

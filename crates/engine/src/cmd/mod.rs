@@ -17,7 +17,7 @@ pub mod stream;
 pub mod string;
 pub mod zset;
 
-use crate::table::{flags, Block, CommandSpec, Exec, KeySpec};
+use crate::table::{Block, CommandSpec, Exec, KeySpec};
 
 /// Builds a table row. Keeps the per-module tables one line per command.
 #[allow(clippy::too_many_arguments)]
@@ -71,20 +71,5 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(blocking::commands());
     all.extend(pubsub::commands());
     all.extend(server::commands());
-    for c in &mut all {
-        c.flags |= script_flags(c.name);
-    }
     all
-}
-
-/// Meridian's own flags for the rows of the script modules: EVAL, EVALSHA and FCALL
-/// are tried before they are proposed, SCRIPT KILL and FUNCTION KILL are answered at
-/// once (see `table::flags`).
-fn script_flags(name: &str) -> u32 {
-    match name {
-        "eval" | "evalsha" | "fcall" => flags::RUNS_SCRIPT,
-        "script" => flags::KILLS_SCRIPT,
-        "function" => flags::KILLS_FUNCTION,
-        _ => 0,
-    }
 }

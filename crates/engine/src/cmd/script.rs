@@ -44,13 +44,13 @@ pub fn commands() -> Vec<CommandSpec> {
     let w = WRITE | NOSCRIPT | MOVABLE_KEYS;
     let r = READONLY | NOSCRIPT | MOVABLE_KEYS;
     vec![
-        spec("eval", -3, w, ks, s, g, "2.6.0", "Executes a server-side Lua script.", E(eval)),
-        spec("evalsha", -3, w, ks, s, g, "2.6.0", "Executes a server-side Lua script by SHA1 digest.", E(evalsha)),
+        spec("eval", -3, w | RUNS_SCRIPT, ks, s, g, "2.6.0", "Executes a server-side Lua script.", E(eval)),
+        spec("evalsha", -3, w | RUNS_SCRIPT, ks, s, g, "2.6.0", "Executes a server-side Lua script by SHA1 digest.", E(evalsha)),
         spec("eval_ro", -3, r, ks, s, g, "7.0.0", "Executes a read-only server-side Lua script.", E(eval_ro)),
         spec("evalsha_ro", -3, r, ks, s, g, "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", E(evalsha_ro)),
         // One command for every subcommand: LOAD and FLUSH change the replicated cache,
         // so SCRIPT goes through the log (KILL is intercepted by the server before).
-        spec("script", -2, WRITE | NOSCRIPT, NO_KEYS, s, g, "2.6.0", "A container for Lua scripts management commands.", E(script)),
+        spec("script", -2, WRITE | NOSCRIPT | KILLS_SCRIPT, NO_KEYS, s, g, "2.6.0", "A container for Lua scripts management commands.", E(script)),
     ]
 }
 

@@ -401,7 +401,7 @@ async fn handle(
             };
             // The same wait as a RESP read's (`dispatch::await_consistency`).
             if let Err(e) = crate::dispatch::wait_applied(&shared, token).await {
-                return json_error(StatusCode::BAD_REQUEST, &e);
+                return json_error(StatusCode::BAD_REQUEST, &e.to_string());
             }
         }
     }

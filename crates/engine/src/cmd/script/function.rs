@@ -29,12 +29,12 @@ pub(super) fn commands() -> Vec<CommandSpec> {
     let g = "scripting";
     let ks = KeySpec { first: 0, last: 0, step: 0, find: Some(eval_key_positions) };
     vec![
-        spec("fcall", -3, WRITE | NOSCRIPT | MOVABLE_KEYS, ks, s, g, "7.0.0", "Invokes a function.", E(fcall)),
+        spec("fcall", -3, WRITE | NOSCRIPT | MOVABLE_KEYS | RUNS_SCRIPT, ks, s, g, "7.0.0", "Invokes a function.", E(fcall)),
         spec("fcall_ro", -3, READONLY | NOSCRIPT | MOVABLE_KEYS, ks, s, g, "7.0.0", "Invokes a read-only function.", E(fcall_ro)),
         // One row for every subcommand, as SCRIPT: LOAD, DELETE, FLUSH and RESTORE change
         // the replicated libraries, so FUNCTION goes through the log (KILL is answered
         // by the server before).
-        spec("function", -2, WRITE | NOSCRIPT, NO_KEYS, s, g, "7.0.0", "A container for function commands.", E(function)),
+        spec("function", -2, WRITE | NOSCRIPT | KILLS_FUNCTION, NO_KEYS, s, g, "7.0.0", "A container for function commands.", E(function)),
     ]
 }
 
