@@ -200,8 +200,18 @@ fn print_banner(
     let mut b = String::new();
     b.push_str("\n  Meridian ");
     b.push_str(env!("CARGO_PKG_VERSION"));
+    let role = match cfg.cluster_port {
+        None => "single-node Raft group".to_string(),
+        Some(cp) if cfg.replica => {
+            format!(
+                "read replica (Raft learner) node {}, cluster port {cp}",
+                cfg.node_id
+            )
+        }
+        Some(cp) => format!("cluster node {}, cluster port {cp}", cfg.node_id),
+    };
     b.push_str(&format!(
-        " — single-node Raft group, data in {}\n\n",
+        " — {role}, data in {}\n\n",
         cfg.data_dir.display()
     ));
     match password {
