@@ -187,6 +187,13 @@ impl CommandSpec {
         self
     }
 
+    /// This row reads many records even with no key (KEYS, SCAN, RANDOMKEY walk the
+    /// keyspace): its reads get a point-in-time snapshot, never a direct read.
+    pub fn reads_many_records(mut self) -> CommandSpec {
+        self.single_record = false;
+        self
+    }
+
     pub fn is_write(&self) -> bool {
         self.flags & (flags::WRITE | flags::LOGGED) != 0
     }
@@ -350,6 +357,19 @@ pub fn check_key_sizes(spec: &CommandSpec, argv: &[Vec<u8>]) -> Result<(), CmdEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_that_walk_or_touch_several_records_get_a_snapshot() {
+        let av = |v: &[&str]| v.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+        let path = |v: &[&str]| lookup(v[0].as_bytes()).expect("known").read_path(&av(v));
+        assert_eq!(path(&["get", "k"]), ReadPath::OneRecord);
+        assert_eq!(path(&["ttl", "k"]), ReadPath::OneRecord);
+        assert_eq!(path(&["mget", "a", "b"]), ReadPath::Snapshot);
+        assert_eq!(path(&["hgetall", "h"]), ReadPath::Snapshot);
+        for walk in [&["keys", "*"][..], &["scan", "0"], &["randomkey"]] {
+            assert_eq!(path(walk), ReadPath::Snapshot, "{walk:?}");
+        }
+    }
 
     #[test]
     fn every_command_is_unique_lowercase_and_classified() {

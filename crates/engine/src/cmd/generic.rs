@@ -25,7 +25,7 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("expireat", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", E(expireat)),
         spec("expiretime", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", E(expiretime)),
         // KEYS is @dangerous in Redis (it walks the whole keyspace).
-        spec("keys", 2, READONLY | READ_TOKEN_DENY, NO_KEYS, &["keyspace", "dangerous"], g, "1.0.0", "Returns all key names that match a pattern.", E(keys_cmd)),
+        spec("keys", 2, READONLY | READ_TOKEN_DENY, NO_KEYS, &["keyspace", "dangerous"], g, "1.0.0", "Returns all key names that match a pattern.", E(keys_cmd)).reads_many_records(),
         // A container in Redis; every subcommand is read-only and takes its key at argv[2].
         spec("object", -2, READONLY, keys(2, 2, 1), ks, g, "2.2.3", "A container for object introspection commands.", E(object)),
         spec("persist", 2, WRITE | FAST, keys(1, 1, 1), ks, g, "2.2.0", "Removes the expiration time of a key.", E(persist)),
@@ -33,10 +33,10 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("pexpireat", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", E(pexpireat)),
         spec("pexpiretime", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", E(pexpiretime)),
         spec("pttl", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "2.6.0", "Returns the expiration time in milliseconds of a key.", E(pttl)),
-        spec("randomkey", 1, READONLY | READ_TOKEN_DENY, NO_KEYS, ks, g, "1.0.0", "Returns a random key name from the database.", E(randomkey)),
+        spec("randomkey", 1, READONLY | READ_TOKEN_DENY, NO_KEYS, ks, g, "1.0.0", "Returns a random key name from the database.", E(randomkey)).reads_many_records(),
         spec("rename", 3, WRITE, keys(1, 2, 1), ks, g, "1.0.0", "Renames a key and overwrites the destination.", E(rename)),
         spec("renamenx", 3, WRITE | FAST, keys(1, 2, 1), ks, g, "1.0.0", "Renames a key only when the target key name doesn't exist.", E(renamenx)),
-        spec("scan", -2, READONLY | READ_TOKEN_DENY, NO_KEYS, ks, g, "2.8.0", "Iterates over the key names in the database.", E(scan)),
+        spec("scan", -2, READONLY | READ_TOKEN_DENY, NO_KEYS, ks, g, "2.8.0", "Iterates over the key names in the database.", E(scan)).reads_many_records(),
         spec("touch", -2, READONLY | FAST, keys(1, -1, 1), ks, g, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", E(touch)),
         spec("ttl", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Returns the expiration time in seconds of a key.", E(ttl)),
         spec("type", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Determines the type of value stored at a key.", E(type_cmd)),
