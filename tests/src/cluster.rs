@@ -52,10 +52,19 @@ impl NodeProc {
     }
 
     pub fn wait_ready(&mut self, limit: Duration) {
+        if let Err(log) = self.try_wait_ready(limit) {
+            panic!("node {} not ready within {limit:?}; log:\n{log}", self.id);
+        }
+    }
+
+    /// Like `wait_ready`, but hands back the node's log when it did not come up (the
+    /// caller can then start the whole cluster again, e.g. when its cluster port was
+    /// taken by another test before it bound it).
+    pub fn try_wait_ready(&mut self, limit: Duration) -> Result<(), String> {
         for attempt in 0.. {
             let rx = self.ready.take().expect("spawned");
             if rx.recv_timeout(limit).is_ok() {
-                return;
+                return Ok(());
             }
             let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
             // A RESP or REST port picked by `free_port` can be taken by another test before
@@ -76,8 +85,9 @@ impl NodeProc {
                 self.spawn();
                 continue;
             }
-            panic!("node {} not ready within {limit:?}; log:\n{log}", self.id);
+            return Err(log);
         }
+        unreachable!("the loop returns")
     }
 
     pub fn kill9(&mut self) {
@@ -134,6 +144,22 @@ impl Cluster {
 
     /// Like `start`, with extra options for every voter.
     pub fn start_with(voters: u64, extra: &[&str]) -> Cluster {
+        // A cluster port picked by `free_port` can be taken by another test before its
+        // node binds it; it is in every voter's --initial-cluster, so the whole cluster
+        // starts again on new ports.
+        for attempt in 0.. {
+            match Self::try_start_with(voters, extra) {
+                Ok(c) => return c,
+                Err((id, log)) if attempt < 5 && log.contains("(cluster)") => {
+                    eprintln!("cluster port of node {id} was taken; starting again: {log}");
+                }
+                Err((id, log)) => panic!("node {id} not ready within 60s; log:\n{log}"),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn try_start_with(voters: u64, extra: &[&str]) -> Result<Cluster, (u64, String)> {
         let dir = tempfile::Builder::new()
             .prefix("meridian-cluster")
             .tempdir()
@@ -160,10 +186,16 @@ impl Cluster {
             n.spawn();
             nodes.push(n);
         }
-        for n in &mut nodes {
-            n.wait_ready(Duration::from_secs(60));
+        for i in 0..nodes.len() {
+            if let Err(log) = nodes[i].try_wait_ready(Duration::from_secs(60)) {
+                let id = nodes[i].id;
+                for n in &mut nodes {
+                    n.kill9();
+                }
+                return Err((id, log));
+            }
         }
-        Cluster { dir, nodes }
+        Ok(Cluster { dir, nodes })
     }
 
     fn node(dir: &tempfile::TempDir, id: u64, cluster_port: u16, extra: Vec<String>) -> NodeProc {
