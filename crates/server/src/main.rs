@@ -2,6 +2,7 @@
 
 mod acl_cmds;
 mod admin_cmds;
+mod command_cmds;
 mod clients;
 mod config;
 mod conn;

@@ -133,7 +133,7 @@ impl Session {
             Some(SessionCmd::Client) => self.client(argv),
             Some(SessionCmd::Quit) => return (Frame::ok(), Outcome::Close),
             Some(SessionCmd::Reset) => Ok(self.reset()),
-            Some(SessionCmd::Command) => crate::admin_cmds::command(argv),
+            Some(SessionCmd::Command) => crate::command_cmds::command(argv),
             Some(SessionCmd::Info) => Ok(crate::admin_cmds::info(&self.shared, argv)),
             Some(SessionCmd::Config) => self.config(argv).await,
             Some(SessionCmd::Shutdown) => self.shutdown(argv),
