@@ -871,13 +871,14 @@ fn stream_counts_at_the_extremes() {
                 "E:ERR The MAXLEN argument must be >= 0.".to_string(),
             ),
             ("XTRIM x MAXLEN MAX", "I:0".to_string()),
-            ("XTRIM x MAXLEN ~ 0 LIMIT MAX", "I:0".to_string()),
+            // The only node (3 entries) goes whole, as in redis-server 7.0.
+            ("XTRIM x MAXLEN ~ 0 LIMIT MAX", "I:3".to_string()),
             (
                 "XTRIM x MAXLEN = 0 LIMIT MIN",
                 "E:ERR The LIMIT argument must be >= 0.".to_string(),
             ),
             ("XADD x MAXLEN MAX * f v", "?".to_string()),
-            ("XLEN x", "I:4".to_string()),
+            ("XLEN x", "I:1".to_string()),
         ];
         let mut wrong = Vec::new();
         for (cmd, want) in cases {

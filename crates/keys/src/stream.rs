@@ -11,6 +11,7 @@
 //! | `P · 3 · len(group) · group · 1 · id`                   | a pending entry ([`Nack`]) |
 //! | `P · 3 · len(group) · group · 2 · consumer`             | a [`Consumer`]             |
 //! | `P · 3 · len(group) · group · 3 · len(consumer) · consumer · id` | empty: the consumer's PEL index |
+//! | `P · 4 · id`                                            | a [`Node`]: the virtual radix-tree node whose first entry is `id` |
 //!
 //! An `id` is 16 bytes big-endian (ms, seq) ([`Id::encode`]), so byte order is ID
 //! order and a bounded scan of a family walks it in ID order; lengths are u32 BE, so
@@ -39,6 +40,8 @@ pub const TAG_PEL: u8 = 1;
 pub const TAG_CONSUMER: u8 = 2;
 /// Under a group's data prefix: the consumers' PEL indexes.
 pub const TAG_CONSUMER_PEL: u8 = 3;
+/// Tag of the virtual node records under `P` (streams whose header has [`NodeTally`]).
+pub const TAG_NODE: u8 = 4;
 
 // ---- IDs ------------------------------------------------------------------------------
 
@@ -150,6 +153,11 @@ pub fn groups_prefix(data_prefix: &[u8]) -> Vec<u8> {
     with_tag(data_prefix, TAG_GROUP, 0)
 }
 
+/// Prefix of the virtual node records: `P · 4`, an ID-keyed family of [`Node`]s.
+pub fn nodes_prefix(data_prefix: &[u8]) -> Vec<u8> {
+    with_tag(data_prefix, TAG_NODE, ID_LEN)
+}
+
 /// The record of group `name`: `P · 2 · name`.
 pub fn group_key(data_prefix: &[u8], name: &[u8]) -> Vec<u8> {
     let mut k = with_tag(data_prefix, TAG_GROUP, name.len());
@@ -216,6 +224,10 @@ fn id_at(raw: &[u8], at: usize) -> Option<Id> {
 }
 
 /// The stream-wide state kept in the meta record's `inline`.
+///
+/// Two formats: format 1 (65 bytes: format byte, three IDs, two u64) is a stream
+/// written before virtual nodes were kept (`nodes` = None); format 2 appends the
+/// [`NodeTally`] (its count u64 and tail ID: 89 bytes).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     /// last-generated-id: the top ID ever added (or set by XSETID).
@@ -228,34 +240,111 @@ pub struct Header {
     pub entries_added: u64,
     /// Number of consumer groups.
     pub groups: u64,
+    /// The stream's virtual radix-tree nodes ([`Node`] records); None for a stream
+    /// written in format 1, which has no node records.
+    pub nodes: Option<NodeTally>,
+}
+
+/// How many [`Node`] records a stream has and the first ID of the last one (the node
+/// XADD appends to; meaningless when `count` is 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeTally {
+    pub count: u64,
+    pub tail: Id,
 }
 
 const HEADER_FORMAT: u8 = 1;
-/// Length of an encoded [`Header`]: format byte, three IDs, two u64.
+const HEADER_FORMAT_NODES: u8 = 2;
+/// Length of an encoded format-1 [`Header`]: format byte, three IDs, two u64.
 pub const HEADER_LEN: usize = 1 + ID_LEN * 3 + 8 + 8;
+/// Length of an encoded format-2 [`Header`]: format 1's fields, then the node count
+/// and the tail node's ID.
+pub const HEADER_LEN_NODES: usize = HEADER_LEN + 8 + ID_LEN;
 
 impl Header {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN);
-        out.push(HEADER_FORMAT);
+        let mut out = Vec::with_capacity(HEADER_LEN_NODES);
+        out.push(if self.nodes.is_some() {
+            HEADER_FORMAT_NODES
+        } else {
+            HEADER_FORMAT
+        });
         out.extend_from_slice(&self.last.encode());
         out.extend_from_slice(&self.first.encode());
         out.extend_from_slice(&self.max_deleted.encode());
         out.extend_from_slice(&self.entries_added.to_be_bytes());
         out.extend_from_slice(&self.groups.to_be_bytes());
+        if let Some(n) = &self.nodes {
+            out.extend_from_slice(&n.count.to_be_bytes());
+            out.extend_from_slice(&n.tail.encode());
+        }
         out
     }
 
     pub fn decode(raw: &[u8]) -> Option<Header> {
-        if raw.len() != HEADER_LEN || raw[0] != HEADER_FORMAT {
-            return None;
-        }
+        let nodes = match (raw.first()?, raw.len()) {
+            (&HEADER_FORMAT, HEADER_LEN) => None,
+            (&HEADER_FORMAT_NODES, HEADER_LEN_NODES) => Some(NodeTally {
+                count: word(raw, HEADER_LEN)?,
+                tail: id_at(raw, HEADER_LEN + 8)?,
+            }),
+            _ => return None,
+        };
         Some(Header {
             last: id_at(raw, 1)?,
             first: id_at(raw, 17)?,
             max_deleted: id_at(raw, 33)?,
             entries_added: word(raw, 49)?,
             groups: word(raw, 57)?,
+            nodes,
+        })
+    }
+}
+
+/// A virtual radix-tree node: the run of entries Redis would keep in one listpack,
+/// keyed by its first entry's ID (the master ID). Its value: format byte, live
+/// entries, entries marked deleted, the listpack's size in bytes (u64 each), the last
+/// entry added to it, then the master entry's fields ([`encode_fields`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    /// Live entries.
+    pub count: u64,
+    /// Entries removed but still taking room in the node (XDEL, exact trims).
+    pub deleted: u64,
+    /// Size of Redis's listpack for this node.
+    pub bytes: u64,
+    /// The last entry added to the node (live or not).
+    pub last: Id,
+    /// The master entry's fields (those of the node's first entry).
+    pub fields: Vec<Vec<u8>>,
+}
+
+const NODE_FORMAT: u8 = 1;
+const NODE_FIXED: usize = 1 + 8 * 3 + ID_LEN;
+
+impl Node {
+    pub fn encode(&self) -> Vec<u8> {
+        let fields = encode_fields(&self.fields);
+        let mut out = Vec::with_capacity(NODE_FIXED + fields.len());
+        out.push(NODE_FORMAT);
+        out.extend_from_slice(&self.count.to_be_bytes());
+        out.extend_from_slice(&self.deleted.to_be_bytes());
+        out.extend_from_slice(&self.bytes.to_be_bytes());
+        out.extend_from_slice(&self.last.encode());
+        out.extend_from_slice(&fields);
+        out
+    }
+
+    pub fn decode(raw: &[u8]) -> Option<Node> {
+        if raw.len() < NODE_FIXED || raw[0] != NODE_FORMAT {
+            return None;
+        }
+        Some(Node {
+            count: word(raw, 1)?,
+            deleted: word(raw, 9)?,
+            bytes: word(raw, 17)?,
+            last: id_at(raw, 25)?,
+            fields: decode_fields(&raw[NODE_FIXED..])?,
         })
     }
 }
@@ -465,9 +554,28 @@ mod tests {
             max_deleted: Id::new(3, 4),
             entries_added: 9,
             groups: 2,
+            nodes: None,
         };
-        assert_eq!(Header::decode(&h.encode()), Some(h));
+        assert_eq!(Header::decode(&h.encode()), Some(h.clone()));
+        let h2 = Header {
+            nodes: Some(NodeTally {
+                count: 3,
+                tail: Id::new(4, 0),
+            }),
+            ..h
+        };
+        assert_eq!(h2.encode().len(), HEADER_LEN_NODES);
+        assert_eq!(Header::decode(&h2.encode()), Some(h2));
         assert_eq!(Header::decode(b""), None);
+        let node = Node {
+            count: 2,
+            deleted: 1,
+            bytes: 40,
+            last: Id::new(9, 9),
+            fields: vec![b"f".to_vec(), b"".to_vec()],
+        };
+        assert_eq!(Node::decode(&node.encode()), Some(node));
+        assert_eq!(Node::decode(&[1; 40]), None);
         let g = Group {
             name: b"g".to_vec(),
             last: Id::new(1, 1),
@@ -498,6 +606,79 @@ mod tests {
         assert_eq!(decode_fields(&encode_fields(&items)), Some(items));
         assert_eq!(decode_fields(&[0, 0, 0, 5, 1]), None);
         assert_eq!(decode_fields(&[0, 0, 0]), None);
+    }
+
+    /// Bytes written by earlier versions decode as they always did; the new formats'
+    /// bytes are pinned.
+    #[test]
+    fn fixed_bytes() {
+        // A format-1 header (no virtual nodes): last 5-6, first 1-2, max-deleted 3-4,
+        // 9 entries added, 2 groups.
+        let mut v1 = vec![1u8];
+        for (ms, seq) in [(5u64, 6u64), (1, 2), (3, 4)] {
+            v1.extend_from_slice(&ms.to_be_bytes());
+            v1.extend_from_slice(&seq.to_be_bytes());
+        }
+        v1.extend_from_slice(&9u64.to_be_bytes());
+        v1.extend_from_slice(&2u64.to_be_bytes());
+        let h = Header {
+            last: Id::new(5, 6),
+            first: Id::new(1, 2),
+            max_deleted: Id::new(3, 4),
+            entries_added: 9,
+            groups: 2,
+            nodes: None,
+        };
+        assert_eq!(Header::decode(&v1), Some(h.clone()));
+        assert_eq!(h.encode(), v1);
+        // Format 2: the same, with 3 nodes whose last starts at 7-0.
+        let mut v2 = v1.clone();
+        v2[0] = 2;
+        v2.extend_from_slice(&3u64.to_be_bytes());
+        v2.extend_from_slice(&7u64.to_be_bytes());
+        v2.extend_from_slice(&0u64.to_be_bytes());
+        let h2 = Header {
+            nodes: Some(NodeTally {
+                count: 3,
+                tail: Id::new(7, 0),
+            }),
+            ..h
+        };
+        assert_eq!(h2.encode(), v2);
+        assert_eq!(Header::decode(&v2), Some(h2));
+        // A format-2 length with format byte 1 (or the reverse) is refused.
+        v2[0] = 1;
+        assert_eq!(Header::decode(&v2), None);
+        // A node: 2 live, 1 deleted, 40 bytes, last 9-9, fields ["f"].
+        let node = Node {
+            count: 2,
+            deleted: 1,
+            bytes: 40,
+            last: Id::new(9, 9),
+            fields: vec![b"f".to_vec()],
+        };
+        let mut raw = vec![1u8];
+        for w in [2u64, 1, 40, 9, 9] {
+            raw.extend_from_slice(&w.to_be_bytes());
+        }
+        raw.extend_from_slice(&[0, 0, 0, 1, b'f']);
+        assert_eq!(node.encode(), raw);
+        assert_eq!(Node::decode(&raw), Some(node));
+        // Group, consumer and pending-entry values keep their layouts.
+        let g = Group {
+            name: b"g".to_vec(),
+            last: Id::new(1, 2),
+            entries_read: -1,
+            pel: 3,
+            consumers: 4,
+        };
+        let mut graw = Vec::new();
+        for w in [1u64, 2, u64::MAX, 3, 4] {
+            graw.extend_from_slice(&w.to_be_bytes());
+        }
+        assert_eq!(g.encode(), graw);
+        assert_eq!(Group::decode(b"g", &graw), Some(g));
+        assert_eq!(nodes_prefix(b"P"), b"P\x04".to_vec());
     }
 
     proptest! {
@@ -559,16 +740,36 @@ mod tests {
         fn values_roundtrip(last in id(), first in id(), md in id(), added in any::<u64>(), groups in any::<u64>(),
                             name in bytes(16), er in any::<i64>(), pel in any::<u64>(), n in any::<u64>(),
                             seen in any::<u64>(), active in any::<i64>()) {
-            let h = Header { last, first, max_deleted: md, entries_added: added, groups };
+            let h = Header { last, first, max_deleted: md, entries_added: added, groups, nodes: None };
             let raw = h.encode();
             prop_assert_eq!(raw.len(), HEADER_LEN);
-            prop_assert_eq!(Header::decode(&raw), Some(h));
+            prop_assert_eq!(Header::decode(&raw), Some(h.clone()));
+            let h2 = Header { nodes: Some(NodeTally { count: n, tail: md }), ..h };
+            let raw2 = h2.encode();
+            prop_assert_eq!(raw2.len(), HEADER_LEN_NODES);
+            prop_assert_eq!(&raw2[1..HEADER_LEN], &raw[1..]);
+            prop_assert_eq!(Header::decode(&raw2), Some(h2));
             let g = Group { name: name.clone(), last, entries_read: er, pel, consumers: n };
             prop_assert_eq!(Group::decode(&name, &g.encode()), Some(g));
             let c = Consumer { name: name.clone(), seen, active, pel };
             prop_assert_eq!(Consumer::decode(&name, &c.encode()), Some(c));
             let k = Nack { time: seen, count: n, consumer: name };
             prop_assert_eq!(Nack::decode(&k.encode()), Some(k));
+        }
+
+        #[test]
+        fn nodes_roundtrip(count in any::<u64>(), deleted in any::<u64>(), b in any::<u64>(), last in id(),
+                           fields in proptest::collection::vec(bytes(12), 0..6), p in prefix(), a in id(), c in id()) {
+            let n = Node { count, deleted, bytes: b, last, fields };
+            prop_assert_eq!(Node::decode(&n.encode()), Some(n));
+            let fam = nodes_prefix(&p);
+            prop_assert!(fam.starts_with(&p));
+            prop_assert_eq!(decode_id_key(&fam, &id_key(&fam, a)), Some(a));
+            prop_assert_eq!(id_key(&fam, a).cmp(&id_key(&fam, c)), a.cmp(&c));
+            // Node records are apart from entries, groups and group data.
+            prop_assert!(!id_key(&fam, a).starts_with(&entries_prefix(&p)));
+            prop_assert!(!id_key(&fam, a).starts_with(&groups_prefix(&p)));
+            prop_assert!(!id_key(&entries_prefix(&p), a).starts_with(&fam));
         }
 
         #[test]
@@ -581,6 +782,7 @@ mod tests {
             let _ = Id::decode(&raw);
             let _ = decode_id_key(&fam, &raw);
             let _ = Header::decode(&raw);
+            let _ = Node::decode(&raw);
             let _ = Group::decode(b"g", &raw);
             let _ = Consumer::decode(b"c", &raw);
             let _ = Nack::decode(&raw);

@@ -75,6 +75,7 @@
 mod group;
 mod id;
 mod info;
+mod nodes;
 
 use super::spec;
 use crate::args::{self, parse_i64};
@@ -401,6 +402,16 @@ fn trim(t: &mut Txn, s: &mut Stream, a: &AddTrim) -> Result<u64, CmdError> {
     let Some(by) = &a.by else {
         return Ok(0);
     };
+    if s.h.nodes.is_some() {
+        let limit = if a.approx { a.limit } else { 0 };
+        return nodes::trim(t, s, by, a.approx, limit);
+    }
+    legacy_trim(t, s, by, a)
+}
+
+/// Trimming of a stream written before node records were kept: `~` works in virtual
+/// nodes of [`NODE_ENTRIES`] counted from the current first entry.
+fn legacy_trim(t: &mut Txn, s: &mut Stream, by: &TrimBy, a: &AddTrim) -> Result<u64, CmdError> {
     // A `~` trim never removes more than its cap, so counting can stop there.
     let cap = if a.approx && a.limit > 0 {
         a.limit / NODE_ENTRIES * NODE_ENTRIES
@@ -491,6 +502,7 @@ fn xadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
     let id = new_entry_id(&s, a.id, t.now_ms)?;
     s.put_entry(t, id, records::encode_fields(&argv[field_pos..]));
+    nodes::on_append(t, &mut s, id, &argv[field_pos..])?;
     s.h.entries_added += 1;
     s.h.last = id;
     if s.len() == 1 {
@@ -507,8 +519,10 @@ fn xtrim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let Some(mut s) = Stream::open(t, &argv[1])? else {
         return int(0);
     };
+    let before = s.h.clone();
     let n = trim(t, &mut s, &a)?;
-    if n > 0 {
+    // (A trim may remove an emptied node and nothing else.)
+    if n > 0 || s.h != before {
         s.save(t)?;
     }
     int(n as i64)
@@ -532,6 +546,7 @@ fn xdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             continue;
         }
         s.delete_entry(t, id);
+        nodes::on_delete(t, &mut s, id)?;
         if id == s.h.first {
             first_gone = true;
         }

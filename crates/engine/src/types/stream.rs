@@ -17,7 +17,7 @@ use crate::txn::Txn;
 use ::keys::stream as layout;
 use ::keys::{Cf, Kind, Meta};
 
-pub(crate) use ::keys::stream::{Consumer, Group, Header, Id, Nack};
+pub(crate) use ::keys::stream::{Consumer, Group, Header, Id, Nack, Node, NodeTally};
 
 /// Removing more entries than this at once (a trim) uses one range delete instead of
 /// a point delete per entry.
@@ -37,6 +37,11 @@ pub(crate) fn encode_fields<T: AsRef<[u8]>>(items: &[T]) -> Vec<u8> {
 /// The field/value list of an entry record's value.
 pub(crate) fn decode_fields(raw: &[u8]) -> Result<Vec<Vec<u8>>, CmdError> {
     layout::decode_fields(raw).ok_or_else(|| corrupt("entry"))
+}
+
+/// A node record's value (as [`Fam::range`] over [`Stream::nodes`] hands it out).
+pub(crate) fn decode_node(raw: &[u8]) -> Result<Node, CmdError> {
+    Node::decode(raw).ok_or_else(|| corrupt("node"))
 }
 
 /// A group PEL record's value (as [`Fam::visit`] over [`Stream::pel`] hands it out).
@@ -194,7 +199,10 @@ impl Stream {
         Stream {
             key: key.to_vec(),
             meta,
-            h: Header::default(),
+            h: Header {
+                nodes: Some(NodeTally::default()),
+                ..Header::default()
+            },
             prefix,
         }
     }
@@ -206,7 +214,12 @@ impl Stream {
 
     /// Writes the meta record (header, length, write index). Streams may be empty, so
     /// an empty stream is kept, unlike the other collections.
+    /// A stream without node records (written before they were kept) starts keeping
+    /// them once it is empty.
     pub fn save(&mut self, t: &mut Txn) -> Result<(), CmdError> {
+        if self.h.nodes.is_none() && self.meta.len == 0 {
+            self.h.nodes = Some(NodeTally::default());
+        }
         self.meta.inline = self.h.encode();
         t.put_meta(&self.key, self.meta.clone())
     }
@@ -298,6 +311,42 @@ impl Stream {
         self.meta.len -= n;
         self.h.first = next_first.unwrap_or(Id::MIN);
         Ok(())
+    }
+
+    // ---- virtual nodes ----
+
+    /// The virtual node records: first entry ID → [`Node`].
+    pub fn nodes(&self) -> Fam {
+        Fam(layout::nodes_prefix(&self.prefix))
+    }
+
+    pub fn node(&self, t: &Txn, id: Id) -> Result<Option<Node>, CmdError> {
+        match t.raw_get(Cf::Data, &self.nodes().key(id))? {
+            None => Ok(None),
+            Some(raw) => decode_node(&raw).map(Some),
+        }
+    }
+
+    /// The node holding entry `id`: the last node starting at or before it.
+    pub fn node_of(&self, t: &Txn, id: Id) -> Result<Option<(Id, Node)>, CmdError> {
+        match self.nodes().tail(t, Id::MIN, id, 1)?.pop() {
+            None => Ok(None),
+            Some((at, raw)) => Ok(Some((at, decode_node(&raw)?))),
+        }
+    }
+
+    pub fn put_node(&self, t: &mut Txn, id: Id, n: &Node) {
+        t.raw_put(Cf::Data, self.nodes().key(id), n.encode());
+    }
+
+    pub fn delete_node(&self, t: &mut Txn, id: Id) {
+        t.raw_delete(Cf::Data, self.nodes().key(id));
+    }
+
+    /// Deletes the node records from `from` to `to` (inclusive) with one range delete.
+    pub fn delete_nodes(&self, t: &mut Txn, from: Id, to: Id) {
+        let (start, end) = self.nodes().bounds(from, to);
+        t.raw_delete_range(Cf::Data, start, end);
     }
 
     // ---- groups ----

@@ -105,8 +105,13 @@ fn groups(t: &Txn, s: &Stream) -> CmdResult {
 
 /// The fields XINFO STREAM starts with, FULL or not.
 fn header_fields(s: &Stream) -> Vec<(Frame, Frame)> {
-    // Virtual nodes of NODE_ENTRIES entries (see the module doc of `stream`).
-    let nodes = s.len().div_ceil(NODE_ENTRIES) as i64;
+    // The emulated nodes (see `nodes.rs`); ⌈len / 100⌉ for a stream without node
+    // records. radix-tree-nodes (the radix tree's inner nodes) is estimated as one
+    // more than the keys.
+    let nodes = match s.h.nodes {
+        Some(n) => n.count as i64,
+        None => s.len().div_ceil(NODE_ENTRIES) as i64,
+    };
     vec![
         field("length", int(s.len() as i64)),
         field("radix-tree-keys", int(nodes)),
