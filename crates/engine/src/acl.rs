@@ -311,6 +311,9 @@ impl Selector {
                     self.update_rules(body, allow);
                     return Ok(());
                 }
+                if let Some(r) = self.redis_only_rule(body, allow) {
+                    return r;
+                }
                 match body.rsplit_once('|') {
                     None => {
                         let spec = table::lookup(body.as_bytes()).ok_or(RuleError::Unknown)?;
@@ -352,6 +355,44 @@ impl Selector {
             }
             _ => Err(RuleError::Syntax),
         }
+    }
+
+    /// A rule on a Redis 7.0 command Meridian does not have (`+cluster`,
+    /// `-cluster|info`, `+bgsave`): accepted and kept in the user's rules as Redis keeps
+    /// it, so set-up code written for Redis works; it allows nothing here. `None` when
+    /// the command is Meridian's (the caller handles it).
+    fn redis_only_rule(&mut self, body: &str, allow: bool) -> Option<Result<(), RuleError>> {
+        let lower = body.to_ascii_lowercase();
+        let base = lower.split('|').next().unwrap_or(&lower);
+        if table::lookup(base.as_bytes()).is_some() {
+            return None;
+        }
+        let meta = table::redis70::meta(base)?;
+        let Some((cmd, sub)) = lower.split_once('|') else {
+            self.update_rules(&lower, allow);
+            return Some(Ok(()));
+        };
+        let container = !meta.subcommands.is_empty();
+        Some(if sub.contains('|') {
+            Err(if container {
+                RuleError::SubOfSub
+            } else {
+                RuleError::Unknown
+            })
+        } else if sub.is_empty() {
+            Err(if allow {
+                RuleError::Syntax
+            } else {
+                RuleError::Unknown
+            })
+        } else if container && !table::redis70::is_redis_command(&lower) {
+            Err(RuleError::Unknown)
+        } else if !container && !allow {
+            Err(RuleError::Unknown)
+        } else {
+            self.update_rules(&format!("{cmd}|{sub}"), allow);
+            Ok(())
+        })
     }
 
     fn add_key_pattern(&mut self, op: &[u8]) -> Result<(), RuleError> {

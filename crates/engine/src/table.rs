@@ -6,6 +6,8 @@ use crate::txn::Txn;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+pub mod redis70;
+
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;
     pub const READONLY: u32 = 1 << 1;
@@ -242,6 +244,14 @@ impl CommandSpec {
         if f & flags::PUBSUB != 0 && !self.acl.contains(&"pubsub") {
             out.push("@pubsub".to_string());
         }
+        // Redis's order (its category bits): keyspace, read, write, ..., scripting.
+        let rank = |c: &String| {
+            crate::acl::CATEGORIES
+                .iter()
+                .position(|k| *k == &c[1..])
+                .unwrap_or(usize::MAX)
+        };
+        out.sort_by_key(rank);
         out.dedup();
         out
     }
