@@ -347,7 +347,7 @@ fn rest_request_forms() {
         ("[\"SET\", \"k\"", "invalid request body"),
         ("{\"cmd\": \"GET\"}", "expected a JSON array"),
         ("\"GET\"", "invalid request body"),
-        ("[\"SET\", \"k\", true]", "a string or a number"),
+        ("[\"SET\", \"k\", {\"a\": 1}]", "a string or a number"),
         ("[\"SET\", \"k\", null]", "a string or a number"),
         ("[\"SET\", \"k\", [1]]", "a string or a number"),
     ] {

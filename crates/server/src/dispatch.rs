@@ -574,11 +574,19 @@ pub enum ConsistencyError {
 impl std::fmt::Display for ConsistencyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConsistencyError::SyncTimeout { token, applied } => write!(
-                f,
-                "TRYAGAIN this node has not reached sync token {token} within {} s (applied {applied})",
-                SYNC_WAIT.as_secs()
-            ),
+            ConsistencyError::SyncTimeout { token, applied } => {
+                let index = sync_token_index(*token);
+                let of = if index == *token {
+                    String::new()
+                } else {
+                    format!(" (log index {index})")
+                };
+                write!(
+                    f,
+                    "TRYAGAIN this node has not reached sync token {token}{of} within {} s (applied {applied})",
+                    SYNC_WAIT.as_secs()
+                )
+            }
             ConsistencyError::ReadIndex(e) => {
                 write!(f, "CLUSTERDOWN linearizable read unavailable: {e}")
             }
@@ -592,8 +600,27 @@ impl From<ConsistencyError> for String {
     }
 }
 
-/// Waits until this node has applied `index`, at most [`SYNC_WAIT`].
-pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), ConsistencyError> {
+/// Marks a REST sync token (`upstash-sync-token`): `MARK | index << SHIFT | n`, where
+/// `index` is the log index the response covers and `n` makes the tokens of the
+/// writes one node answers for the same index distinct and increasing
+/// (`rest::issue_sync_token`). A value without the mark is a plain log index (RESP's
+/// CLIENT SYNC-TOKEN, and tokens from before the mark existed) and still accepted.
+pub const SYNC_TOKEN_MARK: u64 = 1 << 62;
+pub const SYNC_TOKEN_SHIFT: u32 = 16;
+
+/// The log index a sync token waits for: a REST token's index, or a plain index as is.
+pub fn sync_token_index(token: u64) -> u64 {
+    if token & SYNC_TOKEN_MARK != 0 {
+        (token & !SYNC_TOKEN_MARK) >> SYNC_TOKEN_SHIFT
+    } else {
+        token
+    }
+}
+
+/// Waits until this node has applied the log index of `token` (a plain log index or a
+/// REST sync token, see [`sync_token_index`]), at most [`SYNC_WAIT`].
+pub async fn wait_applied(shared: &Shared, token: u64) -> Result<(), ConsistencyError> {
+    let index = sync_token_index(token);
     if index <= shared.node.applied_index() {
         return Ok(());
     }
@@ -602,7 +629,7 @@ pub async fn wait_applied(shared: &Shared, index: u64) -> Result<(), Consistency
         .is_err()
     {
         return Err(ConsistencyError::SyncTimeout {
-            token: index,
+            token,
             applied: shared.node.applied_index(),
         });
     }

@@ -539,7 +539,7 @@ impl Session {
                 if t < 0 {
                     return Err(CmdError::not_integer());
                 }
-                self.last_index = self.last_index.max(t as u64);
+                self.last_index = self.last_index.max(crate::dispatch::sync_token_index(t as u64));
                 Ok(Frame::ok())
             }
             "CONSISTENCY" if argv.len() == 2 => Ok(bulk(if self.strong { "strong" } else { "eventual" })),

@@ -34,6 +34,7 @@ use reply::{Body, Format};
 use request::{MAX_REQUEST_BYTES, TOO_LARGE};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -384,6 +385,7 @@ async fn handle(
     };
 
     // Read your writes: nothing runs before this node has applied the client's token.
+    let mut their_token = 0u64;
     if let Some(v) = parts.headers.get(SYNC_TOKEN) {
         let v = v.as_bytes().trim_ascii();
         if !v.is_empty() {
@@ -403,6 +405,7 @@ async fn handle(
             if let Err(e) = crate::dispatch::wait_applied(&shared, token).await {
                 return json_error(StatusCode::BAD_REQUEST, &e.to_string());
             }
+            their_token = token;
         }
     }
 
@@ -426,6 +429,11 @@ async fn handle(
             );
         }
     }
+    // Whether the request may have written (its token must then be a new one).
+    let writes = match &route {
+        Route::Command(argv) => is_write(argv),
+        _ => cmds.iter().any(|c| is_write(c)),
+    };
     let (status, fmt, out) = match route {
         Route::Command(argv) => {
             let mut b = Body::single(fmt);
@@ -467,7 +475,95 @@ async fn handle(
         ),
     };
     let mut r = respond(status, fmt.content_type(), out);
-    let token = sess.last_index.max(shared.node.applied_index());
+    let index = sess
+        .last_index
+        .max(shared.node.applied_index())
+        .max(crate::dispatch::sync_token_index(their_token));
+    let wrote = writes && sess.last_index > 0;
+    let token = issue_sync_token(&LAST_SYNC_TOKEN, index, their_token, wrote);
     r.headers_mut().insert(SYNC_TOKEN, HeaderValue::from(token));
     r
+}
+
+fn is_write(argv: &[Vec<u8>]) -> bool {
+    argv.first()
+        .and_then(|name| engine::lookup(name))
+        .is_some_and(|spec| spec.is_write())
+}
+
+/// The highest sync token this node has handed out.
+static LAST_SYNC_TOKEN: AtomicU64 = AtomicU64::new(0);
+
+/// The `upstash-sync-token` of a response that covers log `index` (the request's own
+/// writes, what this node had applied, and the token the client sent, `theirs`):
+/// `MARK | index << SHIFT | n` (`dispatch::SYNC_TOKEN_MARK`), which readers on any node
+/// wait for by its index. Every token this node issues is at least the previous one
+/// and at least the client's; a response that wrote gets one greater than both, so the
+/// writes one node acknowledges get distinct, increasing tokens even when they share a
+/// log entry (group commit). `n` only grows within an index; past its 16 bits (65,535
+/// writes answered for one index, more than an entry holds) tokens stop growing rather
+/// than name an index that may not exist yet.
+fn issue_sync_token(last: &AtomicU64, index: u64, theirs: u64, wrote: bool) -> u64 {
+    use crate::dispatch::{sync_token_index, SYNC_TOKEN_MARK, SYNC_TOKEN_SHIFT};
+    let base = SYNC_TOKEN_MARK | (index << SYNC_TOKEN_SHIFT);
+    let theirs = if theirs & SYNC_TOKEN_MARK != 0 {
+        theirs
+    } else {
+        0
+    };
+    let mut issued = 0;
+    let _ = last.fetch_update(Ordering::AcqRel, Ordering::Acquire, |prev| {
+        let floor = prev.max(theirs);
+        let mut t = if wrote { floor + 1 } else { floor }.max(base);
+        // The token's index must be one that was committed: never carry into the next.
+        let ceiling = SYNC_TOKEN_MARK
+            | ((index.max(sync_token_index(floor)) << SYNC_TOKEN_SHIFT)
+                + ((1 << SYNC_TOKEN_SHIFT) - 1));
+        t = t.min(ceiling);
+        issued = t;
+        Some(prev.max(t))
+    });
+    issued
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::{sync_token_index, SYNC_TOKEN_MARK};
+
+    #[test]
+    fn sync_tokens() {
+        let last = AtomicU64::new(0);
+        // A read before any write: the applied index, no sequence.
+        let r0 = issue_sync_token(&last, 5, 0, false);
+        assert_eq!(r0, SYNC_TOKEN_MARK | 5 << 16);
+        assert_eq!(sync_token_index(r0), 5);
+        // Three writes answered for one log entry: distinct, increasing, all index 7.
+        let w: Vec<u64> = (0..3)
+            .map(|_| issue_sync_token(&last, 7, 0, true))
+            .collect();
+        assert!(w[0] < w[1] && w[1] < w[2], "{w:?}");
+        assert!(w.iter().all(|t| sync_token_index(*t) == 7), "{w:?}");
+        // A read after them is not below them.
+        let r1 = issue_sync_token(&last, 7, 0, false);
+        assert!(r1 >= w[2]);
+        // A late write of an older entry still gets a new, greater token.
+        let late = issue_sync_token(&last, 6, 0, true);
+        assert!(late > r1 && sync_token_index(late) == 7);
+        // The next entry starts its own range.
+        let w8 = issue_sync_token(&last, 8, 0, true);
+        assert_eq!(w8, SYNC_TOKEN_MARK | 8 << 16);
+        // A token from another node (higher) is the floor; a plain index is an index.
+        let other = SYNC_TOKEN_MARK | 9 << 16 | 40;
+        let t = issue_sync_token(&last, 9, other, true);
+        assert_eq!(t, other + 1);
+        let t2 = issue_sync_token(&last, 12, 12, false);
+        assert_eq!(t2, SYNC_TOKEN_MARK | 12 << 16);
+        // Plain indexes decode as themselves.
+        assert_eq!(sync_token_index(1016), 1016);
+        // The sequence never carries into an index nobody asked for.
+        let last = AtomicU64::new(SYNC_TOKEN_MARK | 20 << 16 | 0xFFFF);
+        let t = issue_sync_token(&last, 20, 0, true);
+        assert_eq!(sync_token_index(t), 20);
+    }
 }

@@ -2,9 +2,6 @@
 //! POST body as the last argument, query parameters after it, and JSON command arrays.
 
 use percent_encoding::percent_decode;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::Deserialize;
-use std::fmt;
 
 /// Largest request body, and largest command (sum of its arguments), as Upstash's
 /// documented max request size; RESP enforces the same number.
@@ -67,63 +64,195 @@ pub fn path_args(path: &str) -> Argv {
         .collect()
 }
 
-/// One JSON command argument: a string, or a number written as Redis would read it.
-struct Arg(Vec<u8>);
-
-impl<'de> Deserialize<'de> for Arg {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Arg, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Arg;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Arg, E> {
-                Ok(Arg(v.as_bytes().to_vec()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Arg, E> {
-                Ok(Arg(v.into_bytes()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Arg, E> {
-                Ok(Arg(v.to_string().into_bytes()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Arg, E> {
-                Ok(Arg(v.to_string().into_bytes()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Arg, E> {
-                Ok(Arg(resp::format_double(v).into_bytes()))
-            }
-        }
-        d.deserialize_any(V)
-    }
+/// A JSON command body, read by hand rather than through serde: numbers must keep the
+/// text they were written with (`1.50` stays "1.50", `1e3` stays "1e3", as Upstash passes
+/// them on), which serde_json only offers behind crate features that change every other
+/// user of it. Arguments are strings, numbers (their JSON text), and booleans ("true" /
+/// "false", which @upstash/redis sends, e.g. `["hset", k, f, false]`); null and nested
+/// arrays/objects are refused with a clear error.
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
 }
 
-/// A command sent as a JSON array (the array must not be empty).
-struct Command(Argv);
+const ARG_TYPES: &str = "send a string or a number (booleans are sent as \"true\"/\"false\")";
 
-impl<'de> Deserialize<'de> for Command {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Command, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Command;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a non-empty array of the command name and its arguments")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Command, A::Error> {
-                let mut argv = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-                while let Some(Arg(a)) = seq.next_element()? {
-                    if argv.len() == MAX_ARGS {
-                        return Err(de::Error::custom(TOO_MANY_ARGS));
-                    }
-                    argv.push(a);
+impl<'a> Reader<'a> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    fn at(&self) -> String {
+        format!("at byte {}", self.i)
+    }
+
+    fn expect(&mut self, c: u8, what: &str) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else if self.i >= self.b.len() {
+            Err(format!("unexpected end of input, expected {what}"))
+        } else {
+            Err(format!("expected {what} {}", self.at()))
+        }
+    }
+
+    fn end(&mut self) -> Result<(), String> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(format!("trailing characters {}", self.at())),
+        }
+    }
+
+    /// `[a, b, ...]`: calls `item` for each element; `item` reads exactly one value.
+    fn array(
+        &mut self,
+        what: &str,
+        mut item: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.expect(b'[', what)?;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
                 }
-                if argv.is_empty() {
-                    return Err(de::Error::custom("empty command"));
-                }
-                Ok(Command(argv))
+                None => return Err("unexpected end of input, expected ',' or ']'".into()),
+                Some(_) => return Err(format!("expected ',' or ']' {}", self.at())),
             }
         }
-        d.deserialize_seq(V)
+    }
+
+    /// One command argument.
+    fn arg(&mut self) -> Result<Vec<u8>, String> {
+        match self.peek() {
+            Some(b'"') => self.string(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.word(b"true").map(|()| b"true".to_vec()),
+            Some(b'f') => self.word(b"false").map(|()| b"false".to_vec()),
+            Some(b'n') => {
+                self.word(b"null")?;
+                Err(format!(
+                    "null is not a valid command argument ({ARG_TYPES})"
+                ))
+            }
+            Some(b'[' | b'{') => Err(format!(
+                "a nested array or object is not a valid command argument {} ({ARG_TYPES})",
+                self.at()
+            )),
+            None => Err("unexpected end of input, expected an argument".into()),
+            Some(_) => Err(format!("expected a value {}", self.at())),
+        }
+    }
+
+    fn word(&mut self, w: &[u8]) -> Result<(), String> {
+        if self.b[self.i..].starts_with(w) {
+            self.i += w.len();
+            Ok(())
+        } else {
+            Err(format!("expected a value {}", self.at()))
+        }
+    }
+
+    /// A JSON number, as its text (grammar checked: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    fn number(&mut self) -> Result<Vec<u8>, String> {
+        let start = self.i;
+        let b = self.b;
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while *i < b.len() && b[*i].is_ascii_digit() {
+                *i += 1;
+            }
+            *i > s
+        };
+        let mut i = self.i;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let int_start = i;
+        if !digits(&mut i) || (b[int_start] == b'0' && i - int_start > 1) {
+            self.i = start;
+            return Err(format!("invalid number {}", self.at()));
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                self.i = start;
+                return Err(format!("invalid number {}", self.at()));
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                self.i = start;
+                return Err(format!("invalid number {}", self.at()));
+            }
+        }
+        self.i = i;
+        Ok(b[start..i].to_vec())
+    }
+
+    /// A JSON string, unescaped (serde_json decodes the escapes and checks UTF-8).
+    fn string(&mut self) -> Result<Vec<u8>, String> {
+        let start = self.i;
+        let mut i = start + 1;
+        let mut plain = true;
+        loop {
+            match self.b.get(i) {
+                None => return Err("unexpected end of input inside a string".into()),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    plain = false;
+                    i += 2;
+                }
+                Some(c) if *c < 0x20 || *c >= 0x80 => {
+                    plain = false;
+                    i += 1;
+                }
+                Some(_) => i += 1,
+            }
+        }
+        let raw = &self.b[start..=i];
+        self.i = i + 1;
+        if plain {
+            return Ok(raw[1..raw.len() - 1].to_vec());
+        }
+        serde_json::from_slice::<String>(raw)
+            .map(String::into_bytes)
+            .map_err(|e| format!("invalid string at byte {start}: {e}"))
+    }
+
+    /// A command: a non-empty array of arguments, at most [`MAX_ARGS`].
+    fn command(&mut self) -> Result<Argv, String> {
+        let mut argv = Vec::new();
+        self.array("a JSON array", |r| {
+            let a = r.arg()?;
+            if argv.len() == MAX_ARGS {
+                return Err(TOO_MANY_ARGS.into());
+            }
+            argv.push(a);
+            Ok(())
+        })?;
+        if argv.is_empty() {
+            return Err("empty command".into());
+        }
+        Ok(argv)
     }
 }
 
@@ -132,37 +261,12 @@ pub fn json_command(body: &[u8]) -> Result<Argv, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("ERR empty command: send /COMMAND/arg1/arg2 or POST a JSON array like [\"SET\",\"key\",\"value\"] to /".into());
     }
-    serde_json::from_slice::<Command>(body)
-        .map(|c| c.0)
+    let mut r = Reader { b: body, i: 0 };
+    r.command()
+        .and_then(|argv| r.end().map(|()| argv))
         .map_err(|e| {
             format!("ERR invalid request body: {e}; expected a JSON array like [\"SET\",\"key\",\"value\"]")
         })
-}
-
-/// A list of commands, at most [`MAX_ARGS`] of them.
-struct Commands(Vec<Command>);
-
-impl<'de> Deserialize<'de> for Commands {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Commands, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Commands;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of commands")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Commands, A::Error> {
-                let mut cmds = Vec::new();
-                while let Some(c) = seq.next_element::<Command>()? {
-                    if cmds.len() == MAX_ARGS {
-                        return Err(de::Error::custom(TOO_MANY_COMMANDS));
-                    }
-                    cmds.push(c);
-                }
-                Ok(Commands(cmds))
-            }
-        }
-        d.deserialize_seq(V)
-    }
 }
 
 /// `[["SET","k","v"],["GET","k"]]` as the body of /pipeline or /multi-exec.
@@ -171,13 +275,25 @@ pub fn json_commands(body: &[u8]) -> Result<Vec<Argv>, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(format!("ERR empty request body: {expected}"));
     }
-    let cmds = serde_json::from_slice::<Commands>(body)
-        .map_err(|e| format!("ERR invalid request body: {e}; {expected}"))?
-        .0;
+    let mut r = Reader { b: body, i: 0 };
+    let mut cmds = Vec::new();
+    r.array("a JSON array of commands", |r| {
+        if r.peek() != Some(b'[') {
+            return Err(format!("expected a command array {}", r.at()));
+        }
+        let c = r.command()?;
+        if cmds.len() == MAX_ARGS {
+            return Err(TOO_MANY_COMMANDS.into());
+        }
+        cmds.push(c);
+        Ok(())
+    })
+    .and_then(|()| r.end())
+    .map_err(|e| format!("ERR invalid request body: {e}; {expected}"))?;
     if cmds.is_empty() {
         return Err(format!("ERR empty command list: {expected}"));
     }
-    Ok(cmds.into_iter().map(|c| c.0).collect())
+    Ok(cmds)
 }
 
 /// Bytes of a command's arguments, the measure of the max request size.
@@ -221,8 +337,47 @@ mod tests {
         assert!(json_command(b"").is_err());
         assert!(json_command(b"[]").unwrap_err().contains("empty command"));
         assert!(json_command(b"{\"a\":1}").is_err());
-        assert!(json_command(b"[\"SET\", true]").is_err());
-        assert!(json_command(b"[\"SET\", null]").is_err());
+        assert_eq!(
+            json_command(br#"["hset","k","f",false,true,1.50,1e3,-0.0,2E+2]"#).unwrap(),
+            s(&["hset", "k", "f", "false", "true", "1.50", "1e3", "-0.0", "2E+2"])
+        );
+        assert_eq!(
+            json_command(" [ \"a\\\"b\\u00e9\\n\" , \"\u{e9}\" ] ".as_bytes()).unwrap(),
+            s(&["a\"b\u{e9}\n", "\u{e9}"])
+        );
+        let e = json_command(b"[\"SET\", null]").unwrap_err();
+        assert!(
+            e.starts_with("ERR ") && e.contains("null") && e.contains("a string or a number"),
+            "{e}"
+        );
+        for bad in [
+            &b"[\"SET\", [1]]"[..],
+            b"[\"SET\", {}]",
+            b"[\"SET\", 01]",
+            b"[\"SET\", 1.]",
+            b"[\"SET\", .5]",
+            b"[\"SET\", 1e]",
+            b"[\"SET\", tru]",
+            b"[\"SET\", \"k\"] x",
+            b"[\"SET\" \"k\"]",
+            b"[\"SET\",]",
+            b"[\"a\x01\"]",
+            b"[\"\\x\"]",
+            b"[\"SET\"",
+        ] {
+            let e = json_command(bad).unwrap_err();
+            assert!(e.starts_with("ERR invalid request body"), "{e}");
+        }
+        assert!(json_command(b"[\"SET\", [1]]")
+            .unwrap_err()
+            .contains("nested"));
+        assert_eq!(
+            json_commands(br#"[["hset","k","f",false],["set","n",1.50]]"#).unwrap(),
+            vec![s(&["hset", "k", "f", "false"]), s(&["set", "n", "1.50"])]
+        );
+        assert!(json_commands(br#"[["set","k",null]]"#)
+            .unwrap_err()
+            .contains("null"));
         assert!(json_command(b"[\"SET\"").is_err());
         assert_eq!(
             json_commands(br#"[["SET","k","v"],["GET","k"]]"#).unwrap(),
