@@ -247,3 +247,252 @@ fn rest_sync_tokens_distinct_under_group_commit() {
     let e = rep.body["error"].as_str().unwrap();
     assert!(e.starts_with("TRYAGAIN") && e.contains("log index"), "{e}");
 }
+
+/// The Redis 7.4/8 commands @upstash/redis sends (HGETDEL, HGETEX, HSETEX, BITOP
+/// DIFF/DIFF1/ANDOR/ONE, SCAN WITHTYPE / TYPE), through REST as the SDK sends them;
+/// replies and error texts as Redis 8's t_hash.c / bitops.c give them.
+#[test]
+fn rest_redis8_commands() {
+    let s = Server::start();
+    let r = Rest::new(s.rest_port);
+    let is = |body: &str, want: Value| {
+        let rep = r.cmd(body);
+        assert_eq!(rep.body, ok(want), "{body}");
+    };
+    let err = |body: &str, want: &str| {
+        let rep = r.cmd(body);
+        assert_eq!(rep.status, 400, "{body}");
+        assert_eq!(rep.body["error"].as_str().unwrap(), want, "{body}");
+    };
+    // HGETDEL (the redis.io example).
+    is(
+        r#"["hset","mykey","field1","Hello","field2","World","field3","!"]"#,
+        json!(3),
+    );
+    is(
+        r#"["hgetdel","mykey","FIELDS",2,"field3","field4"]"#,
+        json!(["!", null]),
+    );
+    is(
+        r#"["hgetall","mykey"]"#,
+        json!(["field1", "Hello", "field2", "World"]),
+    );
+    is(
+        r#"["hgetdel","mykey","FIELDS",3,"field1","field2","field1"]"#,
+        json!(["Hello", "World", null]),
+    );
+    is(r#"["exists","mykey"]"#, json!(0));
+    is(r#"["hgetdel","nokey","FIELDS",1,"a"]"#, json!([null]));
+    err(
+        r#"["hgetdel","mykey","FIELD",1,"a"]"#,
+        "ERR Mandatory argument FIELDS is missing or not at the right position",
+    );
+    err(
+        r#"["hgetdel","mykey","FIELDS",0,"a"]"#,
+        "ERR Number of fields must be a positive integer",
+    );
+    err(
+        r#"["hgetdel","mykey","FIELDS",2,"a"]"#,
+        "ERR The `numfields` parameter must match the number of arguments",
+    );
+    is(r#"["set","str","v"]"#, json!("OK"));
+    err(
+        r#"["hgetdel","str","FIELDS",1,"a"]"#,
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    );
+
+    // HGETEX.
+    is(r#"["hset","h","a","1","b","2"]"#, json!(2));
+    is(r#"["hgetex","h","FIELDS",2,"a","c"]"#, json!(["1", null]));
+    is(r#"["httl","h","FIELDS",2,"a","b"]"#, json!([-1, -1]));
+    is(
+        r#"["hgetex","h","EX",100,"FIELDS",2,"a","c"]"#,
+        json!(["1", null]),
+    );
+    is(r#"["httl","h","FIELDS",2,"a","b"]"#, json!([100, -1]));
+    is(r#"["hgetex","h","PERSIST","FIELDS",1,"a"]"#, json!(["1"]));
+    is(r#"["httl","h","FIELDS",1,"a"]"#, json!([-1]));
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 500_000;
+    is(
+        &format!(r#"["hgetex","h","PXAT",{at},"FIELDS",1,"b"]"#),
+        json!(["2"]),
+    );
+    is(r#"["hpexpiretime","h","FIELDS",1,"b"]"#, json!([at]));
+    is(r#"["hgetex","h","PX",0,"FIELDS",1,"a"]"#, json!(["1"]));
+    is(r#"["hexists","h","a"]"#, json!(0));
+    is(r#"["hgetex","h","EXAT",1,"FIELDS",1,"b"]"#, json!(["2"]));
+    is(r#"["exists","h"]"#, json!(0));
+    is(r#"["hgetex","h","EX",10,"FIELDS",1,"b"]"#, json!([null]));
+    err(
+        r#"["hgetex","h","EX",-1,"FIELDS",1,"a"]"#,
+        "ERR invalid expire time, must be >= 0",
+    );
+    err(
+        r#"["hgetex","h","EX",10,"FIELDS",0,"a"]"#,
+        "ERR Number of fields must be a positive integer",
+    );
+    err(
+        r#"["hgetex","h","FIELDS",2,"a"]"#,
+        "ERR The `numfields` parameter must match the number of arguments",
+    );
+    err(
+        r#"["hgetex","h","XX","FIELDS",1,"a"]"#,
+        "ERR Mandatory argument FIELDS is missing or not at the right position",
+    );
+    err(
+        r#"["hgetex","h","EX","x","FIELDS",1,"a"]"#,
+        "ERR value is not an integer or out of range",
+    );
+    err(
+        r#"["hgetex","h","EX",99999999999999,"FIELDS",1,"a"]"#,
+        "ERR invalid expire time in 'hgetex' command",
+    );
+    err(
+        r#"["hgetex","str","FIELDS",1,"a"]"#,
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    );
+
+    // HSETEX.
+    is(r#"["hsetex","s","FXX","FIELDS",1,"a","1"]"#, json!(0));
+    is(r#"["exists","s"]"#, json!(0));
+    is(
+        r#"["hsetex","s","FNX","EX",100,"FIELDS",2,"a","1","b","2"]"#,
+        json!(1),
+    );
+    is(r#"["httl","s","FIELDS",2,"a","b"]"#, json!([100, 100]));
+    is(
+        r#"["hsetex","s","FNX","FIELDS",2,"a","3","c","3"]"#,
+        json!(0),
+    );
+    is(
+        r#"["hsetex","s","FXX","FIELDS",2,"a","3","c","3"]"#,
+        json!(0),
+    );
+    is(
+        r#"["hsetex","s","FXX","KEEPTTL","FIELDS",1,"a","5"]"#,
+        json!(1),
+    );
+    is(r#"["hmget","s","a","b","c"]"#, json!(["5", "2", null]));
+    is(r#"["httl","s","FIELDS",1,"a"]"#, json!([100]));
+    is(r#"["hsetex","s","FIELDS",1,"a","6"]"#, json!(1));
+    is(r#"["httl","s","FIELDS",1,"a"]"#, json!([-1]));
+    is(
+        r#"["hsetex","s","PX",0,"FIELDS",2,"b","9","new","9"]"#,
+        json!(1),
+    );
+    is(r#"["hgetall","s"]"#, json!(["a", "6"]));
+    is(r#"["hsetex","s","EXAT",1,"FIELDS",1,"a","7"]"#, json!(1));
+    is(r#"["exists","s"]"#, json!(0));
+    is(r#"["hsetex","s","EXAT",1,"FIELDS",1,"a","7"]"#, json!(1));
+    is(r#"["exists","s"]"#, json!(0));
+    err(
+        r#"["hsetex","s","EX",10,"PX",10,"FIELDS",1,"a","1"]"#,
+        "ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified",
+    );
+    err(
+        r#"["hsetex","s","KEEPTTL","EX",10,"FIELDS",1,"a","1"]"#,
+        "ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified",
+    );
+    err(
+        r#"["hsetex","s","FXX","FNX","FIELDS",1,"a","1"]"#,
+        "ERR Only one of FXX or FNX arguments can be specified",
+    );
+    err(
+        r#"["hsetex","s","FIELDS",2,"a","1"]"#,
+        "ERR wrong number of arguments for 'hsetex' command",
+    );
+    err(
+        r#"["hsetex","s","FIELDS",1,"a","1","b"]"#,
+        "ERR wrong number of arguments for 'hsetex' command",
+    );
+    err(
+        r#"["hsetex","s","FIELDS",0,"a","1"]"#,
+        "ERR invalid number of fields",
+    );
+    err(
+        r#"["hsetex","s","BOGUS","FIELDS",1,"a","1"]"#,
+        "ERR unknown argument: BOGUS",
+    );
+    err(
+        r#"["hsetex","s","EX","FIELDS",1,"a","1"]"#,
+        "ERR value is not an integer or out of range",
+    );
+    err(
+        r#"["hsetex","str","FIELDS",1,"a","1"]"#,
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    );
+
+    // BITOP's Redis 8.2 operations: 0xF0, 0xCC, 0xAA.
+    for (k, v) in [("k1", 0xF0), ("k2", 0xCC), ("k3", 0xAA)] {
+        is(
+            &format!(r#"["bitfield","{k}","SET","u8",0,{v}]"#),
+            json!([0]),
+        );
+    }
+    for (op, want) in [
+        ("DIFF", 0x10),
+        ("DIFF1", 0x0E),
+        ("ANDOR", 0xE0),
+        ("ONE", 0x16),
+        ("diff", 0x10),
+        ("AND", 0x80),
+        ("OR", 0xFE),
+        ("XOR", 0x96),
+    ] {
+        is(&format!(r#"["bitop","{op}","d","k1","k2","k3"]"#), json!(1));
+        is(r#"["bitfield","d","GET","u8",0]"#, json!([want]));
+    }
+    // Sources of different lengths read as zero-padded.
+    is(r#"["bitfield","long","SET","u8",8,255]"#, json!([0]));
+    is(r#"["bitop","DIFF1","d","k1","long"]"#, json!(2));
+    is(r#"["bitfield","d","GET","u16",0]"#, json!([0x00FF]));
+    is(r#"["bitop","ONE","d","k1"]"#, json!(1));
+    is(r#"["bitfield","d","GET","u8",0]"#, json!([0xF0]));
+    err(
+        r#"["bitop","diff","d","k1"]"#,
+        "ERR BITOP DIFF must be called with at least two source keys.",
+    );
+    err(
+        r#"["bitop","Diff1","d","k1"]"#,
+        "ERR BITOP DIFF1 must be called with at least two source keys.",
+    );
+    err(
+        r#"["bitop","andor","d","k1"]"#,
+        "ERR BITOP ANDOR must be called with at least two source keys.",
+    );
+    err(r#"["bitop","nand","d","k1","k2"]"#, "ERR syntax error");
+    is(r#"["bitop","ANDOR","d","none1","none2"]"#, json!(0));
+    is(r#"["exists","d"]"#, json!(0));
+
+    // SCAN TYPE, and Upstash's WITHTYPE.
+    is(r#"["flushdb"]"#, json!("OK"));
+    is(r#"["set","st","v"]"#, json!("OK"));
+    is(r#"["hset","hs","f","v"]"#, json!(1));
+    is(r#"["sadd","se","m"]"#, json!(1));
+    let rep = r.cmd(r#"["scan",0,"count",1000,"withtype"]"#);
+    let mut pairs: Vec<(String, String)> = rep.body["result"][1]
+        .as_array()
+        .unwrap()
+        .chunks(2)
+        .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+        .collect();
+    pairs.sort();
+    let want: Vec<(String, String)> = [("hs", "hash"), ("se", "set"), ("st", "string")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(pairs, want);
+    is(
+        r#"["scan",0,"count",1000,"type","hash"]"#,
+        json!(["0", ["hs"]]),
+    );
+    is(
+        r#"["scan",0,"match","s*","count",1000,"type","set","withtype"]"#,
+        json!(["0", ["se", "set"]]),
+    );
+    err(r#"["scan",0,"type"]"#, "ERR syntax error");
+}

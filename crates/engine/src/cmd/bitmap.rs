@@ -319,28 +319,44 @@ fn bitpos(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
 // ---- BITOP ---------------------------------------------------------------------------------
 
 fn bitop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    /// DIFF, DIFF1, ANDOR and ONE are Redis 8.2's: with X the first source and Y the
+    /// disjunction of the others, DIFF is X & !Y, DIFF1 !X & Y, ANDOR X & Y; ONE sets
+    /// the bits set in exactly one source.
     #[derive(Clone, Copy, PartialEq)]
     enum Op {
         And,
         Or,
         Xor,
         Not,
+        Diff,
+        Diff1,
+        AndOr,
+        One,
     }
-    let op = if args::is(&argv[1], "and") {
-        Op::And
-    } else if args::is(&argv[1], "or") {
-        Op::Or
-    } else if args::is(&argv[1], "xor") {
-        Op::Xor
-    } else if args::is(&argv[1], "not") {
-        Op::Not
-    } else {
-        return Err(CmdError::syntax());
-    };
+    let op = [
+        ("and", Op::And),
+        ("or", Op::Or),
+        ("xor", Op::Xor),
+        ("not", Op::Not),
+        ("diff", Op::Diff),
+        ("diff1", Op::Diff1),
+        ("andor", Op::AndOr),
+        ("one", Op::One),
+    ]
+    .iter()
+    .find(|(name, _)| args::is(&argv[1], name))
+    .map(|(_, op)| *op)
+    .ok_or_else(CmdError::syntax)?;
     if op == Op::Not && argv.len() != 4 {
         return Err(CmdError::new(
             "ERR BITOP NOT must be called with a single source key.",
         ));
+    }
+    if matches!(op, Op::Diff | Op::Diff1 | Op::AndOr) && argv.len() < 5 {
+        return Err(CmdError::new(format!(
+            "ERR BITOP {} must be called with at least two source keys.",
+            String::from_utf8_lossy(&argv[1]).to_ascii_uppercase()
+        )));
     }
     let dest = &argv[2];
     let mut srcs = Vec::with_capacity(argv.len() - 3);
@@ -359,16 +375,29 @@ fn bitop(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         if op == Op::Not {
             o = !o;
         }
+        let mut disjunction = 0u8;
+        let mut common = 0u8;
         for s in &srcs[1..] {
             let b = byte(s, j);
             match op {
                 Op::And => o &= b,
                 Op::Or => o |= b,
                 Op::Xor => o ^= b,
+                Op::Diff | Op::Diff1 | Op::AndOr => disjunction |= b,
+                Op::One => {
+                    common |= o & b;
+                    o ^= b;
+                    o &= !common;
+                }
                 Op::Not => {}
             }
         }
-        *out = o;
+        *out = match op {
+            Op::Diff => o & !disjunction,
+            Op::Diff1 => !o & disjunction,
+            Op::AndOr => o & disjunction,
+            _ => o,
+        };
     }
     string::put(t, dest, res, 0)?;
     Ok(Frame::Integer(maxlen as i64))

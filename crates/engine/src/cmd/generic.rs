@@ -424,9 +424,17 @@ fn scan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let mut count: i64 = 10;
     let mut pattern: Option<&[u8]> = None;
     let mut type_name: Option<&[u8]> = None;
+    let mut with_type = false;
     let mut i = 2;
     while i < argv.len() {
         let more = argv.len() - i >= 2;
+        if args::is(&argv[i], "withtype") {
+            // Upstash's extension (@upstash/redis `scan(c, { withType: true })`): each
+            // key followed by its type.
+            with_type = true;
+            i += 1;
+            continue;
+        }
         if args::is(&argv[i], "count") && more {
             count = parse_i64(&argv[i + 1])?;
             if count < 1 {
@@ -469,6 +477,9 @@ fn scan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             }
         }
         out.push(Frame::Bulk(key.to_vec()));
+        if with_type {
+            out.push(Frame::Bulk(meta.kind.type_name().as_bytes().to_vec()));
+        }
         true
     })?;
     Ok(Frame::Array(vec![

@@ -29,6 +29,8 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("hexpireat", -6, WRITE | DENYOOM | FAST, k, h, g, "7.4.0", "Set expiry for hash field using an absolute Unix timestamp (seconds)", E(hexpireat)),
         spec("hexpiretime", -5, READONLY | FAST, k, h, g, "7.4.0", "Returns the expiration time of a hash field as a Unix timestamp, in seconds.", E(hexpiretime)),
         spec("hget", 3, READONLY | FAST, k, h, g, "2.0.0", "Returns the value of a field in a hash.", E(hget)),
+        spec("hgetdel", -5, WRITE | FAST, k, h, g, "8.0.0", "Returns the value of a field and deletes it from the hash.", E(hgetdel)),
+        spec("hgetex", -5, WRITE | FAST, k, h, g, "8.0.0", "Get the value of one or more fields of a given hash key, and optionally set their expiration.", E(hgetex)),
         spec("hgetall", 2, READONLY, k, h, g, "2.0.0", "Returns all fields and values in a hash.", E(hgetall)),
         spec("hincrby", 4, WRITE | DENYOOM | FAST, k, h, g, "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", E(hincrby)),
         spec("hincrbyfloat", 4, WRITE | DENYOOM | FAST, k, h, g, "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", E(hincrbyfloat)),
@@ -44,6 +46,7 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("hrandfield", -2, READONLY, k, h, g, "6.2.0", "Returns one or more random fields from a hash.", E(hrandfield)),
         spec("hscan", -3, READONLY, k, h, g, "2.8.0", "Iterates over fields and values of a hash.", E(hscan)),
         spec("hset", -4, WRITE | DENYOOM | FAST, k, h, g, "2.0.0", "Creates or modifies the value of a field in a hash.", E(hset)),
+        spec("hsetex", -6, WRITE | DENYOOM | FAST, k, h, g, "8.0.0", "Set the value of one or more fields of a given hash key, and optionally set their expiration.", E(hsetex)),
         spec("hsetnx", 4, WRITE | DENYOOM | FAST, k, h, g, "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", E(hsetnx)),
         spec("hstrlen", 3, READONLY | FAST, k, h, g, "3.2.0", "Returns the length of the value of a field.", E(hstrlen)),
         spec("httl", -5, READONLY | FAST, k, h, g, "7.4.0", "Returns the TTL in seconds of a hash field.", E(httl)),
@@ -381,26 +384,7 @@ fn hexpire_generic(
 ) -> CmdResult {
     let key = &argv[1];
     read_hash(t, key)?;
-    let invalid = || CmdError::new(format!("ERR invalid expire time in '{name}' command"));
-    let mut when = parse_i64(&argv[2])?;
-    if when < 0 {
-        return Err(CmdError::new("ERR invalid expire time, must be >= 0"));
-    }
-    if seconds {
-        if when > MAX_FIELD_EXPIRE_MS / 1000 {
-            return Err(invalid());
-        }
-        when *= 1000;
-    }
-    let base = if relative {
-        i64::try_from(t.now_ms).unwrap_or(i64::MAX)
-    } else {
-        0
-    };
-    if when > MAX_FIELD_EXPIRE_MS.saturating_sub(base) {
-        return Err(invalid());
-    }
-    let at = (when + base) as u64;
+    let at = expire_time(t, &argv[2], name, relative, seconds)?;
     let cond = [
         ("nx", Cond::Nx),
         ("xx", Cond::Xx),
@@ -459,6 +443,279 @@ fn hexpire_generic(
         records::save(t, key, meta)?;
     }
     Ok(Frame::Array(out))
+}
+
+/// A field expiry argument as an absolute time in ms (Redis's parseExpireTime):
+/// `relative` adds it to now, `seconds` is its unit; Redis's bounds and error texts.
+fn expire_time(
+    t: &Txn,
+    arg: &[u8],
+    name: &str,
+    relative: bool,
+    seconds: bool,
+) -> Result<u64, CmdError> {
+    let invalid = || CmdError::new(format!("ERR invalid expire time in '{name}' command"));
+    let mut when = parse_i64(arg)?;
+    if when < 0 {
+        return Err(CmdError::new("ERR invalid expire time, must be >= 0"));
+    }
+    if seconds {
+        if when > MAX_FIELD_EXPIRE_MS / 1000 {
+            return Err(invalid());
+        }
+        when *= 1000;
+    }
+    let base = if relative {
+        i64::try_from(t.now_ms).unwrap_or(i64::MAX)
+    } else {
+        0
+    };
+    if when > MAX_FIELD_EXPIRE_MS.saturating_sub(base) {
+        return Err(invalid());
+    }
+    Ok((when + base) as u64)
+}
+
+/// EX / PX / EXAT / PXAT as (relative, seconds).
+fn expire_unit(arg: &[u8]) -> Option<(bool, bool)> {
+    [
+        ("ex", (true, true)),
+        ("px", (true, false)),
+        ("exat", (false, true)),
+        ("pxat", (false, false)),
+    ]
+    .iter()
+    .find(|(w, _)| args::is(arg, w))
+    .map(|(_, u)| *u)
+}
+
+/// `numfields` of HGETDEL/HGETEX at `at`, which must match the fields after it.
+fn count_fields(argv: &[Vec<u8>], at: usize) -> Result<&[Vec<u8>], CmdError> {
+    let n = argv
+        .get(at)
+        .and_then(|a| args::parse_i64_opt(a))
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| CmdError::new("ERR Number of fields must be a positive integer"))?;
+    if n as u64 != (argv.len() - at - 1) as u64 {
+        return Err(CmdError::new(
+            "ERR The `numfields` parameter must match the number of arguments",
+        ));
+    }
+    Ok(&argv[at + 1..])
+}
+
+const FIELDS_MISSING: &str =
+    "ERR Mandatory argument FIELDS is missing or not at the right position";
+
+/// HGETDEL key FIELDS numfields field... (Redis 8.0): each field's value (nil if
+/// absent), and the fields deleted; the key goes when its last field does.
+fn hgetdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let key = &argv[1];
+    read_hash(t, key)?;
+    if !args::is(&argv[2], "fields") {
+        return Err(CmdError::new(FIELDS_MISSING));
+    }
+    let fields = count_fields(argv, 3)?;
+    let Some(mut meta) = open_write(t, key)? else {
+        return Ok(Frame::Array(vec![Frame::Null; fields.len()]));
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    let mut deleted = false;
+    for field in fields {
+        match stored(t, key, &meta, field)? {
+            Some((_, v)) => {
+                records::remove_field(t, key, &mut meta, field);
+                deleted = true;
+                out.push(Frame::Bulk(v));
+            }
+            None => out.push(Frame::Null),
+        }
+    }
+    if deleted {
+        records::save(t, key, meta)?;
+    }
+    Ok(Frame::Array(out))
+}
+
+/// HGETEX key [EX s | PX ms | EXAT ts | PXAT ts-ms | PERSIST] FIELDS numfields
+/// field... (Redis 8.0): the values (nil if absent), and the TTL of every present
+/// field set (a time not in the future deletes it) or removed.
+fn hgetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let key = &argv[1];
+    read_hash(t, key)?;
+    enum Ttl {
+        Keep,
+        At(u64),
+        Persist,
+    }
+    let (ttl, fields_at) = if let Some((relative, seconds)) = expire_unit(&argv[2]) {
+        let at = expire_time(t, &argv[3], "hgetex", relative, seconds)?;
+        (Ttl::At(at), 5)
+    } else if args::is(&argv[2], "persist") {
+        (Ttl::Persist, 4)
+    } else {
+        (Ttl::Keep, 3)
+    };
+    if argv.len() <= fields_at {
+        return Err(CmdError::wrong_arity("hgetex"));
+    }
+    if !args::is(&argv[fields_at - 1], "fields") {
+        return Err(CmdError::new(FIELDS_MISSING));
+    }
+    let fields = count_fields(argv, fields_at)?;
+    let Some(mut meta) = open_write(t, key)? else {
+        return Ok(Frame::Array(vec![Frame::Null; fields.len()]));
+    };
+    let now = t.now_ms;
+    let mut floor = records::ttl_floor(&meta);
+    let mut changed = false;
+    let mut out = Vec::with_capacity(fields.len());
+    for field in fields {
+        let Some((prev, value)) = stored(t, key, &meta, field)? else {
+            out.push(Frame::Null);
+            continue;
+        };
+        match ttl {
+            Ttl::Keep => {}
+            Ttl::At(at) if at <= now => {
+                records::remove_field(t, key, &mut meta, field);
+                changed = true;
+            }
+            Ttl::At(at) => {
+                put_field(t, key, &mut meta, field, at, &value, false);
+                floor = Some(floor.map_or(at, |f| f.min(at)));
+                changed = true;
+            }
+            Ttl::Persist if prev != 0 => {
+                put_field(t, key, &mut meta, field, 0, &value, false);
+                changed = true;
+            }
+            Ttl::Persist => {}
+        }
+        out.push(Frame::Bulk(value));
+    }
+    if changed {
+        records::update_floor(t, key, &mut meta, floor);
+        records::save(t, key, meta)?;
+    }
+    Ok(Frame::Array(out))
+}
+
+/// HSETEX key [FNX | FXX] [EX s | PX ms | EXAT ts | PXAT ts-ms | KEEPTTL] FIELDS
+/// numfields field value... (Redis 8.0): 1 when the fields were set, 0 when FNX/FXX
+/// did not hold. Without an expiry option the fields lose their TTL (as HSET); with
+/// KEEPTTL they keep it; a time not in the future deletes them.
+fn hsetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let key = &argv[1];
+    enum Ttl {
+        Clear,
+        Keep,
+        At(u64),
+    }
+    let mut ttl = Ttl::Clear;
+    let mut has_expiry = false;
+    let (mut fxx, mut fnx) = (false, false);
+    let mut pairs: Option<&[Vec<u8>]> = None;
+    let only_one_expiry = || {
+        CmdError::new("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified")
+    };
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        if args::is(a, "fields") {
+            if i + 3 >= argv.len() {
+                return Err(CmdError::wrong_arity("hsetex"));
+            }
+            let n = args::parse_i64_opt(&argv[i + 1])
+                .filter(|n| (1..=i32::MAX as i64).contains(n))
+                .ok_or_else(|| CmdError::new("ERR invalid number of fields"))?;
+            let remaining = argv.len() - i - 2;
+            if remaining % 2 != 0 || n as u64 != (remaining / 2) as u64 {
+                return Err(CmdError::wrong_arity("hsetex"));
+            }
+            pairs = Some(&argv[i + 2..]);
+            break;
+        } else if let Some((relative, seconds)) = expire_unit(a) {
+            if has_expiry {
+                return Err(only_one_expiry());
+            }
+            if i + 1 >= argv.len() {
+                return Err(CmdError::new("ERR missing expire time"));
+            }
+            has_expiry = true;
+            i += 1;
+            ttl = Ttl::At(expire_time(t, &argv[i], "hsetex", relative, seconds)?);
+        } else if args::is(a, "keepttl") {
+            if has_expiry {
+                return Err(only_one_expiry());
+            }
+            has_expiry = true;
+            ttl = Ttl::Keep;
+        } else if args::is(a, "fxx") || args::is(a, "fnx") {
+            if fxx || fnx {
+                return Err(CmdError::new(
+                    "ERR Only one of FXX or FNX arguments can be specified",
+                ));
+            }
+            fxx = args::is(a, "fxx");
+            fnx = !fxx;
+        } else {
+            return Err(CmdError::new(format!(
+                "ERR unknown argument: {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+        i += 1;
+    }
+    // The arity leaves no way to end the options without FIELDS; answered anyway.
+    let Some(pairs) = pairs else {
+        return Err(CmdError::syntax());
+    };
+    let (mut meta, existed) = match open_write(t, key)? {
+        Some(m) => (m, true),
+        None if fxx => return int(0),
+        None => (t.new_meta(::keys::Kind::Hash, Vec::new()), false),
+    };
+    if fxx || fnx {
+        let mut found = 0;
+        for pair in pairs.chunks(2) {
+            let exists = records::contains(t, key, &meta, &pair[0])?;
+            found += exists as usize;
+            if exists != fxx {
+                break;
+            }
+        }
+        let all = found == pairs.len() / 2;
+        if (fnx && found != 0) || (fxx && !all) {
+            return int(0);
+        }
+    }
+    let now = t.now_ms;
+    let mut floor = records::ttl_floor(&meta);
+    for pair in pairs.chunks(2) {
+        let (field, value) = (&pair[0], &pair[1]);
+        let prev = stored(t, key, &meta, field)?.map(|(at, _)| at);
+        let at = match ttl {
+            Ttl::Clear => 0,
+            Ttl::Keep => prev.unwrap_or(0),
+            Ttl::At(at) => at,
+        };
+        if matches!(ttl, Ttl::At(_)) && at <= now {
+            if prev.is_some() {
+                records::remove_field(t, key, &mut meta, field);
+            }
+            continue;
+        }
+        put_field(t, key, &mut meta, field, at, value, prev.is_none());
+        if at != 0 {
+            floor = Some(floor.map_or(at, |f| f.min(at)));
+        }
+    }
+    records::update_floor(t, key, &mut meta, floor);
+    if existed || meta.len > 0 {
+        records::save(t, key, meta)?;
+    }
+    int(1)
 }
 
 fn hexpire(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
