@@ -885,6 +885,12 @@ pub fn denied_message(
     }
 }
 
+/// What ACL LOG names as a denied command's object: `config|get` for a container's
+/// subcommand, else the command's name.
+pub fn command_full_name(spec: &CommandSpec, argv: &[Vec<u8>]) -> String {
+    full_name(spec, argv)
+}
+
 /// `config|get` for a container command's subcommand, else the command's name.
 fn full_name(spec: &CommandSpec, argv: &[Vec<u8>]) -> String {
     match argv.get(1) {

@@ -26,6 +26,189 @@ use std::sync::Arc;
 
 type Reply = Result<Frame, CmdError>;
 
+/// One ACL LOG entry (Redis's ACLLogEntry, with Redis 7.2's entry-id and timestamps).
+struct LogEntry {
+    count: u64,
+    /// `command`, `key`, `channel` or `auth`.
+    reason: &'static str,
+    /// `toplevel` or `multi`.
+    context: &'static str,
+    object: Vec<u8>,
+    username: Vec<u8>,
+    client_info: String,
+    entry_id: u64,
+    created_ms: u64,
+    updated_ms: u64,
+}
+
+/// This node's ACL LOG, newest first (per node, as Redis keeps it per server).
+struct AclLog {
+    entries: std::collections::VecDeque<LogEntry>,
+    next_id: u64,
+}
+
+static ACL_LOG: std::sync::Mutex<AclLog> = std::sync::Mutex::new(AclLog {
+    entries: std::collections::VecDeque::new(),
+    next_id: 0,
+});
+
+/// Redis merges a denial into one of the 10 newest entries with the same reason,
+/// context, object and user if that entry was updated less than 60 s ago.
+const LOG_GROUPING_MS: u64 = 60_000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `acllog-max-len` (CONFIG SET stores it per node; Redis's default 128).
+fn log_max_len(shared: &Shared) -> usize {
+    shared
+        .tunables
+        .lock()
+        .ok()
+        .and_then(|t| t.get("acllog-max-len").and_then(|v| v.parse().ok()))
+        .unwrap_or(128)
+}
+
+/// Records a denial (or a failed AUTH) in this node's ACL LOG (addACLLogEntry).
+pub fn log_denial(
+    sess: &Session,
+    reason: &'static str,
+    object: &[u8],
+    username: &[u8],
+    cmd_name: &str,
+    in_multi: bool,
+) {
+    let max = log_max_len(&sess.shared);
+    let client_info = sess
+        .info
+        .lock()
+        .map(|i| {
+            let mut i = i.clone();
+            i.last_cmd = cmd_name.to_string();
+            i.line()
+        })
+        .unwrap_or_default();
+    let context = if in_multi { "multi" } else { "toplevel" };
+    let now = now_ms();
+    let Ok(mut log) = ACL_LOG.lock() else { return };
+    let found = log.entries.iter().take(10).position(|e| {
+        e.reason == reason
+            && e.context == context
+            && e.object == object
+            && e.username == username
+            && now.saturating_sub(e.updated_ms) <= LOG_GROUPING_MS
+    });
+    if let Some(i) = found {
+        if let Some(mut e) = log.entries.remove(i) {
+            e.count += 1;
+            e.updated_ms = now;
+            e.client_info = client_info;
+            log.entries.push_front(e);
+        }
+    } else {
+        let entry_id = log.next_id;
+        log.next_id += 1;
+        log.entries.push_front(LogEntry {
+            count: 1,
+            reason,
+            context,
+            object: object.to_vec(),
+            username: username.to_vec(),
+            client_info,
+            entry_id,
+            created_ms: now,
+            updated_ms: now,
+        });
+    }
+    log.entries.truncate(max);
+}
+
+/// The connection's ACL check before a command runs or is queued: NOPERM, logged in
+/// ACL LOG, unless its user may run `argv`.
+pub fn check(sess: &Session, spec: &engine::CommandSpec, argv: &[Vec<u8>]) -> Result<(), CmdError> {
+    check_as(sess, spec, argv, sess.multi.is_some())
+}
+
+/// The check EXEC makes again on each queued command (logged in the `multi` context).
+pub fn check_queued(
+    sess: &Session,
+    spec: &engine::CommandSpec,
+    argv: &[Vec<u8>],
+) -> Result<(), CmdError> {
+    check_as(sess, spec, argv, true)
+}
+
+fn check_as(
+    sess: &Session,
+    spec: &engine::CommandSpec,
+    argv: &[Vec<u8>],
+    in_multi: bool,
+) -> Result<(), CmdError> {
+    let Some(u) = &sess.user else { return Ok(()) };
+    u.user.check(spec, argv).map_err(|d| {
+        let (reason, object) = match d {
+            acl::Denied::Command => ("command", acl::command_full_name(spec, argv).into_bytes()),
+            acl::Denied::Key(i) => ("key", argv.get(i).cloned().unwrap_or_default()),
+            acl::Denied::Channel(i) => ("channel", argv.get(i).cloned().unwrap_or_default()),
+        };
+        log_denial(sess, reason, &object, &u.name, spec.name, in_multi);
+        CmdError::new(format!(
+            "NOPERM {}",
+            acl::denied_message(&u.name, spec, argv, d, false)
+        ))
+    })
+}
+
+/// ACL LOG [count | RESET].
+fn acl_log(argv: &[Vec<u8>]) -> Reply {
+    let count = match argv.get(2) {
+        Some(a) if args::is(a, "reset") => {
+            if let Ok(mut log) = ACL_LOG.lock() {
+                log.entries.clear();
+            }
+            return Ok(Frame::ok());
+        }
+        Some(a) => args::parse_i64_opt(a)
+            .ok_or_else(|| CmdError::new("ERR value is not an integer or out of range"))?
+            .max(0) as usize,
+        None => 10,
+    };
+    let now = now_ms();
+    let log = ACL_LOG
+        .lock()
+        .map_err(|_| CmdError::new("ERR ACL LOG unavailable"))?;
+    let b = |v: &[u8]| Frame::Bulk(v.to_vec());
+    Ok(Frame::Array(
+        log.entries
+            .iter()
+            .take(count)
+            .map(|e| {
+                Frame::Map(vec![
+                    (b(b"count"), Frame::Integer(e.count as i64)),
+                    (b(b"reason"), b(e.reason.as_bytes())),
+                    (b(b"context"), b(e.context.as_bytes())),
+                    (b(b"object"), b(&e.object)),
+                    (b(b"username"), b(&e.username)),
+                    (
+                        b(b"age-seconds"),
+                        Frame::Double(now.saturating_sub(e.updated_ms) as f64 / 1000.0),
+                    ),
+                    (b(b"client-info"), b(e.client_info.as_bytes())),
+                    (b(b"entry-id"), Frame::Integer(e.entry_id as i64)),
+                    (b(b"timestamp-created"), Frame::Integer(e.created_ms as i64)),
+                    (
+                        b(b"timestamp-last-updated"),
+                        Frame::Integer(e.updated_ms as i64),
+                    ),
+                ])
+            })
+            .collect(),
+    ))
+}
+
 /// The ACL user a connection (or a REST request) is authenticated as. `None` on the
 /// session means `default`.
 #[derive(Clone, Debug)]
@@ -216,8 +399,9 @@ pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
         "LOAD" | "SAVE" if n == 2 => Err(CmdError::new(
             "ERR Meridian keeps ACL users in its replicated state (every node, restarts and failovers see them), not in an ACL file: ACL LOAD and ACL SAVE are not needed",
         )),
-        "LOG" if n == 2 || n == 3 => Err(CmdError::new(
-            "ERR ACL LOG is not supported by Meridian: denials are answered with NOPERM but not logged",
+        "LOG" if n == 2 || n == 3 => acl_log(argv),
+        "LOG" => Err(CmdError::new(
+            "ERR unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.",
         )),
         "HELP" if n == 2 => Ok(Frame::Array(
             [
@@ -236,6 +420,8 @@ pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
                 "    be used to specify a different size.",
                 "LIST",
                 "    Show users details in config file format.",
+                "LOG [<count> | RESET]",
+                "    Show the ACL log entries.",
                 "RESTTOKEN <username> <password>",
                 "    Return a REST token carrying the user's permissions (Upstash).",
                 "SETUSER <username> <attribute> [<attribute> ...]",
@@ -252,7 +438,7 @@ pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
             .collect(),
         )),
         "SETUSER" | "DELUSER" | "GETUSER" | "USERS" | "LIST" | "WHOAMI" | "CAT" | "GENPASS"
-        | "DRYRUN" | "RESTTOKEN" | "LOAD" | "SAVE" | "LOG" | "HELP" => Err(arity(&sub)),
+        | "DRYRUN" | "RESTTOKEN" | "LOAD" | "SAVE" | "HELP" => Err(arity(&sub)),
         _ => Err(CmdError::unknown_subcommand(&argv[1], "ACL")),
     }
 }

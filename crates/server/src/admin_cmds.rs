@@ -227,17 +227,18 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
-            for (c, v) in engine::COMMANDS().iter().zip(&shared.stats.per_cmd) {
+            for (i, (c, v)) in engine::COMMANDS().iter().zip(&shared.stats.per_cmd).enumerate() {
                 let calls = v[0].load(Ordering::Relaxed);
-                if calls == 0 {
+                let rejected = shared.stats.rejected[i].load(Ordering::Relaxed);
+                if calls == 0 && rejected == 0 {
                     continue;
                 }
                 let usec = v[1].load(Ordering::Relaxed);
                 let _ = write!(
                     o,
-                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={rejected},failed_calls={}\r\n",
                     c.name,
-                    usec as f64 / calls as f64,
+                    if calls == 0 { 0.0 } else { usec as f64 / calls as f64 },
                     v[2].load(Ordering::Relaxed)
                 );
             }

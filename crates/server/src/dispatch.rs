@@ -54,7 +54,9 @@ pub async fn run_batch(
                 if let Some(m) = sess.multi.as_mut() {
                     m.dirty = true;
                 }
-                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                if let Some(spec) = engine::lookup(&argv[0]) {
+                    shared.stats.reject(spec);
+                }
                 emit(&Frame::Error(e.0), sess.resp3);
                 continue;
             }
@@ -65,6 +67,7 @@ pub async fn run_batch(
         }
         if sess.in_subscribed_mode() && spec.flags & flags::SUBSCRIBED_OK == 0 {
             flush_writes(sess, &mut pending, emit).await;
+            shared.stats.reject(spec);
             emit(
                 &Frame::Error(format!(
                     "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -76,8 +79,8 @@ pub async fn run_batch(
         }
         if let Some(reply) = script_control(shared, spec, &argv) {
             flush_writes(sess, &mut pending, emit).await;
-            if reply.is_error() {
-                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            if matches!(&reply, Frame::Error(e) if e.starts_with("BUSY")) {
+                shared.stats.reject(spec);
             }
             emit(&reply, sess.resp3);
             continue;
@@ -324,11 +327,9 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     let mut denied: Vec<(usize, String)> = Vec::new();
     let mut db = sess.db;
     for (i, (spec, _, argv)) in m.cmds.iter().enumerate() {
-        if let Some(u) = &sess.user {
-            if let Err(e) = u.check(spec, argv) {
-                denied.push((i, e.0));
-                continue;
-            }
+        if let Err(e) = crate::acl_cmds::check_queued(sess, spec, argv) {
+            denied.push((i, e.0));
+            continue;
         }
         match spec.exec {
             Exec::Engine(_) => cmds.push((db, argv.clone())),
@@ -355,14 +356,19 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     .into_iter();
     let mut out = Vec::with_capacity(m.cmds.len());
     for (i, (spec, _, argv)) in m.cmds.into_iter().enumerate() {
-        if let Some((_, e)) = denied.iter().find(|(d, _)| *d == i) {
-            out.push(Frame::Error(e.clone()));
+        let r = if let Some((_, e)) = denied.iter().find(|(d, _)| *d == i) {
+            Frame::Error(e.clone())
         } else if local.contains(&i) {
-            let (r, _) = sess.handle(spec, &argv).await;
-            out.push(r);
+            sess.handle(spec, &argv).await.0
         } else {
-            out.push(engine_replies.next().unwrap_or(Frame::Null));
+            engine_replies.next().unwrap_or(Frame::Null)
+        };
+        // Each queued command counts as a call, its error as an error reply (as Redis).
+        shared.stats.record(spec, 0, r.is_error());
+        if let Frame::Error(e) = &r {
+            shared.stats.count_error(e);
         }
+        out.push(r);
     }
     Frame::Array(out)
 }
@@ -536,9 +542,7 @@ pub fn classify(
     }
     engine::check_arity(spec, argv)?;
     engine::check_key_sizes(spec, argv)?;
-    if let Some(u) = &sess.user {
-        u.check(spec, argv)?;
-    }
+    crate::acl_cmds::check(sess, spec, argv)?;
     Ok(spec)
 }
 

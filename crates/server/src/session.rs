@@ -326,7 +326,13 @@ impl Session {
     /// user read from this node's state. A failed attempt leaves the connection as it was.
     async fn login(&mut self, user: &[u8], pass: &[u8]) -> Reply {
         if user == b"default" {
-            self.check_password(user, pass)?;
+            if let Err(e) = self.check_password(user, pass) {
+                if e.0.starts_with("WRONGPASS") {
+                    let m = self.multi.is_some();
+                    crate::acl_cmds::log_denial(self, "auth", b"auth", user, "auth", m);
+                }
+                return Err(e);
+            }
             self.user = None;
             self.authenticated = true;
             self.with_info(|i| i.user = "default".into());
@@ -343,9 +349,13 @@ impl Session {
                 self.with_info(|i| i.user = name);
                 Ok(Frame::ok())
             }
-            None => Err(CmdError::new(
-                "WRONGPASS invalid username-password pair or user is disabled.",
-            )),
+            None => {
+                let m = self.multi.is_some();
+                crate::acl_cmds::log_denial(self, "auth", b"auth", user, "auth", m);
+                Err(CmdError::new(
+                    "WRONGPASS invalid username-password pair or user is disabled.",
+                ))
+            }
         }
     }
 

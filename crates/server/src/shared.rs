@@ -129,6 +129,9 @@ pub struct Stats {
     pub error_replies: AtomicU64,
     /// Per command, indexed like engine::COMMANDS(): calls, microseconds, failed calls.
     pub per_cmd: Vec<[AtomicU64; 3]>,
+    /// Per command, indexed like engine::COMMANDS(): calls rejected before they ran
+    /// (arity, NOAUTH, ACL, BUSY, subscribed mode), commandstats' rejected_calls.
+    pub rejected: Vec<AtomicU64>,
     /// Error replies sent to RESP clients, by their first word (INFO errorstats).
     pub errors: Mutex<HashMap<String, u64>>,
     /// (time, commands_processed) taken at most every OPS_SAMPLE_MS, for
@@ -156,6 +159,7 @@ impl Stats {
             per_cmd: (0..n)
                 .map(|_| [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)])
                 .collect(),
+            rejected: (0..n).map(|_| AtomicU64::new(0)).collect(),
             errors: Mutex::new(HashMap::new()),
             ops_samples: Mutex::new(VecDeque::new()),
             last_sample_ms: AtomicU64::new(0),
@@ -163,10 +167,16 @@ impl Stats {
         }
     }
 
-    /// Counts one error reply under its prefix ("ERR", "WRONGTYPE", "BUSY", ...).
+    /// Counts one error reply (total_error_replies) under its prefix ("ERR",
+    /// "WRONGTYPE", "BUSY", ...): as Redis, the text up to a space within its first 31
+    /// bytes, else "ERR".
     pub fn count_error(&self, msg: &str) {
-        let prefix = msg.split(' ').next().unwrap_or("ERR");
-        let prefix = if prefix.is_empty() { "ERR" } else { prefix };
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        let head = &msg.as_bytes()[..msg.len().min(31)];
+        let prefix = match head.iter().position(|&b| b == b' ') {
+            Some(n) if n > 0 => &msg[..n],
+            _ => "ERR",
+        };
         if let Ok(mut m) = self.errors.lock() {
             // Redis caps the table too, so a client cannot grow it without bound.
             if m.len() < 128 || m.contains_key(prefix) {
@@ -241,8 +251,12 @@ impl Stats {
                 c[2].fetch_add(1, Ordering::Relaxed);
             }
         }
-        if failed {
-            self.error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call of `spec` rejected before it ran; its error is counted where it is sent.
+    pub fn reject(&self, spec: &'static CommandSpec) {
+        if let Some(r) = self.rejected.get(engine::command_index(spec)) {
+            r.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -252,6 +266,9 @@ impl Stats {
         }
         if let Ok(mut q) = self.ops_samples.lock() {
             q.clear();
+        }
+        for r in &self.rejected {
+            r.store(0, Ordering::Relaxed);
         }
         for c in &self.per_cmd {
             for v in c {

@@ -9,7 +9,6 @@ use crate::dispatch;
 use crate::session::Session;
 use crate::shared::Shared;
 use engine::{CmdError, Exec, Frame};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,7 +39,7 @@ pub async fn run(
             Ok(()) => batch.push(argv),
             Err(e) => {
                 dispatch_all(shared, sess, std::mem::take(&mut batch), body).await;
-                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                shared.stats.count_error(&e.0);
                 body.push(&Frame::Error(e.0));
             }
         }
@@ -55,6 +54,9 @@ async fn dispatch_all(shared: &Arc<Shared>, sess: &mut Session, reqs: Vec<Argv>,
     // Every REST command yields exactly one reply (QUIT, the only command that stops a
     // batch early, is refused by `auth::admit`).
     dispatch::run_batch(shared, sess, reqs, None, &mut |f: &Frame, _resp3: bool| {
+        if let Frame::Error(e) = f {
+            shared.stats.count_error(e);
+        }
         body.push(f)
     })
     .await;
@@ -88,7 +90,7 @@ pub async fn multi_exec(
         match checked {
             Ok(spec) => specs.push(spec),
             Err(e) => {
-                shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+                shared.stats.count_error(&e.0);
                 return Err(e.0);
             }
         }
