@@ -216,6 +216,17 @@ impl CommandSpec {
         crate::cmd::blocking::wait_time(self.block, argv)
     }
 
+    /// A blocked command woken up: the type it waits for (as TYPE names it) and the
+    /// positions of the keys it takes from.
+    pub fn block_sources(&self, argv: &[Vec<u8>]) -> (&'static str, Vec<usize>) {
+        crate::cmd::blocking::sources(self, argv)
+    }
+
+    /// `argv` narrowed to the source keys at `chosen` (see `block_sources`).
+    pub fn block_narrow(&self, argv: &[Vec<u8>], chosen: &[usize]) -> Vec<Vec<u8>> {
+        crate::cmd::blocking::narrow(self, argv, chosen)
+    }
+
     /// Every ACL category, '@'-prefixed, as COMMAND INFO lists them.
     pub fn acl_categories(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -349,7 +349,11 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         Vec::new()
     } else {
         match sess.propose_multi(cmds, watch).await {
-            Ok(r) => r,
+            Ok(r) => {
+                // Clients the transaction woke are served before EXEC answers.
+                sess.shared.broker.settle().await;
+                r
+            }
             Err(other) => return other,
         }
     }
@@ -386,10 +390,56 @@ async fn client_gone(conn: Option<&TcpStream>) {
     }
 }
 
-/// A blocking command: run it; while it finds nothing, wait for a write to one of its
-/// keys (or the timeout, CLIENT UNBLOCK, the client leaving) and run it again. Waiters
-/// are woken in arrival order, and each retry is an ordinary write (or read), so a
-/// client that loses the race to another simply waits again.
+/// XREADGROUP's error when its stream was deleted, flushed or replaced by another type
+/// while it waited (Redis 7.0's text).
+const STREAM_GONE: &str = "UNBLOCKED the stream key no longer exists";
+/// XREADGROUP's error when its group was destroyed while it waited.
+const GROUP_GONE: &str = "NOGROUP the consumer group this client was blocked on no longer exists";
+/// How often a blocked XREADGROUP checks that its stream still exists (FLUSHDB and
+/// FLUSHALL touch no key, so no write wakes it).
+const STREAM_POLL: Duration = Duration::from_millis(200);
+
+/// Unregisters a blocked client however `run_blocking` ends (also when the
+/// connection's task is dropped), passing on the turn it may hold.
+struct BlockedGuard {
+    broker: Arc<crate::pubsub::Broker>,
+    id: u64,
+    db: u8,
+    keys: Vec<Vec<u8>>,
+    done: bool,
+}
+
+impl BlockedGuard {
+    /// The client was served, having written `touched`.
+    fn served(&mut self, touched: &[Vec<u8>]) {
+        self.broker.served(self.id, self.db, &self.keys, touched);
+        self.done = true;
+    }
+}
+
+impl Drop for BlockedGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.broker.unblock_done(self.id, self.db, &self.keys);
+        }
+    }
+}
+
+fn is_nil(f: &Frame) -> bool {
+    matches!(f, Frame::Null | Frame::NullArray)
+}
+
+/// A blocking command: run it once as sent (its errors, WRONGTYPE included, are its
+/// reply); while it finds nothing, wait for a write to one of its keys (or the timeout,
+/// CLIENT UNBLOCK, the client leaving) and look again, as Redis serves blocked clients:
+/// - waiters on a key look in arrival order (the turn passes down the key's list), so
+///   two clients blocked one after the other are served in that order;
+/// - a key re-created as another type does not end the wait; the client is served from
+///   whichever of its keys holds its type (`look_again`);
+/// - XREADGROUP whose stream is deleted, flushed or replaced gets `UNBLOCKED ...`, and
+///   `NOGROUP ...` when its group is destroyed;
+/// - the writer whose write woke a client gets its reply once that client was served
+///   (`Broker::settle`), so chained BLMOVEs have moved the element when RPUSH answers.
 async fn run_blocking(
     shared: &Arc<Shared>,
     sess: &mut Session,
@@ -399,71 +449,182 @@ async fn run_blocking(
 ) -> Frame {
     let timeout = spec.block_timeout(&argv).flatten();
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let keys: Vec<Vec<u8>> = spec
-        .key_positions(&argv)
-        .into_iter()
-        .map(|i| argv[i].clone())
-        .collect();
     if matches!(spec.block, Block::BlockOption { .. }) {
         if let Err(e) = await_consistency(shared, sess).await {
             return Frame::Error(e.into());
         }
         argv = shared.reads.resolve_block_ids(sess.db, &argv);
     }
+    let (kind, sources) = spec.block_sources(&argv);
+    let all_keys: Vec<Vec<u8>> = spec
+        .key_positions(&argv)
+        .into_iter()
+        .map(|i| argv[i].clone())
+        .collect();
+    let mut source_keys: Vec<Vec<u8>> = Vec::new();
+    for &i in &sources {
+        if !source_keys.contains(&argv[i]) {
+            source_keys.push(argv[i].clone());
+        }
+    }
+    let group = spec.is_write() && kind == "stream";
     let broker = shared.broker.clone();
     let db = sess.db;
     // Registered once, before the first run (no wake-up can be missed), and keeps its
     // place in line across retries: waiters are served in arrival order.
-    let waiter = broker.block(sess.id, db, &keys);
-    loop {
-        let reply = if spec.is_write() {
-            let op = Op::Cmd {
-                db,
-                argv: argv.clone(),
-            };
-            match sess.propose(vec![op]).await {
-                Ok(mut r) => r.pop().unwrap_or(Frame::Null),
-                Err(e) => e,
-            }
-        } else {
-            match await_consistency(shared, sess).await {
-                Ok(()) => shared.reads.read(spec, db, &argv),
-                Err(e) => Frame::Error(e.into()),
-            }
+    let waiter = broker.block(sess.id, db, &source_keys);
+    let mut guard = BlockedGuard {
+        broker: broker.clone(),
+        id: sess.id,
+        db,
+        keys: source_keys.clone(),
+        done: false,
+    };
+    let first = if spec.is_write() {
+        let op = Op::Cmd {
+            db,
+            argv: argv.clone(),
         };
-        if !matches!(reply, Frame::Null | Frame::NullArray) {
-            broker.unblock_done(sess.id, db, &keys);
-            return reply;
+        match sess.propose(vec![op]).await {
+            Ok(mut r) => r.pop().unwrap_or(Frame::Null),
+            Err(e) => e,
         }
-        let woke = tokio::select! {
-            _ = waiter.notify.notified() => true,
+    } else {
+        match await_consistency(shared, sess).await {
+            Ok(()) => shared.reads.read(spec, db, &argv),
+            Err(e) => Frame::Error(e.into()),
+        }
+    };
+    if !is_nil(&first) {
+        guard.served(&all_keys);
+        broker.settle().await;
+        return first;
+    }
+    let mut poll = tokio::time::interval(STREAM_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll.tick().await;
+    loop {
+        enum Ev {
+            Woke,
+            Timeout,
+            Gone,
+            Poll,
+        }
+        let ev = tokio::select! {
+            _ = waiter.notify.notified() => Ev::Woke,
             _ = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
                     None => std::future::pending().await,
                 }
-            } => false,
-            _ = client_gone(conn) => {
-                broker.unblock_done(sess.id, db, &keys);
-                return reply;
-            }
+            } => Ev::Timeout,
+            _ = client_gone(conn) => Ev::Gone,
+            _ = poll.tick(), if group => Ev::Poll,
         };
         match waiter.unblock.load(Ordering::SeqCst) {
-            crate::pubsub::UNBLOCK_TIMEOUT => {
-                broker.unblock_done(sess.id, db, &keys);
-                return reply;
-            }
+            crate::pubsub::UNBLOCK_TIMEOUT => return first,
             crate::pubsub::UNBLOCK_ERROR => {
-                broker.unblock_done(sess.id, db, &keys);
-                return Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into());
+                return Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
             }
             _ => {}
         }
-        if !woke {
-            broker.unblock_done(sess.id, db, &keys);
-            return reply;
+        match ev {
+            Ev::Timeout | Ev::Gone => return first,
+            Ev::Poll => {
+                if source_keys.iter().any(|k| !holds(shared, db, k, "stream")) {
+                    return Frame::Error(STREAM_GONE.into());
+                }
+            }
+            Ev::Woke => match look_again(shared, sess, spec, &argv, kind, &sources).await {
+                Some(reply) => {
+                    guard.served(&all_keys);
+                    broker.settle().await;
+                    return reply;
+                }
+                None => broker.declined(sess.id, &waiter, db, &source_keys),
+            },
         }
     }
+}
+
+/// Whether `key` holds a value of type `kind` (as TYPE names it) on this node now.
+fn holds(shared: &Shared, db: u8, key: &[u8], kind: &str) -> bool {
+    let ty = engine::lookup(b"type").expect("TYPE is in the table");
+    let t = shared.reads.read(ty, db, &[b"type".to_vec(), key.to_vec()]);
+    matches!(&t, Frame::Simple(s) if s == kind)
+}
+
+/// A woken blocked command looks again: it runs narrowed to the source keys that hold
+/// its type now (the first one for a pop, every stream for XREAD), guarded by their
+/// write indexes (an `Op::Multi` with them watched) so that a key changed in between is
+/// never popped as another type. `None`: nothing for this client (keep waiting).
+async fn look_again(
+    shared: &Arc<Shared>,
+    sess: &mut Session,
+    spec: &'static engine::CommandSpec,
+    argv: &[Vec<u8>],
+    kind: &str,
+    sources: &[usize],
+) -> Option<Frame> {
+    if let Err(e) = await_consistency(shared, sess).await {
+        return Some(Frame::Error(e.into()));
+    }
+    let db = sess.db;
+    let group = spec.is_write() && kind == "stream";
+    let mut chosen = Vec::new();
+    let mut watch = Vec::new();
+    for &i in sources {
+        let key = &argv[i];
+        // The write index first: a write after it fails the guard.
+        let seen = match shared.reads.key_write_index(db, key) {
+            Ok(v) => v,
+            Err(e) => return Some(Frame::Error(e.0)),
+        };
+        let right = holds(shared, db, key, kind);
+        if group && !right {
+            return Some(Frame::Error(STREAM_GONE.into()));
+        }
+        if right {
+            chosen.push(i);
+            watch.push((db, key.clone(), seen));
+            if kind != "stream" {
+                break;
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return None;
+    }
+    let narrowed = spec.block_narrow(argv, &chosen);
+    let reply = if group {
+        match sess.propose(vec![Op::Cmd { db, argv: narrowed }]).await {
+            Ok(mut r) => match r.pop().unwrap_or(Frame::Null) {
+                // The stream went away (or its group) after the look above: which one
+                // shows in the state this node has applied since.
+                Frame::Error(e) if e.starts_with("NOGROUP") || e.starts_with("WRONGTYPE") => {
+                    let gone = chosen
+                        .iter()
+                        .any(|&i| !holds(shared, db, &argv[i], "stream"));
+                    Frame::Error(if gone { STREAM_GONE } else { GROUP_GONE }.into())
+                }
+                other => other,
+            },
+            Err(e) => e,
+        }
+    } else if spec.is_write() {
+        match sess.propose_multi(vec![(db, narrowed)], watch).await {
+            Ok(mut r) => r.pop().unwrap_or(Frame::Null),
+            // A key changed meanwhile: that write woke its waiters again.
+            Err(Frame::NullArray) => return None,
+            Err(e) => e,
+        }
+    } else {
+        match shared.reads.read(spec, db, &narrowed) {
+            Frame::Error(e) if e.starts_with("WRONGTYPE") => return None,
+            other => other,
+        }
+    };
+    (!is_nil(&reply)).then_some(reply)
 }
 
 /// A MONITOR line in Redis's format: `+<secs>.<usecs> [<db> <addr>] "cmd" "arg" ...`.
@@ -555,7 +716,10 @@ async fn flush_writes(
         return;
     }
     let (specs, ops): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
-    for reply in sess.propose_commands(&specs, ops).await {
+    let replies = sess.propose_commands(&specs, ops).await;
+    // Clients these writes woke are served before the replies go out (as Redis).
+    sess.shared.broker.settle().await;
+    for reply in replies {
         emit(&reply, sess.resp3);
     }
 }

@@ -25,6 +25,9 @@ use tokio::sync::{mpsc, Notify};
 /// Entries older than this when applied deliver no messages (catch-up after downtime).
 const STALE_MS: u64 = 30_000;
 
+/// The longest a write's reply waits for the blocked clients it woke (`Broker::settle`).
+const SETTLE_MAX: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What a connection receives without asking.
 #[derive(Debug, Clone)]
 pub enum Push {
@@ -176,14 +179,36 @@ pub const UNBLOCK_ERROR: u8 = 2;
 pub struct Waiter {
     pub notify: Notify,
     pub unblock: AtomicU8,
+    /// The wake it is looking on behalf of while it has the turn (see
+    /// [`Broker::settle`]); 0 while it just waits. Changed under the `waiting` lock.
+    turn: AtomicU64,
+    /// Woken again while it had the turn: it looks once more before passing it on.
+    again: AtomicBool,
+}
+
+/// The wait lists of blocked clients and the wakes being served.
+#[derive(Default)]
+struct Waiting {
+    /// (db, key) → clients blocked on it, in arrival order.
+    by_key: HashMap<(u8, Vec<u8>), Vec<(u64, Arc<Waiter>)>>,
+    /// Wake number → how many waiters are looking on its behalf. A wake starts when a
+    /// write touches a key someone waits on; it lasts while the turn travels down the
+    /// key's waiters, and while what a served waiter wrote wakes others (a BLMOVE that
+    /// pushes to a list another client waits on).
+    open: BTreeMap<u64, usize>,
+    last_wake: u64,
 }
 
 #[derive(Default)]
 pub struct Broker {
     subs: RwLock<Subs>,
     keyspace: AtomicU32,
-    /// (db, key) → clients blocked on it, in arrival order.
-    waiting: Mutex<HashMap<(u8, Vec<u8>), Vec<(u64, Arc<Waiter>)>>>,
+    /// Blocked clients by key, and the wakes being served.
+    waiting: Mutex<Waiting>,
+    /// Waiters holding a turn (`Waiting::open`), readable without the lock.
+    turns: AtomicUsize,
+    /// Signalled when a turn ends (see [`Broker::settle`]).
+    settled: Notify,
     /// Client id → its handle while it is blocked (CLIENT UNBLOCK).
     blocked: Mutex<HashMap<u64, Arc<Waiter>>>,
     monitors: Mutex<BTreeMap<u64, Mailbox>>,
@@ -316,10 +341,16 @@ impl Broker {
         let w = Arc::new(Waiter {
             notify: Notify::new(),
             unblock: AtomicU8::new(UNBLOCK_NONE),
+            turn: AtomicU64::new(0),
+            again: AtomicBool::new(false),
         });
         let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         for k in keys {
-            m.entry((db, k.clone())).or_default().push((id, w.clone()));
+            let list = m.by_key.entry((db, k.clone())).or_default();
+            // The same key twice in one command (BLPOP k k 0) waits once.
+            if !list.iter().any(|(c, _)| *c == id) {
+                list.push((id, w.clone()));
+            }
         }
         drop(m);
         self.blocked
@@ -329,28 +360,177 @@ impl Broker {
         w
     }
 
-    /// Unregisters a client that stopped waiting, and passes the turn on: the next
-    /// waiter on each of its keys is woken to look (the key may still hold data, or a
-    /// wake-up meant for this client may have arrived while it was busy).
-    pub fn unblock_done(&self, id: u64, db: u8, keys: &[Vec<u8>]) {
+    /// Gives `w` the turn to look on behalf of wake `wake` (a new wake if `None`), or,
+    /// if it is looking already, tells it to look once more.
+    fn give_turn(&self, m: &mut Waiting, w: &Waiter, wake: Option<u64>) {
+        if w.turn.load(Ordering::SeqCst) != 0 {
+            w.again.store(true, Ordering::SeqCst);
+        } else {
+            let wake = wake.unwrap_or_else(|| {
+                m.last_wake += 1;
+                m.last_wake
+            });
+            w.turn.store(wake, Ordering::SeqCst);
+            *m.open.entry(wake).or_default() += 1;
+            self.turns.fetch_add(1, Ordering::SeqCst);
+        }
+        w.notify.notify_one();
+    }
+
+    /// Ends `w`'s turn, if it has one; the wake it looked for.
+    fn end_turn(&self, m: &mut Waiting, w: &Waiter) -> Option<u64> {
+        let wake = w.turn.swap(0, Ordering::SeqCst);
+        if wake == 0 {
+            return None;
+        }
+        if let Some(n) = m.open.get_mut(&wake) {
+            *n -= 1;
+            if *n == 0 {
+                m.open.remove(&wake);
+            }
+        }
+        self.turns.fetch_sub(1, Ordering::SeqCst);
+        self.settled.notify_waiters();
+        Some(wake)
+    }
+
+    /// Client `id` (`w`) looked after a wake and found nothing for it: unless it was
+    /// woken again meanwhile (then it looks again, keeping the turn), the next client
+    /// waiting on each of `keys` gets the turn, so every waiter on a key looks in
+    /// arrival order (one waiting for another type, or for entries after another id,
+    /// does not hold up the others).
+    pub fn declined(&self, id: u64, w: &Waiter, db: u8, keys: &[Vec<u8>]) {
+        if w.again.swap(false, Ordering::SeqCst) {
+            return;
+        }
         let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(wake) = self.end_turn(&mut m, w) else {
+            return;
+        };
+        let mut next = Vec::new();
         for k in keys {
-            let slot = (db, k.clone());
-            if let Some(list) = m.get_mut(&slot) {
-                list.retain(|(c, _)| *c != id);
-                match list.first() {
-                    Some((_, next)) => next.notify.notify_one(),
-                    None => {
-                        m.remove(&slot);
+            if let Some(list) = m.by_key.get(&(db, k.clone())) {
+                if let Some(i) = list.iter().position(|(c, _)| *c == id) {
+                    if let Some((_, n)) = list.get(i + 1) {
+                        next.push(n.clone());
                     }
                 }
             }
         }
-        drop(m);
-        self.blocked
+        for n in next {
+            self.give_turn(&mut m, &n, Some(wake));
+        }
+    }
+
+    /// Unregisters a client that stopped waiting (served, timed out, unblocked, gone).
+    /// The first waiter left on each of its `keys` gets the turn it had (the key may
+    /// still hold data for it). A served client (`served`) also hands its wake to the
+    /// clients already looking on any of `touched` (the keys it wrote, e.g. BLMOVE's
+    /// destination), so [`Broker::settle`] waits for those chained serves too.
+    pub fn unblock_done(&self, id: u64, db: u8, keys: &[Vec<u8>]) {
+        self.leave(id, db, keys, None);
+    }
+
+    /// [`Broker::unblock_done`] for a client that was served, having written `touched`.
+    pub fn served(&self, id: u64, db: u8, keys: &[Vec<u8>], touched: &[Vec<u8>]) {
+        self.leave(id, db, keys, Some(touched));
+    }
+
+    fn leave(&self, id: u64, db: u8, keys: &[Vec<u8>], touched: Option<&[Vec<u8>]>) {
+        let w = self
+            .blocked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let wake = w.as_ref().and_then(|w| {
+            w.again.store(false, Ordering::SeqCst);
+            let wake = w.turn.load(Ordering::SeqCst);
+            (wake != 0).then_some(wake)
+        });
+        if let (Some(wake), Some(touched)) = (wake, touched) {
+            // Waiters woken by this client's write take over its wake.
+            let mut heirs = Vec::new();
+            for k in touched {
+                if let Some(list) = m.by_key.get(&(db, k.clone())) {
+                    for (c, o) in list {
+                        let t = o.turn.load(Ordering::SeqCst);
+                        if *c != id && t > wake {
+                            heirs.push((o.clone(), t));
+                        }
+                    }
+                }
+            }
+            for (o, t) in heirs {
+                if o.turn
+                    .compare_exchange(t, wake, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    if let Some(n) = m.open.get_mut(&t) {
+                        *n -= 1;
+                        if *n == 0 {
+                            m.open.remove(&t);
+                        }
+                    }
+                    *m.open.entry(wake).or_default() += 1;
+                }
+            }
+        }
+        let mut next = Vec::new();
+        for k in keys {
+            let slot = (db, k.clone());
+            if let Some(list) = m.by_key.get_mut(&slot) {
+                list.retain(|(c, _)| *c != id);
+                match list.first() {
+                    Some((_, n)) => next.push(n.clone()),
+                    None => {
+                        m.by_key.remove(&slot);
+                    }
+                }
+            }
+        }
+        if let Some(wake) = wake {
+            for n in next {
+                self.give_turn(&mut m, &n, Some(wake));
+            }
+        }
+        if let Some(w) = &w {
+            self.end_turn(&mut m, w);
+        }
+    }
+
+    /// Waits (at most `SETTLE_MAX`) until every wake started so far has been served:
+    /// each waiter it concerns has looked, and those served have had their own writes
+    /// serve whoever those woke. A client whose write woke blocked clients on this node
+    /// gets its reply after them, as in Redis, where blocked clients are served before
+    /// the next command runs: after `RPUSH a x` answers, a client blocked in
+    /// `BLMOVE a b` and another in `BLMOVE b c` have moved x to c. Costs one atomic load
+    /// when no blocked client is being served.
+    pub async fn settle(&self) {
+        if self.turns.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let upto = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_wake;
+        let deadline = tokio::time::Instant::now() + SETTLE_MAX;
+        loop {
+            let changed = self.settled.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let pending = {
+                let m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+                m.open.range(..=upto).next().is_some()
+            };
+            if !pending {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// CLIENT UNBLOCK: true if `id` was blocked.
@@ -368,6 +548,21 @@ impl Broker {
 
     pub fn blocked_clients(&self) -> usize {
         self.blocked.lock().map(|b| b.len()).unwrap_or(0)
+    }
+
+    /// A write touched `key`: the longest-waiting client on it gets the turn to look;
+    /// it passes the turn on when it is done (`declined`, `unblock_done`), so waiters
+    /// are served in arrival order.
+    fn wake(&self, db: u8, key: &[u8]) {
+        let mut m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = m
+            .by_key
+            .get(&(db, key.to_vec()))
+            .and_then(|l| l.first())
+            .cloned()
+        {
+            self.give_turn(&mut m, &w.1, None);
+        }
     }
 
     /// Client `id` WATCHes `key` in `db`: `touched` is raised when an applied entry
@@ -474,15 +669,6 @@ impl Broker {
         }
         n
     }
-
-    fn wake(&self, db: u8, key: &[u8]) {
-        let m = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        // FIFO: only the longest-waiting client looks; when it is served (or gives up)
-        // it passes the turn to the next one (`unblock_done`).
-        if let Some((_, w)) = m.get(&(db, key.to_vec())).and_then(|l| l.first()) {
-            w.notify.notify_one();
-        }
-    }
 }
 
 impl Bus for Broker {
@@ -549,10 +735,9 @@ impl consensus::EventSink for Broker {
             }
         }
         self.touch_watched(&touched);
+        // Deletes wake too: XREADGROUP's waiters learn that their stream is gone.
         for t in touched {
-            if !matches!(t.touch, engine::Touch::Deleted | engine::Touch::Expired) {
-                self.wake(t.db, &t.key);
-            }
+            self.wake(t.db, &t.key);
         }
     }
 }

@@ -20,6 +20,8 @@ pub fn commands() -> Vec<CommandSpec> {
     let l: &'static [&'static str] = &["list"];
     let z: &'static [&'static str] = &["sortedset"];
     let f = WRITE | BLOCKING;
+    // Redis 7.0 refuses these in scripts; BLMPOP and BZMPOP run there without blocking.
+    let ns = NOSCRIPT;
     let mpop = KeySpec {
         first: 0,
         last: 0,
@@ -27,13 +29,13 @@ pub fn commands() -> Vec<CommandSpec> {
         find: Some(mpop_keys),
     };
     vec![
-        spec("blpop", -3, f, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blpop)).blocks(Block::LastArg),
-        spec("brpop", -3, f, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(brpop)).blocks(Block::LastArg),
-        spec("brpoplpush", 4, f | DENYOOM, keys(1, 2, 1), l, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", E(brpoplpush)).blocks(Block::LastArg),
-        spec("blmove", 6, f | DENYOOM, keys(1, 2, 1), l, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", E(blmove)).blocks(Block::LastArg),
+        spec("blpop", -3, f | ns, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blpop)).blocks(Block::LastArg),
+        spec("brpop", -3, f | ns, keys(1, -2, 1), l, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(brpop)).blocks(Block::LastArg),
+        spec("brpoplpush", 4, f | ns | DENYOOM, keys(1, 2, 1), l, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", E(brpoplpush)).blocks(Block::LastArg),
+        spec("blmove", 6, f | ns | DENYOOM, keys(1, 2, 1), l, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", E(blmove)).blocks(Block::LastArg),
         spec("blmpop", -5, f | MOVABLE_KEYS, mpop, l, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", E(blmpop)).blocks(Block::FirstArg),
-        spec("bzpopmin", -3, f | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzpopmin)).blocks(Block::LastArg),
-        spec("bzpopmax", -3, f | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", E(bzpopmax)).blocks(Block::LastArg),
+        spec("bzpopmin", -3, f | ns | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzpopmin)).blocks(Block::LastArg),
+        spec("bzpopmax", -3, f | ns | FAST, keys(1, -2, 1), z, "sorted_set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", E(bzpopmax)).blocks(Block::LastArg),
         spec("bzmpop", -5, f | MOVABLE_KEYS, mpop, z, "sorted_set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", E(bzmpop)).blocks(Block::FirstArg),
     ]
 }
@@ -87,6 +89,57 @@ pub(crate) fn wait_time(block: Block, argv: &[Vec<u8>]) -> Option<Option<Duratio
             Some((ms > 0).then(|| Duration::from_millis(ms as u64)))
         }
     }
+}
+
+/// The type (as TYPE names it) a blocked command waits for, and the argv positions of
+/// the keys it takes from: all its keys, but only the source of BLMOVE/BRPOPLPUSH.
+pub(crate) fn sources(spec: &CommandSpec, argv: &[Vec<u8>]) -> (&'static str, Vec<usize>) {
+    let kind = if spec.acl.contains(&"list") {
+        "list"
+    } else if spec.acl.contains(&"sortedset") {
+        "zset"
+    } else {
+        "stream"
+    };
+    let mut at = spec.key_positions(argv);
+    if matches!(spec.name, "blmove" | "brpoplpush") {
+        at.truncate(1);
+    }
+    (kind, at)
+}
+
+/// A blocked command woken up, narrowed to the keys at `chosen` (positions from
+/// [`sources`] that hold its type now), so it takes from those as Redis serves a
+/// client from the key that became ready: `BLPOP k1 k2 0` → `BLPOP k2 0`,
+/// `BLMPOP 0 2 k1 k2 LEFT` → `BLMPOP 0 1 k2 LEFT`, `XREAD ... STREAMS s1 s2 i1 i2`
+/// → `XREAD ... STREAMS s2 i2`.
+pub(crate) fn narrow(spec: &CommandSpec, argv: &[Vec<u8>], chosen: &[usize]) -> Vec<Vec<u8>> {
+    let all = spec.key_positions(argv);
+    let (Some(&first), Some(&last)) = (all.first(), all.last()) else {
+        return argv.to_vec();
+    };
+    let keys = chosen.iter().map(|&i| argv[i].clone());
+    let mut out = argv[..first].to_vec();
+    match spec.block {
+        Block::LastArg if matches!(spec.name, "blmove" | "brpoplpush") => return argv.to_vec(),
+        Block::LastArg => {
+            out.extend(keys);
+            out.extend_from_slice(&argv[last + 1..]);
+        }
+        Block::FirstArg => {
+            out.truncate(2);
+            out.push(chosen.len().to_string().into_bytes());
+            out.extend(keys);
+            out.extend_from_slice(&argv[last + 1..]);
+        }
+        Block::BlockOption { .. } => {
+            let n = all.len();
+            out.extend(keys);
+            out.extend(chosen.iter().filter_map(|&i| argv.get(i + n).cloned()));
+        }
+        Block::Never => return argv.to_vec(),
+    }
+    out
 }
 
 /// Runs `argv` as a nested command; errors become this command's error.

@@ -151,6 +151,30 @@ impl RunCtx {
                 "This Redis command is not allowed from script",
             ));
         }
+        if let table::Block::BlockOption { options_from } = spec.block {
+            // Redis's XREAD/XREADGROUP refuse BLOCK from a script while parsing their
+            // options (before STREAMS), naming the command as the script wrote it.
+            // An unparsable COUNT before BLOCK is the command's own error.
+            let opts = &argv[options_from.min(argv.len())..];
+            let blocks = opts
+                .iter()
+                .enumerate()
+                .take_while(|(i, a)| {
+                    !crate::args::is(a, "streams")
+                        && !(crate::args::is(a, "count")
+                            && opts
+                                .get(i + 1)
+                                .and_then(|n| crate::args::parse_i64_opt(n))
+                                .is_none())
+                })
+                .any(|(_, a)| crate::args::is(a, "block"));
+            if blocks {
+                return Ok(Frame::Error(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(&argv[0])
+                )));
+            }
+        }
         let writes = flags::WRITE | flags::MAY_REPLICATE | flags::LOGGED;
         if self.read_only && spec.flags & writes != 0 {
             return Err(CallError::Script(
