@@ -290,7 +290,8 @@ fn server_and_connection_commands() {
     assert!(t[0].parse::<u64>().unwrap() > 1_700_000_000);
     let n: i64 = cmd("COMMAND").arg("COUNT").query(&mut c).unwrap();
     let names: Vec<String> = cmd("COMMAND").arg("LIST").query(&mut c).unwrap();
-    assert_eq!(n as usize, names.len());
+    // COUNT counts top-level commands; LIST adds subcommands (`config|get`), as Redis.
+    assert_eq!(n as usize, names.iter().filter(|x| !x.contains('|')).count());
     for must in ["get", "set", "bitfield", "scan", "client", "hello"] {
         assert!(
             names.iter().any(|x| x == must),

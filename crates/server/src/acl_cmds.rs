@@ -400,9 +400,10 @@ pub async fn acl(sess: &mut Session, argv: &[Vec<u8>]) -> Reply {
             "ERR Meridian keeps ACL users in its replicated state (every node, restarts and failovers see them), not in an ACL file: ACL LOAD and ACL SAVE are not needed",
         )),
         "LOG" if n == 2 || n == 3 => acl_log(argv),
-        "LOG" => Err(CmdError::new(
-            "ERR unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.",
-        )),
+        "LOG" => Err(CmdError::new(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            String::from_utf8_lossy(&argv[1])
+        ))),
         "HELP" if n == 2 => Ok(Frame::Array(
             [
                 "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -126,7 +126,11 @@ fn command_docs(c: &CommandSpec) -> Frame {
 fn every_name() -> Vec<(&'static str, Vec<String>)> {
     let mut out = Vec::new();
     for c in engine::COMMANDS() {
-        out.push((c.name, c.acl_categories()));
+        let cats = match meta::meta(c.name) {
+            Some(m) => m.categories.iter().map(|c| format!("@{c}")).collect(),
+            None => c.acl_categories(),
+        };
+        out.push((c.name, cats));
         if let Some(m) = meta::meta(c.name) {
             for sub in &m.subcommands {
                 if let Some(s) = meta::meta(sub) {

@@ -319,17 +319,17 @@ impl Session {
             3 => (&argv[1][..], &argv[2][..]),
             _ => return Err(CmdError::syntax()),
         };
-        self.login(user, pass).await
+        self.login(user, pass, &argv[0]).await
     }
 
     /// AUTH / HELLO AUTH: `default` is the node's password; any other name is an ACL
     /// user read from this node's state. A failed attempt leaves the connection as it was.
-    async fn login(&mut self, user: &[u8], pass: &[u8]) -> Reply {
+    async fn login(&mut self, user: &[u8], pass: &[u8], cmd: &[u8]) -> Reply {
         if user == b"default" {
             if let Err(e) = self.check_password(user, pass) {
                 if e.0.starts_with("WRONGPASS") {
                     let m = self.multi.is_some();
-                    crate::acl_cmds::log_denial(self, "auth", b"auth", user, "auth", m);
+                    crate::acl_cmds::log_denial(self, "auth", cmd, user, "auth", m);
                 }
                 return Err(e);
             }
@@ -351,7 +351,7 @@ impl Session {
             }
             None => {
                 let m = self.multi.is_some();
-                crate::acl_cmds::log_denial(self, "auth", b"auth", user, "auth", m);
+                crate::acl_cmds::log_denial(self, "auth", cmd, user, "auth", m);
                 Err(CmdError::new(
                     "WRONGPASS invalid username-password pair or user is disabled.",
                 ))
@@ -392,7 +392,7 @@ impl Session {
         while i < argv.len() {
             let more = argv.len() - i - 1;
             if args::is(&argv[i], "auth") && more >= 2 {
-                self.login(&argv[i + 1], &argv[i + 2]).await?;
+                self.login(&argv[i + 1], &argv[i + 2], &argv[0]).await?;
                 i += 3;
             } else if args::is(&argv[i], "setname") && more >= 1 {
                 valid_name(&argv[i + 1])?;
