@@ -174,3 +174,94 @@ fn collection_commands_match_redis_7() {
         diffs.join("\n")
     );
 }
+
+/// CLIENT and PUBSUB subcommands whose replies do not depend on connection ids or
+/// timing: tracking state and errors, CACHING, REPLY/PAUSE/KILL errors, shard channels.
+#[test]
+fn client_and_pubsub_commands_match_redis_7() {
+    let script: &[&[&str]] = &[
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "GETREDIR"],
+        &["CLIENT", "CACHING", "YES"],
+        &["CLIENT", "TRACKING", "ON", "PREFIX", "a"],
+        &["CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"],
+        &["CLIENT", "TRACKING", "ON", "BCAST", "OPTOUT"],
+        &["CLIENT", "TRACKING", "ON", "REDIRECT", "999999"],
+        &["CLIENT", "TRACKING", "ON", "REDIRECT", "abc"],
+        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab"],
+        &["CLIENT", "TRACKING", "ON", "NOSUCHOPTION"],
+        &["CLIENT", "TRACKING", "MAYBE"],
+        &["CLIENT", "TRACKING"],
+        &["CLIENT", "TRACKING", "ON", "OPTIN"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "CACHING", "YES"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "CACHING", "NO"],
+        &["CLIENT", "CACHING", "MAYBE"],
+        &["CLIENT", "TRACKING", "ON", "OPTOUT"],
+        &["CLIENT", "TRACKING", "ON", "BCAST"],
+        &["CLIENT", "GETREDIR"],
+        &["CLIENT", "TRACKING", "OFF"],
+        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "x", "NOLOOP"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a"],
+        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "y"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "TRACKING", "ON"],
+        &["CLIENT", "TRACKING", "OFF"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["CLIENT", "GETREDIR", "x"],
+        &["CLIENT", "REPLY", "MAYBE"],
+        &["CLIENT", "REPLY"],
+        &["CLIENT", "REPLY", "ON"],
+        &["CLIENT", "PAUSE"],
+        &["CLIENT", "PAUSE", "abc"],
+        &["CLIENT", "PAUSE", "10", "MAYBE"],
+        &["CLIENT", "PAUSE", "-1"],
+        &["CLIENT", "UNPAUSE"],
+        &["CLIENT", "UNPAUSE", "x"],
+        &["CLIENT", "KILL", "TYPE", "foo"],
+        &["CLIENT", "KILL", "TYPE", "master"],
+        &["CLIENT", "KILL", "TYPE", "pubsub"],
+        &["CLIENT", "KILL", "ID", "0"],
+        &["CLIENT", "KILL", "ID", "abc"],
+        &["CLIENT", "KILL", "ID", "999999"],
+        &["CLIENT", "KILL", "ADDR", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "SKIPME", "maybe"],
+        &["CLIENT", "KILL", "FOO", "bar"],
+        &["CLIENT", "KILL", "ID", "1", "ID"],
+        &["CLIENT", "KILL", "USER", "nobody"],
+        &["CLIENT", "NO-EVICT", "maybe"],
+        &["CLIENT", "NO-EVICT", "on"],
+        &["CLIENT", "NO-EVICT", "off"],
+        &["CLIENT", "LIST", "TYPE", "foo"],
+        &["CLIENT", "LIST", "TYPE", "master"],
+        &["CLIENT", "LIST", "TYPE", "pubsub"],
+        &["CLIENT", "NOSUCH"],
+        &["PUBSUB", "SHARDCHANNELS"],
+        &["PUBSUB", "SHARDCHANNELS", "a*"],
+        &["PUBSUB", "SHARDNUMSUB"],
+        &["PUBSUB", "SHARDNUMSUB", "a", "b"],
+        &["PUBSUB", "NUMSUB", "a"],
+        &["PUBSUB", "NUMPAT"],
+        &["PUBSUB", "CHANNELS", "x*"],
+        &["PUBSUB", "SHARDCHANNELS", "a", "b"],
+        &["PUBSUB", "NOSUCH"],
+    ];
+    let redis = RedisServer::start();
+    let mut theirs = connect(&format!("redis://127.0.0.1:{}/", redis.port));
+    let s = Server::start();
+    let mut ours = s.client();
+    let (_, diffs) = replay(
+        script.iter().map(|a| (a.to_vec(), false)),
+        &mut theirs,
+        &mut ours,
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} replies differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

@@ -25,6 +25,9 @@ pub enum Touch {
     Deleted,
     /// Deleted because its time to live ran out.
     Expired,
+    /// FLUSHDB / FLUSHALL emptied database `db` (the key is empty): client-side
+    /// caching tells every tracking client. Raises no keyspace event.
+    Flushed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,6 +305,9 @@ pub fn derive(
             .rev()
             .find(|u| u.key == t.key && u.db == t.db)
             .map_or(t.touch, |u| u.touch);
+        if t.touch == Touch::Flushed {
+            continue;
+        }
         if t.touch == Touch::Expired {
             push(t.db, EXPIRED, "expired".into(), &t.key);
             continue;
@@ -310,6 +316,7 @@ pub fn derive(
         let (c, e) = event_name(name, group, argv, pos);
         match last {
             Touch::Expired => push(t.db, EXPIRED, "expired".into(), &t.key),
+            Touch::Flushed => {}
             Touch::Written { .. } => {
                 if t.touch == (Touch::Written { created: true }) {
                     push(t.db, NEW, "new".into(), &t.key);

@@ -698,6 +698,11 @@ impl<'s> Txn<'s> {
         self.raw_delete_range(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
         self.raw_delete_range(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
         self.counts.insert(db, 0);
+        self.touched.push(Touched {
+            db,
+            key: Vec::new(),
+            touch: Touch::Flushed,
+        });
     }
 }
 

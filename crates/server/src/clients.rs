@@ -25,6 +25,44 @@ pub struct ClientInfo {
     pub user: String,
     /// (channel + shard subscriptions, pattern subscriptions), for CLIENT LIST.
     pub sub_count: (usize, usize),
+    /// The connection's socket descriptor (-1 for REST requests).
+    pub fd: i64,
+    /// The session state CLIENT LIST shows, as the session last published it
+    /// (`Session::publish_state`).
+    pub state: SessionState,
+    /// Filled in when a list is made: blocked in a command (`b`), tracking redirect
+    /// broken (`R`).
+    pub blocked: bool,
+    pub broken_redir: bool,
+}
+
+/// What a session publishes of itself for CLIENT LIST / INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionState {
+    /// Commands queued in MULTI, -1 outside MULTI.
+    pub multi: i64,
+    pub watch: usize,
+    pub monitor: bool,
+    pub tracking: bool,
+    pub bcast: bool,
+    /// The tracking redirect: -1 when not tracking, 0 when not redirecting.
+    pub redir: i64,
+    /// A WATCHed key was touched (`d`).
+    pub dirty_cas: bool,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        SessionState {
+            multi: -1,
+            watch: 0,
+            monitor: false,
+            tracking: false,
+            bcast: false,
+            redir: -1,
+            dirty_cas: false,
+        }
+    }
 }
 
 impl ClientInfo {
@@ -47,35 +85,64 @@ impl ClientInfo {
             no_touch: false,
             user: "default".into(),
             sub_count: (0, 0),
+            fd: -1,
+            state: SessionState::default(),
+            blocked: false,
+            broken_redir: false,
         }
     }
 
-    /// One line of CLIENT LIST, in Redis's field order.
-    pub fn line(&self) -> String {
+    /// Subscribed to a channel, pattern or shard channel (flag `P`, type `pubsub`).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub_count.0 + self.sub_count.1 > 0
+    }
+
+    /// Redis's flag letters, in Redis's order.
+    pub fn flags(&self) -> String {
+        let st = &self.state;
         let mut flags = String::new();
-        if self.no_evict {
-            flags.push('e');
-        }
-        if self.no_touch {
-            flags.push('T');
+        for (on, c) in [
+            (st.monitor, 'O'),
+            (self.is_pubsub(), 'P'),
+            (st.multi >= 0, 'x'),
+            (self.blocked, 'b'),
+            (st.tracking, 't'),
+            (self.broken_redir, 'R'),
+            (st.bcast, 'B'),
+            (st.dirty_cas, 'd'),
+            (self.no_evict, 'e'),
+            (self.no_touch, 'T'),
+        ] {
+            if on {
+                flags.push(c);
+            }
         }
         if flags.is_empty() {
             flags.push('N');
         }
+        flags
+    }
+
+    /// One line of CLIENT LIST, in Redis's field order.
+    pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} watch={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
+            self.fd,
             String::from_utf8_lossy(&self.name),
             self.created.elapsed().as_secs(),
             self.last_cmd_at.elapsed().as_secs(),
-            flags,
+            self.flags(),
             self.db,
             self.sub_count.0,
             self.sub_count.1,
+            self.state.multi,
+            self.state.watch,
             if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
             self.user,
+            self.state.redir,
             self.resp,
             String::from_utf8_lossy(&self.lib_name),
             String::from_utf8_lossy(&self.lib_ver),
@@ -86,12 +153,30 @@ impl ClientInfo {
 pub struct Handle {
     pub info: Arc<Mutex<ClientInfo>>,
     pub kill: Arc<Notify>,
+    /// Where pushes reach the client (a CLIENT TRACKING REDIRECT target).
+    pub mailbox: Option<crate::pubsub::Mailbox>,
 }
 
 #[derive(Default)]
 pub struct Clients {
     map: Mutex<BTreeMap<u64, Handle>>,
     next_id: std::sync::atomic::AtomicU64,
+    pause: Pause,
+}
+
+/// CLIENT PAUSE: until when (ms since the epoch; 0: no pause) and whether every command
+/// waits (`ALL`) or only writes (`WRITE`).
+#[derive(Default)]
+struct Pause {
+    until_ms: AtomicU64,
+    all: std::sync::atomic::AtomicBool,
+    changed: Notify,
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Clients {
@@ -101,11 +186,28 @@ impl Clients {
             + 1
     }
 
-    pub fn register(&self, info: Arc<Mutex<ClientInfo>>, kill: Arc<Notify>) {
+    pub fn register(
+        &self,
+        info: Arc<Mutex<ClientInfo>>,
+        kill: Arc<Notify>,
+        mailbox: Option<crate::pubsub::Mailbox>,
+    ) {
         let id = info.lock().map(|i| i.id).unwrap_or(0);
         if let Ok(mut m) = self.map.lock() {
-            m.insert(id, Handle { info, kill });
+            m.insert(
+                id,
+                Handle {
+                    info,
+                    kill,
+                    mailbox,
+                },
+            );
         }
+    }
+
+    /// The mailbox of connected client `id`.
+    pub fn mailbox(&self, id: u64) -> Option<crate::pubsub::Mailbox> {
+        self.map.lock().ok()?.get(&id)?.mailbox.clone()
     }
 
     pub fn unregister(&self, id: u64) {
@@ -128,8 +230,53 @@ impl Clients {
             .collect()
     }
 
+    /// CLIENT PAUSE: pauses until `until_ms` (ms since the epoch), all commands or only
+    /// writes. As in Redis, a pause already in force keeps the later end and the
+    /// stronger mode of the two.
+    pub fn pause(&self, until_ms: u64, all: bool) {
+        let p = &self.pause;
+        let old = p.until_ms.load(Ordering::SeqCst);
+        let active = old > epoch_ms();
+        let all = all || (active && p.all.load(Ordering::SeqCst));
+        p.all.store(all, Ordering::SeqCst);
+        p.until_ms.store(
+            if active { old.max(until_ms) } else { until_ms },
+            Ordering::SeqCst,
+        );
+        p.changed.notify_waiters();
+    }
+
+    /// CLIENT UNPAUSE.
+    pub fn unpause(&self) {
+        self.pause.until_ms.store(0, Ordering::SeqCst);
+        self.pause.changed.notify_waiters();
+    }
+
+    /// Whether a pause is in force, and if so whether it holds every command (`ALL`).
+    /// One atomic load when there is none.
+    pub fn paused(&self) -> Option<bool> {
+        let until = self.pause.until_ms.load(Ordering::SeqCst);
+        if until == 0 || until <= epoch_ms() {
+            return None;
+        }
+        Some(self.pause.all.load(Ordering::SeqCst))
+    }
+
+    /// Waits until the pause ends (times out, CLIENT UNPAUSE) or changes.
+    pub async fn pause_changed(&self) {
+        let changed = self.pause.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let until = self.pause.until_ms.load(Ordering::SeqCst);
+        let now = epoch_ms();
+        if until <= now {
+            return;
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(until - now), changed).await;
+    }
+
     /// Kills every client `pred` selects; returns how many.
-    pub fn kill_where(&self, pred: impl Fn(&ClientInfo) -> bool) -> usize {
+    pub fn kill_where(&self, mut pred: impl FnMut(&ClientInfo) -> bool) -> usize {
         let m = match self.map.lock() {
             Ok(m) => m,
             Err(_) => return 0,

@@ -2,7 +2,7 @@
 
 use crate::clients::{ClientInfo, ObufLimit, CLASS_NORMAL, CLASS_PUBSUB};
 use crate::dispatch;
-use crate::session::Session;
+use crate::session::{Session, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT};
 use crate::shared::Shared;
 use engine::Frame;
 use resp::{ParseError, ParseLimits, RequestParser};
@@ -71,16 +71,26 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAdd
         peer,
         stream.local_addr().unwrap_or(shared.local),
     )));
+    {
+        use std::os::fd::AsRawFd;
+        let fd = stream.as_raw_fd() as i64;
+        if let Ok(mut i) = info.lock() {
+            i.fd = fd;
+        }
+    }
     let kill = Arc::new(Notify::new());
-    shared.clients.register(info.clone(), kill.clone());
-    let mut sess = Session::new(shared.clone(), id, info);
     let (mb, mut rx) = crate::pubsub::Mailbox::new(id, kill.clone(), shared.obuf.clone());
+    shared
+        .clients
+        .register(info.clone(), kill.clone(), Some(mb.clone()));
+    let mut sess = Session::new(shared.clone(), id, info);
     let pending = mb.pending.clone();
     sess.mailbox = Some(mb);
     if let Err(e) = connection_loop(&shared, &mut sess, stream, &kill, &mut rx, &pending).await {
         tracing::debug!("client {id} ({peer}): {e}");
     }
     sess.leave_pubsub();
+    sess.stop_tracking();
     shared.clients.unregister(id);
 }
 
@@ -145,18 +155,28 @@ async fn connection_loop(
     let mut chunk = vec![0u8; 64 * 1024];
     let mut round = FIRST_ROUND;
     let mut soft_since: Option<Instant> = None;
+    let reply_mode = sess.reply.clone();
     loop {
         let n = tokio::select! {
             r = stream.read(&mut chunk) => r?,
             _ = kill.notified() => return Ok(()),
             Some(p) = pushes.recv() => {
-                // Pub/sub messages and MONITOR lines, plus whatever else is queued.
+                // Pub/sub messages, MONITOR lines and invalidations, plus whatever else
+                // is queued (CLIENT REPLY OFF does not hold them back).
                 let mut taken = p.cost();
-                resp::encode(&crate::session::push_frame(&p, sess.resp3), sess.resp3, &mut out);
+                if let Some(f) = sess.push_out(&p) {
+                    resp::encode(&f, sess.resp3, &mut out);
+                }
                 while out.len() < 1 << 20 {
                     let Ok(p) = pushes.try_recv() else { break };
                     taken += p.cost();
-                    resp::encode(&crate::session::push_frame(&p, sess.resp3), sess.resp3, &mut out);
+                    if let Some(f) = sess.push_out(&p) {
+                        resp::encode(&f, sess.resp3, &mut out);
+                    }
+                }
+                if out.is_empty() {
+                    pending.taken(taken);
+                    continue;
                 }
                 shared
                     .stats
@@ -210,6 +230,19 @@ async fn connection_loop(
             buf.drain(..pos);
             let ran = reqs.len();
             let more = ran == cap;
+            // Pushes queued before these requests were read (an invalidation, a
+            // message) go out before their replies, as Redis would have sent them.
+            if pending.held() > 0 {
+                let mut taken = 0;
+                while out.len() < 1 << 20 {
+                    let Ok(p) = pushes.try_recv() else { break };
+                    taken += p.cost();
+                    if let Some(f) = sess.push_out(&p) {
+                        resp::encode(&f, sess.resp3, &mut out);
+                    }
+                }
+                pending.taken(taken);
+            }
             let class = if sess.is_subscriber() {
                 CLASS_PUBSUB
             } else {
@@ -217,25 +250,69 @@ async fn connection_loop(
             };
             let limit = shared.obuf.get(class);
             let mut over = false;
-            let quit = dispatch::run_batch(
-                shared,
-                sess,
-                reqs,
-                Some(&stream),
-                &mut |f: &Frame, resp3: bool| {
-                    if over {
-                        return;
+            let mut quit = false;
+            let mut rest = reqs;
+            while !rest.is_empty() && !quit && !over {
+                let mut now = rest;
+                rest = Vec::new();
+                // CLIENT PAUSE: the requests before the first one that must wait run;
+                // that one waits (the replies so far sent) until the pause ends.
+                if let Some(all) = shared.clients.paused() {
+                    if let Some(i) = first_paused(sess, &now, all) {
+                        if i == 0 {
+                            if !out.is_empty() {
+                                let sent =
+                                    write_out(&mut stream, &out, kill, limit, &mut soft_since)
+                                        .await?;
+                                out.clear();
+                                if matches!(sent, Sent::Killed) {
+                                    return Ok(());
+                                }
+                            }
+                            tokio::select! {
+                                _ = shared.clients.pause_changed() => {}
+                                _ = kill.notified() => return Ok(()),
+                            }
+                            rest = now;
+                            continue;
+                        }
+                        rest = now.split_off(i);
                     }
-                    if let Frame::Error(e) = f {
-                        shared.stats.count_error(e);
-                    }
-                    resp::encode(f, resp3, &mut out);
-                    // Redis checks the hard limit as replies are added: the client is
-                    // closed without the rest.
-                    over = limit.hard > 0 && out.len() as u64 >= limit.hard;
-                },
-            )
-            .await;
+                }
+                quit = dispatch::run_batch(
+                    shared,
+                    sess,
+                    now,
+                    Some(&stream),
+                    &mut |f: &Frame, resp3: bool| {
+                        if over {
+                            return;
+                        }
+                        if let Frame::Error(e) = f {
+                            shared.stats.count_error(e);
+                        }
+                        // CLIENT REPLY OFF / SKIP: replies dropped (pushes are not).
+                        match reply_mode.load(Ordering::Relaxed) {
+                            REPLY_ON => {}
+                            REPLY_SKIP => {
+                                reply_mode.store(REPLY_SKIP_NEXT, Ordering::Relaxed);
+                                return;
+                            }
+                            REPLY_SKIP_NEXT => {
+                                reply_mode.store(REPLY_ON, Ordering::Relaxed);
+                                return;
+                            }
+                            _ => return,
+                        }
+                        resp::encode(f, resp3, &mut out);
+                        // Redis checks the hard limit as replies are added: the client is
+                        // closed without the rest.
+                        over = limit.hard > 0 && out.len() as u64 >= limit.hard;
+                    },
+                )
+                .await;
+            }
+            sess.publish_state();
             if over {
                 tracing::warn!(
                     "client id={} closed for overcoming of output buffer limits ({} bytes of replies; {} class hard limit {})",
@@ -290,3 +367,49 @@ const NO_LIMIT: ObufLimit = ObufLimit {
     soft: 0,
     soft_secs: 0,
 };
+
+/// With CLIENT PAUSE in force, the index of the first of `reqs` that must wait: any
+/// command under `ALL`; under `WRITE`, a write (PUBLISH and scripts included: they go
+/// through the log) or an EXEC whose transaction holds one, as Redis.
+fn first_paused(sess: &Session, reqs: &[Vec<Vec<u8>>], all: bool) -> Option<usize> {
+    if all {
+        return (!reqs.is_empty()).then_some(0);
+    }
+    let mut in_multi = sess.multi.is_some();
+    let mut multi_writes = sess
+        .multi
+        .as_ref()
+        .is_some_and(|m| m.cmds.iter().any(|(s, _, _)| s.is_write()));
+    for (i, argv) in reqs.iter().enumerate() {
+        let Some(spec) = argv.first().and_then(|n| engine::lookup(n)) else {
+            continue;
+        };
+        match spec.session_cmd() {
+            Some(engine::SessionCmd::Multi) => {
+                in_multi = true;
+                multi_writes = false;
+                continue;
+            }
+            Some(engine::SessionCmd::Exec) => {
+                if in_multi && multi_writes {
+                    return Some(i);
+                }
+                in_multi = false;
+                continue;
+            }
+            Some(engine::SessionCmd::Discard) => {
+                in_multi = false;
+                continue;
+            }
+            _ => {}
+        }
+        if spec.is_write() {
+            if in_multi {
+                multi_writes = true;
+            } else {
+                return Some(i);
+            }
+        }
+    }
+    None
+}

@@ -132,6 +132,7 @@ pub async fn run_batch(
                     emit(&Frame::Error(e.into()), sess.resp3);
                     continue;
                 }
+                sess.track_read(spec, &argv);
                 let reply = read(shared, spec, sess.db, &argv);
                 shared
                     .stats
@@ -345,6 +346,7 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
             }
         }
     }
+    sess.track_multi_reads(&m.cmds);
     let mut engine_replies = if cmds.is_empty() && watch.is_empty() {
         Vec::new()
     } else {

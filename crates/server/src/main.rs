@@ -13,6 +13,7 @@ mod reads;
 mod rest;
 mod session;
 mod shared;
+mod tracking;
 
 use clap::Parser;
 use config::{Cli, Command, Config};

@@ -46,6 +46,10 @@ pub enum Push {
     },
     /// One MONITOR line.
     Monitor(String),
+    /// Client-side caching: these keys changed (`None`: FLUSHALL/FLUSHDB, every key).
+    Invalidate(Option<Vec<Vec<u8>>>),
+    /// Client-side caching: the client invalidations were redirected to has gone.
+    RedirBroken(u64),
 }
 
 impl Push {
@@ -62,6 +66,8 @@ impl Push {
                 payload,
             } => pattern.len() + channel.len() + payload.len(),
             Push::Monitor(line) => line.len(),
+            Push::Invalidate(keys) => keys.iter().flatten().map(|k| k.len() + 16).sum(),
+            Push::RedirBroken(_) => 0,
         };
         n as u64 + 48
     }
@@ -85,6 +91,11 @@ impl Pending {
 
     pub fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
+    }
+
+    /// Bytes queued or being written (CLIENT LIST's `omem`; non-zero: pushes wait).
+    pub fn held(&self) -> u64 {
+        self.bytes.load(Ordering::Acquire)
     }
 }
 
@@ -124,7 +135,7 @@ impl Mailbox {
         )
     }
 
-    fn send(&self, p: Push) -> bool {
+    pub(crate) fn send(&self, p: Push) -> bool {
         if self.pending.is_dead() {
             return false;
         }
@@ -218,6 +229,8 @@ pub struct Broker {
     watched: Mutex<Watched>,
     pub messages_delivered: AtomicU64,
     pub stale_skipped: AtomicU64,
+    /// Client-side caching (CLIENT TRACKING) of this node's clients.
+    pub tracking: crate::tracking::Tracking,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -613,6 +626,14 @@ impl Broker {
         }
     }
 
+    /// Client `id` is blocked in a command (flag `b` of CLIENT LIST).
+    pub fn is_blocked(&self, id: u64) -> bool {
+        self.blocked
+            .lock()
+            .map(|b| b.contains_key(&id))
+            .unwrap_or(false)
+    }
+
     /// Forgets everything about a closed connection.
     pub fn remove_client(&self, id: u64) {
         {
@@ -735,6 +756,7 @@ impl consensus::EventSink for Broker {
             }
         }
         self.touch_watched(&touched);
+        self.tracking.invalidate(&touched);
         // Deletes wake too: XREADGROUP's waiters learn that their stream is gone.
         for t in touched {
             self.wake(t.db, &t.key);

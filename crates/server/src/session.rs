@@ -5,11 +5,11 @@ use crate::password;
 use crate::shared::Shared;
 use consensus::Op;
 use engine::{args, CmdError, CommandSpec, Frame, SessionCmd};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 mod subscriptions;
-pub use subscriptions::push_frame;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -43,7 +43,26 @@ pub struct Session {
     /// leaves it as it was, such as a create then a delete): EXEC then aborts.
     pub watch_touched: Arc<std::sync::atomic::AtomicBool>,
     pub monitor: bool,
+    /// CLIENT TRACKING: this connection's mode while it tracks.
+    pub(crate) tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING yes/no, in force for the next command (OPTIN / OPTOUT).
+    caching: Option<bool>,
+    /// The previous command was CLIENT (which leaves CLIENT CACHING in force).
+    prev_client: bool,
+    /// CLIENT REPLY (`REPLY_*`), read by the connection as it writes replies.
+    pub reply: Arc<AtomicU8>,
+    /// Close once this command's reply is written (CLIENT KILL of itself).
+    close_after: bool,
+    /// What `publish_state` last put in the client registry.
+    shown: crate::clients::SessionState,
 }
+
+/// CLIENT REPLY modes: replies sent; none sent; the next reply (CLIENT REPLY SKIP's
+/// own) dropped, then the one after it.
+pub const REPLY_ON: u8 = 0;
+pub const REPLY_OFF: u8 = 1;
+pub const REPLY_SKIP: u8 = 2;
+pub const REPLY_SKIP_NEXT: u8 = 3;
 
 type Reply = Result<Frame, CmdError>;
 
@@ -72,6 +91,12 @@ impl Session {
             watch: Vec::new(),
             watch_touched: Default::default(),
             monitor: false,
+            tracking: None,
+            caching: None,
+            prev_client: false,
+            reply: Default::default(),
+            close_after: false,
+            shown: Default::default(),
         }
     }
 
@@ -102,6 +127,12 @@ impl Session {
             watch: Vec::new(),
             watch_touched: Default::default(),
             monitor: false,
+            tracking: None,
+            caching: None,
+            prev_client: false,
+            reply: Default::default(),
+            close_after: false,
+            shown: Default::default(),
         }
     }
 
@@ -111,7 +142,13 @@ impl Session {
         }
     }
 
-    pub fn note_command(&self, name: &str) {
+    pub fn note_command(&mut self, name: &str) {
+        // CLIENT CACHING lasts one command (a whole MULTI ... EXEC), as Redis clears it
+        // after each command but CLIENT and those that leave the client in MULTI.
+        if self.caching.is_some() && !self.prev_client && self.multi.is_none() {
+            self.caching = None;
+        }
+        self.prev_client = name == "client";
         self.with_info(|i| {
             i.last_cmd_at = Instant::now();
             if i.last_cmd != name {
@@ -130,7 +167,13 @@ impl Session {
             Some(SessionCmd::Hello) => self.hello(argv).await,
             Some(SessionCmd::Acl) => crate::acl_cmds::acl(self, argv).await,
             Some(SessionCmd::Select) => self.select(argv),
-            Some(SessionCmd::Client) => self.client(argv),
+            Some(SessionCmd::Client) => {
+                let r = self.client(argv);
+                if std::mem::take(&mut self.close_after) {
+                    return (r.unwrap_or_else(Frame::from), Outcome::Close);
+                }
+                r
+            }
             Some(SessionCmd::Quit) => return (Frame::ok(), Outcome::Close),
             Some(SessionCmd::Reset) => Ok(self.reset()),
             Some(SessionCmd::Command) => crate::command_cmds::command(argv),
@@ -167,6 +210,9 @@ impl Session {
     /// the error that failed them all. The connection's sync token moves to the entry.
     /// Every write a connection or REST request makes goes through here.
     pub async fn propose(&mut self, ops: Vec<Op>) -> Result<Vec<Frame>, Frame> {
+        if self.tracking.as_ref().is_some_and(|t| t.noloop) {
+            return self.propose_noloop(ops).await;
+        }
         match self.shared.node.write(ops).await {
             Ok((index, replies)) => {
                 self.last_index = self.last_index.max(index);
@@ -460,11 +506,16 @@ impl Session {
             i.no_evict = false;
             i.no_touch = false;
         });
+        self.stop_tracking();
+        self.caching = None;
+        self.reply.store(REPLY_ON, Ordering::Relaxed);
         Frame::Simple("RESET".into())
     }
 
     fn client(&mut self, argv: &[Vec<u8>]) -> Reply {
         let sub = args::upper(&argv[1]);
+        let cmd = format!("client|{}", sub.to_lowercase());
+        self.with_info(|i| i.last_cmd = cmd);
         let arity_err = || {
             CmdError::new(format!(
                 "ERR wrong number of arguments for 'client|{}' command",
@@ -504,18 +555,25 @@ impl Session {
                 Ok(Frame::ok())
             }
             "INFO" if argv.len() == 2 => {
-                let line = self.info.lock().map(|i| i.line()).unwrap_or_default();
-                Ok(Frame::Verbatim("txt".into(), format!("{line}\n").into_bytes()))
+                self.publish_state();
+                let mut me = match self.info.lock() {
+                    Ok(i) => i.clone(),
+                    Err(_) => return Err(CmdError::new("ERR client record unavailable")),
+                };
+                self.annotate(&mut me);
+                Ok(Frame::Verbatim("txt".into(), format!("{}\n", me.line()).into_bytes()))
             }
             "LIST" => {
+                self.publish_state();
                 let mut clients = self.shared.clients.snapshot();
                 let mut i = 2;
                 while i < argv.len() {
                     if args::is(&argv[i], "type") && i + 1 < argv.len() {
                         let t = args::upper(&argv[i + 1]);
                         match t.as_str() {
-                            "NORMAL" => {}
-                            "MASTER" | "REPLICA" | "SLAVE" | "PUBSUB" => clients.clear(),
+                            "NORMAL" => clients.retain(|c| !c.is_pubsub()),
+                            "PUBSUB" => clients.retain(|c| c.is_pubsub()),
+                            "MASTER" | "REPLICA" | "SLAVE" => clients.clear(),
                             _ => return Err(CmdError::new(format!("ERR Unknown client type '{}'", t.to_lowercase()))),
                         }
                         i += 2;
@@ -534,13 +592,75 @@ impl Session {
                     }
                 }
                 let mut s = String::new();
-                for c in clients {
+                for mut c in clients {
+                    self.annotate(&mut c);
                     s.push_str(&c.line());
                     s.push('\n');
                 }
                 Ok(Frame::Verbatim("txt".into(), s.into_bytes()))
             }
             "KILL" if argv.len() >= 3 => self.client_kill(argv),
+            "REPLY" if argv.len() == 3 => {
+                let mode = match args::upper(&argv[2]).as_str() {
+                    "ON" => REPLY_ON,
+                    "OFF" => REPLY_OFF,
+                    "SKIP" => REPLY_SKIP,
+                    _ => return Err(CmdError::syntax()),
+                };
+                // Only ON is answered: OFF and SKIP drop their own reply.
+                self.reply.store(mode, Ordering::Relaxed);
+                Ok(Frame::ok())
+            }
+            "PAUSE" if argv.len() == 3 || argv.len() == 4 => {
+                let Some(ms) = args::parse_i64_opt(&argv[2]) else {
+                    return Err(CmdError::new("ERR timeout is not an integer or out of range"));
+                };
+                let all = match argv.get(3) {
+                    None => true,
+                    Some(m) if args::is(m, "all") => true,
+                    Some(m) if args::is(m, "write") => false,
+                    Some(_) => return Err(CmdError::new("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+                };
+                if ms < 0 {
+                    return Err(CmdError::new("ERR timeout is negative"));
+                }
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                self.shared.clients.pause(now.saturating_add(ms as u64), all);
+                Ok(Frame::ok())
+            }
+            "UNPAUSE" if argv.len() == 2 => {
+                self.shared.clients.unpause();
+                Ok(Frame::ok())
+            }
+            "TRACKING" if argv.len() >= 3 => self.client_tracking(argv),
+            "TRACKINGINFO" if argv.len() == 2 => Ok(self.tracking_info()),
+            "GETREDIR" if argv.len() == 2 => Ok(Frame::Integer(
+                self.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
+            )),
+            "CACHING" if argv.len() == 3 => {
+                let Some(t) = &self.tracking else {
+                    return Err(CmdError::new("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+                };
+                if !t.optin && !t.optout {
+                    return Err(CmdError::new("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+                }
+                if args::is(&argv[2], "yes") {
+                    if !t.optin {
+                        return Err(CmdError::new("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."));
+                    }
+                    self.caching = Some(true);
+                } else if args::is(&argv[2], "no") {
+                    if !t.optout {
+                        return Err(CmdError::new("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."));
+                    }
+                    self.caching = Some(false);
+                } else {
+                    return Err(CmdError::syntax());
+                }
+                Ok(Frame::ok())
+            }
             // Read-your-writes across connections and nodes: the token (a log index) one
             // connection wrote is handed to another, which then waits for it before reads.
             "SYNC-TOKEN" if argv.len() == 2 => Ok(Frame::Integer(self.last_index as i64)),
@@ -596,6 +716,10 @@ impl Session {
             "HELP" if argv.len() == 2 => Ok(Frame::Array(
                 [
                     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "CACHING (YES|NO)",
+                    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                    "GETREDIR",
+                    "    Return the client ID we are redirecting to when tracking is enabled.",
                     "GETNAME",
                     "    Return the name of the current connection.",
                     "ID",
@@ -605,40 +729,77 @@ impl Session {
                     "KILL <ip:port>",
                     "    Kill connection made from <ip:port>.",
                     "KILL <option> <value> [<option> <value> [...]]",
-                    "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>, USER <username>, SKIPME (YES|NO).",
+                    "    Kill connections. Options are:",
+                    "    * ADDR (<ip:port>|<unixsocket>:0)",
+                    "      Kill connections made from the specified address",
+                    "    * LADDR (<ip:port>|<unixsocket>:0)",
+                    "      Kill connections made to specified local address",
+                    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                    "      Kill connections by type.",
+                    "    * USER <username>",
+                    "      Kill connections authenticated by <username>.",
+                    "    * SKIPME (YES|NO)",
+                    "      Skip killing current connection (default: yes).",
+                    "    * ID <client-id>",
+                    "      Kill connections by client id.",
+                    "    * MAXAGE <maxage>",
+                    "      Kill connections older than the specified age.",
                     "LIST [options ...]",
-                    "    Return information about client connections. Options: TYPE (NORMAL|MASTER|REPLICA|PUBSUB), ID id [id ...].",
+                    "    Return information about client connections. Options:",
+                    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                    "      Return clients of specified type.",
+                    "UNPAUSE",
+                    "    Stop the current client pause, resuming traffic.",
+                    "PAUSE <timeout> [WRITE|ALL]",
+                    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                    "REPLY (ON|OFF|SKIP)",
+                    "    Control the replies sent to the current connection.",
+                    "SETNAME <name>",
+                    "    Assign the name <name> to the current connection.",
+                    "SETINFO <option> <value>",
+                    "    Set client meta attr. Options are:",
+                    "    * LIB-NAME: the client lib name.",
+                    "    * LIB-VER: the client lib version.",
+                    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                    "    Unblock the specified blocked client.",
+                    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                    "         [OPTIN] [OPTOUT] [NOLOOP]",
+                    "    Control server assisted client side caching.",
+                    "TRACKINGINFO",
+                    "    Report tracking status for the current connection.",
                     "NO-EVICT (ON|OFF)",
                     "    Protect current client connection from eviction.",
                     "NO-TOUCH (ON|OFF)",
                     "    Will not touch LRU/LFU stats when this mode is on.",
-                    "SETINFO <option> <value>",
-                    "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-                    "SETNAME <name>",
-                    "    Assign the name <name> to the current connection.",
-                    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-                    "    Unblock the specified blocked client.",
                     "HELP",
-                    "    Print this help.",
+                    "    Prints this help.",
                 ]
                 .iter()
                 .map(|s| Frame::Simple(s.to_string()))
                 .collect(),
             )),
-            "ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "KILL" | "NO-EVICT" | "NO-TOUCH" | "HELP" | "UNBLOCK" => Err(arity_err()),
+            "ID" | "GETNAME" | "SETNAME" | "SETINFO" | "INFO" | "KILL" | "NO-EVICT" | "NO-TOUCH"
+            | "HELP" | "UNBLOCK" | "REPLY" | "PAUSE" | "UNPAUSE" | "TRACKING" | "TRACKINGINFO"
+            | "GETREDIR" | "CACHING" => Err(arity_err()),
             _ => Err(CmdError::unknown_subcommand(&argv[1], "CLIENT")),
         }
     }
 
     fn client_kill(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let me = self.id;
         if argv.len() == 3 {
             // Old form: CLIENT KILL addr:port → OK or error.
             let addr = String::from_utf8_lossy(&argv[2]).to_string();
-            let n = self
-                .shared
-                .clients
-                .kill_where(|c| c.addr.to_string() == addr);
-            return if n > 0 {
+            let mut hit_me = false;
+            let n = self.shared.clients.kill_where(|c| {
+                let hit = c.addr.to_string() == addr;
+                hit_me |= hit && c.id == me;
+                hit && c.id != me
+            });
+            if hit_me {
+                self.close_after = true;
+            }
+            return if n > 0 || hit_me {
                 Ok(Frame::ok())
             } else {
                 Err(CmdError::new("ERR No such client"))
@@ -648,6 +809,8 @@ impl Session {
         let mut addr = None;
         let mut laddr = None;
         let mut user = None;
+        let mut kind: Option<&str> = None;
+        let mut maxage = None;
         let mut skipme = true;
         let mut i = 2;
         while i + 1 < argv.len() {
@@ -659,7 +822,39 @@ impl Session {
                 },
                 "ADDR" => addr = Some(String::from_utf8_lossy(v).to_string()),
                 "LADDR" => laddr = Some(String::from_utf8_lossy(v).to_string()),
-                "USER" => user = Some(String::from_utf8_lossy(v).to_string()),
+                "USER" => {
+                    let exists = v.as_slice() == b"default"
+                        || matches!(crate::acl_cmds::load(&self.shared, v), Ok(Some(_)));
+                    if !exists {
+                        return Err(CmdError::new(format!(
+                            "ERR No such user '{}'",
+                            String::from_utf8_lossy(v)
+                        )));
+                    }
+                    user = Some(String::from_utf8_lossy(v).to_string())
+                }
+                "TYPE" => {
+                    kind = Some(match args::upper(v).as_str() {
+                        "NORMAL" => "normal",
+                        "PUBSUB" => "pubsub",
+                        "MASTER" | "SLAVE" | "REPLICA" => "replica",
+                        _ => {
+                            return Err(CmdError::new(format!(
+                                "ERR Unknown client type '{}'",
+                                String::from_utf8_lossy(v)
+                            )))
+                        }
+                    })
+                }
+                // Redis 7.4: clients connected for longer than this many seconds.
+                "MAXAGE" => match args::parse_i64_opt(v) {
+                    Some(x) if x >= 0 => maxage = Some(x as u64),
+                    _ => {
+                        return Err(CmdError::new(
+                            "ERR maxage is not an integer or out of range",
+                        ))
+                    }
+                },
                 "SKIPME" => {
                     skipme = if args::is(v, "yes") {
                         true
@@ -669,7 +864,6 @@ impl Session {
                         return Err(CmdError::syntax());
                     }
                 }
-                "TYPE" => {}
                 _ => return Err(CmdError::syntax()),
             }
             i += 2;
@@ -677,15 +871,285 @@ impl Session {
         if i != argv.len() {
             return Err(CmdError::syntax());
         }
-        let me = self.id;
+        let mut hit_me = false;
         let n = self.shared.clients.kill_where(|c| {
-            !(skipme && c.id == me)
-                && id.map_or(true, |x| c.id == x)
+            let hit = id.map_or(true, |x| c.id == x)
                 && addr.as_ref().map_or(true, |a| &c.addr.to_string() == a)
                 && laddr.as_ref().map_or(true, |a| &c.laddr.to_string() == a)
                 && user.as_ref().map_or(true, |u| &c.user == u)
+                && kind.map_or(true, |k| match k {
+                    "pubsub" => c.is_pubsub(),
+                    "normal" => !c.is_pubsub(),
+                    _ => false,
+                })
+                && maxage.map_or(true, |a| c.created.elapsed().as_secs() > a);
+            if c.id == me {
+                hit_me = hit && !skipme;
+                return false;
+            }
+            hit
         });
-        Ok(Frame::Integer(n as i64))
+        if hit_me {
+            // Killing itself: the reply is sent, then the connection closes.
+            self.close_after = true;
+        }
+        Ok(Frame::Integer(n as i64 + hit_me as i64))
+    }
+
+    /// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT]
+    /// [NOLOOP], with Redis's checks in Redis's order.
+    fn client_tracking(&mut self, argv: &[Vec<u8>]) -> Reply {
+        let mut mode = crate::tracking::Mode::default();
+        let mut redirect_to = None;
+        let mut i = 3;
+        while i < argv.len() {
+            let more = i + 1 < argv.len();
+            match args::upper(&argv[i]).as_str() {
+                "REDIRECT" if more => {
+                    i += 1;
+                    if mode.redirect != 0 {
+                        return Err(CmdError::new(
+                            "ERR A client can only redirect to a single other client",
+                        ));
+                    }
+                    let id = args::parse_i64(&argv[i])?;
+                    let target = if id > 0 {
+                        self.shared.clients.mailbox(id as u64)
+                    } else {
+                        None
+                    };
+                    let Some(mb) = target else {
+                        return Err(CmdError::new(
+                            "ERR The client ID you want redirect to does not exist",
+                        ));
+                    };
+                    mode.redirect = id as u64;
+                    redirect_to = Some(mb);
+                }
+                "BCAST" => mode.bcast = true,
+                "OPTIN" => mode.optin = true,
+                "OPTOUT" => mode.optout = true,
+                "NOLOOP" => mode.noloop = true,
+                "PREFIX" if more => {
+                    i += 1;
+                    mode.prefixes.push(argv[i].clone());
+                }
+                _ => return Err(CmdError::syntax()),
+            }
+            i += 1;
+        }
+        if args::is(&argv[2], "off") {
+            self.stop_tracking();
+            return Ok(Frame::ok());
+        }
+        if !args::is(&argv[2], "on") {
+            return Err(CmdError::syntax());
+        }
+        if !mode.bcast && !mode.prefixes.is_empty() {
+            return Err(CmdError::new(
+                "ERR PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        if let Some(cur) = &self.tracking {
+            if cur.bcast != mode.bcast {
+                return Err(CmdError::new("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+            }
+        }
+        if mode.bcast && (mode.optin || mode.optout) {
+            return Err(CmdError::new(
+                "ERR OPTIN and OPTOUT are not compatible with BCAST",
+            ));
+        }
+        if mode.optin && mode.optout {
+            return Err(CmdError::new(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
+        }
+        if let Some(cur) = &self.tracking {
+            if (mode.optin && cur.optout) || (mode.optout && cur.optin) {
+                return Err(CmdError::new("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+            }
+        }
+        if mode.bcast {
+            let table = &self.shared.broker.tracking;
+            for (j, p) in mode.prefixes.iter().enumerate() {
+                if let Some(old) = table.existing_overlap(self.id, p) {
+                    return Err(CmdError::new(format!(
+                        "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(&old)
+                    )));
+                }
+                for q in &mode.prefixes[j + 1..] {
+                    let n = p.len().min(q.len());
+                    if p[..n] == q[..n] {
+                        return Err(CmdError::new(format!(
+                            "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                            String::from_utf8_lossy(p),
+                            String::from_utf8_lossy(q)
+                        )));
+                    }
+                }
+            }
+        }
+        let Some(own) = self.mailbox.clone() else {
+            return Err(CmdError::new(
+                "ERR CLIENT TRACKING is only available over RESP",
+            ));
+        };
+        let to = redirect_to.unwrap_or_else(|| own.clone());
+        let mode = self.shared.broker.tracking.enable(self.id, mode, &own, &to);
+        self.tracking = Some(mode);
+        self.publish_state();
+        Ok(Frame::ok())
+    }
+
+    /// CLIENT TRACKINGINFO: flags, redirect, prefixes (a map in RESP3).
+    fn tracking_info(&self) -> Frame {
+        let mut flags = Vec::new();
+        let mut redirect = -1;
+        let mut prefixes = Vec::new();
+        match &self.tracking {
+            None => flags.push(bulk("off")),
+            Some(t) => {
+                flags.push(bulk("on"));
+                for (on, name) in [(t.bcast, "bcast"), (t.optin, "optin"), (t.optout, "optout")] {
+                    if on {
+                        flags.push(bulk(name));
+                    }
+                }
+                match self.caching {
+                    Some(true) if t.optin => flags.push(bulk("caching-yes")),
+                    Some(false) if t.optout => flags.push(bulk("caching-no")),
+                    _ => {}
+                }
+                if t.noloop {
+                    flags.push(bulk("noloop"));
+                }
+                if self.shared.broker.tracking.is_broken(self.id) {
+                    flags.push(bulk("broken_redirect"));
+                }
+                redirect = t.redirect as i64;
+                prefixes = t.prefixes.iter().map(|p| bulk(p.clone())).collect();
+            }
+        }
+        Frame::Map(vec![
+            (bulk("flags"), Frame::Set(flags)),
+            (bulk("redirect"), Frame::Integer(redirect)),
+            (bulk("prefixes"), Frame::Array(prefixes)),
+        ])
+    }
+
+    /// Stops CLIENT TRACKING (OFF, RESET, hang-up).
+    pub fn stop_tracking(&mut self) {
+        if self.tracking.take().is_some() {
+            self.shared.broker.tracking.disable(self.id);
+            self.publish_state();
+        }
+    }
+
+    /// Fills in what a client record does not hold: blocked, tracking redirect broken.
+    fn annotate(&self, c: &mut ClientInfo) {
+        c.blocked = self.shared.broker.is_blocked(c.id);
+        c.broken_redir = c.state.tracking && self.shared.broker.tracking.is_broken(c.id);
+    }
+
+    /// Puts the state CLIENT LIST shows (MULTI, WATCH, MONITOR, tracking) in the client
+    /// registry, when it changed since last time: called after each batch of commands,
+    /// so it costs a comparison when nothing changed.
+    pub fn publish_state(&mut self) {
+        let st = crate::clients::SessionState {
+            multi: self.multi.as_ref().map_or(-1, |m| m.cmds.len() as i64),
+            watch: self.watch.len(),
+            monitor: self.monitor,
+            tracking: self.tracking.is_some(),
+            bcast: self.tracking.as_ref().is_some_and(|t| t.bcast),
+            redir: self.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
+            dirty_cas: !self.watch.is_empty() && self.watch_touched.load(Ordering::Relaxed),
+        };
+        if st != self.shown {
+            self.shown = st;
+            self.with_info(|i| i.state = st);
+        }
+    }
+
+    /// A read is about to run: a tracking client (default mode) now caches its keys,
+    /// unless OPTIN without CACHING yes, or OPTOUT with CACHING no. Costs one branch
+    /// for a client that does not track.
+    #[inline]
+    pub fn track_read(&self, spec: &CommandSpec, argv: &[Vec<u8>]) {
+        let Some(t) = &self.tracking else { return };
+        if t.bcast
+            || spec.flags & engine::flags::READONLY == 0
+            || (t.optin && self.caching != Some(true))
+            || (t.optout && self.caching == Some(false))
+        {
+            return;
+        }
+        let pos = spec.key_positions(argv);
+        if pos.is_empty() {
+            return;
+        }
+        self.shared.broker.tracking.remember(
+            self.id,
+            pos.iter()
+                .filter_map(|&i| argv.get(i))
+                .map(|k| k.as_slice()),
+        );
+    }
+
+    /// [`Session::track_read`] for the reads of a transaction about to be proposed.
+    pub fn track_multi_reads(&self, cmds: &[(&'static CommandSpec, u8, Vec<Vec<u8>>)]) {
+        if self.tracking.is_none() {
+            return;
+        }
+        for (spec, _, argv) in cmds {
+            if !spec.is_write() {
+                self.track_read(spec, argv);
+            }
+        }
+    }
+
+    /// [`Session::propose`] for a NOLOOP tracking client: the keys it writes are marked
+    /// as its own until this node has applied the entry, so their invalidation is not
+    /// sent back to it.
+    async fn propose_noloop(&mut self, ops: Vec<Op>) -> Result<Vec<Frame>, Frame> {
+        let mut keys = Vec::new();
+        let mut add = |argv: &Vec<Vec<u8>>| {
+            if let Some(spec) = argv.first().and_then(|n| engine::lookup(n)) {
+                for i in spec.key_positions(argv) {
+                    if let Some(k) = argv.get(i) {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+        };
+        for op in &ops {
+            match op {
+                Op::Cmd { argv, .. } => add(argv),
+                Op::Multi { cmds, .. } => cmds.iter().for_each(|(_, a)| add(a)),
+                _ => {}
+            }
+        }
+        let table = &self.shared.broker.tracking;
+        table.writing(self.id, keys);
+        let r = self.shared.node.write(ops).await;
+        if let Ok((index, _)) = &r {
+            // A follower answers once the leader applied; this node applies after.
+            let _ = tokio::time::timeout(
+                crate::dispatch::SYNC_WAIT,
+                self.shared.node.wait_applied(*index),
+            )
+            .await;
+        }
+        self.shared.broker.tracking.written(self.id);
+        match r {
+            Ok((index, replies)) => {
+                self.last_index = self.last_index.max(index);
+                Ok(replies)
+            }
+            Err(e) => Err(e.to_frame()),
+        }
     }
 }
 

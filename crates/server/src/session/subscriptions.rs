@@ -8,6 +8,9 @@ fn bulk(s: impl Into<Vec<u8>>) -> Frame {
     Frame::Bulk(s.into())
 }
 
+/// The channel RESP2 clients receive invalidation messages on (CLIENT TRACKING REDIRECT).
+pub const INVALIDATE_CHANNEL: &str = "__redis__:invalidate";
+
 /// A pushed message as the client sees it: a push frame in RESP3, an array in RESP2.
 pub fn push_frame(p: &Push, resp3: bool) -> Frame {
     let items = match p {
@@ -36,6 +39,20 @@ pub fn push_frame(p: &Push, resp3: bool) -> Frame {
             ]
         }
         Push::Monitor(line) => return Frame::Simple(line.clone()),
+        // Client-side caching: a push in RESP3; in RESP2 (a redirect target in
+        // subscribed mode) a message on `__redis__:invalidate`, as Redis sends them.
+        Push::Invalidate(keys) => {
+            let keys = keys.as_ref().map_or(Frame::Null, |ks| {
+                Frame::Array(ks.iter().map(|k| bulk(k.clone())).collect())
+            });
+            if !resp3 {
+                return Frame::Array(vec![bulk("message"), bulk(INVALIDATE_CHANNEL), keys]);
+            }
+            vec![bulk("invalidate"), keys]
+        }
+        Push::RedirBroken(id) => {
+            vec![bulk("tracking-redir-broken"), Frame::Integer(*id as i64)]
+        }
     };
     if resp3 {
         Frame::Push(items)
@@ -45,6 +62,19 @@ pub fn push_frame(p: &Push, resp3: bool) -> Frame {
 }
 
 impl Session {
+    /// What this connection writes for `p`, if anything: a RESP2 connection cannot take
+    /// client-side caching pushes unless it is subscribed (Redis drops them too).
+    pub fn push_out(&self, p: &Push) -> Option<Frame> {
+        if !self.resp3 {
+            match p {
+                Push::RedirBroken(_) => return None,
+                Push::Invalidate(_) if !self.is_subscriber() => return None,
+                _ => {}
+            }
+        }
+        Some(push_frame(p, self.resp3))
+    }
+
     /// Channels plus patterns (what SUBSCRIBE replies count); shard channels apart.
     pub fn subscription_count(&self) -> usize {
         self.subs.len() + self.psubs.len()
@@ -192,6 +222,12 @@ impl Session {
                 .map(|s| Frame::Simple(s.to_string()))
                 .collect(),
             )),
+            // Redis 7.0 answers this for too many arguments, naming the subcommand as
+            // the client wrote it.
+            "CHANNELS" | "SHARDCHANNELS" if argv.len() > 3 => Err(CmdError::new(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(&argv[1])
+            ))),
             "CHANNELS" | "SHARDCHANNELS" | "NUMPAT" | "HELP" => Err(CmdError::new(format!(
                 "ERR wrong number of arguments for 'pubsub|{}' command",
                 sub.to_lowercase()
