@@ -132,6 +132,8 @@ pub enum SessionCmd {
     Watch,
     Unwatch,
     Monitor,
+    /// ROLE, WAIT, WAITAOF, SAVE, BGSAVE, LASTSAVE, MEMORY, DEBUG (server/src/server_cmds.rs).
+    Server,
 }
 
 /// Where a blocking command's timeout is (COMMAND INFO shows only the `blocking` flag).

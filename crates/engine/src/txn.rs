@@ -692,6 +692,117 @@ impl<'s> Txn<'s> {
         Ok(())
     }
 
+    /// A keyspace event raised by the command itself rather than derived from what it
+    /// touched (MOVE's move_from / move_to), delivered with the entry's other events when
+    /// notifications of `class` are on. Call [`Txn::events_reported`] after the touches
+    /// it stands for, so they are not derived a second time.
+    pub(crate) fn notify(&mut self, db: u8, class: u32, event: &str, key: &[u8]) {
+        let flags = self.bus.map_or(0, |b| b.keyspace_flags());
+        if flags & (events::class::KEYSPACE | events::class::KEYEVENT) != 0 && flags & class != 0 {
+            self.events.push(Event::Keyspace {
+                db,
+                class,
+                event: event.to_string(),
+                key: key.to_vec(),
+            });
+        }
+    }
+
+    /// Marks every key touched so far as reported: no keyspace event is derived for them
+    /// (they still wake blocked clients and touch WATCHed keys).
+    pub(crate) fn events_reported(&mut self) {
+        self.reported = self.touched.len();
+    }
+
+    /// SWAPDB: databases `a` and `b` exchange their contents. Every record of both
+    /// (meta, elements, expiry index, key count) is rewritten under the other database,
+    /// in this one entry, so every replica and a restart agree; O(records of the two
+    /// databases), where Redis's is O(1). Each key of either database counts as written
+    /// in both (blocked clients re-check, WATCH sees a change, as Redis's
+    /// touchAllWatchedKeysInDb); no keyspace event is raised (Redis raises none).
+    pub fn swap_dbs(&mut self, a: u8, b: u8) -> Result<(), CmdError> {
+        if a == b {
+            return Ok(());
+        }
+        let other = |db: u8| if db == a { b } else { a };
+        let mut metas: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut data: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for db in [a, b] {
+            let (start, end) = (keys::meta_db_start(db), keys::meta_db_end(db));
+            self.raw_scan(Cf::Meta, &start, &end, &mut |k, v| {
+                metas.push((k.to_vec(), v.to_vec()));
+                true
+            })?;
+            self.raw_scan(Cf::Data, &start, &end, &mut |k, v| {
+                data.push((k.to_vec(), v.to_vec()));
+                true
+            })?;
+        }
+        let (count_a, count_b) = (self.key_count(a)?, self.key_count(b)?);
+        for db in [a, b] {
+            self.raw_delete_range(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
+            self.raw_delete_range(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
+        }
+        // Expiry index entries: every old one goes before any new one is written (a key
+        // present in both databases with the same expiry has the same index entry).
+        let mut moved = Vec::with_capacity(metas.len());
+        for (k, v) in &metas {
+            let Some((db, _, key)) = keys::decode_meta_key(k) else {
+                continue;
+            };
+            let mut m = Meta::decode(v)
+                .map_err(|e| CmdError::storage(format!("corrupt meta record: {e:?}")))?;
+            let mut ats = vec![m.expire_at_ms];
+            if m.kind == Kind::Hash {
+                ats.extend(types::hash::ttl_floor(&m));
+            }
+            ats.retain(|&at| at != 0);
+            for &at in &ats {
+                self.raw_delete(Cf::Expire, keys::expire_key(at, db, key));
+            }
+            m.write_index = self.index;
+            moved.push((db, key.to_vec(), m, ats));
+        }
+        let names = |db: u8| -> std::collections::BTreeSet<Vec<u8>> {
+            moved
+                .iter()
+                .filter(|(d, ..)| *d == db)
+                .map(|(_, k, ..)| k.clone())
+                .collect()
+        };
+        let (in_a, in_b) = (names(a), names(b));
+        for (db, key, m, ats) in moved {
+            let to = other(db);
+            for at in ats {
+                self.raw_put(Cf::Expire, keys::expire_key(at, to, &key), Vec::new());
+            }
+            self.raw_put(Cf::Meta, keys::meta_key(to, &key), m.encode());
+            self.touched.push(Touched {
+                db: to,
+                key: key.clone(),
+                touch: Touch::Written { created: false },
+            });
+            let refilled = if db == a { &in_b } else { &in_a };
+            if !refilled.contains(&key) {
+                self.touched.push(Touched {
+                    db,
+                    key,
+                    touch: Touch::Deleted,
+                });
+            }
+        }
+        for (mut k, v) in data {
+            if let Some(first) = k.first_mut() {
+                *first = other(*first);
+            }
+            self.raw_put(Cf::Data, k, v);
+        }
+        self.counts.insert(a, count_b);
+        self.counts.insert(b, count_a);
+        self.events_reported();
+        Ok(())
+    }
+
     /// Deletes every key of `db` in O(1) writes (range deletes). Expiry index entries
     /// of the removed keys stay behind; the expirer drops entries with no matching key.
     pub fn flush_db(&mut self, db: u8) {

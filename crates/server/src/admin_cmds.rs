@@ -103,23 +103,32 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 "memory_tier_sets:{}\r\nmemory_tier_bytes:{}\r\nmemory_tier_hits:{}\r\nmemory_tier_builds:{}\r\nmemory_tier_evictions:{}\r\n",
                 t.entries, t.bytes, t.hits, t.builds, t.evictions
             );
+            let (scripts, script_bytes) = crate::server_cmds::script_cache(shared);
+            let _ = write!(
+                o,
+                "used_memory_scripts:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\n"
+            );
         }
         "persistence" => {
             let st = &node.storage().stats;
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nraft_log_fsync_usec:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nrdb_changes_since_last_save:0\r\n",
+                "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nraft_log_fsync_usec:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_last_save_time:{}\r\n",
                 st.wal_syncs.load(Ordering::Relaxed),
                 st.wal_sync_micros.load(Ordering::Relaxed),
                 st.batches_written.load(Ordering::Relaxed),
                 st.records_written.load(Ordering::Relaxed),
+                // Log entries applied since the latest snapshot (the "save" here).
+                node.applied_index()
+                    .saturating_sub(node.node_status().snapshot_index),
+                crate::server_cmds::last_save(shared),
             );
         }
         "stats" => {
             let s = &shared.stats;
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nrejected_calls:{}\r\ntotal_error_replies:{}\r\nexpired_keys:0\r\nevicted_keys:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_messages_delivered:{}\r\npubsub_stale_messages_skipped:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nrejected_calls:{}\r\ntotal_error_replies:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_messages_delivered:{}\r\npubsub_stale_messages_skipped:{}\r\n",
                 s.connections_received.load(Ordering::Relaxed),
                 s.commands_processed.load(Ordering::Relaxed),
                 s.net_input_bytes.load(Ordering::Relaxed),
@@ -128,6 +137,8 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 s.rejected_connections.load(Ordering::Relaxed),
                 s.rejected_calls(),
                 s.error_replies.load(Ordering::Relaxed),
+                shared.broker.expired_keys.load(Ordering::Relaxed),
+                s.evicted_keys.load(Ordering::Relaxed),
                 shared.broker.channels(crate::pubsub::Kind::Channel, None).len(),
                 shared.broker.numpat(),
                 shared.broker.messages_delivered.load(Ordering::Relaxed),
@@ -189,17 +200,16 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         }
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
-            let dbsize = [b"dbsize".to_vec()];
-            let Some(spec) = engine::lookup(&dbsize[0]) else {
-                return;
-            };
-            for db in 0..keys::DATABASES as u8 {
-                let keys = match shared.reads.read(spec, db, &dbsize) {
-                    Frame::Integer(n) => n,
-                    _ => 0,
-                };
+            for (db, keys) in crate::server_cmds::db_sizes(shared) {
                 if keys > 0 {
-                    let _ = write!(o, "db{db}:keys={keys},expires=0,avg_ttl=0\r\n");
+                    // Counted from the key records: exact up to 10,000 keys a database,
+                    // scaled from the first 10,000 beyond (avg_ttl is a sample in Redis too).
+                    let (expires, avg_ttl) =
+                        crate::server_cmds::expires_of(shared, db, keys, 10_000);
+                    let _ = write!(
+                        o,
+                        "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+                    );
                 }
             }
         }

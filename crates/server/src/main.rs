@@ -12,6 +12,7 @@ mod pubsub;
 mod reads;
 mod rest;
 mod session;
+mod server_cmds;
 mod shared;
 mod tracking;
 

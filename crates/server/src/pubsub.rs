@@ -212,6 +212,9 @@ struct Waiting {
 
 #[derive(Default)]
 pub struct Broker {
+    /// Keys deleted because their TTL ran out, in entries applied on this node (INFO
+    /// expired_keys): active expiry and deletes on access alike, as Redis counts.
+    pub expired_keys: AtomicU64,
     subs: RwLock<Subs>,
     keyspace: AtomicU32,
     /// Blocked clients by key, and the wakes being served.
@@ -754,6 +757,14 @@ impl consensus::EventSink for Broker {
                 self.messages_delivered
                     .fetch_add(n as u64, Ordering::Relaxed);
             }
+        }
+        let expired = touched
+            .iter()
+            .filter(|t| t.touch == engine::Touch::Expired)
+            .count();
+        if expired > 0 {
+            self.expired_keys
+                .fetch_add(expired as u64, Ordering::Relaxed);
         }
         self.touch_watched(&touched);
         self.tracking.invalidate(&touched);

@@ -183,6 +183,7 @@ impl Session {
             Some(SessionCmd::Time) => Ok(time()),
             Some(SessionCmd::PubSub) => self.pubsub_info(argv),
             Some(SessionCmd::Monitor) => self.start_monitor(),
+            Some(SessionCmd::Server) => crate::server_cmds::server_cmd(self, spec, argv).await,
             // The subscribe family and MULTI & co are the dispatcher's (queued inside
             // MULTI, they answer this at EXEC); engine commands never come here.
             Some(

@@ -127,6 +127,9 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Keys evicted to stay under maxmemory (INFO evicted_keys). Nothing evicts keys
+    /// today: maxmemory is 0 (noeviction) and the memory tier drops only cached copies.
+    pub evicted_keys: AtomicU64,
     /// Per command, indexed like engine::COMMANDS(): calls, microseconds, failed calls.
     pub per_cmd: Vec<[AtomicU64; 3]>,
     /// Per command, indexed like engine::COMMANDS(): calls rejected before they ran
@@ -156,6 +159,7 @@ impl Stats {
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
+            evicted_keys: AtomicU64::new(0),
             per_cmd: (0..n)
                 .map(|_| [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)])
                 .collect(),

@@ -19,7 +19,9 @@ impl Node {
         loop {
             tick.tick().await;
             let Some(node) = node.upgrade() else { return };
-            if !node.is_leader() {
+            if !node.is_leader()
+                || !super::status::ACTIVE_EXPIRE.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 continue;
             }
             let due = match node.storage.due_expiries(now_ms(), SCAN_LIMIT) {

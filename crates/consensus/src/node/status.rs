@@ -114,6 +114,96 @@ impl Node {
     }
 }
 
+/// Turned off by DEBUG SET-ACTIVE-EXPIRE 0: this node's expirer then proposes nothing
+/// (keys still expire lazily, on access). Per process, as Redis's flag is per server.
+pub(super) static ACTIVE_EXPIRE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+impl Node {
+    /// DEBUG SET-ACTIVE-EXPIRE: switches this node's active expiry cycle on or off.
+    pub fn set_active_expire(&self, on: bool) {
+        ACTIVE_EXPIRE.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Unix time (seconds) at which this node's newest snapshot was written, if it has one
+    /// (LASTSAVE): the modification time of the snapshot's metadata file.
+    pub fn last_snapshot_unix(&self) -> Option<u64> {
+        let mut newest = None;
+        for ent in std::fs::read_dir(self.snapshot_root()).ok()?.flatten() {
+            let Ok(md) = std::fs::metadata(ent.path().join("meta.bin")) else {
+                continue;
+            };
+            let secs = md
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            newest = newest.max(secs);
+        }
+        newest
+    }
+
+    /// Asks Raft to build a snapshot of everything applied now and waits, up to `timeout`,
+    /// until this node's latest snapshot covers it (SAVE). The index covered on success.
+    pub async fn snapshot_now(&self, timeout: std::time::Duration) -> Result<u64, String> {
+        let target = self.applied_index();
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| e.to_string())?;
+        self.raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| m.snapshot.map_or(0, |s| s.index) >= target,
+                "snapshot built",
+            )
+            .await
+            .map(|m| m.snapshot.map_or(0, |s| s.index))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Asks Raft to build a snapshot in the background (BGSAVE).
+    pub async fn snapshot_in_background(&self) -> Result<(), String> {
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Every other member with the applied index it reports itself (a status call to
+    /// it, bounded by `timeout`; None when it did not answer in time). WAIT and ROLE.
+    pub async fn members_applied(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Vec<(MemberStatus, Option<u64>)> {
+        let auth = self.cfg.password.clone().unwrap_or_default();
+        let mut asks = Vec::new();
+        for m in self
+            .status()
+            .members
+            .into_iter()
+            .filter(|m| m.id != self.id)
+        {
+            let (addr, auth) = (m.addr.clone(), auth.clone());
+            let ask = tokio::spawn(async move {
+                let call = super::admin_call(&addr, &auth, &super::AdminRequest::Status);
+                match tokio::time::timeout(timeout, call).await {
+                    Ok(Ok(st)) => Some(st.applied),
+                    _ => None,
+                }
+            });
+            asks.push((m, ask));
+        }
+        let mut out = Vec::with_capacity(asks.len());
+        for (m, ask) in asks {
+            out.push((m, ask.await.ok().flatten()));
+        }
+        out
+    }
+}
+
 fn role_of(state: ServerState) -> Role {
     match state {
         ServerState::Leader => Role::Leader,

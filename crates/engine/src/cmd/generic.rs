@@ -27,6 +27,7 @@ pub fn commands() -> Vec<CommandSpec> {
         // KEYS is @dangerous in Redis (it walks the whole keyspace).
         spec("keys", 2, READONLY | READ_TOKEN_DENY, NO_KEYS, &["keyspace", "dangerous"], g, "1.0.0", "Returns all key names that match a pattern.", E(keys_cmd)).reads_many_records(),
         // A container in Redis; every subcommand is read-only and takes its key at argv[2].
+        spec("move", 3, WRITE | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Moves a key to another database.", E(move_cmd)),
         spec("object", -2, READONLY, keys(2, 2, 1), ks, g, "2.2.3", "A container for object introspection commands.", E(object)),
         spec("persist", 2, WRITE | FAST, keys(1, 1, 1), ks, g, "2.2.0", "Removes the expiration time of a key.", E(persist)),
         spec("pexpire", -3, WRITE | FAST, keys(1, 1, 1), ks, g, "2.6.0", "Sets the expiration time of a key in milliseconds.", E(pexpire)),
@@ -379,6 +380,52 @@ fn copy(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     })
 }
 
+/// MOVE key db: the key's records move to database `db` under the same version (its
+/// value, expiry and element records), in this one entry. 0 when the key is missing
+/// or `db` already holds it, as Redis; events new (dst), move_from (src), move_to (dst).
+fn move_cmd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
+    let key = &argv[1];
+    let id = parse_i64(&argv[2])?;
+    if i32::try_from(id).is_err() {
+        return Err(CmdError::new(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
+    if id < 0 || id >= keys::DATABASES as i64 {
+        return Err(CmdError::new("ERR DB index is out of range"));
+    }
+    let (src_db, dst_db) = (t.db, id as u8);
+    if src_db == dst_db {
+        return Err(CmdError::new(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let Some(meta) = t.get_meta(key)? else {
+        return int(0);
+    };
+    if in_db(t, dst_db, |t| t.exists(key))? {
+        return int(0);
+    }
+    copy_elements(t, (src_db, key), &meta, (dst_db, key), meta.version)?;
+    let floor = if meta.kind == Kind::Hash {
+        crate::types::hash::ttl_floor(&meta).filter(|&f| f != meta.expire_at_ms)
+    } else {
+        None
+    };
+    in_db(t, dst_db, |t| t.put_meta(key, meta))?;
+    if let Some(f) = floor {
+        // A hash's field-TTL floor has its own expiry index entry.
+        t.raw_put(Cf::Expire, keys::expire_key(f, dst_db, key), Vec::new());
+    }
+    t.delete_key(key)?;
+    t.events_reported();
+    use crate::events::class::{GENERIC, NEW};
+    t.notify(dst_db, NEW, "new", key);
+    t.notify(src_db, GENERIC, "move_from", key);
+    t.notify(dst_db, GENERIC, "move_to", key);
+    int(1)
+}
+
 // ---- KEYS / SCAN / RANDOMKEY --------------------------------------------------------
 
 /// Every live key matching the glob, in (slot, key) order.
@@ -553,7 +600,7 @@ const OBJECT_HELP: [&str; 11] = [
 /// The encoding Redis would report. Strings follow Redis exactly for values written
 /// by SET (int / embstr / raw; APPEND/SETRANGE results, which Redis keeps "raw", are
 /// not distinguished). Collections: Redis 7 defaults judged by element count only.
-fn encoding(meta: &Meta) -> &'static str {
+pub(crate) fn encoding(meta: &Meta) -> &'static str {
     let small = meta.len <= 128;
     match meta.kind {
         Kind::String => {
