@@ -265,3 +265,78 @@ fn client_and_pubsub_commands_match_redis_7() {
         diffs.join("\n")
     );
 }
+
+/// MOVE, SWAPDB, WAIT, WAITAOF's errors, MEMORY's subcommands and errors, LOLWUT's
+/// errors: the deterministic replies (ROLE's offsets, LASTSAVE's time, MEMORY's figures
+/// and LOLWUT's art are Meridian's own; see tests/tests/server_cmds.rs).
+#[test]
+fn server_commands_match_redis_7() {
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["RPUSH", "l", "a", "b"],
+        &["MOVE", "k", "0"],
+        &["MOVE", "k", "x"],
+        &["MOVE", "k", "16"],
+        &["MOVE", "k", "-1"],
+        &["MOVE", "k", "99999999999999"],
+        &["MOVE", "nokey", "1"],
+        &["MOVE", "k", "1"],
+        &["MOVE", "k", "1"],
+        &["MOVE", "l", "1"],
+        &["SET", "k", "v2"],
+        &["SELECT", "1"],
+        &["MOVE", "k", "0"],
+        &["GET", "k"],
+        &["LRANGE", "l", "0", "-1"],
+        &["DBSIZE"],
+        &["SELECT", "0"],
+        &["GET", "k"],
+        &["DBSIZE"],
+        &["SWAPDB", "0", "1"],
+        &["GET", "k"],
+        &["LRANGE", "l", "0", "-1"],
+        &["DBSIZE"],
+        &["SWAPDB", "0", "0"],
+        &["SWAPDB", "x", "1"],
+        &["SWAPDB", "0", "y"],
+        &["SWAPDB", "0", "16"],
+        &["SWAPDB", "-1", "0"],
+        &["SWAPDB", "0", "99999999999999"],
+        &["SWAPDB", "0"],
+        &["WAIT", "0", "0"],
+        &["WAIT", "x", "0"],
+        &["WAIT", "0", "-1"],
+        &["WAIT", "0", "x"],
+        &["WAIT", "0"],
+        &["MEMORY", "USAGE", "nokey"],
+        &["MEMORY", "USAGE", "k", "x"],
+        &["MEMORY", "USAGE", "k", "SAMPLES", "-1"],
+        &["MEMORY", "USAGE", "k", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "k", "SAMPLES", "1", "x"],
+        &["MEMORY", "USAGE"],
+        &["MEMORY", "FOO"],
+        &["MEMORY", "HELP"],
+        &["MEMORY", "PURGE"],
+        &["MEMORY", "STATS", "x"],
+        &["MEMORY", "DOCTOR", "x"],
+        &["LOLWUT", "VERSION", "x"],
+        &["BGSAVE", "x"],
+        &["LASTSAVE", "x"],
+        &["ROLE", "x"],
+    ];
+    let redis = RedisServer::start();
+    let mut theirs = connect(&format!("redis://127.0.0.1:{}/", redis.port));
+    let s = Server::start();
+    let mut ours = s.client();
+    let (_, diffs) = replay(
+        script.iter().map(|a| (a.to_vec(), false)),
+        &mut theirs,
+        &mut ours,
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} replies differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
