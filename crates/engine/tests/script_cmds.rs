@@ -1764,3 +1764,46 @@ fn a_cached_script_is_cheap() {
     // Generous: a fresh VM per call would cost far more than this.
     assert!(per < std::time::Duration::from_millis(2), "{per:?}");
 }
+
+/// redis.acl_check_cmd and redis.call answer for the caller's ACL user when the server
+/// names one (`ScriptControl::as_caller`), with Redis 7.0's texts; the default user
+/// (no caller) may run everything.
+#[test]
+fn scripts_check_the_callers_acl() {
+    use engine::acl::User;
+    use engine::ScriptControl;
+    use std::sync::Arc;
+    let mut u = User::new(b"u");
+    let rules: Vec<Vec<u8>> = ["on", "nopass", "+@all", "-set", "~k*"]
+        .iter()
+        .map(|r| r.as_bytes().to_vec())
+        .collect();
+    u.apply(&rules).expect("rules");
+    let u = Arc::new(u);
+    let mut db = Db::new();
+    let check = "return {redis.acl_check_cmd('set','k','v') and 1 or 0, \
+                 redis.acl_check_cmd('get','zzz') and 1 or 0, \
+                 redis.acl_check_cmd('get','k1') and 1 or 0, \
+                 redis.acl_check_cmd('get','a','b') and 1 or 0}";
+    assert_eq!(db.eval(check, &[], &[]), ints(&[1, 1, 1, 1]));
+    let as_u = |db: &mut Db, script: &str| {
+        ScriptControl::as_caller(Some(u.clone()), || db.eval(script, &[], &[]))
+    };
+    assert_eq!(as_u(&mut db, check), ints(&[0, 0, 1, 0]));
+    assert_eq!(
+        as_u(&mut db, "return redis.pcall('set','k','v')"),
+        err("ERR The user executing the script can't run this command or subcommand")
+    );
+    assert_eq!(
+        as_u(&mut db, "return redis.pcall('get','zzz')"),
+        err("ERR The user executing the script can't access at least one of the keys mentioned in the command arguments")
+    );
+    assert_eq!(as_u(&mut db, "return redis.pcall('get','k1')"), Frame::Null);
+    let e = as_u(&mut db, "return redis.acl_check_cmd('nosuch','x')");
+    assert!(
+        matches!(&e, Frame::Error(t) if t.starts_with("ERR Invalid command passed to redis.acl_check_cmd()")),
+        "{e:?}"
+    );
+    // The caller is gone once the call returns.
+    assert_eq!(db.eval(check, &[], &[]), ints(&[1, 1, 1, 1]));
+}

@@ -133,7 +133,13 @@ pub async fn run_batch(
                     continue;
                 }
                 sess.track_read(spec, &argv);
-                let reply = read(shared, spec, sess.db, &argv);
+                // A script run here (EVAL_RO, FCALL_RO) checks its caller's ACL.
+                let reply = match &sess.user {
+                    Some(u) => engine::ScriptControl::as_caller(Some(u.user.clone()), || {
+                        read(shared, spec, sess.db, &argv)
+                    }),
+                    None => read(shared, spec, sess.db, &argv),
+                };
                 shared
                     .stats
                     .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());

@@ -428,6 +428,15 @@ impl Drop for RunGuard {
 pub struct ScriptControl;
 
 impl ScriptControl {
+    /// Runs `f` (a command run on this thread, e.g. EVAL_RO on the read path) with
+    /// `user` as the caller of the scripts it runs: their `redis.call`/`redis.pcall`
+    /// check that user's ACL and `redis.acl_check_cmd` answers for it, as in Redis.
+    /// Without a caller (`None`, and in the log's apply, which does not carry the
+    /// user) scripts run as the default user, who may run everything.
+    pub fn as_caller<R>(user: Option<Arc<crate::acl::User>>, f: impl FnOnce() -> R) -> R {
+        vm::with_caller(user, f)
+    }
+
     /// True for the error of a script that SCRIPT KILL stopped or that ran past
     /// `script-max-instructions`.
     pub fn stopped_by_limit_or_kill(err: &str) -> bool {

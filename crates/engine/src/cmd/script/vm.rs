@@ -59,6 +59,32 @@ thread_local! {
     static LOADING: RefCell<Option<Vec<Registered>>> = const { RefCell::new(None) };
     /// The running script's instruction count and budget (executed, max).
     static BUDGET: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, u64::MAX)) };
+    /// The ACL user whose script runs here, when the caller said so
+    /// (`ScriptControl::as_caller`); None: the default user, who may run everything.
+    static CALLER: RefCell<Option<Arc<crate::acl::User>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `user` as the caller of the scripts it runs on this thread: their
+/// `redis.call`/`redis.pcall` and `redis.acl_check_cmd` check that user's ACL.
+pub(super) fn with_caller<R>(user: Option<Arc<crate::acl::User>>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<crate::acl::User>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            CALLER.with(|c| *c.borrow_mut() = old);
+        }
+    }
+    let old = CALLER.with(|c| std::mem::replace(&mut *c.borrow_mut(), user));
+    let _restore = Restore(old);
+    f()
+}
+
+/// Whether the caller may run `argv` (as `spec`); Err: what it may not touch.
+fn caller_check(spec: &table::CommandSpec, argv: &[Vec<u8>]) -> Result<(), crate::acl::Denied> {
+    CALLER.with(|c| match &*c.borrow() {
+        Some(u) => u.check(spec, argv),
+        None => Ok(()),
+    })
 }
 
 pub(super) const KILLED_MSG: &[u8] = b"ERR Script killed by user with SCRIPT KILL...\0";
@@ -150,6 +176,20 @@ impl RunCtx {
             return Err(CallError::Script(
                 "This Redis command is not allowed from script",
             ));
+        }
+        // scriptVerifyACL: the caller's permissions, with Redis's texts.
+        if let Err(d) = caller_check(spec, argv) {
+            return Err(CallError::Script(match d {
+                crate::acl::Denied::Command => {
+                    "The user executing the script can't run this command or subcommand"
+                }
+                crate::acl::Denied::Key(_) => {
+                    "The user executing the script can't access at least one of the keys mentioned in the command arguments"
+                }
+                crate::acl::Denied::Channel(_) => {
+                    "The user executing the script can't publish to the channel mentioned in the command"
+                }
+            }));
         }
         if let table::Block::BlockOption { options_from } = spec.block {
             // Redis's XREAD/XREADGROUP refuse BLOCK from a script while parsing their
@@ -1479,15 +1519,15 @@ fn redis_status_reply(lua: &Lua, a: Args) -> LResult<MultiValue> {
 
 fn redis_acl_check_cmd(lua: &Lua, a: Args) -> LResult<MultiValue> {
     let argv = call_argv(&a).map_err(|m| raise(lua, m))?;
-    if table::lookup(&argv[0]).is_none() {
+    let Some(spec) = table::lookup(&argv[0]) else {
         return Err(raise(
             lua,
             "Invalid command passed to redis.acl_check_cmd()",
         ));
-    }
-    // Permissions are the server's business and were checked for the EVAL itself;
-    // the engine has no users to check against.
-    one(Value::Boolean(true))
+    };
+    // The caller's ACL user, when the server named one (`ScriptControl::as_caller`);
+    // the default user may run everything.
+    one(Value::Boolean(caller_check(spec, &argv).is_ok()))
 }
 
 // ---- math.random (Redis's redisLrand48-based version) -------------------------------
