@@ -668,3 +668,19 @@ fn info_reports_cached_scripts_expires_and_counters() {
         (info_field(&mut con, "stats", "expired_keys") == "1").then_some(())
     });
 }
+
+#[test]
+fn wait_forever_ends_when_its_client_leaves() {
+    use std::io::Write;
+    let s = Server::start();
+    let mut con = s.client();
+    let mut raw = s.raw();
+    raw.write_all(b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut con, "clients", "connected_clients"), "2");
+    drop(raw);
+    eventually(Duration::from_secs(5), || {
+        (info_field(&mut con, "clients", "connected_clients") == "1").then_some(())
+    });
+}

@@ -167,6 +167,14 @@ pub async fn run_batch(
                         vec![transaction(shared, sess, cmd, &argv).await],
                         Outcome::Continue,
                     ),
+                    // WAIT/WAITAOF may wait forever (timeout 0): they end if the client leaves.
+                    SessionCmd::Server if matches!(spec.name, "wait" | "waitaof") => {
+                        let (r, o) = tokio::select! {
+                            r = sess.handle(spec, &argv) => r,
+                            _ = client_gone(conn) => (Frame::Null, Outcome::Close),
+                        };
+                        (vec![r], o)
+                    }
                     _ => {
                         let (r, o) = sess.handle(spec, &argv).await;
                         (vec![r], o)
