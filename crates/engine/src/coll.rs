@@ -319,16 +319,161 @@ pub(crate) fn parse_scan_opts(
     Ok(o)
 }
 
-/// One page of HSCAN/SSCAN. The cursor is an offset: the number of element records
-/// (in sub-key order) earlier calls went past. A page skips `cursor` records, visits
-/// up to `count` more (MATCH filtering comes after, as in Redis) and hands each to
-/// `f(sub, value)`; it returns the next cursor, 0 once the end is reached.
+/// Where an element sits in the order HSCAN/SSCAN/ZSCAN walk: a fixed 64-bit hash of
+/// its sub key (FNV-1a, then a 64-bit finalizer), the same on every node and version.
+pub(crate) fn scan_hash(sub: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in sub {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// A candidate of a scan page; ordered by (hash, sub key), which is unique.
+struct Cand<T>(u64, Vec<u8>, T);
+
+impl<T> PartialEq for Cand<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0 && self.1 == o.1
+    }
+}
+impl<T> Eq for Cand<T> {}
+impl<T> PartialOrd for Cand<T> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<T> Ord for Cand<T> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.0, &self.1).cmp(&(o.0, &o.1))
+    }
+}
+
+/// Picks one scan page from a walk over every element: the `count` elements with the
+/// smallest (hash, sub key) among those whose hash is at least the cursor.
+pub(crate) struct PageSel<T> {
+    cursor: u64,
+    count: usize,
+    heap: std::collections::BinaryHeap<Cand<T>>,
+    /// Smallest hash of an element at or past the cursor left out of the page.
+    next: Option<u64>,
+}
+
+/// What [`PageSel::finish`] decided.
+pub(crate) enum PageEnd {
+    /// The next cursor (0: the walk is over).
+    Next(u64),
+    /// More than `count` elements share the hash `h` the page starts at: the page must
+    /// hold all of them (walk again with [`PageSel::ties`]).
+    Ties(u64),
+}
+
+impl<T> PageSel<T> {
+    pub(crate) fn new(cursor: u64, count: u64) -> PageSel<T> {
+        PageSel {
+            cursor,
+            count: count.clamp(1, 1 << 20) as usize,
+            heap: std::collections::BinaryHeap::new(),
+            next: None,
+        }
+    }
+
+    fn leave_out(&mut self, h: u64) {
+        self.next = Some(self.next.map_or(h, |n| n.min(h)));
+    }
+
+    /// Offers one element; `val` is only made when it may be in the page.
+    pub(crate) fn offer(&mut self, sub: &[u8], val: impl FnOnce() -> T) {
+        let h = scan_hash(sub);
+        if h < self.cursor {
+            return;
+        }
+        if self.heap.len() == self.count {
+            let top = self.heap.peek().map(|c| (c.0, c.1.as_slice()));
+            if top.is_some_and(|top| (h, sub) > top) {
+                self.leave_out(h);
+                return;
+            }
+        }
+        self.heap.push(Cand(h, sub.to_vec(), val()));
+        if self.heap.len() > self.count {
+            if let Some(c) = self.heap.pop() {
+                self.leave_out(c.0);
+            }
+        }
+    }
+
+    /// The page in walk order, and the next cursor. Every element left out has a
+    /// hash of at least the page's largest; the next cursor is the smallest of them,
+    /// so an element present for the whole iteration is never skipped, whatever is
+    /// added or removed meanwhile (one sharing the largest hash may come twice).
+    pub(crate) fn finish(self) -> (Vec<(Vec<u8>, T)>, PageEnd) {
+        let page = self.heap.into_sorted_vec();
+        let first = page.first().map(|c| c.0);
+        let end = match (self.next, first) {
+            (None, _) => PageEnd::Next(0),
+            // Every element in the page shares the hash of one left out: no progress
+            // unless the page takes them all.
+            (Some(n), Some(f)) if n == f => PageEnd::Ties(n),
+            (Some(n), _) => PageEnd::Next(n),
+        };
+        (page.into_iter().map(|c| (c.1, c.2)).collect(), end)
+    }
+
+    /// For [`PageEnd::Ties`]: a selector of every element whose hash is `h`, with the
+    /// next cursor the smallest hash above it.
+    pub(crate) fn ties(h: u64) -> TieSel<T> {
+        TieSel {
+            h,
+            page: Vec::new(),
+            next: None,
+        }
+    }
+}
+
+pub(crate) struct TieSel<T> {
+    h: u64,
+    page: Vec<(Vec<u8>, T)>,
+    next: Option<u64>,
+}
+
+impl<T> TieSel<T> {
+    pub(crate) fn offer(&mut self, sub: &[u8], val: impl FnOnce() -> T) {
+        let h = scan_hash(sub);
+        if h == self.h {
+            self.page.push((sub.to_vec(), val()));
+        } else if h > self.h {
+            self.next = Some(self.next.map_or(h, |n| n.min(h)));
+        }
+    }
+
+    pub(crate) fn finish(self) -> (Vec<(Vec<u8>, T)>, u64) {
+        (self.page, self.next.unwrap_or(0))
+    }
+}
+
+/// A page's elements in sub-key order (a collection that fits one page comes back in
+/// the order the other commands list it).
+pub(crate) fn sorted<T>(mut page: Vec<(Vec<u8>, T)>) -> Vec<(Vec<u8>, T)> {
+    page.sort_by(|a, b| a.0.cmp(&b.0));
+    page
+}
+
+/// One page of HSCAN/SSCAN (ZSCAN uses [`PageSel`] the same way). The cursor is a
+/// position in hash order ([`scan_hash`] of the sub key): a page holds up to `count`
+/// elements (MATCH filtering comes after, as in Redis) with the smallest hashes at or
+/// past the cursor, each handed to `f(sub, value)` in sub-key order; it returns the next
+/// cursor (the smallest hash left out), 0 once the end is reached.
 ///
-/// Stateless and identical on every replica. Elements present and unchanged for the
-/// whole iteration come back exactly once as long as no element sorting before the
-/// cursor is added or removed meanwhile; such changes shift the offsets, so later
-/// pages may repeat (after an insert) or skip (after a removal) elements. Resuming
-/// costs O(cursor): a full iteration of n elements with COUNT c is O(n²/c).
+/// Stateless and identical on every replica. As Redis guarantees, an element present
+/// for the whole iteration is returned (at least once) however many others are added
+/// or removed meanwhile, since positions in hash order never shift. Each page walks
+/// the whole collection: O(n log count), so a full iteration is O(n²/count).
 pub(crate) fn scan_page(
     t: &Txn,
     key: &[u8],
@@ -337,26 +482,27 @@ pub(crate) fn scan_page(
     count: u64,
     f: &mut dyn FnMut(&[u8], &[u8]),
 ) -> Result<u64, CmdError> {
-    if cursor >= meta.len {
-        return Ok(0);
-    }
-    let mut at = 0u64;
-    let mut visited = 0u64;
-    let mut more = false;
+    let mut sel = PageSel::new(cursor, count);
     scan(t, key, meta, &mut |s, v| {
-        if at < cursor {
-            at += 1;
-            return true;
-        }
-        if visited == count {
-            more = true;
-            return false;
-        }
-        visited += 1;
-        f(s, v);
+        sel.offer(s, || v.to_vec());
         true
     })?;
-    Ok(if more { cursor + visited } else { 0 })
+    let (page, end) = sel.finish();
+    let (page, next) = match end {
+        PageEnd::Next(n) => (page, n),
+        PageEnd::Ties(h) => {
+            let mut ties = PageSel::<Vec<u8>>::ties(h);
+            scan(t, key, meta, &mut |s, v| {
+                ties.offer(s, || v.to_vec());
+                true
+            })?;
+            ties.finish()
+        }
+    };
+    for (s, v) in sorted(page) {
+        f(&s, &v);
+    }
+    Ok(next)
 }
 
 /// `[cursor, [items...]]`, the reply shape of every SCAN variant.

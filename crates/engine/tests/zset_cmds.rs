@@ -1203,13 +1203,14 @@ fn zscan_pages() {
         texts_scan(db.run(&["ZSCAN", "z", "0", "MATCH", "b*"])),
         ("0".to_string(), strs(&["b", "2.5"]))
     );
+    // The cursor is a position in hash order (b, c, a): coll::scan_hash.
     assert_eq!(
         texts_scan(db.run(&["ZSCAN", "z", "0", "COUNT", "2"])),
-        ("2".to_string(), strs(&["a", "1", "b", "2.5"]))
+        ("9413272369427828315".to_string(), strs(&["b", "2.5", "c", "-inf"]))
     );
     assert_eq!(
-        texts_scan(db.run(&["ZSCAN", "z", "2", "COUNT", "2"])),
-        ("0".to_string(), strs(&["c", "-inf"]))
+        texts_scan(db.run(&["ZSCAN", "z", "9413272369427828315", "COUNT", "2"])),
+        ("0".to_string(), strs(&["a", "1"]))
     );
     assert_eq!(
         texts_scan(db.run(&["ZSCAN", "nokey", "0"])),

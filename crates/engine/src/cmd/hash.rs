@@ -310,8 +310,8 @@ fn hrandfield(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     ))
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. The cursor is an offset
-/// in field order (see `coll::scan_page` for the guarantees); expired fields count
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. The cursor is a position
+/// in hash order (see `coll::scan_page` for the guarantees); expired fields count
 /// toward COUNT but are not returned.
 fn hscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];

@@ -245,7 +245,7 @@ fn srandmember(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     Ok(Frame::Array(bulks(picked)))
 }
 
-/// SSCAN key cursor [MATCH pattern] [COUNT count]. The cursor is an offset in member
+/// SSCAN key cursor [MATCH pattern] [COUNT count]. The cursor is a position in hash
 /// order (see `coll::scan_page` for the guarantees).
 fn sscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];

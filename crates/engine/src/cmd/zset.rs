@@ -771,8 +771,8 @@ fn zrandmember(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     Ok(pairs_reply(picked, withscores))
 }
 
-/// ZSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is an offset in member
-/// byte order, with the guarantees of `coll::scan_page`. O(cursor + count).
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is a position in hash
+/// order, with the guarantees of `coll::scan_page`. O(n log count) per page.
 fn zscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let key = &argv[1];
     let cursor = coll::parse_cursor(&argv[2])?;
@@ -780,23 +780,29 @@ fn zscan(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(coll::scan_reply(0, Vec::new()));
     };
     let o = coll::parse_scan_opts(argv, 3, false)?;
-    if cursor >= meta.len {
-        return Ok(coll::scan_reply(0, Vec::new()));
+    let all = Span::members(t, key, &meta).forward(t, 0, u64::MAX)?;
+    let mut sel = coll::PageSel::new(cursor, o.count);
+    for (m, s) in &all {
+        sel.offer(m, || *s);
     }
-    let span = Span::members(t, key, &meta);
-    // One extra record tells whether the walk is over.
-    let page = span.forward(t, cursor, o.count.saturating_add(1))?;
-    let more = page.len() as u64 > o.count;
+    let (page, end) = sel.finish();
+    let (page, next) = match end {
+        coll::PageEnd::Next(n) => (page, n),
+        coll::PageEnd::Ties(h) => {
+            let mut ties = coll::PageSel::<f64>::ties(h);
+            for (m, s) in &all {
+                ties.offer(m, || *s);
+            }
+            ties.finish()
+        }
+    };
     let mut out = Vec::new();
-    let mut visited = 0u64;
-    for (m, s) in page.into_iter().take(o.count as usize) {
-        visited += 1;
+    for (m, s) in coll::sorted(page) {
         if o.pattern.is_none_or(|p| crate::glob_match(p, &m, false)) {
             out.push(Frame::Bulk(m));
             out.push(Frame::Bulk(resp::format_double(s).into_bytes()));
         }
     }
-    let next = if more { cursor + visited } else { 0 };
     Ok(coll::scan_reply(next, out))
 }
 
