@@ -1409,6 +1409,49 @@ mod tests {
             .collect()
     }
 
+    /// Recursive descent in RedisJSON's order. RedisJSON's json_path crate
+    /// (RedisJSON/RedisJSON json_path/src/json_path.rs, `calc_internal` on a full scan
+    /// then `calc_full_scan`) applies the rest of the path to the node itself first,
+    /// then, for each child in order (object keys in insertion order, array elements by
+    /// index), to the child and, recursively, to the child's descendants: the matches
+    /// come in pre-order of the node they hang from. Pinned here with hand-computed
+    /// expectations, as no RedisJSON server is at hand.
+    #[test]
+    fn descent_order_is_redisjson() {
+        let doc = json!({
+            "a": 1,
+            "b": {"a": 2, "x": {"a": 3}},
+            "c": [{"a": 4}, {"b": {"a": 5}}],
+            "d": {"a": {"a": 6}}
+        });
+        // d.a is found at d (an object holding a) before the a inside it.
+        assert_eq!(
+            get("$..a", &doc),
+            vec![
+                json!(1),
+                json!(2),
+                json!(3),
+                json!(4),
+                json!(5),
+                json!({"a": 6}),
+                json!(6)
+            ]
+        );
+        assert_eq!(
+            get("$..b", &doc),
+            vec![json!({"a": 2, "x": {"a": 3}}), json!({"a": 5})]
+        );
+        // The node's own children first, then each child's subtree in turn.
+        let doc = json!({"a": {"b": 1}, "c": 2});
+        assert_eq!(get("$..*", &doc), vec![json!({"b": 1}), json!(2), json!(1)]);
+        // Insertion order, not key order.
+        let doc = json!({"z": {"k": 1}, "a": {"k": 2}});
+        assert_eq!(get("$..k", &doc), vec![json!(1), json!(2)]);
+        // A path after the descent runs per node, in that order.
+        let doc = json!({"a": [{"a": [7]}, 8]});
+        assert_eq!(get("$..a[0]", &doc), vec![json!({"a": [7]}), json!(7)]);
+    }
+
     #[test]
     fn basics() {
         let doc = json!({"a": 1, "b": [1, 2, 3], "c": {"a": 4, "d": [{"a": 5}]}});
