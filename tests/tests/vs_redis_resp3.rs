@@ -159,24 +159,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "OBJECT ENCODING s1",
         "Meridian does not track that SETRANGE made the string raw",
     ),
-    // Geo coordinates. Redis sends them with addReplyHumanLongDouble: in RESP3 a double
-    // `,` whose text is the `%.17Lf` "human" form (`,13.36138933897018433`). Meridian
-    // sends the same text as a bulk string. `Frame::Double(f64)` is encoded with `%.17g`
-    // (`13.361389338970184`), so the fix needs a frame carrying a double's text, which
-    // also needs the exhaustive `Frame` matches in crates/server/src/rest/reply.rs and
-    // crates/engine/src/cmd/script/vm.rs extended (not owned by this change).
-    (
-        "GEOPOS Sicily Palermo nope",
-        "RESP3 coordinates are `,` doubles in Redis, bulk strings in Meridian",
-    ),
-    (
-        "GEORADIUS Sicily 15 37 200 km WITHCOORD WITHDIST WITHHASH ASC",
-        "WITHCOORD: RESP3 coordinates are `,` doubles in Redis, bulk strings in Meridian",
-    ),
-    (
-        "GEOSEARCH Sicily FROMMEMBER Palermo BYBOX 400 400 km ASC WITHCOORD WITHDIST",
-        "WITHCOORD: RESP3 coordinates are `,` doubles in Redis, bulk strings in Meridian",
-    ),
 ];
 
 /// vs_redis.rs's SCRIPT list (Redis 7.0 syntax), one command per line.

@@ -61,6 +61,13 @@ pub fn encode(frame: &Frame, resp3: bool, out: &mut Vec<u8>) {
                 bulk(out, buf.as_bytes());
             }
         }
+        Frame::DoubleText(text) => {
+            if resp3 {
+                line(out, b',', text.as_bytes());
+            } else {
+                bulk(out, text.as_bytes());
+            }
+        }
         Frame::Boolean(b) => out.extend_from_slice(match (resp3, b) {
             (true, true) => b"#t\r\n",
             (true, false) => b"#f\r\n",
@@ -503,6 +510,10 @@ mod tests {
             "*1\r\n$1\r\na\r\n"
         );
         assert_eq!(enc(&Frame::Double(1.5), false), "$3\r\n1.5\r\n");
+        // A double carrying its text (geo coordinates): printed exactly as given.
+        let t = Frame::DoubleText("13.36138933897018433".into());
+        assert_eq!(enc(&t, true), ",13.36138933897018433\r\n");
+        assert_eq!(enc(&t, false), "$20\r\n13.36138933897018433\r\n");
         assert_eq!(enc(&Frame::Double(3.0), false), "$1\r\n3\r\n");
         assert_eq!(
             enc(&Frame::Double(f64::NEG_INFINITY), false),

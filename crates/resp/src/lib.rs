@@ -49,6 +49,10 @@ pub enum Frame {
     Verbatim(String, Vec<u8>),
     /// RESP3 `>N`; RESP2: array.
     Push(Vec<Frame>),
+    /// A double written with this exact text, as Redis's addReplyHumanLongDouble
+    /// writes geo coordinates: RESP3 `,<text>`; RESP2 a bulk string of the text.
+    /// (Last, so entries and replies encoded before it decode unchanged.)
+    DoubleText(String),
 }
 
 impl Frame {

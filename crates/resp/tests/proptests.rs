@@ -220,6 +220,7 @@ fn downgrade(f: &Frame) -> Frame {
             Frame::Array(items.iter().map(downgrade).collect())
         }
         Frame::Double(d) => Frame::Bulk(format_reply_double(*d).into_bytes()),
+        Frame::DoubleText(t) => Frame::Bulk(t.clone().into_bytes()),
         Frame::Boolean(b) => Frame::Integer(i64::from(*b)),
         Frame::Verbatim(_, text) => Frame::Bulk(text.clone()),
         other => other.clone(),

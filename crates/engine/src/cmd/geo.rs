@@ -655,10 +655,11 @@ pub(crate) fn format_human(v: f64) -> String {
     s
 }
 
+/// RESP3 doubles with Redis's text (a bulk string in RESP2), as redis-server 7.0.
 fn coords_reply(xy: [f64; 2]) -> Frame {
     Frame::Array(vec![
-        Frame::Bulk(format_human(xy[0]).into_bytes()),
-        Frame::Bulk(format_human(xy[1]).into_bytes()),
+        Frame::DoubleText(format_human(xy[0])),
+        Frame::DoubleText(format_human(xy[1])),
     ])
 }
 

@@ -101,6 +101,8 @@ pub fn resp2_pairs(f: Frame) -> Frame {
                 .collect(),
         ),
         Frame::Array(items) => Frame::Array(items.into_iter().map(resp2_pairs).collect()),
+        // Geo coordinates: a RESP3 double with Redis's text, a bulk string in RESP2.
+        Frame::DoubleText(t) => Frame::Bulk(t.into_bytes()),
         other => other,
     }
 }

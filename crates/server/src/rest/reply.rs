@@ -152,6 +152,7 @@ fn value(out: &mut Vec<u8>, f: &Frame, b64: bool) {
         Frame::Boolean(b) => out.push(if *b { b'1' } else { b'0' }),
         Frame::Bulk(b) | Frame::Verbatim(_, b) => bytes(out, b, b64),
         Frame::Double(d) => bytes(out, resp::format_reply_double(*d).as_bytes(), b64),
+        Frame::DoubleText(t) => bytes(out, t.as_bytes(), b64),
         Frame::Null | Frame::NullArray => out.extend_from_slice(b"null"),
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
             out.push(b'[');

@@ -105,6 +105,9 @@ pub fn start(shared: &Arc<Shared>, what: What) -> super::Resp {
                     event(&join(&[b"smessage", &channel, &payload]))
                 }
                 Push::Monitor(line) => event(line.as_bytes()),
+                // Client-side caching pushes go to RESP connections with tracking on,
+                // never to a REST stream; an SSE comment line if one ever did.
+                Push::Invalidate(_) | Push::RedirBroken(_) => Bytes::from_static(b":\n\n"),
             }
         });
     let stream = head

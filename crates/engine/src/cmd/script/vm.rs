@@ -1293,6 +1293,8 @@ fn reply_to_lua(lua: &Lua, f: Frame, resp3: bool) -> mlua::Result<Value> {
         Frame::Set(items) => seq(items)?,
         Frame::Double(d) if resp3 => wrap("double", Value::Number(d))?,
         Frame::Double(d) => Value::String(lua.create_string(resp::format_reply_double(d))?),
+        Frame::DoubleText(t) if resp3 => wrap("double", Value::Number(t.parse().unwrap_or(0.0)))?,
+        Frame::DoubleText(t) => Value::String(lua.create_string(t)?),
         Frame::Boolean(b) if resp3 => Value::Boolean(b),
         Frame::Boolean(b) => Value::Number(if b { 1.0 } else { 0.0 }),
         Frame::Verbatim(fmt, s) if resp3 => {
