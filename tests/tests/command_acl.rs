@@ -461,6 +461,53 @@ fn acl_categories_and_rules_on_redis_commands() {
         commands(&mut m),
         "-@all +cluster -cluster|info +bgsave|x +get"
     );
+    // ACL CAT <category>: the same commands and subcommands as Redis, on the names both
+    // have. Intended difference: EVAL/EVALSHA/FCALL are @write and their _RO forms @read
+    // (commands called by scripts are not checked, so the script command carries them).
+    let listed = names(&m.cmd(&["COMMAND", "LIST"]));
+    let theirs_listed = names(&r.cmd(&["COMMAND", "LIST"]));
+    let scripts = [
+        "eval",
+        "evalsha",
+        "fcall",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall_ro",
+    ];
+    for cat in &cats {
+        let mut a = names(&r.cmd(&["ACL", "CAT", cat]));
+        let mut b = names(&m.cmd(&["ACL", "CAT", cat]));
+        a.retain(|n| listed.contains(n) && !scripts.contains(&n.as_str()));
+        b.retain(|n| theirs_listed.contains(n) && !scripts.contains(&n.as_str()));
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "ACL CAT {cat}");
+    }
+    // Subcommands' own categories decide: FUNCTION LIST is no write, FUNCTION LOAD is;
+    // INFO is @dangerous.
+    for conn in [&mut r, &mut m] {
+        let setuser = [
+            "ACL",
+            "SETUSER",
+            "u4",
+            "on",
+            "nopass",
+            "+@all",
+            "-@write",
+            "-@dangerous",
+        ];
+        assert_eq!(conn.cmd(&setuser), V::Simple("OK".into()));
+        let dry = |c: &mut Raw, args: &[&str]| {
+            let mut a = vec!["ACL", "DRYRUN", "u4"];
+            a.extend_from_slice(args);
+            matches!(c.cmd(&a), V::Simple(_))
+        };
+        assert!(dry(conn, &["FUNCTION", "LIST"]));
+        assert!(dry(conn, &["CONFIG", "HELP"]));
+        assert!(!dry(conn, &["FUNCTION", "LOAD", "x"]));
+        assert!(!dry(conn, &["INFO"]));
+        assert!(!dry(conn, &["CONFIG", "GET", "x"]));
+    }
     for bad in [
         "+@cluster",
         "+@nosuch",

@@ -57,7 +57,8 @@ pub const CATEGORIES: &[&str] = &[
 /// Commands with subcommands: `+config|get` / `-config|set` address a subcommand of
 /// these; on any other command `+cmd|arg` allows one first argument (`+select|0`).
 const CONTAINERS: &[&str] = &[
-    "acl", "client", "command", "config", "object", "pubsub", "script", "xgroup", "xinfo",
+    "acl", "client", "command", "config", "function", "memory", "object", "pubsub", "script",
+    "xgroup", "xinfo",
 ];
 
 /// Redis's categories of the CLIENT subcommands that manage other connections.
@@ -78,12 +79,23 @@ const SUB_CATEGORIES: &[(&str, &str, &[&str])] = &[
     ("client", "pause", CLIENT_ADMIN),
     ("client", "unblock", CLIENT_ADMIN),
     ("client", "unpause", CLIENT_ADMIN),
+    ("config", "help", &["slow"]),
+    ("function", "dump", &["slow", "scripting"]),
+    ("function", "help", &["slow", "scripting"]),
+    ("function", "kill", &["slow", "scripting"]),
+    ("function", "list", &["slow", "scripting"]),
+    ("function", "stats", &["slow", "scripting"]),
+    ("memory", "usage", &["read", "slow"]),
+    ("object", "help", &["keyspace", "slow"]),
+    ("pubsub", "help", &["slow"]),
     ("script", "debug", &["slow", "scripting"]),
     ("script", "exists", &["slow", "scripting"]),
     ("script", "flush", &["slow", "scripting"]),
     ("script", "help", &["slow", "scripting"]),
     ("script", "kill", &["slow", "scripting"]),
     ("script", "load", &["slow", "scripting"]),
+    ("xgroup", "help", &["stream", "slow"]),
+    ("xinfo", "help", &["stream", "slow"]),
 ];
 
 /// Lower-case hex SHA-256 of a password: the only form a password is ever kept in.
@@ -1033,14 +1045,35 @@ pub fn category_commands(cat: &str) -> Option<Vec<String>> {
     if !CATEGORIES.contains(&cat.as_str()) {
         return None;
     }
-    let mut out: Vec<String> = table::COMMANDS()
-        .iter()
-        .filter(|s| in_category(s, &cat))
-        .map(|s| s.name.to_string())
-        .collect();
-    for (cmd, sub, cats) in SUB_CATEGORIES {
-        if cats.contains(&cat.as_str()) && !out.iter().any(|c| c == cmd) {
-            out.push(format!("{cmd}|{sub}"));
+    let mut out: Vec<String> = Vec::new();
+    for spec in table::COMMANDS() {
+        let container = table::redis70::meta(spec.name)
+            .filter(|m| CONTAINERS.contains(&spec.name) && !m.subcommands.is_empty());
+        let subs = container.map_or(&[][..], |m| &m.subcommands[..]);
+        if container.is_some_and(|m| m.categories.contains(&cat)) {
+            // Redis lists the container itself by its own categories (`@slow`).
+            out.push(spec.name.to_string());
+        }
+        if subs.is_empty() {
+            if in_category(spec, &cat) {
+                out.push(spec.name.to_string());
+            }
+            continue;
+        }
+        // A container is listed as its subcommands, as Redis lists them: each with its
+        // own categories where they differ (SUB_CATEGORIES), else its container's.
+        for full in subs {
+            let sub = full.split_once('|').map_or("", |(_, s)| s);
+            let named = match SUB_CATEGORIES
+                .iter()
+                .find(|(c, s, _)| *c == spec.name && *s == sub)
+            {
+                Some((_, _, cats)) => cats.contains(&cat.as_str()),
+                None => in_category(spec, &cat),
+            };
+            if named {
+                out.push(full.clone());
+            }
         }
     }
     Some(out)
