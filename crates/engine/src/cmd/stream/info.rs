@@ -104,23 +104,67 @@ fn groups(t: &Txn, s: &Stream) -> CmdResult {
 }
 
 /// The fields XINFO STREAM starts with, FULL or not.
-fn header_fields(s: &Stream) -> Vec<(Frame, Frame)> {
-    // The emulated nodes (see `nodes.rs`); ⌈len / 100⌉ for a stream without node
-    // records. radix-tree-nodes (the radix tree's inner nodes) is estimated as one
-    // more than the keys.
-    let nodes = match s.h.nodes {
-        Some(n) => n.count as i64,
-        None => s.len().div_ceil(NODE_ENTRIES) as i64,
+fn header_fields(t: &Txn, s: &Stream) -> Result<Vec<(Frame, Frame)>, CmdError> {
+    // The emulated nodes (see `nodes.rs`) and the radix tree Redis builds over their
+    // IDs; for a stream without node records, ⌈len / 100⌉ and an estimate.
+    let (keys, tree) = match s.h.nodes {
+        Some(n) if n.count <= RAX_COUNT_MAX => {
+            let mut ids = Vec::with_capacity(n.count as usize);
+            s.nodes().visit(t, Id::MIN, Id::MAX, &mut |id, _| {
+                ids.push(id.encode());
+                true
+            })?;
+            (ids.len() as i64, rax_nodes(&ids, 0) as i64)
+        }
+        Some(n) => (n.count as i64, n.count as i64 + 1),
+        None => {
+            let k = s.len().div_ceil(NODE_ENTRIES) as i64;
+            (k, k + 1)
+        }
     };
-    vec![
+    Ok(vec![
         field("length", int(s.len() as i64)),
-        field("radix-tree-keys", int(nodes)),
-        field("radix-tree-nodes", int(nodes + 1)),
+        field("radix-tree-keys", int(keys)),
+        field("radix-tree-nodes", int(tree)),
         field("last-generated-id", id_frame(s.h.last)),
         field("max-deleted-entry-id", id_frame(s.h.max_deleted)),
         field("entries-added", int(s.h.entries_added as i64)),
         field("recorded-first-entry-id", id_frame(s.h.first)),
-    ]
+    ])
+}
+
+/// Above this many nodes XINFO reports radix-tree-nodes as keys + 1 rather than read
+/// every node record.
+const RAX_COUNT_MAX: u64 = 10_000;
+
+/// Nodes of Redis's radix tree (rax) holding the sorted, distinct, equally long `keys`
+/// from byte `depth` on: a node for the shared prefix (compressed) or for the branch
+/// on the next byte, plus the nodes below; a key ends in a leaf node. An empty tree is
+/// its head node.
+fn rax_nodes(keys: &[[u8; 16]], depth: usize) -> u64 {
+    let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+        return 1;
+    };
+    if depth >= first.len() {
+        return 1;
+    }
+    let common = first[depth..]
+        .iter()
+        .zip(&last[depth..])
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common > 0 {
+        return 1 + rax_nodes(keys, depth + common);
+    }
+    let mut n = 1;
+    let mut from = 0;
+    while from < keys.len() {
+        let b = keys[from][depth];
+        let to = from + keys[from..].iter().take_while(|k| k[depth] == b).count();
+        n += rax_nodes(&keys[from..to], depth + 1);
+        from = to;
+    }
+    n
 }
 
 fn stream(t: &Txn, s: &Stream, argv: &[Vec<u8>]) -> CmdResult {
@@ -141,7 +185,7 @@ fn stream(t: &Txn, s: &Stream, argv: &[Vec<u8>]) -> CmdResult {
             }
         }
     }
-    let mut m = header_fields(s);
+    let mut m = header_fields(t, s)?;
     let fam = s.entries();
     if !full {
         m.push(field("groups", int(s.h.groups as i64)));
