@@ -27,13 +27,13 @@
 //! # Approximate trimming (`~`)
 //!
 //! Redis trims whole radix-tree nodes only. Entries here are stored one per record, so
-//! `~` trims in whole *virtual nodes* of [`NODE_ENTRIES`] (100, Redis's default
-//! stream-node-max-entries) counted from the current first entry: MAXLEN ~ n removes
-//! ⌊(len − n) / 100⌋ · 100 entries, MINID ~ id removes ⌊k / 100⌋ · 100 of the k entries
-//! below `id`; LIMIT (default 100 · 100) caps the removal, rounded down to whole nodes
-//! (LIMIT 0 = no cap). Without `~` trimming is exact. XINFO's radix-tree-keys reports
-//! ⌈len / 100⌉ such nodes (radix-tree-nodes that plus one): an estimate, not Redis's
-//! byte-exact figure.
+//! each stream also keeps one record per node Redis would have built (`nodes.rs`,
+//! Redis's default limits of 100 entries / 4096 bytes per node), and `~` trims remove
+//! whole emulated nodes as streamTrim does; LIMIT (default 100 · 100, 0 = none) caps
+//! the entries removed. Exact trims remove whole nodes and then mark entries of the
+//! first remaining node. XINFO's radix-tree-keys/-nodes count these nodes and the
+//! radix tree over their IDs. Streams written before node records existed keep the
+//! older rule (`legacy_trim`) until emptied.
 //!
 //! # Consumer groups: lag and entries-read
 //!

@@ -1,6 +1,7 @@
 //! Records of the stream type: the key's meta record (kind Stream, `len` = number of
 //! entries, `inline` = the stream [`Header`]) plus, under the key's version prefix,
-//! one `data` record per entry, per consumer group, per consumer and per pending
+//! one `data` record per entry, per emulated radix-tree node (`cmd/stream/nodes.rs`),
+//! per consumer group, per consumer and per pending
 //! entry, and each consumer's PEL index (byte layouts in `keys::stream`). So DEL or an
 //! overwrite of a stream of any size writes O(1) records.
 //!
