@@ -291,7 +291,10 @@ fn server_and_connection_commands() {
     let n: i64 = cmd("COMMAND").arg("COUNT").query(&mut c).unwrap();
     let names: Vec<String> = cmd("COMMAND").arg("LIST").query(&mut c).unwrap();
     // COUNT counts top-level commands; LIST adds subcommands (`config|get`), as Redis.
-    assert_eq!(n as usize, names.iter().filter(|x| !x.contains('|')).count());
+    assert_eq!(
+        n as usize,
+        names.iter().filter(|x| !x.contains('|')).count()
+    );
     for must in ["get", "set", "bitfield", "scan", "client", "hello"] {
         assert!(
             names.iter().any(|x| x == must),

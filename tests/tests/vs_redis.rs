@@ -188,7 +188,9 @@ fn client_and_pubsub_commands_match_redis_7() {
         &["CLIENT", "TRACKING", "ON", "BCAST", "OPTOUT"],
         &["CLIENT", "TRACKING", "ON", "REDIRECT", "999999"],
         &["CLIENT", "TRACKING", "ON", "REDIRECT", "abc"],
-        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab"],
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab",
+        ],
         &["CLIENT", "TRACKING", "ON", "NOSUCHOPTION"],
         &["CLIENT", "TRACKING", "MAYBE"],
         &["CLIENT", "TRACKING"],
@@ -202,7 +204,9 @@ fn client_and_pubsub_commands_match_redis_7() {
         &["CLIENT", "TRACKING", "ON", "BCAST"],
         &["CLIENT", "GETREDIR"],
         &["CLIENT", "TRACKING", "OFF"],
-        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "x", "NOLOOP"],
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "x", "NOLOOP",
+        ],
         &["CLIENT", "TRACKINGINFO"],
         &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a"],
         &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "y"],

@@ -27,11 +27,11 @@ pub use events::{Bus, Event, Touch, Touched};
 pub use glob::glob_match;
 pub use rng::Rng;
 pub use store::{Effects, MemStore, Store, StoreError, Write};
+pub use table::redis70 as command_meta;
 pub use table::{
     check_arity, check_key_sizes, flags, index_of as command_index, keys as key_range, lookup,
     Block, CommandSpec, Exec, KeySpec, ReadPath, SessionCmd, COMMANDS, NO_KEYS,
 };
-pub use table::redis70 as command_meta;
 pub use tier::{Tier, TierStats};
 pub use txn::Txn;
 

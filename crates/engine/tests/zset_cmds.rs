@@ -1206,7 +1206,10 @@ fn zscan_pages() {
     // The cursor is a position in hash order (b, c, a): coll::scan_hash.
     assert_eq!(
         texts_scan(db.run(&["ZSCAN", "z", "0", "COUNT", "2"])),
-        ("9413272369427828315".to_string(), strs(&["b", "2.5", "c", "-inf"]))
+        (
+            "9413272369427828315".to_string(),
+            strs(&["b", "2.5", "c", "-inf"])
+        )
     );
     assert_eq!(
         texts_scan(db.run(&["ZSCAN", "z", "9413272369427828315", "COUNT", "2"])),

@@ -237,7 +237,11 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
-            for (i, (c, v)) in engine::COMMANDS().iter().zip(&shared.stats.per_cmd).enumerate() {
+            for (i, (c, v)) in engine::COMMANDS()
+                .iter()
+                .zip(&shared.stats.per_cmd)
+                .enumerate()
+            {
                 let calls = v[0].load(Ordering::Relaxed);
                 let rejected = shared.stats.rejected[i].load(Ordering::Relaxed);
                 if calls == 0 && rejected == 0 {

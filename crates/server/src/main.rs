@@ -2,8 +2,8 @@
 
 mod acl_cmds;
 mod admin_cmds;
-mod command_cmds;
 mod clients;
+mod command_cmds;
 mod config;
 mod conn;
 mod dispatch;
@@ -11,8 +11,8 @@ mod password;
 mod pubsub;
 mod reads;
 mod rest;
-mod session;
 mod server_cmds;
+mod session;
 mod shared;
 mod tracking;
 
