@@ -1197,7 +1197,7 @@ fn command_table_entries() {
     }
     let c = lookup(b"COPY").unwrap();
     assert_eq!((c.arity, c.is_write()), (-3, true));
-    assert_eq!(c.acl_categories(), vec!["@write", "@keyspace", "@slow"]);
+    assert_eq!(c.acl_categories(), vec!["@keyspace", "@write", "@slow"]);
     assert_eq!(
         c.key_positions(&argv(&["copy", "a", "b", "db", "1"])),
         vec![1, 2]
