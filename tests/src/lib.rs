@@ -28,6 +28,15 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// The `tests` package's directory, read when the test runs (cargo and nextest set
+/// `CARGO_MANIFEST_DIR` for test processes), so a test binary cached from a build in
+/// another checkout still finds this checkout's files.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// Drains a node's stdout on a thread and signals once its banner says "ready in".
 pub fn ready_signal(stdout: std::process::ChildStdout) -> mpsc::Receiver<()> {
     let (tx, rx) = mpsc::channel();

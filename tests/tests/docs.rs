@@ -15,11 +15,9 @@ fn compatibility_matrix_matches_command_table() {
         .into_iter()
         .map(|n| n.to_uppercase())
         .collect();
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../docs/compatibility.md"
-    ))
-    .unwrap();
+    let doc =
+        std::fs::read_to_string(meridian_tests::manifest_dir().join("../docs/compatibility.md"))
+            .unwrap();
     let mut rows = 0;
     let mut wrong = Vec::new();
     for line in doc.lines() {

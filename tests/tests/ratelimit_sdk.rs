@@ -12,7 +12,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use meridian_tests::Server;
 use sha2::Sha256;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ fn rest_token(password: &str) -> String {
 }
 
 fn node_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
+    meridian_tests::manifest_dir().join("node")
 }
 
 const INSTALL: &str = "install them with `scripts/dev.sh test` (it runs `apt-get install nodejs npm` \

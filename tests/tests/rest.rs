@@ -1020,7 +1020,7 @@ fn rest_upstash_python_sdk() {
         );
     }
     let s = Server::start_with(Some("py-pw"), &[]);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let script = meridian_tests::manifest_dir()
         .join("python")
         .join("test_upstash_sdk.py");
     let (code, out) = run_bounded(

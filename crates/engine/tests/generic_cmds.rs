@@ -1208,7 +1208,7 @@ fn command_table_entries() {
         vec![1, 2, 3]
     );
     let c = lookup(b"ttl").unwrap();
-    assert_eq!(c.acl_categories(), vec!["@read", "@keyspace", "@fast"]);
+    assert_eq!(c.acl_categories(), vec!["@keyspace", "@read", "@fast"]);
     let c = lookup(b"object").unwrap();
     assert_eq!(
         c.key_positions(&argv(&["object", "encoding", "k"])),

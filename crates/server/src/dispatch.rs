@@ -124,6 +124,14 @@ pub async fn run_batch(
                 }
                 pending.push((spec, Op::Cmd { db: sess.db, argv }));
             }
+            // A fast keyed read that follows writes of this same pipeline joins their log
+            // entry, at its place among them: it must see them, and running it after their
+            // commit would cost one commit (an fsync) per read-after-write pair. Only FAST
+            // reads, so the apply on every replica stays cheap.
+            Exec::Engine(_) if !pending.is_empty() && folds_into_writes(spec) => {
+                sess.track_read(spec, &argv);
+                pending.push((spec, Op::Cmd { db: sess.db, argv }));
+            }
             Exec::Engine(_) => {
                 flush_writes(sess, &mut pending, emit).await;
                 let t0 = Instant::now();
@@ -721,6 +729,14 @@ pub fn classify(
     engine::check_key_sizes(spec, argv)?;
     crate::acl_cmds::check(sess, spec, argv)?;
     Ok(spec)
+}
+
+/// Whether a read-only command may run inside the log entry of the writes queued before
+/// it (see `run_batch`): a FAST command on keys, not a script, not blocking.
+fn folds_into_writes(spec: &engine::CommandSpec) -> bool {
+    spec.flags & flags::FAST != 0
+        && spec.flags & (flags::RUNS_SCRIPT | flags::BLOCKING) == 0
+        && spec.keys.first > 0
 }
 
 async fn flush_writes(
