@@ -1082,3 +1082,68 @@ fn tracking_invalidations_reach_clients_of_every_node() {
         Some(">[\"invalidate\", _]")
     );
 }
+
+/// `tracking-table-max-keys`: lowering it evicts keys from the table until it fits, each
+/// evicted key invalidated for the clients that cached it (as Redis), however far over
+/// the limit the table is; reads past the limit keep it within; INFO counts the table.
+#[test]
+fn tracking_table_max_keys_evicts_with_invalidations_and_info_counts_it() {
+    let srv = Server::start();
+    let mut t = Raw::resp3(srv.port);
+    let mut b = Raw::resp3(srv.port);
+    let mut w = srv.client();
+    assert_eq!(t.q(&["CLIENT", "TRACKING", "ON"]), "+OK");
+    assert_eq!(
+        b.q(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "p:"]),
+        "+OK"
+    );
+    let n = 250;
+    for i in 0..n {
+        let k = format!("key{i}");
+        assert_eq!(t.q(&["GET", &k]), "_");
+    }
+    let info: String = cmd("INFO").query(&mut w).unwrap();
+    for line in [
+        "tracking_clients:2",
+        &format!("tracking_total_keys:{n}"),
+        &format!("tracking_total_items:{n}"),
+        "tracking_total_prefixes:1",
+    ] {
+        assert!(info.contains(line), "{line} not in INFO:\n{info}");
+    }
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("tracking-table-max-keys")
+        .arg(1)
+        .query(&mut w)
+        .unwrap();
+    // Exactly n - 1 keys leave the table, each with its own invalidation.
+    let mut evicted = std::collections::BTreeSet::new();
+    for _ in 0..n - 1 {
+        let got = t
+            .next_within(Duration::from_secs(5))
+            .expect("an invalidation");
+        assert!(got.starts_with(">[\"invalidate\", [\"key"), "{got}");
+        assert!(evicted.insert(got), "invalidated twice");
+    }
+    assert_eq!(t.next_within(QUIET), None);
+    let info: String = cmd("INFO").arg("stats").query(&mut w).unwrap();
+    assert!(info.contains("tracking_total_keys:1\r\n"), "{info}");
+    // A new read over the limit pushes one key out (the push may come before or after
+    // the reply).
+    t.send(&["GET", "fresh"]);
+    let two = [show(&t.read()), show(&t.read())];
+    assert!(two.contains(&"_".to_string()), "{two:?}");
+    assert!(
+        two.iter().any(|f| f.starts_with(">[\"invalidate\", [\"")),
+        "{two:?}"
+    );
+    let info: String = cmd("INFO").arg("stats").query(&mut w).unwrap();
+    assert!(info.contains("tracking_total_keys:1\r\n"), "{info}");
+    let max: Vec<String> = cmd("CONFIG")
+        .arg("GET")
+        .arg("tracking-table-max-keys")
+        .query(&mut w)
+        .unwrap();
+    assert_eq!(max, vec!["tracking-table-max-keys", "1"]);
+}

@@ -87,6 +87,11 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 shared.maxclients.load(Ordering::Relaxed),
                 shared.broker.blocked_clients()
             );
+            let _ = write!(
+                o,
+                "tracking_clients:{}\r\n",
+                shared.broker.tracking.clients()
+            );
         }
         "memory" => {
             let rss = rss_bytes();
@@ -143,6 +148,11 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 shared.broker.numpat(),
                 shared.broker.messages_delivered.load(Ordering::Relaxed),
                 shared.broker.stale_skipped.load(Ordering::Relaxed),
+            );
+            let (keys, items, prefixes) = shared.broker.tracking.totals();
+            let _ = write!(
+                o,
+                "tracking_total_keys:{keys}\r\ntracking_total_items:{items}\r\ntracking_total_prefixes:{prefixes}\r\n"
             );
         }
         "replication" => {
@@ -1043,6 +1053,13 @@ fn apply(shared: &Shared, p: &Param, v: String) {
         }
         "client-output-buffer-limit" => {
             let _ = shared.obuf.set(&v);
+        }
+        "tracking-table-max-keys" => {
+            let n = v.parse().unwrap_or(crate::tracking::DEFAULT_MAX_KEYS);
+            if let Ok(mut t) = shared.tunables.lock() {
+                t.insert("tracking-table-max-keys", v);
+            }
+            shared.broker.tracking.set_max_keys(n);
         }
         name => {
             if let Ok(mut t) = shared.tunables.lock() {

@@ -48,11 +48,31 @@ struct Inner {
     writing: HashMap<u64, Vec<Vec<u8>>>,
 }
 
-#[derive(Default)]
 pub struct Tracking {
     /// Tracking clients on this node: the apply's only cost while it is 0.
     active: AtomicUsize,
     inner: Mutex<Inner>,
+    /// `tracking-table-max-keys` (0: no limit).
+    max_keys: AtomicUsize,
+    /// Keys the next [`Tracking::limit`] may evict: Redis's effort, 100 more after each
+    /// call that left the table over the limit, back to 100 once it fits.
+    effort: AtomicUsize,
+}
+
+/// Redis's default `tracking-table-max-keys`.
+pub const DEFAULT_MAX_KEYS: usize = 1_000_000;
+/// Keys evicted per [`Tracking::limit`] call at first (Redis's initial effort).
+const EFFORT_STEP: usize = 100;
+
+impl Default for Tracking {
+    fn default() -> Tracking {
+        Tracking {
+            active: AtomicUsize::new(0),
+            inner: Mutex::default(),
+            max_keys: AtomicUsize::new(DEFAULT_MAX_KEYS),
+            effort: AtomicUsize::new(EFFORT_STEP),
+        }
+    }
 }
 
 /// Whether one of two prefixes starts the other (Redis's `stringCheckPrefix`).
@@ -71,13 +91,70 @@ impl Tracking {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// Keys in the table (INFO's `tracking_total_keys`).
-    #[allow(dead_code)]
-    pub fn total_keys(&self) -> usize {
+    /// INFO's `tracking_total_keys` (keys in the table), `tracking_total_items` (client
+    /// entries under them) and `tracking_total_prefixes` (distinct BCAST prefixes).
+    pub fn totals(&self) -> (usize, usize, usize) {
         if self.clients() == 0 {
-            return 0;
+            return (0, 0, 0);
         }
-        self.lock().keys.len()
+        let g = self.lock();
+        let items = g.keys.values().map(HashSet::len).sum();
+        let prefixes: HashSet<&[u8]> = g
+            .clients
+            .values()
+            .filter(|c| c.mode.bcast)
+            .flat_map(|c| c.mode.prefixes.iter().map(Vec::as_slice))
+            .collect();
+        (g.keys.len(), items, prefixes.len())
+    }
+
+    /// CONFIG SET tracking-table-max-keys: the new limit, enforced at once.
+    pub fn set_max_keys(&self, n: usize) {
+        self.max_keys.store(n, Ordering::Relaxed);
+        self.effort.store(EFFORT_STEP, Ordering::Relaxed);
+        while self.limit() {}
+    }
+
+    /// Keeps the table within `tracking-table-max-keys`, as Redis does before each
+    /// command: evicts up to the current effort of keys (in the table's own, arbitrary
+    /// order), each one invalidated for the clients that cached it, as if it had been
+    /// written. Returns whether the table is still over the limit.
+    fn limit(&self) -> bool {
+        let max = self.max_keys.load(Ordering::Relaxed);
+        if max == 0 || self.clients() == 0 {
+            return false;
+        }
+        let mut g = self.lock();
+        let inner = &mut *g;
+        if inner.keys.len() <= max {
+            self.effort.store(EFFORT_STEP, Ordering::Relaxed);
+            return false;
+        }
+        let effort = self.effort.load(Ordering::Relaxed);
+        let n = (inner.keys.len() - max).min(effort);
+        let victims: Vec<Vec<u8>> = inner.keys.keys().take(n).cloned().collect();
+        for key in victims {
+            let Some(ids) = inner.keys.remove(&key) else {
+                continue;
+            };
+            for id in ids {
+                if let Some(c) = inner.clients.get(&id) {
+                    if !c.mode.bcast {
+                        Self::send(id, c, Push::Invalidate(Some(vec![key.clone()])));
+                    }
+                }
+            }
+        }
+        let over = inner.keys.len() > max;
+        self.effort.store(
+            if over {
+                effort + EFFORT_STEP
+            } else {
+                EFFORT_STEP
+            },
+            Ordering::Relaxed,
+        );
+        over
     }
 
     /// Prefixes client `id` already has that overlap `p` (the first one), for Redis's
@@ -149,20 +226,23 @@ impl Tracking {
     /// A read by client `id` (default mode): it now caches `keys`. Called before the
     /// read runs, so no write applied after the value was read can be missed.
     pub fn remember<'a>(&self, id: u64, keys: impl Iterator<Item = &'a [u8]>) {
-        let mut g = self.lock();
-        if !g.clients.contains_key(&id) {
-            return;
-        }
-        for k in keys {
-            match g.keys.get_mut(k) {
-                Some(s) => {
-                    s.insert(id);
-                }
-                None => {
-                    g.keys.insert(k.to_vec(), HashSet::from([id]));
+        {
+            let mut g = self.lock();
+            if !g.clients.contains_key(&id) {
+                return;
+            }
+            for k in keys {
+                match g.keys.get_mut(k) {
+                    Some(s) => {
+                        s.insert(id);
+                    }
+                    None => {
+                        g.keys.insert(k.to_vec(), HashSet::from([id]));
+                    }
                 }
             }
         }
+        self.limit();
     }
 
     /// A NOLOOP client is about to write `keys`.
