@@ -413,3 +413,30 @@ fn pubsub_and_blocking_pops_span_the_cluster() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A write sent through a follower while the leader is paused (SIGSTOP: its sockets stay
+/// open, it answers nothing) is retried on the leader elected meanwhile and succeeds,
+/// once, instead of waiting out the write timeout and answering UNKNOWN.
+#[test]
+fn forwarded_write_to_a_paused_leader_goes_to_the_new_leader() {
+    let c = Cluster::start(3);
+    let leader = c.leader().expect("a leader");
+    let follower = (leader + 1) % 3;
+    let mut con = c.nodes[follower].client();
+    let _ = con.set_read_timeout(Some(Duration::from_secs(30)));
+    let before = eventually(Duration::from_secs(20), || {
+        cmd("INCR").arg("n").query::<i64>(&mut con).ok()
+    });
+    c.nodes[leader].signal("STOP");
+    let res = cmd("INCR").arg("n").query::<i64>(&mut con);
+    c.nodes[leader].signal("CONT");
+    assert_eq!(res.expect("the write through the follower"), before + 1);
+    // Applied once everywhere, the old leader included once it catches up.
+    for n in &c.nodes {
+        let mut x = n.client();
+        eventually(Duration::from_secs(20), || {
+            let v: String = cmd("GET").arg("n").query(&mut x).ok()?;
+            (v == (before + 1).to_string()).then_some(())
+        });
+    }
+}

@@ -143,9 +143,32 @@ impl Node {
             crate::network::channel(&addr).map_err(|e| WriteError::NotApplied(e.to_string()))?;
         let mut c = crate::network::client(ch);
         let payload = (id.0, id.1, ops);
-        match tokio::time::timeout(WRITE_TIMEOUT, c.forward(crate::network::envelope(&payload)))
-            .await
-        {
+        // A leader that stops answering (paused, cut off) is replaced within a few election
+        // timeouts: once this node hears of another leader, the wait ends and `forward`
+        // retries the same id there, instead of waiting out the whole WRITE_TIMEOUT.
+        let mut metrics = self.raft.metrics();
+        let moved = async move {
+            loop {
+                if metrics.changed().await.is_err() {
+                    return std::future::pending::<u64>().await;
+                }
+                let now = metrics.borrow().current_leader;
+                if let Some(l) = now.filter(|l| *l != leader) {
+                    return l;
+                }
+            }
+        };
+        let call =
+            tokio::time::timeout(WRITE_TIMEOUT, c.forward(crate::network::envelope(&payload)));
+        let outcome = tokio::select! {
+            r = call => r,
+            l = moved => {
+                return Err(WriteError::Unknown(format!(
+                    "leader {leader} was replaced by {l} before answering"
+                )))
+            }
+        };
+        match outcome {
             Err(_) => Err(WriteError::Unknown(format!(
                 "leader {leader} did not answer in time"
             ))),
