@@ -24,6 +24,7 @@ mod crc16;
 pub mod hash;
 pub mod list;
 mod meta;
+pub mod rdb;
 pub mod sm;
 pub mod store;
 pub mod stream;
