@@ -2,6 +2,7 @@
 
 pub mod bitmap;
 pub mod blocking;
+pub mod dump;
 pub mod generic;
 pub mod geo;
 pub mod hash;
@@ -57,6 +58,7 @@ pub(crate) fn all_commands() -> Vec<CommandSpec> {
     all.extend(string::commands());
     all.extend(bitmap::commands());
     all.extend(generic::commands());
+    all.extend(dump::commands());
     all.extend(hash::commands());
     all.extend(set::commands());
     all.extend(list::commands());
