@@ -504,6 +504,25 @@ fn count_fields(argv: &[Vec<u8>], at: usize) -> Result<&[Vec<u8>], CmdError> {
     Ok(&argv[at + 1..])
 }
 
+/// Raises the keyspace `events` (class, name) on `key` in this order, instead of the
+/// ones derived from the command's name (Redis 8's HGETDEL/HGETEX/HSETEX name theirs).
+fn notify_instead(t: &mut Txn, key: &[u8], events: &[(u32, &str)]) {
+    for (class, name) in events {
+        t.notify(t.db, *class, name, key);
+    }
+    t.events_reported();
+}
+
+/// `events`, then `del` if the hash was emptied.
+fn emptied_too(mut events: Vec<(u32, &'static str)>, emptied: bool) -> Vec<(u32, &'static str)> {
+    if emptied {
+        events.push((EV_GENERIC, "del"));
+    }
+    events
+}
+
+use crate::events::class::{GENERIC as EV_GENERIC, HASH as EV_HASH, NEW as EV_NEW};
+
 const FIELDS_MISSING: &str =
     "ERR Mandatory argument FIELDS is missing or not at the right position";
 
@@ -532,7 +551,9 @@ fn hgetdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     if deleted {
+        let emptied = meta.len == 0;
         records::save(t, key, meta)?;
+        notify_instead(t, key, emptied_too(vec![(EV_HASH, "hdel")], emptied).as_slice());
     }
     Ok(Frame::Array(out))
 }
@@ -568,7 +589,7 @@ fn hgetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     };
     let now = t.now_ms;
     let mut floor = records::ttl_floor(&meta);
-    let mut changed = false;
+    let (mut updated, mut deleted) = (false, false);
     let mut out = Vec::with_capacity(fields.len());
     for field in fields {
         let Some((prev, value)) = stored(t, key, &meta, field)? else {
@@ -579,24 +600,33 @@ fn hgetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             Ttl::Keep => {}
             Ttl::At(at) if at <= now => {
                 records::remove_field(t, key, &mut meta, field);
-                changed = true;
+                deleted = true;
             }
             Ttl::At(at) => {
                 put_field(t, key, &mut meta, field, at, &value, false);
                 floor = Some(floor.map_or(at, |f| f.min(at)));
-                changed = true;
+                updated = true;
             }
             Ttl::Persist if prev != 0 => {
                 put_field(t, key, &mut meta, field, 0, &value, false);
-                changed = true;
+                updated = true;
             }
             Ttl::Persist => {}
         }
         out.push(Frame::Bulk(value));
     }
-    if changed {
+    if updated || deleted {
+        let emptied = meta.len == 0;
         records::update_floor(t, key, &mut meta, floor);
         records::save(t, key, meta)?;
+        // Redis 8: hpersist / hexpire for fields changed, else hdel for fields a
+        // past time deleted; del when the hash is left empty.
+        let what = match (updated, &ttl) {
+            (true, Ttl::Persist) => "hpersist",
+            (true, _) => "hexpire",
+            (false, _) => "hdel",
+        };
+        notify_instead(t, key, emptied_too(vec![(EV_HASH, what)], emptied).as_slice());
     }
     Ok(Frame::Array(out))
 }
@@ -712,9 +742,27 @@ fn hsetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     records::update_floor(t, key, &mut meta, floor);
+    let emptied = meta.len == 0;
     if existed || meta.len > 0 {
         records::save(t, key, meta)?;
     }
+    // Redis 8: (new,) hset, then hdel when a past time deleted the fields or hexpire
+    // when a time was set, then del when the hash is left empty (Redis creates the
+    // key first, so a new key set with a past time raises new ... del).
+    let mut events: Vec<(u32, &str)> = Vec::with_capacity(4);
+    if !existed {
+        events.push((EV_NEW, "new"));
+    }
+    events.push((EV_HASH, "hset"));
+    match ttl {
+        Ttl::At(at) if at <= now => events.push((EV_HASH, "hdel")),
+        Ttl::At(_) => events.push((EV_HASH, "hexpire")),
+        _ => {}
+    }
+    if emptied {
+        events.push((EV_GENERIC, "del"));
+    }
+    notify_instead(t, key, &events);
     int(1)
 }
 

@@ -490,10 +490,10 @@ fn xadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     let key = &argv[1];
-    let mut s = match Stream::open(t, key)? {
-        Some(s) => s,
+    let (mut s, created) = match Stream::open(t, key)? {
+        Some(s) => (s, false),
         None if a.nomkstream => return Ok(Frame::Null),
-        None => Stream::create(t, key),
+        None => (Stream::create(t, key), true),
     };
     if s.h.last == Id::MAX {
         return Err(CmdError::new(
@@ -508,8 +508,18 @@ fn xadd(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if s.len() == 1 {
         s.h.first = id;
     }
-    trim(t, &mut s, &a)?;
+    let trimmed = trim(t, &mut s, &a)?;
     s.save(t)?;
+    if trimmed > 0 {
+        // Redis's events for an XADD that trims: (new,) xadd, then xtrim.
+        use crate::events::class;
+        if created {
+            t.notify(t.db, class::NEW, "new", key);
+        }
+        t.notify(t.db, class::STREAM, "xadd", key);
+        t.notify(t.db, class::STREAM, "xtrim", key);
+        t.events_reported();
+    }
     Ok(id_frame(id))
 }
 
@@ -524,6 +534,10 @@ fn xtrim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     // (A trim may remove an emptied node and nothing else.)
     if n > 0 || s.h != before {
         s.save(t)?;
+    }
+    if n == 0 {
+        // No entry removed: no xtrim event (Redis), even if an emptied node went.
+        t.events_reported();
     }
     int(n as i64)
 }

@@ -15,6 +15,9 @@ use crate::types::stream::{corrupt, decode_nack, Consumer, Group, Nack, Stream};
 use crate::Frame;
 use std::collections::BTreeMap;
 
+/// The keyspace-event class of stream commands (`t`).
+const STREAM_EVENTS: u32 = crate::events::class::STREAM;
+
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(b)
 }
@@ -89,8 +92,9 @@ impl Work {
         self.load(t, name)?.ok_or_else(|| corrupt("consumer"))
     }
 
-    /// Consumer `name`, created if missing (streamCreateConsumer), seen now.
-    fn touch(&mut self, t: &Txn, name: &[u8]) -> Result<(), CmdError> {
+    /// Consumer `name`, created if missing (streamCreateConsumer), seen now. A
+    /// consumer created here raises Redis's `xgroup-createconsumer` event on `key`.
+    fn touch(&mut self, t: &mut Txn, key: &[u8], name: &[u8]) -> Result<(), CmdError> {
         let now = t.now_ms;
         match self.load(t, name)? {
             Some(c) => c.seen = now,
@@ -98,6 +102,7 @@ impl Work {
                 self.consumers
                     .insert(name.to_vec(), Consumer::new(name, now));
                 self.g.consumers += 1;
+                t.notify(t.db, STREAM_EVENTS, "xgroup-createconsumer", key);
             }
         }
         Ok(())
@@ -364,7 +369,7 @@ pub(super) fn xreadgroup(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     for (i, f) in from.iter().enumerate() {
         let key = &argv[a.streams + i];
         let mut w = Work::open(t, key, &gname)?.ok_or_else(|| corrupt("group"))?;
-        w.touch(t, &cname)?;
+        w.touch(t, key, &cname)?;
         let served = match *f {
             From::After(gt) => Some(read_history(t, &mut w, &cname, gt, a.count)?),
             From::New => read_new(t, &mut w, &cname, a.count, a.noack)?,
@@ -374,6 +379,8 @@ pub(super) fn xreadgroup(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             out.push((Frame::Bulk(key.clone()), Frame::Array(items)));
         }
     }
+    // XREADGROUP raises no event of its own (a created consumer raised its own).
+    t.events_reported();
     if out.is_empty() {
         Ok(Frame::NullArray)
     } else {
@@ -543,6 +550,8 @@ pub(super) fn xack(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if acked > 0 {
         w.finish(t)?;
     }
+    // XACK raises no keyspace event (Redis 7.0).
+    t.events_reported();
     int(acked)
 }
 
@@ -729,7 +738,7 @@ pub(super) fn xclaim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if delivery < 0 || delivery > now {
         delivery = now;
     }
-    w.touch(t, cname)?;
+    w.touch(t, key, cname)?;
     let g = w.g.name.clone();
     let mut out = Vec::new();
     for id in ids {
@@ -768,6 +777,8 @@ pub(super) fn xclaim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         w.owner(t, cname)?.active = now;
     }
     w.finish(t)?;
+    // XCLAIM raises no event of its own (a created consumer raised its own).
+    t.events_reported();
     Ok(Frame::Array(out))
 }
 
@@ -804,7 +815,7 @@ pub(super) fn xautoclaim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let Some(mut w) = Work::open(t, key, gname)? else {
         return Err(nogroup(key, gname));
     };
-    w.touch(t, cname)?;
+    w.touch(t, key, cname)?;
     let now = t.now_ms;
     let g = w.g.name.clone();
     let mut attempts = count * 10;
@@ -854,6 +865,7 @@ pub(super) fn xautoclaim(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         }
     }
     w.finish(t)?;
+    t.events_reported();
     Ok(Frame::Array(vec![
         id_frame(next),
         Frame::Array(claimed),
