@@ -58,7 +58,7 @@ pub const CATEGORIES: &[&str] = &[
 /// these; on any other command `+cmd|arg` allows one first argument (`+select|0`).
 const CONTAINERS: &[&str] = &[
     "acl", "client", "command", "config", "function", "memory", "object", "pubsub", "script",
-    "xgroup", "xinfo",
+    "slowlog", "xgroup", "xinfo",
 ];
 
 /// Redis's categories of the CLIENT subcommands that manage other connections.
@@ -89,6 +89,7 @@ const SUB_CATEGORIES: &[(&str, &str, &[&str])] = &[
     ("object", "help", &["keyspace", "slow"]),
     ("pubsub", "help", &["slow"]),
     ("script", "debug", &["slow", "scripting"]),
+    ("slowlog", "help", &["slow"]),
     ("script", "exists", &["slow", "scripting"]),
     ("script", "flush", &["slow", "scripting"]),
     ("script", "help", &["slow", "scripting"]),

@@ -21,6 +21,7 @@ mod txn;
 pub mod types;
 
 pub use args::*;
+pub use cmd::generic::{EncodingLimits, ENCODING_LIMITS};
 pub use cmd::script::ScriptControl;
 pub use error::{CmdError, CmdResult};
 pub use events::{Bus, Event, Touch, Touched};

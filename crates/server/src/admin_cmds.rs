@@ -1062,6 +1062,18 @@ fn apply(shared: &Shared, p: &Param, v: String) {
             shared.broker.tracking.set_max_keys(n);
         }
         name => {
+            // The collection encoding limits OBJECT ENCODING reports by, and the
+            // SLOWLOG settings (per node).
+            if let Ok(n) = v.parse::<u64>() {
+                engine::ENCODING_LIMITS.set(name, n);
+            }
+            match name {
+                "slowlog-log-slower-than" => shared
+                    .slowlog
+                    .set_slower_than(v.parse().unwrap_or(10_000)),
+                "slowlog-max-len" => shared.slowlog.set_max_len(v.parse().unwrap_or(128)),
+                _ => {}
+            }
             if let Ok(mut t) = shared.tunables.lock() {
                 t.insert(name, v);
             }

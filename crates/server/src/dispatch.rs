@@ -148,9 +148,11 @@ pub async fn run_batch(
                     }),
                     None => read(shared, spec, sess.db, &argv),
                 };
-                shared
-                    .stats
-                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
+                let usec = t0.elapsed().as_micros() as u64;
+                shared.stats.record(spec, usec, reply.is_error());
+                if shared.slowlog.wants(usec) {
+                    shared.slowlog.push(&argv, usec, Some(&sess.info));
+                }
                 emit(&reply, sess.resp3);
             }
             // ACL too, though its SETUSER/DELUSER are applied by the engine: the session
@@ -183,15 +185,24 @@ pub async fn run_batch(
                         };
                         (vec![r], o)
                     }
+                    // SLOWLOG and LATENCY: this node's logs (server/src/slowlog.rs).
+                    SessionCmd::Server if spec.name == "slowlog" => (
+                        vec![crate::slowlog::command(&shared.slowlog, &argv)
+                            .unwrap_or_else(|e| Frame::Error(e.0))],
+                        Outcome::Continue,
+                    ),
                     _ => {
                         let (r, o) = sess.handle(spec, &argv).await;
                         (vec![r], o)
                     }
                 };
                 let failed = replies.iter().any(|r| r.is_error());
-                shared
-                    .stats
-                    .record(spec, t0.elapsed().as_micros() as u64, failed);
+                let usec = t0.elapsed().as_micros() as u64;
+                shared.stats.record(spec, usec, failed);
+                // EXEC is not logged, as in Redis (its commands ran in the log entry).
+                if shared.slowlog.wants(usec) && cmd != SessionCmd::Exec {
+                    shared.slowlog.push(&argv, usec, Some(&sess.info));
+                }
                 for r in &replies {
                     emit(r, sess.resp3);
                 }
@@ -747,8 +758,29 @@ async fn flush_writes(
     if pending.is_empty() {
         return;
     }
+    // SLOWLOG: a write's arguments go to the log, so they are copied first, and only
+    // while recent writes came near the threshold (see slowlog.rs).
+    let log = &sess.shared.slowlog;
+    let captured: Option<Vec<crate::slowlog::Captured>> = log.capture_writes().then(|| {
+        pending
+            .iter()
+            .map(|(_, op)| match op {
+                Op::Cmd { argv, .. } => crate::slowlog::capture(argv),
+                _ => Vec::new(),
+            })
+            .collect()
+    });
+    let t0 = Instant::now();
     let (specs, ops): (Vec<_>, Vec<_>) = std::mem::take(pending).into_iter().unzip();
     let replies = sess.propose_commands(&specs, ops).await;
+    let usec = t0.elapsed().as_micros() as u64 / specs.len().max(1) as u64;
+    let log = &sess.shared.slowlog;
+    log.note_write(usec);
+    if let Some(captured) = captured.filter(|_| log.wants(usec)) {
+        for argv in captured.into_iter().filter(|a| !a.is_empty()) {
+            log.push_captured(argv, usec, Some(&sess.info));
+        }
+    }
     // Clients these writes woke are served before the replies go out (as Redis).
     sess.shared.broker.settle().await;
     for reply in replies {

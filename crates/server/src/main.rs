@@ -14,6 +14,7 @@ mod rest;
 mod server_cmds;
 mod session;
 mod shared;
+mod slowlog;
 mod tracking;
 
 use clap::Parser;

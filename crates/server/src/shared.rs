@@ -37,6 +37,8 @@ pub struct Shared {
     pub tunables: Mutex<HashMap<&'static str, String>>,
     /// The --config file (MERIDIAN_CONFIG) this node was started with, for CONFIG REWRITE.
     pub config_file: Option<std::path::PathBuf>,
+    /// SLOWLOG of this node (`slowlog-log-slower-than`, `slowlog-max-len`).
+    pub slowlog: crate::slowlog::SlowLog,
 }
 
 /// The --config option as the command line (or MERIDIAN_CONFIG) gave it.
@@ -83,6 +85,7 @@ impl Shared {
             busy_after_ms: AtomicU64::new(5_000),
             tunables: Mutex::new(HashMap::new()),
             config_file: config_file_arg(),
+            slowlog: Default::default(),
             cfg,
             local,
             password: RwLock::new(password),

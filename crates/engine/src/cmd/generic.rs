@@ -12,6 +12,7 @@ use crate::table::{flags::*, keys, CommandSpec, Exec, NO_KEYS};
 use crate::txn::Txn;
 use crate::Frame;
 use keys::{Cf, Kind, Meta, SLOTS};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub fn commands() -> Vec<CommandSpec> {
     use Exec::Engine as E;
@@ -42,6 +43,8 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("ttl", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Returns the expiration time in seconds of a key.", E(ttl)),
         spec("type", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Determines the type of value stored at a key.", E(type_cmd)),
         spec("unlink", -2, WRITE | FAST, keys(1, -1, 1), ks, g, "4.0.0", "Asynchronously deletes one or more keys.", E(unlink)),
+        // The node's own log, answered by the session (server/src/slowlog.rs).
+        spec("slowlog", -2, NOT_OVER_REST, NO_KEYS, &["admin", "dangerous"], "server", "2.2.12", "A container for slow log commands.", Exec::Session(crate::table::SessionCmd::Server)),
     ]
 }
 
@@ -597,12 +600,82 @@ const OBJECT_HELP: [&str; 11] = [
     "    <key>.",
 ];
 
-/// The encoding Redis would report. Strings follow Redis exactly for values written
-/// by SET (int / embstr / raw; APPEND/SETRANGE results, which Redis keeps "raw", are
-/// not distinguished). Collections: Redis 7 defaults judged by element count only.
-pub(crate) fn encoding(meta: &Meta) -> &'static str {
-    let small = meta.len <= 128;
-    match meta.kind {
+/// The per-node limits that decide a collection's encoding (Redis 7.0's
+/// `hash-max-listpack-*`, `zset-max-listpack-*`, `set-max-intset-entries`, and their
+/// `ziplist` aliases), set by CONFIG SET on the node (`server::admin_cmds`). Only OBJECT
+/// ENCODING and DEBUG OBJECT read them: nothing on the write path looks at them.
+pub struct EncodingLimits {
+    pub hash_entries: AtomicU64,
+    pub hash_value: AtomicU64,
+    pub zset_entries: AtomicU64,
+    pub zset_value: AtomicU64,
+    pub set_intset_entries: AtomicU64,
+}
+
+/// This process's (so this node's) encoding limits; Redis 7.0's defaults until set.
+pub static ENCODING_LIMITS: EncodingLimits = EncodingLimits {
+    hash_entries: AtomicU64::new(512),
+    hash_value: AtomicU64::new(64),
+    zset_entries: AtomicU64::new(128),
+    zset_value: AtomicU64::new(64),
+    set_intset_entries: AtomicU64::new(512),
+};
+
+impl EncodingLimits {
+    /// Sets the limit a (canonical) CONFIG parameter names; false if it names none.
+    pub fn set(&self, param: &str, value: u64) -> bool {
+        let slot = match param {
+            "hash-max-listpack-entries" => &self.hash_entries,
+            "hash-max-listpack-value" => &self.hash_value,
+            "zset-max-listpack-entries" => &self.zset_entries,
+            "zset-max-listpack-value" => &self.zset_value,
+            "set-max-intset-entries" => &self.set_intset_entries,
+            _ => return false,
+        };
+        slot.store(value, Ordering::Relaxed);
+        true
+    }
+}
+
+/// True when every element handed to `fits` (at most `limit` of them: the caller has
+/// checked `meta.len <= limit`) passes. A bounded scan of the collection's records.
+fn all_fit(
+    t: &Txn,
+    key: &[u8],
+    meta: &Meta,
+    fits: &mut dyn FnMut(&[u8], &[u8]) -> Option<bool>,
+) -> Result<bool, CmdError> {
+    let mut ok = true;
+    crate::coll::scan(t, key, meta, &mut |sub, raw| match fits(sub, raw) {
+        Some(true) => true,
+        Some(false) => {
+            ok = false;
+            false
+        }
+        // Past the records that matter (a zset's score index): stop.
+        None => false,
+    })?;
+    Ok(ok)
+}
+
+/// The encoding redis-server 7.0 reports for the value `meta` describes, computed from
+/// the value as it is now (OBJECT ENCODING, DEBUG OBJECT):
+/// - strings: `int` (an integer of at most 20 characters, as Redis's string2l reads
+///   it), `embstr` (up to 44 bytes), else `raw`;
+/// - lists: always `quicklist` (7.0 has no listpack lists);
+/// - sets: `intset` while every member is an integer and there are at most
+///   `set-max-intset-entries`, else `hashtable` (7.0 has no listpack sets);
+/// - hashes / sorted sets: `listpack` while there are at most `*-max-listpack-entries`
+///   entries and no field, value or member is longer than `*-max-listpack-value`, else
+///   `hashtable` / `skiplist`. A hash with field TTLs is `listpackex` (Redis 8).
+///
+/// Redis keeps a converted collection converted when it shrinks again, and keeps a
+/// string changed by APPEND/SETRANGE/SETBIT `raw`; neither history is recorded here.
+/// Cost: O(1) for strings, lists, streams and collections longer than their entry
+/// limit; otherwise a scan of at most that many elements.
+pub(crate) fn encoding(t: &Txn, key: &[u8], meta: &Meta) -> Result<&'static str, CmdError> {
+    let lim = &ENCODING_LIMITS;
+    Ok(match meta.kind {
         Kind::String => {
             let v = &meta.inline;
             if v.len() <= 20 && args::parse_i64_opt(v).is_some() {
@@ -613,14 +686,53 @@ pub(crate) fn encoding(meta: &Meta) -> &'static str {
                 "raw"
             }
         }
-        Kind::Hash | Kind::ZSet | Kind::Set if small => "listpack",
-        Kind::Hash | Kind::Set => "hashtable",
-        Kind::ZSet => "skiplist",
-        Kind::List if small => "listpack",
         Kind::List => "quicklist",
+        Kind::Set => {
+            let small = meta.len <= lim.set_intset_entries.load(Ordering::Relaxed);
+            if small
+                && all_fit(t, key, meta, &mut |m, _| {
+                    Some(m.len() <= 20 && args::parse_i64_opt(m).is_some())
+                })?
+            {
+                "intset"
+            } else {
+                "hashtable"
+            }
+        }
+        Kind::Hash => {
+            let max = lim.hash_value.load(Ordering::Relaxed);
+            let small = meta.len <= lim.hash_entries.load(Ordering::Relaxed);
+            let fits = |f: &[u8], raw: &[u8]| -> Option<bool> {
+                let v = ::keys::hash::decode_field(raw).map_or(raw, |(_, v)| v);
+                Some(f.len() as u64 <= max && v.len() as u64 <= max)
+            };
+            if !(small && all_fit(t, key, meta, &mut { fits })?) {
+                "hashtable"
+            } else if crate::types::hash::ttl_floor(meta).is_some() {
+                "listpackex"
+            } else {
+                "listpack"
+            }
+        }
+        Kind::ZSet => {
+            let max = lim.zset_value.load(Ordering::Relaxed);
+            let small = meta.len <= lim.zset_entries.load(Ordering::Relaxed);
+            // Member records (`'m' · member`) sort before the score index (`'s' ...`).
+            let fits = |sub: &[u8], _: &[u8]| -> Option<bool> {
+                match sub.split_first() {
+                    Some((&::keys::zset::TAG_MEMBER, m)) => Some(m.len() as u64 <= max),
+                    _ => None,
+                }
+            };
+            if small && all_fit(t, key, meta, &mut { fits })? {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
         Kind::Stream => "stream",
         Kind::Json => "raw",
-    }
+    })
 }
 
 fn object(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
@@ -646,7 +758,7 @@ fn object(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(Frame::Null);
     };
     match sub.as_str() {
-        "encoding" => Ok(Frame::Bulk(encoding(&meta).as_bytes().to_vec())),
+        "encoding" => Ok(Frame::Bulk(encoding(t, &argv[2], &meta)?.as_bytes().to_vec())),
         // Seconds since the key's last *write* (meta.mtime_ms, the leader time of the
         // entry that last changed it). Reads do not refresh it: a read is not a log
         // entry, and recording access times would turn every read into a write. So

@@ -517,7 +517,7 @@ fn debug(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     let mut line = format!(
         "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
         meta.version,
-        super::generic::encoding(&meta),
+        super::generic::encoding(t, key, &meta)?,
         key_bytes(t, key, &meta, 0)?,
     );
     if meta.kind == Kind::List {
