@@ -196,7 +196,10 @@ fn events(
             }
             continue;
         }
-        got.push(format!("{} {key}", ch.trim_start_matches("__keyevent@0__:")));
+        got.push(format!(
+            "{} {key}",
+            ch.trim_start_matches("__keyevent@0__:")
+        ));
     }
     got
 }
@@ -367,10 +370,7 @@ fn slowlog_matches_redis_7() {
         // The newest entry (HELLO: CONFIG SET ... -1 is not logged), by this client.
         assert_eq!(f[5], Value::BulkString(b"slowclient".to_vec()));
         let n: i64 = cmd("SLOWLOG").arg("LEN").query(c).unwrap();
-        assert_eq!(
-            text(cmd("SLOWLOG").arg("GET").arg(0).query(c)),
-            "array([])"
-        );
+        assert_eq!(text(cmd("SLOWLOG").arg("GET").arg(0).query(c)), "array([])");
         // slowlog-max-len trims the log at its next entry, newest kept.
         let _: () = cmd("CONFIG")
             .arg("SET")
@@ -402,5 +402,209 @@ fn slowlog_matches_redis_7() {
         let _: String = cmd("PING").query(c).unwrap();
         // Only the RESET (logged after it ran, under the old threshold).
         assert_eq!(slowlog_args(c), [["SLOWLOG", "RESET"]]);
+    }
+}
+
+fn info_text(c: &mut redis::Connection, args: &[&str]) -> String {
+    let mut q = cmd("INFO");
+    for a in args {
+        q.arg(*a);
+    }
+    q.query(c).unwrap()
+}
+
+/// The `# Section` headers of an INFO reply, Meridian's own `# Raft` left out.
+fn headers(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("# ") && *l != "# Raft")
+        .map(str::to_string)
+        .collect()
+}
+
+/// INFO's sections as redis-server 7.0 prints them (default: no commandstats or
+/// latencystats; `all` / `everything`: both, in Redis's order), the build fields of
+/// # Server, and latencystats lines with the configured percentiles.
+#[test]
+fn info_sections_and_latencystats_match_redis_7() {
+    let redis = RedisServer::start();
+    let mut theirs = connect(&format!("redis://127.0.0.1:{}/", redis.port));
+    let s = Server::start();
+    let mut ours = s.client();
+    for args in [
+        &[][..],
+        &["default"],
+        &["all"],
+        &["everything"],
+        &["cpu", "all"],
+        &["cpu", "default"],
+        &["latencystats", "server"],
+        &["modules"],
+    ] {
+        assert_eq!(
+            headers(&info_text(&mut ours, args)),
+            headers(&info_text(&mut theirs, args)),
+            "INFO {args:?}"
+        );
+    }
+    let server = info_text(&mut ours, &["server"]);
+    let field = |name: &str| {
+        server
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {server}"))
+            .to_string()
+    };
+    let sha = field("redis_git_sha1");
+    assert!(
+        sha.len() == 8 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+        "{sha}"
+    );
+    assert!(field("redis_git_dirty").parse::<u64>().is_ok());
+    assert!(u64::from_str_radix(&field("redis_build_id"), 16).is_ok());
+    let memory = info_text(&mut ours, &["memory"]);
+    assert!(
+        memory.contains("lazyfree_pending_objects:0\r\n"),
+        "{memory}"
+    );
+
+    // latencystats: one line per command called, with the configured percentiles.
+    for c in [&mut theirs, &mut ours] {
+        let _: () = cmd("CONFIG")
+            .arg("SET")
+            .arg("latency-tracking-info-percentiles")
+            .arg("50 99.9 100")
+            .query(c)
+            .unwrap();
+        for i in 0..20 {
+            let _: () = cmd("SET").arg("k").arg(i).query(c).unwrap();
+        }
+    }
+    let shape = |text: String| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("latency_percentiles_usec_set:"))
+            .map(|l| {
+                l.split([':', ','])
+                    .map(|kv| kv.split('=').next().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    let want = shape(info_text(&mut theirs, &["latencystats"]));
+    assert_eq!(want, ["latency_percentiles_usec_set,p50,p99.9,p100"]);
+    assert_eq!(shape(info_text(&mut ours, &["latencystats"])), want);
+    let line = info_text(&mut ours, &["latencystats"]);
+    let values: Vec<f64> = line
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_set:"))
+        .unwrap()
+        .split(',')
+        .map(|kv| kv.split('=').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        values[0] > 0.0 && values[0] <= values[1] && values[1] <= values[2],
+        "{values:?}"
+    );
+    // CONFIG RESETSTAT clears the histograms.
+    let _: () = cmd("CONFIG").arg("RESETSTAT").query(&mut ours).unwrap();
+    assert!(shape(info_text(&mut ours, &["latencystats"])).is_empty());
+}
+
+/// LATENCY: HELP and errors as Redis 7.0; HISTOGRAM's calls and cumulative buckets;
+/// the monitor records a command over latency-monitor-threshold (LATEST, HISTORY,
+/// GRAPH, DOCTOR, RESET).
+#[test]
+fn latency_command_matches_redis_7() {
+    let redis = RedisServer::start();
+    let mut theirs = connect(&format!("redis://127.0.0.1:{}/", redis.port));
+    let s = Server::start();
+    let mut ours = s.client();
+    let script: Vec<Vec<String>> = [
+        "LATENCY HELP",
+        "LATENCY LATEST",
+        "LATENCY HISTORY command",
+        "LATENCY RESET",
+        "LATENCY RESET command",
+        "LATENCY DOCTOR",
+        "LATENCY GRAPH command",
+        "LATENCY HISTORY",
+        "LATENCY LATEST x",
+        "LATENCY NOSUCH",
+        "LATENCY",
+        "LATENCY HISTOGRAM nosuchcommand",
+    ]
+    .iter()
+    .map(|l| line(l))
+    .collect();
+    let diffs = differences(&script, &mut theirs, &mut ours);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+
+    for c in [&mut theirs, &mut ours] {
+        for i in 0..5 {
+            let _: () = cmd("SET").arg("k").arg(i).query(c).unwrap();
+        }
+        let h: Value = cmd("LATENCY")
+            .arg("HISTOGRAM")
+            .arg("set")
+            .arg("nosuch")
+            .query(c)
+            .unwrap();
+        // RESP2: [name, [calls, n, histogram_usec, [bound, cumulative, ...]]].
+        let Value::Array(top) = h else {
+            panic!("{h:?}")
+        };
+        assert_eq!(top[0], Value::BulkString(b"set".to_vec()));
+        let Value::Array(entry) = &top[1] else {
+            panic!()
+        };
+        assert_eq!(entry[0], Value::BulkString(b"calls".to_vec()));
+        assert_eq!(entry[1], Value::Int(5));
+        let Value::Array(buckets) = &entry[3] else {
+            panic!()
+        };
+        let nums: Vec<i64> = buckets
+            .iter()
+            .map(|v| redis::from_redis_value(v).unwrap())
+            .collect();
+        // Power-of-two bounds, cumulative counts ending at the calls.
+        assert!(nums.chunks(2).all(|p| p[0].count_ones() == 1), "{nums:?}");
+        assert_eq!(*nums.last().unwrap(), 5);
+
+        // A 30+ ms command with the monitor at 1 ms.
+        let _: () = cmd("CONFIG")
+            .arg("SET")
+            .arg("latency-monitor-threshold")
+            .arg(1)
+            .query(c)
+            .unwrap();
+        let _: i64 = cmd("EVAL")
+            .arg("local i = 0 while i < 5000000 do i = i + 1 end return i")
+            .arg(0)
+            .query(c)
+            .unwrap();
+        let latest: Vec<Value> = cmd("LATENCY").arg("LATEST").query(c).unwrap();
+        let Value::Array(ev) = &latest[0] else {
+            panic!()
+        };
+        assert_eq!(ev.len(), 4);
+        assert_eq!(ev[0], Value::BulkString(b"command".to_vec()));
+        let history: Vec<Vec<i64>> = cmd("LATENCY")
+            .arg("HISTORY")
+            .arg("command")
+            .query(c)
+            .unwrap();
+        assert!(!history.is_empty() && history[0][1] >= 1, "{history:?}");
+        let doctor: String = cmd("LATENCY").arg("DOCTOR").query(c).unwrap();
+        assert!(
+            doctor.starts_with("Dave, I have observed latency spikes"),
+            "{doctor}"
+        );
+        assert!(doctor.contains("1. command:"), "{doctor}");
+        let graph: String = cmd("LATENCY").arg("GRAPH").arg("command").query(c).unwrap();
+        assert!(graph.starts_with("command - high "), "{graph}");
+        let n: i64 = cmd("LATENCY").arg("RESET").query(c).unwrap();
+        assert!(n >= 1);
+        let latest: Vec<Value> = cmd("LATENCY").arg("LATEST").query(c).unwrap();
+        assert!(latest.is_empty());
     }
 }

@@ -58,7 +58,7 @@ pub const CATEGORIES: &[&str] = &[
 /// these; on any other command `+cmd|arg` allows one first argument (`+select|0`).
 const CONTAINERS: &[&str] = &[
     "acl", "client", "command", "config", "function", "memory", "object", "pubsub", "script",
-    "slowlog", "xgroup", "xinfo",
+    "latency", "slowlog", "xgroup", "xinfo",
 ];
 
 /// Redis's categories of the CLIENT subcommands that manage other connections.
@@ -85,6 +85,7 @@ const SUB_CATEGORIES: &[(&str, &str, &[&str])] = &[
     ("function", "kill", &["slow", "scripting"]),
     ("function", "list", &["slow", "scripting"]),
     ("function", "stats", &["slow", "scripting"]),
+    ("latency", "help", &["slow"]),
     ("memory", "usage", &["read", "slow"]),
     ("object", "help", &["keyspace", "slow"]),
     ("pubsub", "help", &["slow"]),

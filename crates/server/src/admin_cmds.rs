@@ -9,8 +9,9 @@ fn bulk(s: impl Into<Vec<u8>>) -> Frame {
     Frame::Bulk(s.into())
 }
 
-/// What INFO with no argument (or `default`) shows, in Redis's order.
-const DEFAULT_SECTIONS: [&str; 11] = [
+/// What INFO with no argument (or `default`) shows, in Redis's order (`raft` is
+/// Meridian's own).
+const DEFAULT_SECTIONS: [&str; 12] = [
     "server",
     "clients",
     "memory",
@@ -18,7 +19,27 @@ const DEFAULT_SECTIONS: [&str; 11] = [
     "stats",
     "replication",
     "cpu",
+    "modules",
     "errorstats",
+    "cluster",
+    "keyspace",
+    "raft",
+];
+
+/// Every section in the order Redis prints them: `all` / `everything` add
+/// commandstats and latencystats to the default ones.
+const ALL_SECTIONS: [&str; 14] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "raft",
@@ -34,21 +55,13 @@ pub fn info(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
     if wanted.is_empty() || every || wanted.iter().any(|w| w == "default") {
         sections.extend(DEFAULT_SECTIONS);
     }
-    if every || wanted.iter().any(|w| w == "commandstats") {
-        sections.push("commandstats");
-    }
-    // Named sections, in the order Redis prints them.
-    for k in DEFAULT_SECTIONS {
-        if !sections.contains(&k) && wanted.iter().any(|w| w == k) {
+    // Named sections (all of them for `all` / `everything`), in Redis's order.
+    for k in ALL_SECTIONS {
+        if !sections.contains(&k) && (every || wanted.iter().any(|w| w == k)) {
             sections.push(k);
         }
     }
-    sections.sort_by_key(|s| {
-        DEFAULT_SECTIONS
-            .iter()
-            .position(|d| d == s)
-            .unwrap_or(DEFAULT_SECTIONS.len())
-    });
+    sections.sort_by_key(|s| ALL_SECTIONS.iter().position(|d| d == s));
     let mut out = String::new();
     for s in sections {
         if !out.is_empty() {
@@ -64,17 +77,29 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
     match name {
         "server" => {
             let up = shared.started.elapsed().as_secs();
+            let now_usec = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64);
             let _ = write!(
                 o,
-                "# Server\r\nredis_version:7.2.4\r\nmeridian_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{:040x}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                "# Server\r\nredis_version:7.2.4\r\nredis_git_sha1:{}\r\nredis_git_dirty:{}\r\nredis_build_id:{}\r\nmeridian_version:{}\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:{}\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{:040x}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                // From the build (build.rs), as Redis's mkreleasehdr.sh.
+                env!("MERIDIAN_GIT_SHA1"),
+                env!("MERIDIAN_GIT_DIRTY"),
+                env!("MERIDIAN_BUILD_ID"),
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::OS,
                 std::env::consts::ARCH,
+                // tokio's reactor.
+                if cfg!(target_os = "linux") { "epoll" } else { "kqueue" },
                 std::process::id(),
                 shared.started.elapsed().as_nanos() as u128 ^ (std::process::id() as u128) << 64,
                 shared.local.port(),
+                now_usec,
                 up,
                 up / 86400,
+                // Redis's LRU clock: seconds, 24 bits (hz 10: the expiry sweep's 100 ms).
+                (now_usec / 1_000_000) & ((1 << 24) - 1),
                 std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
                 shared.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             );
@@ -113,6 +138,10 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 o,
                 "used_memory_scripts:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\n"
             );
+            // Deleting a value is O(1) records here (a range delete RocksDB reclaims at
+            // compaction): nothing is ever freed by a background thread, as Redis's
+            // lazyfree does, so neither counter moves.
+            o.push_str("lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n");
         }
         "persistence" => {
             let st = &node.storage().stats;
@@ -245,6 +274,9 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             }
         }
         "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        // No modules can be loaded.
+        "modules" => o.push_str("# Modules\r\n"),
+        "latencystats" => crate::latency::info_section(shared, o),
         "commandstats" => {
             o.push_str("# Commandstats\r\n");
             for (i, (c, v)) in engine::COMMANDS()
@@ -1072,7 +1104,7 @@ fn apply(shared: &Shared, p: &Param, v: String) {
                     .slowlog
                     .set_slower_than(v.parse().unwrap_or(10_000)),
                 "slowlog-max-len" => shared.slowlog.set_max_len(v.parse().unwrap_or(128)),
-                _ => {}
+                _ => shared.stats.latency.configure(name, &v),
             }
             if let Ok(mut t) = shared.tunables.lock() {
                 t.insert(name, v);

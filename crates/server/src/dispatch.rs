@@ -191,6 +191,11 @@ pub async fn run_batch(
                             .unwrap_or_else(|e| Frame::Error(e.0))],
                         Outcome::Continue,
                     ),
+                    SessionCmd::Server if spec.name == "latency" => (
+                        vec![crate::latency::command(shared, &argv)
+                            .unwrap_or_else(|e| Frame::Error(e.0))],
+                        Outcome::Continue,
+                    ),
                     _ => {
                         let (r, o) = sess.handle(spec, &argv).await;
                         (vec![r], o)

@@ -13,6 +13,7 @@ mod reads;
 mod rest;
 mod server_cmds;
 mod session;
+mod latency;
 mod shared;
 mod slowlog;
 mod tracking;

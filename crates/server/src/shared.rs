@@ -143,6 +143,8 @@ pub struct Stats {
     /// (time, commands_processed) taken at most every OPS_SAMPLE_MS, for
     /// instantaneous_ops_per_sec.
     ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// Per-command latency histograms and the latency monitor (INFO latencystats, LATENCY).
+    pub latency: crate::latency::Latency,
     /// Milliseconds after `born` of the newest sample.
     last_sample_ms: AtomicU64,
     born: Instant,
@@ -169,6 +171,7 @@ impl Stats {
             rejected: (0..n).map(|_| AtomicU64::new(0)).collect(),
             errors: Mutex::new(HashMap::new()),
             ops_samples: Mutex::new(VecDeque::new()),
+            latency: crate::latency::Latency::new(n),
             last_sample_ms: AtomicU64::new(0),
             born: Instant::now(),
         }
@@ -258,6 +261,8 @@ impl Stats {
                 c[2].fetch_add(1, Ordering::Relaxed);
             }
         }
+        self.latency
+            .record(idx, spec.flags & engine::flags::FAST != 0, usec);
     }
 
     /// A call of `spec` rejected before it ran; its error is counted where it is sent.
@@ -268,6 +273,7 @@ impl Stats {
     }
 
     pub fn reset(&self) {
+        self.latency.reset_histograms();
         if let Ok(mut m) = self.errors.lock() {
             m.clear();
         }

@@ -171,7 +171,10 @@ fn redacted(argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
             *a = b"(redacted)".to_vec();
         }
     };
-    let is = |i: usize, s: &str| argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()));
+    let is = |i: usize, s: &str| {
+        argv.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(s.as_bytes()))
+    };
     if is(0, "auth") {
         for i in 1..argv.len() {
             hide(&mut out, i);
@@ -311,7 +314,10 @@ mod tests {
         assert_eq!(t[31], b"... (2 more arguments)".to_vec());
         let long = "A".repeat(129);
         let t = trimmed(&v(&["sadd", "set", "foo", &long]));
-        assert_eq!(t[3], format!("{}... (1 more bytes)", "A".repeat(128)).into_bytes());
+        assert_eq!(
+            t[3],
+            format!("{}... (1 more bytes)", "A".repeat(128)).into_bytes()
+        );
     }
 
     #[test]
@@ -322,11 +328,26 @@ mod tests {
         );
         assert_eq!(
             redacted(&v(&["config", "set", "masterauth", "x", "maxclients", "5"])),
-            v(&["config", "set", "masterauth", "(redacted)", "maxclients", "5"])
+            v(&[
+                "config",
+                "set",
+                "masterauth",
+                "(redacted)",
+                "maxclients",
+                "5"
+            ])
         );
         assert_eq!(
             redacted(&v(&["hello", "3", "AUTH", "u", "p", "SETNAME", "n"])),
-            v(&["hello", "3", "AUTH", "(redacted)", "(redacted)", "SETNAME", "n"])
+            v(&[
+                "hello",
+                "3",
+                "AUTH",
+                "(redacted)",
+                "(redacted)",
+                "SETNAME",
+                "n"
+            ])
         );
         assert_eq!(redacted(&v(&["auth", "pw"])), v(&["auth", "(redacted)"]));
     }
@@ -342,7 +363,9 @@ mod tests {
         let Frame::Array(es) = log.get(usize::MAX) else {
             panic!()
         };
-        let Frame::Array(first) = &es[0] else { panic!() };
+        let Frame::Array(first) = &es[0] else {
+            panic!()
+        };
         assert_eq!(first[0], Frame::Integer(4));
         assert!(command(&log, &v(&["slowlog", "get", "-2"])).is_err());
         assert_eq!(

@@ -43,7 +43,8 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("ttl", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Returns the expiration time in seconds of a key.", E(ttl)),
         spec("type", 2, READONLY | FAST, keys(1, 1, 1), ks, g, "1.0.0", "Determines the type of value stored at a key.", E(type_cmd)),
         spec("unlink", -2, WRITE | FAST, keys(1, -1, 1), ks, g, "4.0.0", "Asynchronously deletes one or more keys.", E(unlink)),
-        // The node's own log, answered by the session (server/src/slowlog.rs).
+        // The node's own logs, answered by the session (server/src/slowlog.rs, latency.rs).
+        spec("latency", -2, NOT_OVER_REST, NO_KEYS, &["admin", "dangerous"], "server", "2.8.13", "A container for latency diagnostics commands.", Exec::Session(crate::table::SessionCmd::Server)),
         spec("slowlog", -2, NOT_OVER_REST, NO_KEYS, &["admin", "dangerous"], "server", "2.2.12", "A container for slow log commands.", Exec::Session(crate::table::SessionCmd::Server)),
     ]
 }

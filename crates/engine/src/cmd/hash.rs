@@ -553,7 +553,11 @@ fn hgetdel(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     if deleted {
         let emptied = meta.len == 0;
         records::save(t, key, meta)?;
-        notify_instead(t, key, emptied_too(vec![(EV_HASH, "hdel")], emptied).as_slice());
+        notify_instead(
+            t,
+            key,
+            emptied_too(vec![(EV_HASH, "hdel")], emptied).as_slice(),
+        );
     }
     Ok(Frame::Array(out))
 }
@@ -626,7 +630,11 @@ fn hgetex(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             (true, _) => "hexpire",
             (false, _) => "hdel",
         };
-        notify_instead(t, key, emptied_too(vec![(EV_HASH, what)], emptied).as_slice());
+        notify_instead(
+            t,
+            key,
+            emptied_too(vec![(EV_HASH, what)], emptied).as_slice(),
+        );
     }
     Ok(Frame::Array(out))
 }
