@@ -126,6 +126,17 @@ impl StateMachine {
                     }
                     replies.push(match op {
                         Op::Cmd { db, argv } => txn.run(*db, argv),
+                        Op::CmdAs {
+                            db,
+                            argv,
+                            user,
+                            acl,
+                        } => match engine::acl::User::decode(user, acl) {
+                            Ok(u) => engine::ScriptControl::as_caller(Some(Arc::new(u)), || {
+                                txn.run(*db, argv)
+                            }),
+                            Err(e) => Frame::Error(e.0),
+                        },
                         Op::Expire { db, due } => match txn.expire_if_due(*db, due) {
                             Ok(n) => Frame::Integer(n as i64),
                             Err(e) => Frame::Error(e.0),

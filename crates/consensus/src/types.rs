@@ -40,6 +40,16 @@ pub enum Op {
     /// CONFIG SET of replicated settings (`engine::settings`): (name, value) pairs,
     /// applied all or nothing. Appended last so older entries decode unchanged.
     SetConfig { pairs: Vec<(String, Vec<u8>)> },
+    /// A script command (EVAL, EVALSHA, FCALL) of an ACL user who may not run everything:
+    /// runs as `Cmd`, the script's `redis.call`s and `redis.acl_check_cmd` checked
+    /// against `user` as its ACL description (`acl`) stood when it was proposed, as Redis
+    /// checks a script's caller. Appended last so older entries decode unchanged.
+    CmdAs {
+        db: u8,
+        argv: Vec<Vec<u8>>,
+        user: Vec<u8>,
+        acl: Vec<u8>,
+    },
 }
 
 /// Where applied entries report what they did: the node's pub/sub, keyspace

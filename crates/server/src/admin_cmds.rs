@@ -110,7 +110,7 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                 shared.clients.count(),
                 shared.maxclients.load(Ordering::Relaxed),
-                shared.broker.blocked_clients()
+                shared.broker.blocked_clients() + shared.clients.paused_waiting()
             );
             let _ = write!(
                 o,

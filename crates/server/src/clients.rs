@@ -171,6 +171,43 @@ struct Pause {
     until_ms: AtomicU64,
     all: std::sync::atomic::AtomicBool,
     changed: Notify,
+    /// Clients waiting for the pause to end: Redis counts them in `blocked_clients`.
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// Whether CLIENT PAUSE WRITE holds `argv` back, as Redis 7.0's processCommand decides:
+/// commands Redis flags `write` or `may_replicate` (PUBLISH, PFCOUNT, EVAL of a script
+/// without a shebang, ...), scripts and functions unless they declare `no-writes`; a
+/// command with the wrong number of arguments is answered at once. Commands Redis lacks
+/// follow Meridian's table. Called only while a pause is in force.
+pub fn held_by_write_pause(
+    shared: &crate::shared::Shared,
+    spec: &engine::CommandSpec,
+    argv: &[Vec<u8>],
+) -> bool {
+    if engine::check_arity(spec, argv).is_err() {
+        return false;
+    }
+    if spec.flags & engine::flags::RUNS_SCRIPT != 0 {
+        let t = engine::Txn::read_only(shared.reads.storage(), epoch_ms(), 0);
+        return engine::ScriptControl::may_write(&t, argv);
+    }
+    let meta = engine::command_meta::meta(spec.name).and_then(|m| {
+        if m.subcommands.is_empty() {
+            return Some(m);
+        }
+        let sub = String::from_utf8_lossy(argv.get(1)?).to_ascii_lowercase();
+        engine::command_meta::meta(&format!("{}|{sub}", spec.name))
+    });
+    // COMMAND INFO does not show may_replicate: PUBLISH and SPUBLISH carry it in the
+    // table, PFCOUNT (which may rewrite its cache) is named.
+    if spec.flags & engine::flags::MAY_REPLICATE != 0 || spec.name == "pfcount" {
+        return true;
+    }
+    match meta {
+        Some(m) => m.flags.iter().any(|f| f == "write"),
+        None => spec.is_write(),
+    }
 }
 
 fn epoch_ms() -> u64 {
@@ -246,6 +283,11 @@ impl Clients {
         p.changed.notify_waiters();
     }
 
+    /// Until when (unix ms) the pause in force lasts; 0 without one.
+    pub fn pause_until_ms(&self) -> u64 {
+        self.pause.until_ms.load(Ordering::SeqCst)
+    }
+
     /// CLIENT UNPAUSE.
     pub fn unpause(&self) {
         self.pause.until_ms.store(0, Ordering::SeqCst);
@@ -262,8 +304,21 @@ impl Clients {
         Some(self.pause.all.load(Ordering::SeqCst))
     }
 
+    /// Clients waiting for a pause to end now (INFO's `blocked_clients` counts them).
+    pub fn paused_waiting(&self) -> usize {
+        self.pause.waiting.load(Ordering::SeqCst)
+    }
+
     /// Waits until the pause ends (times out, CLIENT UNPAUSE) or changes.
     pub async fn pause_changed(&self) {
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.pause.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.pause.waiting);
         let changed = self.pause.changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();

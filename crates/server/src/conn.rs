@@ -376,10 +376,11 @@ fn first_paused(sess: &Session, reqs: &[Vec<Vec<u8>>], all: bool) -> Option<usiz
         return (!reqs.is_empty()).then_some(0);
     }
     let mut in_multi = sess.multi.is_some();
-    let mut multi_writes = sess
-        .multi
-        .as_ref()
-        .is_some_and(|m| m.cmds.iter().any(|(s, _, _)| s.is_write()));
+    let mut multi_writes = sess.multi.as_ref().is_some_and(|m| {
+        m.cmds
+            .iter()
+            .any(|(s, _, a)| crate::clients::held_by_write_pause(&sess.shared, s, a))
+    });
     for (i, argv) in reqs.iter().enumerate() {
         let Some(spec) = argv.first().and_then(|n| engine::lookup(n)) else {
             continue;
@@ -403,7 +404,7 @@ fn first_paused(sess: &Session, reqs: &[Vec<Vec<u8>>], all: bool) -> Option<usiz
             }
             _ => {}
         }
-        if spec.is_write() {
+        if crate::clients::held_by_write_pause(&sess.shared, spec, argv) {
             if in_multi {
                 multi_writes = true;
             } else {

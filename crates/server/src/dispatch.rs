@@ -62,8 +62,22 @@ pub async fn run_batch(
             }
         };
         sess.note_command(spec.name);
-        if shared.broker.has_monitors() && spec.flags & flags::SKIP_MONITOR == 0 {
-            feed_monitors(shared, sess, spec, &argv);
+        if shared.broker.has_monitors() {
+            // As Redis: a queued command shows when EXEC runs it, before EXEC's line.
+            let is_exec = spec.session_cmd() == Some(SessionCmd::Exec);
+            if is_exec {
+                if let Some(m) = sess.multi.as_ref().filter(|m| !m.dirty) {
+                    for (s, db, a) in &m.cmds {
+                        if s.flags & flags::SKIP_MONITOR == 0 {
+                            feed_monitors_db(shared, sess, *db, s, a);
+                        }
+                    }
+                }
+            }
+            let queued = sess.multi.is_some() && spec.flags & flags::NOT_QUEUED == 0;
+            if (spec.flags & flags::SKIP_MONITOR == 0 || is_exec) && !queued {
+                feed_monitors(shared, sess, spec, &argv);
+            }
         }
         if sess.in_subscribed_mode() && spec.flags & flags::SUBSCRIBED_OK == 0 {
             flush_writes(sess, &mut pending, emit).await;
@@ -79,9 +93,24 @@ pub async fn run_batch(
         }
         if let Some(reply) = script_control(shared, spec, &argv) {
             flush_writes(sess, &mut pending, emit).await;
-            if matches!(&reply, Frame::Error(e) if e.starts_with("BUSY")) {
-                shared.stats.reject(spec);
-            }
+            let reply = match reply {
+                // As Redis's rejectCommand: a refused command flags the transaction, and
+                // a refused EXEC discards it with the reason.
+                Frame::Error(e) if e.starts_with("BUSY") => {
+                    shared.stats.reject(spec);
+                    if spec.session_cmd() == Some(SessionCmd::Exec) {
+                        sess.multi = None;
+                        sess.clear_watch();
+                        Frame::Error(format!("EXECABORT Transaction discarded because of: {e}"))
+                    } else {
+                        if let Some(m) = sess.multi.as_mut() {
+                            m.dirty = true;
+                        }
+                        Frame::Error(e)
+                    }
+                }
+                other => other,
+            };
             emit(&reply, sess.resp3);
             continue;
         }
@@ -116,13 +145,19 @@ pub async fn run_batch(
                 emit(&reply, sess.resp3);
             }
             Exec::Engine(_) if spec.is_write() => {
-                if let Some(stopped) = try_script(shared, spec, sess.db, &argv) {
+                let stopped = match &sess.user {
+                    Some(u) => engine::ScriptControl::as_caller(Some(u.user.clone()), || {
+                        try_script(shared, spec, sess.db, &argv)
+                    }),
+                    None => try_script(shared, spec, sess.db, &argv),
+                };
+                if let Some(stopped) = stopped {
                     flush_writes(sess, &mut pending, emit).await;
                     shared.stats.record(spec, 0, true);
                     emit(&stopped, sess.resp3);
                     continue;
                 }
-                pending.push((spec, Op::Cmd { db: sess.db, argv }));
+                pending.push((spec, sess.write_op(spec, argv)));
             }
             // A fast keyed read that follows writes of this same pipeline joins their log
             // entry, at its place among them: it must see them, and running it after their
@@ -208,8 +243,27 @@ pub async fn run_batch(
                 if shared.slowlog.wants(usec) && cmd != SessionCmd::Exec {
                     shared.slowlog.push(&argv, usec, Some(&sess.info));
                 }
+                // (P|S)(UN)SUBSCRIBE confirmations are pushes: CLIENT REPLY OFF/SKIP does
+                // not hold them back (Redis's CLIENT_PUSHING); a SKIP is used up by them.
+                let pushing = !failed
+                    && sess.mailbox.is_some()
+                    && matches!(
+                        cmd,
+                        SessionCmd::Subscribe
+                            | SessionCmd::PSubscribe
+                            | SessionCmd::SSubscribe
+                            | SessionCmd::Unsubscribe
+                            | SessionCmd::PUnsubscribe
+                            | SessionCmd::SUnsubscribe
+                    );
+                let mode =
+                    pushing.then(|| sess.reply.swap(crate::session::REPLY_ON, Ordering::Relaxed));
                 for r in &replies {
                     emit(r, sess.resp3);
+                }
+                if mode == Some(crate::session::REPLY_OFF) {
+                    sess.reply
+                        .store(crate::session::REPLY_OFF, Ordering::Relaxed);
                 }
                 if outcome == Outcome::Close {
                     quit = true;
@@ -669,6 +723,16 @@ async fn look_again(
 
 /// A MONITOR line in Redis's format: `+<secs>.<usecs> [<db> <addr>] "cmd" "arg" ...`.
 fn feed_monitors(shared: &Arc<Shared>, sess: &Session, spec: &CommandSpec, argv: &[Vec<u8>]) {
+    feed_monitors_db(shared, sess, sess.db, spec, argv)
+}
+
+fn feed_monitors_db(
+    shared: &Arc<Shared>,
+    sess: &Session,
+    db: u8,
+    spec: &CommandSpec,
+    argv: &[Vec<u8>],
+) {
     if spec.flags & flags::MONITOR_HIDDEN != 0 {
         return;
     }
@@ -684,7 +748,7 @@ fn feed_monitors(shared: &Arc<Shared>, sess: &Session, spec: &CommandSpec, argv:
         "{}.{:06} [{} {}]",
         now.as_secs(),
         now.subsec_micros(),
-        sess.db,
+        db,
         addr
     );
     // As Redis does, ACL commands naming users and passwords show them redacted.
@@ -708,6 +772,20 @@ fn feed_monitors(shared: &Arc<Shared>, sess: &Session, spec: &CommandSpec, argv:
         }
     }
     shared.broker.feed_monitors(sess.id, &line);
+}
+
+/// A MONITOR line for a command not sent by a client: `who` is `lua` for the commands
+/// of scripts and functions, as Redis shows them.
+pub(crate) fn monitor_line(db: u8, who: &str, argv: &[Vec<u8>]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!("{}.{:06} [{db} {who}]", now.as_secs(), now.subsec_micros());
+    for a in argv {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    line
 }
 
 /// Redis's sdscatrepr: a quoted string with \n, \r, \t, \a, \b, \", \\ and \xHH.

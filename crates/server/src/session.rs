@@ -142,6 +142,27 @@ impl Session {
         }
     }
 
+    /// The log op of write `argv`. A script (EVAL, EVALSHA, FCALL) of an ACL user who may
+    /// not run everything carries the user's ACL (`Op::CmdAs`), so the commands it calls
+    /// are checked on every node as Redis checks a script's caller; everything else,
+    /// and every command of the default user, is a plain `Op::Cmd`.
+    pub fn write_op(&self, spec: &CommandSpec, argv: Vec<Vec<u8>>) -> Op {
+        if spec.flags & engine::flags::RUNS_SCRIPT != 0 {
+            if let Some(u) = &self.user {
+                let acl = u.user.describe();
+                if !acl.ends_with(b" ~* &* +@all") {
+                    return Op::CmdAs {
+                        db: self.db,
+                        argv,
+                        user: u.name.clone(),
+                        acl,
+                    };
+                }
+            }
+        }
+        Op::Cmd { db: self.db, argv }
+    }
+
     pub fn note_command(&mut self, name: &str) {
         // CLIENT CACHING lasts one command (a whole MULTI ... EXEC), as Redis clears it
         // after each command but CLIENT and those that leave the client in MULTI.
@@ -169,6 +190,11 @@ impl Session {
             Some(SessionCmd::Select) => self.select(argv),
             Some(SessionCmd::Client) => {
                 let r = self.client(argv);
+                // Keys that came due during a pause are expired before UNPAUSE answers,
+                // as Redis's first access after it would.
+                if r.is_ok() && argv.len() == 2 && args::is(&argv[1], "unpause") {
+                    self.shared.node.expire_now().await;
+                }
                 if std::mem::take(&mut self.close_after) {
                     return (r.unwrap_or_else(Frame::from), Outcome::Close);
                 }
@@ -629,10 +655,15 @@ impl Session {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
                 self.shared.clients.pause(now.saturating_add(ms as u64), all);
+                // Keys do not expire while clients are paused (as Redis).
+                self.shared
+                    .node
+                    .pause_expiry(self.shared.clients.pause_until_ms());
                 Ok(Frame::ok())
             }
             "UNPAUSE" if argv.len() == 2 => {
                 self.shared.clients.unpause();
+                self.shared.node.pause_expiry(0);
                 Ok(Frame::ok())
             }
             "TRACKING" if argv.len() >= 3 => self.client_tracking(argv),
@@ -1127,7 +1158,7 @@ impl Session {
         };
         for op in &ops {
             match op {
-                Op::Cmd { argv, .. } => add(argv),
+                Op::Cmd { argv, .. } | Op::CmdAs { argv, .. } => add(argv),
                 Op::Multi { cmds, .. } => cmds.iter().for_each(|(_, a)| add(a)),
                 _ => {}
             }

@@ -321,7 +321,9 @@ impl Node {
 fn op_bytes(ops: &[Op]) -> usize {
     ops.iter()
         .map(|op| match op {
-            Op::Cmd { argv, .. } => argv.iter().map(|a| a.len() + 8).sum::<usize>(),
+            Op::Cmd { argv, .. } | Op::CmdAs { argv, .. } => {
+                argv.iter().map(|a| a.len() + 8).sum::<usize>()
+            }
             Op::Expire { due, .. } => due.iter().map(|(_, k)| k.len() + 16).sum(),
             Op::Multi { cmds, watch } => {
                 cmds.iter()

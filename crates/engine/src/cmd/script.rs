@@ -437,6 +437,38 @@ impl ScriptControl {
         vm::with_caller(user, f)
     }
 
+    /// Installs what MONITOR does with each command a script or function runs (its db
+    /// and argv); the first call wins. Trial runs are not shown.
+    pub fn set_monitor_hook(hook: impl Fn(u8, &[Vec<u8>]) + Send + Sync + 'static) {
+        let _ = vm::MONITOR_HOOK.set(Box::new(hook));
+    }
+
+    /// Whether EVAL, EVALSHA or FCALL `argv` counts as a write for CLIENT PAUSE WRITE,
+    /// as Redis derives its command flags from the script's (scriptFlagsToCmdFlags): a
+    /// script with a `no-writes` shebang or a `no-writes` function does not; a script
+    /// without a shebang, or one not found, keeps the command's `may_replicate`.
+    pub fn may_write(t: &Txn, argv: &[Vec<u8>]) -> bool {
+        let Some(first) = argv.get(1) else {
+            return true;
+        };
+        let name = argv[0].to_ascii_lowercase();
+        let flags = match name.as_slice() {
+            b"eval" => parse_shebang(first).ok().map(|(f, _)| f),
+            b"evalsha" if first.len() == 40 => {
+                let sha = String::from_utf8_lossy(first).to_ascii_lowercase();
+                stored_body(t, &sha)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| parse_shebang(&b).ok().map(|(f, _)| f))
+            }
+            b"fcall" => {
+                return function::no_writes(t, first) != Some(true);
+            }
+            _ => None,
+        };
+        flags.map_or(true, |f| f.compat || !f.no_writes)
+    }
+
     /// True for the error of a script that SCRIPT KILL stopped or that ran past
     /// `script-max-instructions`.
     pub fn stopped_by_limit_or_kill(err: &str) -> bool {

@@ -245,6 +245,15 @@ impl Session {
         }
         self.monitor = true;
         self.shared.broker.add_monitor(&mb);
+        // Commands run by scripts and functions applied on this node, as `[db lua]`.
+        let broker = std::sync::Arc::downgrade(&self.shared.broker);
+        engine::ScriptControl::set_monitor_hook(move |db, argv| {
+            if let Some(b) = broker.upgrade() {
+                if b.has_monitors() {
+                    b.feed_monitors(0, &crate::dispatch::monitor_line(db, "lua", argv));
+                }
+            }
+        });
         Ok(Frame::ok())
     }
 

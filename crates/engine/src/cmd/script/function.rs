@@ -66,7 +66,8 @@ const BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or 
 
 /// The `#!lua name=<library>` first line (functionExtractLibMetaData): the library's
 /// name, and the code to compile with that line blanked (its newline kept, so line
-/// numbers stay the user's).
+/// numbers stay the user's). The line is split as Redis splits it (sdssplitargs, so
+/// quotes work), `name=` is case-insensitive, the name is checked before the engine.
 fn parse_library(code: &[u8]) -> Result<(String, &[u8]), CmdError> {
     if !code.starts_with(b"#!") {
         return Err(CmdError::new("ERR Missing library metadata"));
@@ -74,35 +75,117 @@ fn parse_library(code: &[u8]) -> Result<(String, &[u8]), CmdError> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err(CmdError::new("ERR Invalid library metadata"));
     };
-    let line = String::from_utf8_lossy(&code[2..end]);
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if !engine.eq_ignore_ascii_case("lua") {
-        return Err(CmdError::new(format!("ERR Engine '{engine}' not found")));
-    }
-    let mut name = None;
-    for part in parts {
-        match part.strip_prefix("name=") {
-            Some(n) if name.is_none() => name = Some(n.to_string()),
-            Some(_) => {
+    let parts = match split_args(&code[..end]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err(CmdError::new("ERR Invalid library metadata")),
+    };
+    let engine = String::from_utf8_lossy(parts[0].get(2..).unwrap_or_default()).into_owned();
+    let mut name: Option<Vec<u8>> = None;
+    for part in &parts[1..] {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
                 return Err(CmdError::new(
                     "ERR Invalid metadata value, name argument was given multiple times",
-                ))
+                ));
             }
-            None => {
-                return Err(CmdError::new(format!(
-                    "ERR Invalid metadata value given: {part}"
-                )))
-            }
+            name = Some(part[5..].to_vec());
+            continue;
         }
+        return Err(CmdError::new(format!(
+            "ERR Invalid metadata value given: {}",
+            String::from_utf8_lossy(part)
+        )));
     }
     let Some(name) = name else {
         return Err(CmdError::new("ERR Library name was not given"));
     };
-    if !valid_name(name.as_bytes()) {
+    if !valid_name(&name) {
         return Err(CmdError::new(BAD_NAME));
     }
-    Ok((name, &code[end..]))
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(CmdError::new(format!("ERR Engine '{engine}' not found")));
+    }
+    Ok((String::from_utf8_lossy(&name).into_owned(), &code[end..]))
+}
+
+/// Redis's sdssplitargs: words separated by white space, "double quotes" with \xHH and
+/// \n-style escapes, 'single quotes' with \' only; a closing quote must end its word.
+/// `None` for unbalanced quotes.
+fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < line.len() && space(line[i]) {
+            i += 1;
+        }
+        if i >= line.len() {
+            return Some(out);
+        }
+        let mut cur = Vec::new();
+        let (mut inq, mut insq) = (false, false);
+        loop {
+            let c = line.get(i).copied();
+            if inq {
+                let c = c?;
+                if c == b'\\' && i + 3 < line.len() && line[i + 1] == b'x' {
+                    let hex = std::str::from_utf8(&line[i + 2..i + 4]).ok();
+                    if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        cur.push(v);
+                        i += 4;
+                        continue;
+                    }
+                }
+                if c == b'\\' && i + 1 < line.len() {
+                    cur.push(match line[i + 1] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        o => o,
+                    });
+                    i += 2;
+                    continue;
+                }
+                if c == b'"' {
+                    if line.get(i + 1).is_some_and(|&n| !space(n)) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                cur.push(c);
+                i += 1;
+            } else if insq {
+                let c = c?;
+                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
+                    cur.push(b'\'');
+                    i += 2;
+                    continue;
+                }
+                if c == b'\'' {
+                    if line.get(i + 1).is_some_and(|&n| !space(n)) {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                }
+                cur.push(c);
+                i += 1;
+            } else {
+                match c {
+                    None => break,
+                    Some(c) if space(c) || c == 0 => break,
+                    Some(b'"') => inq = true,
+                    Some(b'\'') => insq = true,
+                    Some(c) => cur.push(c),
+                }
+                i += 1;
+            }
+        }
+        out.push(cur);
+    }
 }
 
 // ---- the replicated libraries ---------------------------------------------------------
@@ -112,6 +195,21 @@ fn parse_library(code: &[u8]) -> Result<(String, &[u8]), CmdError> {
 
 fn key(family: Family, name: &str) -> Vec<u8> {
     family.key(name.as_bytes())
+}
+
+/// A function's index record: function names are case-insensitive (as Redis's function
+/// dictionary), so it is kept under the lower-cased name.
+fn fn_key(name: &str) -> Vec<u8> {
+    key(FNS, &name.to_ascii_lowercase())
+}
+
+/// The library registering function `name` (any case; records written before names
+/// were lower-cased are found under their exact name).
+fn owner_of(t: &Txn, name: &str) -> Result<Option<Vec<u8>>, CmdError> {
+    if let Some(lib) = t.raw_get(Cf::Sm, &fn_key(name))? {
+        return Ok(Some(lib));
+    }
+    Ok(t.raw_get(Cf::Sm, &key(FNS, name))?)
 }
 
 /// Every (name → value) of a family, in name order.
@@ -187,7 +285,7 @@ fn remove(t: &mut Txn, name: &str, owners: &BTreeMap<String, String>) {
 fn install(t: &mut Txn, lib: &Library) {
     t.raw_put(Cf::Sm, key(LIBS, &lib.name), lib.code.clone());
     for f in lib.fns.iter() {
-        t.raw_put(Cf::Sm, key(FNS, &f.name), lib.name.as_bytes().to_vec());
+        t.raw_put(Cf::Sm, fn_key(&f.name), lib.name.as_bytes().to_vec());
     }
 }
 
@@ -208,7 +306,7 @@ fn not_found() -> CmdError {
 /// fcallCommandGeneric: the function, numkeys, the flags, then the run.
 fn fcall_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
     let name = String::from_utf8_lossy(&argv[1]).into_owned();
-    let lib = match t.raw_get(Cf::Sm, &key(FNS, &name))? {
+    let lib = match owner_of(t, &name)? {
         Some(lib) if valid_name(&argv[1]) => String::from_utf8_lossy(&lib).into_owned(),
         _ => return Err(not_found()),
     };
@@ -229,7 +327,11 @@ fn fcall_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
     let lib_sha = sha1hex(&code);
     let (max_instructions, max_memory) = budget(t)?;
     let fns = vm::library_functions(&lib_sha, body, max_instructions, max_memory)?;
-    let meta = fns.iter().find(|f| f.name == name).ok_or_else(not_found)?;
+    let meta = fns
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(&name))
+        .ok_or_else(not_found)?;
+    let name = meta.name.clone();
     let no_writes = meta.flags & NO_WRITES != 0;
     if ro_cmd && !no_writes {
         return Err(CmdError::new(
@@ -260,6 +362,24 @@ fn fcall_generic(t: &mut Txn, argv: &[Vec<u8>], ro_cmd: bool) -> CmdResult {
         }
     }
     reply
+}
+
+/// Whether function `name` was registered with `no-writes`; `None` when there is no
+/// such function (CLIENT PAUSE WRITE lets no-writes functions run, as Redis).
+pub(super) fn no_writes(t: &Txn, name: &[u8]) -> Option<bool> {
+    if !valid_name(name) {
+        return None;
+    }
+    let name = String::from_utf8_lossy(name).into_owned();
+    let lib = owner_of(t, &name).ok()??;
+    let code = t
+        .raw_get(Cf::Sm, &key(LIBS, &String::from_utf8_lossy(&lib)))
+        .ok()??;
+    let (_, body) = parse_library(&code).ok()?;
+    let (max_instructions, max_memory) = budget(t).ok()?;
+    let fns = vm::library_functions(&sha1hex(&code), body, max_instructions, max_memory).ok()?;
+    let meta = fns.iter().find(|f| f.name.eq_ignore_ascii_case(&name))?;
+    Some(meta.flags & NO_WRITES != 0)
 }
 
 // ---- FUNCTION --------------------------------------------------------------------------
@@ -358,7 +478,11 @@ fn load(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     write_guard(t, "LOAD")?;
     let owners = function_owners(t)?;
     for f in lib.fns.iter() {
-        if owners.get(&f.name).is_some_and(|owner| *owner != name) {
+        if owners
+            .get(&f.name.to_ascii_lowercase())
+            .or_else(|| owners.get(&f.name))
+            .is_some_and(|owner| *owner != name)
+        {
             return Err(CmdError::new(format!(
                 "ERR Function {} already exists",
                 f.name
@@ -399,7 +523,7 @@ fn list(t: &Txn, argv: &[Vec<u8>]) -> CmdResult {
     let mut out = Vec::new();
     for (name, code) in libraries(t)? {
         if let Some(p) = pattern {
-            if !crate::glob_match(p, name.as_bytes(), false) {
+            if !crate::glob_match(p, name.as_bytes(), true) {
                 continue;
             }
         }
@@ -512,9 +636,10 @@ fn restore(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         for f in lib.fns.iter() {
             let clash_existing = policy != Policy::Flush
                 && owners
-                    .get(&f.name)
+                    .get(&f.name.to_ascii_lowercase())
+                    .or_else(|| owners.get(&f.name))
                     .is_some_and(|owner| !replaced.contains(owner.as_str()));
-            if !seen_fns.insert(f.name.as_str()) || clash_existing {
+            if !seen_fns.insert(f.name.to_ascii_lowercase()) || clash_existing {
                 return Err(CmdError::new(format!(
                     "ERR Function {} already exists",
                     f.name

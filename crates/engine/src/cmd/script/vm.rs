@@ -91,6 +91,10 @@ pub(super) const KILLED_MSG: &[u8] = b"ERR Script killed by user with SCRIPT KIL
 pub(super) const BUDGET_MSG: &[u8] =
     b"ERR Script killed after running more Lua instructions than script-max-instructions allows\0";
 
+/// The instruction budget of a library's top level (FUNCTION LOAD, RESTORE): Redis
+/// gives it 500 ms of wall clock; this is a deterministic stand-in of about that much.
+const LOAD_MAX_INSTRUCTIONS: u64 = 100_000_000;
+
 /// The kill hook's decision, given the instructions executed since its last call: the
 /// error to raise, if the script must stop.
 pub(super) fn hook_verdict(executed: u64) -> Option<&'static [u8]> {
@@ -149,6 +153,11 @@ impl Drop for BudgetReset {
     }
 }
 
+/// Where the commands scripts run are shown to MONITOR: set by the server once a client
+/// starts MONITOR (`ScriptControl::set_monitor_hook`); it returns at once without monitors.
+pub(super) static MONITOR_HOOK: std::sync::OnceLock<Box<dyn Fn(u8, &[Vec<u8>]) + Send + Sync>> =
+    std::sync::OnceLock::new();
+
 enum CallError {
     /// Refused before running (scriptCall's checks): "ERR " + this.
     Script(&'static str),
@@ -163,6 +172,20 @@ impl RunCtx {
             return Err(CallError::Killed);
         }
         let Some(spec) = table::lookup(&argv[0]) else {
+            // A Redis command Meridian lacks that Redis refuses in scripts (CLUSTER RESET,
+            // ...) gets Redis's refusal rather than "unknown".
+            let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+            let sub = argv
+                .get(1)
+                .map(|a| format!("{name}|{}", String::from_utf8_lossy(a).to_ascii_lowercase()));
+            let noscript = |n: &str| {
+                table::redis70::meta(n).is_some_and(|m| m.flags.iter().any(|f| f == "noscript"))
+            };
+            if noscript(&name) || sub.as_deref().is_some_and(noscript) {
+                return Err(CallError::Script(
+                    "This Redis command is not allowed from script",
+                ));
+            }
             return Err(CallError::Script(
                 "Unknown Redis command called from script",
             ));
@@ -235,6 +258,13 @@ impl RunCtx {
         }
         // SAFETY: see `txn`; no other reference to the Txn is used while this one lives.
         let t = unsafe { &mut *self.txn };
+        // MONITOR shows the commands a script runs (`[0 lua] ...`), once: not in the
+        // trial that precedes the apply.
+        if let Some(hook) = MONITOR_HOOK.get() {
+            if !t.is_trial() {
+                hook(self.db, argv);
+            }
+        }
         Ok(t.run(self.db, argv))
     }
 
@@ -714,16 +744,23 @@ impl Vm {
         let _ = self
             .lua
             .set_memory_limit(usize::try_from(max_memory).unwrap_or(usize::MAX));
-        BUDGET.with(|b| b.set((0, max_instructions)));
+        BUDGET.with(|b| b.set((0, max_instructions.min(LOAD_MAX_INSTRUCTIONS))));
         let _reset = BudgetReset;
         let (env, _) = self.lib_env().map_err(lua_err)?;
         let regs = match self.load_chunk(&chunk, &env).map_err(lua_err)? {
             Ok(regs) => regs,
             Err(e) => {
+                let mut text = error_text(&self.lua, &e);
+                let budget =
+                    std::str::from_utf8(&BUDGET_MSG[4..BUDGET_MSG.len() - 1]).unwrap_or("\0");
+                if text.contains(budget) {
+                    // Redis stops a library's top level after 500 ms; here after a fixed
+                    // instruction count (the same on every replica), with Redis's text.
+                    text = "ERR FUNCTION LOAD timeout".into();
+                }
                 return Err(CmdError::new(format!(
-                    "ERR Error registering functions: {}",
-                    error_text(&self.lua, &e)
-                )))
+                    "ERR Error registering functions: {text}"
+                )));
             }
         };
         if regs.is_empty() {
@@ -1066,7 +1103,16 @@ pub(super) fn run_function(t: &mut Txn, r: FnRun) -> CmdResult {
             return Err(CmdError::new("ERR Function not found"));
         };
         // From now on the library's globals are the shared ones (redis.call and all).
-        mt.raw_set("__index", &vm.real).map_err(lua_err)?;
+        // The function also sees its globals as `_G` (not the top level), as in Redis;
+        // read through the metatable, so assigning `_G` is refused like any global.
+        let with_g = vm.lua.create_table_with_capacity(0, 1).map_err(lua_err)?;
+        with_g.raw_set("_G", &env).map_err(lua_err)?;
+        let g_mt = vm.lua.create_table_with_capacity(0, 1).map_err(lua_err)?;
+        g_mt.raw_set("__index", &vm.real).map_err(lua_err)?;
+        with_g.set_metatable(Some(g_mt.clone()));
+        vm.protected.raw_set(&with_g, true).map_err(lua_err)?;
+        vm.protected.raw_set(&g_mt, true).map_err(lua_err)?;
+        mt.raw_set("__index", &with_g).map_err(lua_err)?;
         vm.lua
             .set_named_registry_value(REG_GLOBALS, &env)
             .map_err(lua_err)?;
