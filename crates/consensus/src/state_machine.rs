@@ -368,10 +368,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // The applied record goes in the install's last batch: a crash leaves the old
         // state with its record or (completed at the next open) the new one with its own.
         let rec = Self::applied_record(meta.last_log_id, &meta.last_membership)?;
+        // The key tier stays empty (and unfilled) while the state is replaced.
+        self.st.begin_replace();
         let imported = self
             .st
             .import_checkpoint(&db_dir, &[(keys::sm::APPLIED, &rec)])
             .map_err(write_err);
+        self.st.end_replace();
         // Everything the tier held describes the state that was just replaced (or, after
         // a failed install, is being replaced).
         self.tier.clear();

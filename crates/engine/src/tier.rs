@@ -37,7 +37,7 @@
 use crate::store::{Effects, Write};
 use keys::{Cf, Kind, Meta};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Sets smaller than this are cheap enough to walk and are not cached.
@@ -261,6 +261,21 @@ struct Inner {
 }
 
 impl Inner {
+    /// Drops least recently used copies until `need` more bytes fit in `budget`.
+    fn make_room(&mut self, need: usize, budget: usize, evictions: &AtomicU64) {
+        while self.bytes + need > budget {
+            let Some(victim) = self
+                .sets
+                .iter()
+                .min_by_key(|(_, c)| c.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.drop_set(&victim, evictions);
+        }
+    }
+
     fn drop_set(&mut self, id: &(u8, Vec<u8>), evictions: &AtomicU64) {
         if let Some(c) = self.sets.remove(id) {
             self.bytes = self.bytes.saturating_sub(c.index.bytes());
@@ -272,7 +287,7 @@ impl Inner {
 /// The node's memory tier. Shared by the state machine (which keeps it in step) and
 /// every reader.
 pub struct Tier {
-    budget: usize,
+    budget: AtomicUsize,
     /// Sets shorter than this are not built (walking them is cheap).
     min_len: u64,
     inner: Mutex<Inner>,
@@ -292,7 +307,7 @@ impl Default for Tier {
 impl Tier {
     pub fn new(budget: usize) -> Tier {
         Tier {
-            budget,
+            budget: AtomicUsize::new(budget),
             min_len: MIN_CACHED_LEN,
             inner: Mutex::new(Inner::default()),
             generation: AtomicU64::new(0),
@@ -307,6 +322,18 @@ impl Tier {
     pub fn with_min_len(mut self, n: u64) -> Tier {
         self.min_len = n;
         self
+    }
+
+    /// The byte budget.
+    pub fn budget(&self) -> usize {
+        self.budget.load(Ordering::Relaxed)
+    }
+
+    /// Changes the byte budget now: least recently used copies go until it fits.
+    pub fn set_budget(&self, bytes: usize) {
+        self.budget.store(bytes, Ordering::Relaxed);
+        let mut g = self.lock();
+        g.make_room(0, bytes, &self.evictions);
     }
 
     /// Sets shorter than this are read from their records.
@@ -369,7 +396,8 @@ impl Tier {
     /// the generation was `generation`. Ignored if entries were observed since.
     pub fn insert(&self, generation: u64, db: u8, key: &[u8], meta: &Meta, index: RankIndex) {
         let size = index.bytes();
-        if size > self.budget {
+        let budget = self.budget();
+        if size > budget {
             return;
         }
         let mut g = self.lock();
@@ -379,17 +407,7 @@ impl Tier {
         self.builds.fetch_add(1, Ordering::Relaxed);
         let id = (db, key.to_vec());
         g.drop_set(&id, &self.evictions);
-        while g.bytes + size > self.budget {
-            let Some(victim) = g
-                .sets
-                .iter()
-                .min_by_key(|(_, c)| c.last_used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            g.drop_set(&victim, &self.evictions);
-        }
+        g.make_room(size, budget, &self.evictions);
         g.tick += 1;
         let tick = g.tick;
         g.bytes += size;

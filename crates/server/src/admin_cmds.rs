@@ -133,6 +133,19 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 "memory_tier_sets:{}\r\nmemory_tier_bytes:{}\r\nmemory_tier_hits:{}\r\nmemory_tier_builds:{}\r\nmemory_tier_evictions:{}\r\n",
                 t.entries, t.bytes, t.hits, t.builds, t.evictions
             );
+            let k = node.storage().key_tier().stats();
+            let _ = write!(
+                o,
+                "memory_tier_budget:{}\r\nmemory_tier_keys:{}\r\nmemory_tier_keys_negative:{}\r\nmemory_tier_keys_bytes:{}\r\nmemory_tier_keys_budget:{}\r\nmemory_tier_keys_hits:{}\r\nmemory_tier_keys_misses:{}\r\nmemory_tier_keys_evictions:{}\r\n",
+                node.tier().budget() as u64 + k.budget,
+                k.entries,
+                k.negative,
+                k.bytes,
+                k.budget,
+                k.hits,
+                k.misses,
+                k.evictions
+            );
             let (scripts, script_bytes) = crate::server_cmds::script_cache(shared);
             let _ = write!(
                 o,
@@ -648,6 +661,7 @@ const PARAMS: &[Param] = &[
     p("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100), None),
     p("maxmemory-policy", "noeviction", Kind::Immutable, None),
     p("maxmemory-samples", "5", Kind::Int(1, 2147483647), None),
+    p("meridian-memory-mb", "512", Kind::Int(1, 1048576), None),
     p("min-replicas-max-lag", "10", Kind::Int(0, 2147483647), None),
     p("min-replicas-to-write", "0", Kind::Int(0, 2147483647), None),
     p(
@@ -920,6 +934,7 @@ fn live(shared: &Shared, canonical: &str) -> Option<String> {
         "proto-max-bulk-len" => (512u64 << 20).to_string(),
         "maxmemory" => "0".into(),
         "maxmemory-policy" => "noeviction".into(),
+        "meridian-memory-mb" => crate::reads::memory_mb(&shared.node).to_string(),
         // Not shown, as Meridian's password is set with --password / ACL SETUSER.
         "requirepass" => String::new(),
         "cluster-enabled" => "no".into(),
@@ -1078,6 +1093,11 @@ fn apply(shared: &Shared, p: &Param, v: String) {
         "busy-reply-threshold" => shared
             .busy_after_ms
             .store(v.parse().unwrap_or(5_000), Ordering::Relaxed),
+        "meridian-memory-mb" => crate::reads::set_memory_budget(
+            &shared.node,
+            v.parse().unwrap_or(512),
+            shared.cfg.tier_mb,
+        ),
         "notify-keyspace-events" => {
             if let Some(f) = engine::events::parse_flags(v.as_bytes()) {
                 shared.broker.set_keyspace_flags(f);

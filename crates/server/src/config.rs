@@ -89,6 +89,9 @@ pub struct ServerArgs {
     /// Memory tier budget in MiB: decoded copies of hot sorted sets [default: 256]
     #[arg(long, env = "MERIDIAN_TIER_MB")]
     pub tier_mb: Option<usize>,
+    /// The memory tier's whole budget in MiB: meta records of hot keys plus the sorted-set copies (at most --tier-mb, at most half); CONFIG SET meridian-memory-mb changes it live [default: 512]
+    #[arg(long, env = "MERIDIAN_MEMORY_MB")]
+    pub memory_mb: Option<usize>,
     /// Maximum number of connected clients [default: 10000]
     #[arg(long, env = "MERIDIAN_MAXCLIENTS")]
     pub maxclients: Option<usize>,
@@ -136,6 +139,7 @@ struct FileConfig {
     log_level: Option<String>,
     cache_mb: Option<usize>,
     tier_mb: Option<usize>,
+    memory_mb: Option<usize>,
     maxclients: Option<usize>,
     snapshot_every: Option<u64>,
     node_id: Option<u64>,
@@ -161,6 +165,7 @@ pub struct Config {
     pub log_level: String,
     pub cache_mb: usize,
     pub tier_mb: usize,
+    pub memory_mb: usize,
     pub maxclients: usize,
     pub snapshot_every: u64,
     pub node_id: u64,
@@ -230,6 +235,7 @@ impl Config {
                 .unwrap_or_else(|| "info".into()),
             cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(256),
             tier_mb: args.tier_mb.or(file.tier_mb).unwrap_or(256),
+            memory_mb: args.memory_mb.or(file.memory_mb).unwrap_or(512),
             maxclients: args.maxclients.or(file.maxclients).unwrap_or(10_000),
             snapshot_every: args
                 .snapshot_every

@@ -157,6 +157,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     let broker = Arc::new(pubsub::Broker::default());
     let node = consensus::Node::start_with_events(ncfg, Some(broker.clone())).await?;
+    reads::set_memory_budget(&node, cfg.memory_mb, cfg.tier_mb);
     let shared = Arc::new(shared::Shared::new(
         node,
         broker,

@@ -13,6 +13,21 @@ use std::sync::Arc;
 use storage::Storage;
 use tokio::sync::watch;
 
+/// Splits the memory tier's one budget (`--memory-mb`, CONFIG SET meridian-memory-mb)
+/// between its two parts and applies it now: the decoded sorted-set indexes get at most
+/// `tier_mb` (`--tier-mb`) and at most half, the meta records of hot keys the rest.
+pub fn set_memory_budget(node: &Node, memory_mb: usize, tier_mb: usize) {
+    let total = memory_mb.saturating_mul(1 << 20);
+    let sets = tier_mb.saturating_mul(1 << 20).min(total / 2);
+    node.tier().set_budget(sets);
+    node.storage().key_tier().set_budget(total - sets);
+}
+
+/// The memory tier's whole budget in MiB (both parts).
+pub fn memory_mb(node: &Node) -> usize {
+    (node.tier().budget() + node.storage().key_tier().budget()) >> 20
+}
+
 pub struct Reads {
     storage: Arc<Storage>,
     /// Decoded hot collections, kept in step with the applied state (see engine::tier).

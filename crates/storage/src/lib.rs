@@ -9,9 +9,11 @@
 mod fault;
 mod group_commit;
 mod install;
+pub mod tier;
 
 pub use fault::{InstallFault, ReadFault};
 pub use group_commit::GroupCommit;
+pub use tier::KeyTier;
 
 use keys::store::{Effects, Store, StoreError, Write};
 use keys::Cf;
@@ -83,6 +85,8 @@ pub struct Storage {
     path: PathBuf,
     pub stats: Stats,
     faults: fault::Faults,
+    /// Meta records of recently used keys, kept exact by `write_effects` (see `tier`).
+    tier: KeyTier,
 }
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
@@ -135,6 +139,7 @@ impl Storage {
             path: path.to_path_buf(),
             stats: Stats::default(),
             faults: fault::Faults::from_env(),
+            tier: KeyTier::default(),
         };
         st.resume_install()?;
         Ok(Arc::new(st))
@@ -152,6 +157,11 @@ impl Storage {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The memory tier of `meta` records (budget, counters).
+    pub fn key_tier(&self) -> &KeyTier {
+        &self.tier
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -185,7 +195,25 @@ impl Storage {
         self.stats
             .records_written
             .fetch_add(b.len() as u64, Ordering::Relaxed);
-        self.db.write_opt(b, &Self::unsynced())
+        // The key tier follows the batch: written keys are pending while it is written,
+        // then take their new bytes (see `tier`).
+        let tiered = self.tier.begin_write(effects);
+        let r = self.db.write_opt(b, &Self::unsynced());
+        if tiered {
+            self.tier.end_write(effects, r.is_ok());
+        }
+        r
+    }
+
+    /// Empties the key tier before the state is replaced underneath it (a snapshot
+    /// install) and keeps it empty until [`Storage::end_replace`].
+    pub fn begin_replace(&self) {
+        self.tier.begin_replace();
+    }
+
+    /// Ends a replacement of the state (after the install, whether it succeeded or not).
+    pub fn end_replace(&self) {
+        self.tier.end_replace();
     }
 
     // ---- Raft log and Raft state ------------------------------------------------------
@@ -305,9 +333,15 @@ impl Storage {
 
     /// A consistent read view: every read through it sees one point in time.
     pub fn snapshot(&self) -> SnapshotStore<'_> {
+        // The tier serves a snapshot only entries exact at the snapshot's point: known
+        // when no write was in progress or began while the snapshot was taken.
+        let before = self.tier.epoch();
+        let snap = self.db.snapshot();
+        let after = self.tier.epoch();
         SnapshotStore {
             storage: self,
-            snap: self.db.snapshot(),
+            snap,
+            tier_at: (before == after && before % 2 == 0).then_some(before),
         }
     }
 
@@ -386,7 +420,16 @@ fn store_err(e: rocksdb::Error) -> StoreError {
 impl Store for Storage {
     fn get(&self, cf: Cf, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
         self.faults.check_read(key)?;
-        self.db.get_cf(self.cf(cf.name()), key).map_err(store_err)
+        if cf != Cf::Meta {
+            return self.db.get_cf(self.cf(cf.name()), key).map_err(store_err);
+        }
+        if let tier::Lookup::Hit(v) = self.tier.get(key, None) {
+            return Ok(v);
+        }
+        let epoch = self.tier.epoch();
+        let v = self.db.get_cf(self.cf(cf.name()), key).map_err(store_err)?;
+        self.tier.fill(epoch, key, v.as_deref());
+        Ok(v)
     }
 
     fn scan(
@@ -405,14 +448,32 @@ impl Store for Storage {
 pub struct SnapshotStore<'a> {
     storage: &'a Storage,
     snap: rocksdb::Snapshot<'a>,
+    /// The key tier's epoch this snapshot is exactly at, if known (see `tier`).
+    tier_at: Option<u64>,
 }
 
 impl Store for SnapshotStore<'_> {
     fn get(&self, cf: Cf, key: &[u8]) -> std::result::Result<Option<Vec<u8>>, StoreError> {
         self.storage.faults.check_read(key)?;
-        self.snap
+        let at = match self.tier_at {
+            Some(at) if cf == Cf::Meta => at,
+            _ => {
+                return self
+                    .snap
+                    .get_cf(self.storage.cf(cf.name()), key)
+                    .map_err(store_err)
+            }
+        };
+        let tier = &self.storage.tier;
+        if let tier::Lookup::Hit(v) = tier.get(key, Some(at)) {
+            return Ok(v);
+        }
+        let v = self
+            .snap
             .get_cf(self.storage.cf(cf.name()), key)
-            .map_err(store_err)
+            .map_err(store_err)?;
+        tier.fill(at, key, v.as_deref());
+        Ok(v)
     }
 
     fn scan(
