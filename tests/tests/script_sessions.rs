@@ -162,6 +162,24 @@ fn multi_exec_while_a_script_is_busy() {
     same_as_redis(multi_while_busy);
 }
 
+fn multi_refuses_no_multi_commands(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut r = Raw::new(port);
+    for c in ["SAVE", "SHUTDOWN"] {
+        out.push(r.q(&["MULTI"]));
+        out.push(r.q(&["SET", "foo", "bar"]));
+        out.push(r.q(&[c]));
+        out.push(r.q(&["EXEC"]));
+        out.push(r.q(&["GET", "foo"]));
+    }
+    out
+}
+
+#[test]
+fn multi_refuses_save_and_shutdown() {
+    same_as_redis(multi_refuses_no_multi_commands);
+}
+
 fn reply_off_pubsub(port: u16) -> Vec<String> {
     let mut out = Vec::new();
     let mut p = Raw::new(port);

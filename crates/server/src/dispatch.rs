@@ -123,6 +123,19 @@ pub async fn run_batch(
             );
             continue;
         }
+        if sess.multi.is_some() && spec.flags & flags::NO_MULTI != 0 {
+            // SAVE, SHUTDOWN, ...: refused and the transaction flagged, as Redis.
+            flush_writes(sess, &mut pending, emit).await;
+            if let Some(m) = sess.multi.as_mut() {
+                m.dirty = true;
+            }
+            shared.stats.reject(spec);
+            emit(
+                &Frame::Error("ERR Command not allowed inside a transaction".into()),
+                sess.resp3,
+            );
+            continue;
+        }
         if sess.multi.is_some() && spec.flags & flags::NOT_QUEUED == 0 {
             let m = sess.multi.as_mut().expect("checked");
             m.cmds.push((spec, sess.db, argv));
