@@ -780,6 +780,65 @@ mod tests {
         assert_eq!(g.consumers[0].pel, vec![crate::stream::Id::new(1, 1)]);
     }
 
+    /// Pre-7.0 encodings, built by hand: ziplist (list, quicklist v1, hash, zset) and
+    /// zipmap.
+    #[test]
+    fn old_encodings() {
+        let b = |s: &str| s.as_bytes().to_vec();
+        let mut zl = vec![27, 0, 0, 0, 19, 0, 0, 0, 4, 0];
+        zl.extend_from_slice(&[0, 0x01, b'a']); // "a"
+        zl.extend_from_slice(&[3, 0xf6]); // immediate 5
+        zl.extend_from_slice(&[2, 0xc0, 0x2c, 0x01]); // int16 300
+        zl.extend_from_slice(&[4, 0x05, b'h', b'e', b'l', b'l', b'o']);
+        zl.push(0xff);
+        let items = vec![b("a"), b("5"), b("300"), b("hello")];
+        let with = |ty: u8, prefix: &[u8], blob: &[u8]| {
+            let mut out = vec![ty];
+            out.extend_from_slice(prefix);
+            put_string(&mut out, blob);
+            decode(&finish(out), 1 << 20)
+        };
+        assert_eq!(
+            with(TYPE_LIST_ZIPLIST, &[], &zl),
+            Ok(Value::List(items.clone()))
+        );
+        assert_eq!(with(TYPE_LIST_QUICKLIST, &[1], &zl), Ok(Value::List(items)));
+        assert_eq!(
+            with(TYPE_HASH_ZIPLIST, &[], &zl),
+            Ok(Value::Hash(vec![(b("300"), b("hello")), (b("a"), b("5"))]))
+        );
+        assert_eq!(with(TYPE_ZSET_ZIPLIST, &[], &zl), Err(Error::BadFormat)); // "hello" is no score
+        let mut bad = zl.clone();
+        bad[4] = 18; // wrong tail offset
+        assert_eq!(with(TYPE_LIST_ZIPLIST, &[], &bad), Err(Error::BadFormat));
+        let zm = [1, 1, b'f', 1, 0, b'v', 0xff];
+        assert_eq!(
+            with(TYPE_HASH_ZIPMAP, &[], &zm),
+            Ok(Value::Hash(vec![(b("f"), b("v"))]))
+        );
+        // The ZSET type's text scores, and a NaN refused.
+        let mut z = vec![TYPE_ZSET, 2, 1, b'a', 3, b'1', b'.', b'5', 1, b'b', 255];
+        assert_eq!(
+            decode(&finish(z.clone()), 1 << 20),
+            Ok(Value::ZSet(vec![
+                (b("a"), 1.5),
+                (b("b"), f64::NEG_INFINITY)
+            ]))
+        );
+        z[10] = 253;
+        assert_eq!(decode(&finish(z), 1 << 20), Err(Error::BadFormat));
+        // Empty collections are refused, as Redis's RESTORE does.
+        assert_eq!(
+            decode(&finish(vec![TYPE_SET, 0]), 1 << 20),
+            Err(Error::BadFormat)
+        );
+        // Duplicates too.
+        assert_eq!(
+            decode(&finish(vec![TYPE_SET, 2, 1, b'x', 1, b'x']), 1 << 20),
+            Err(Error::BadFormat)
+        );
+    }
+
     #[test]
     fn checksum_and_version() {
         let mut p = encode(&Value::String(b"x".to_vec()));
