@@ -48,6 +48,10 @@ impl StateMachine {
                 membership: StoredMembership::default(),
             },
         };
+        // A data directory written before the data size was accounted: recount it once.
+        if let Some(e) = engine::quota::missing_sizes(&*st)? {
+            st.write_effects(&e, &[])?;
+        }
         std::fs::create_dir_all(&snapshot_root)?;
         let current = latest_snapshot(&snapshot_root);
         let applied = rec.last_applied.map_or(0, |l| l.index);
@@ -88,6 +92,7 @@ impl StateMachine {
         let mut replies = Vec::new();
         let mut delivery = None;
         let mut membership = None;
+        let mut sizes = None;
         let effects = match entry.payload {
             EntryPayload::Blank => engine::Effects::default(),
             EntryPayload::Membership(m) => {
@@ -124,7 +129,8 @@ impl StateMachine {
                     if i < skip_until {
                         continue;
                     }
-                    replies.push(match op {
+                    // An op that would grow the data past the quota is undone whole.
+                    replies.push(txn.guarded(|txn| match op {
                         Op::Cmd { db, argv } => txn.run(*db, argv),
                         Op::CmdAs {
                             db,
@@ -141,14 +147,18 @@ impl StateMachine {
                             Ok(n) => Frame::Integer(n as i64),
                             Err(e) => Frame::Error(e.0),
                         },
-                        Op::Multi { cmds, watch } => run_multi(&mut txn, cmds, watch),
+                        Op::Multi { cmds, watch } => run_multi(txn, cmds, watch),
                         Op::SetConfig { pairs } => {
-                            match engine::settings::apply_config_set(&mut txn, pairs) {
+                            match engine::settings::apply_config_set(txn, pairs) {
                                 Ok(()) => Frame::ok(),
                                 Err(e) => Frame::Error(e.0),
                             }
                         }
-                    });
+                        Op::Evict { db, keys } => match txn.evict(*db, keys) {
+                            Ok(n) => Frame::Integer(n as i64),
+                            Err(e) => Frame::Error(e.0),
+                        },
+                    }));
                     if let Some((g, first)) = open_group {
                         if i + 1 == (g.start + g.count) as usize {
                             let rec = bincode::serialize(&(req.now_ms, &replies[first..]))
@@ -171,6 +181,7 @@ impl StateMachine {
                 if self.sink.is_some() {
                     delivery = Some((req.now_ms, txn.take_events()));
                 }
+                sizes = txn.data_size_record();
                 txn.into_effects()
             }
         };
@@ -179,7 +190,7 @@ impl StateMachine {
             membership.as_ref().unwrap_or(&self.membership),
         )?;
         self.st
-            .write_effects(&effects, &[(Cf::Sm, keys::sm::APPLIED, &rec)])
+            .write_effects(&effects, &extras(&rec, sizes.as_deref()))
             .map_err(|e| apply_err(log_id, &e))?;
         self.last_applied = Some(log_id);
         if let Some(m) = membership {
@@ -230,6 +241,16 @@ impl StateMachine {
             snapshot: Box::new(SnapshotDir { path: dir }),
         })
     }
+}
+
+/// The `sm` records written with an entry's effects: `applied`, and the data size
+/// totals when the entry changed them (`engine::quota`).
+fn extras<'a>(applied: &'a [u8], sizes: Option<&'a [u8]>) -> Vec<(Cf, &'a [u8], &'a [u8])> {
+    let mut v = vec![(Cf::Sm, keys::sm::APPLIED, applied)];
+    if let Some(s) = sizes {
+        v.push((Cf::Sm, engine::quota::DATASIZE_KEY, s));
+    }
+    v
 }
 
 /// An I/O error while applying entry `log_id`: openraft stops this node's Raft on it.
@@ -379,6 +400,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // a failed install, is being replaced).
         self.tier.clear();
         imported?;
+        // A snapshot from a node that predates the data size accounting.
+        if let Some(e) = engine::quota::missing_sizes(&*self.st).map_err(read_err)? {
+            self.st.write_effects(&e, &[]).map_err(write_err)?;
+        }
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         // Keep the received snapshot as this node's current one (for its own learners).

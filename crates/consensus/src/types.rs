@@ -50,6 +50,10 @@ pub enum Op {
         user: Vec<u8>,
         acl: Vec<u8>,
     },
+    /// The leader's evictor (`node/evict.rs`): delete these keys of `db`, chosen to bring
+    /// the data back under the quota, if they still exist (`evicted` events, INFO
+    /// evicted_keys). Appended last so older entries decode unchanged.
+    Evict { db: u8, keys: Vec<Vec<u8>> },
 }
 
 /// Where applied entries report what they did: the node's pub/sub, keyspace

@@ -5,6 +5,7 @@
 //! fixed by the caller, and yields a reply plus the [`Effects`] to persist. The same
 //! entry applied to the same state gives the same bytes on every replica.
 
+pub mod access;
 pub mod acl;
 pub mod args;
 mod cmd;
@@ -13,6 +14,7 @@ mod error;
 pub mod events;
 mod glob;
 mod rng;
+pub mod quota;
 pub mod settings;
 mod store;
 mod table;

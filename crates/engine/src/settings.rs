@@ -17,6 +17,8 @@ pub struct Setting {
     pub max: u64,
     /// Accepts memory units (`256mb`, `1gb`) as Redis's CONFIG does.
     pub memory: bool,
+    /// An enumerated setting: the value is the index of its name here.
+    pub names: &'static [&'static str],
 }
 
 /// Lua instructions one script run may execute (EVAL, EVALSHA, their _RO forms). The
@@ -28,6 +30,7 @@ pub const SCRIPT_MAX_INSTRUCTIONS: Setting = Setting {
     min: 100_000,
     max: 1 << 50,
     memory: false,
+    names: &[],
 };
 
 /// Bytes a script's Lua VM may hold (`string.rep` of 1 GB, huge tables).
@@ -37,9 +40,50 @@ pub const SCRIPT_MAX_MEMORY: Setting = Setting {
     min: 1 << 20,
     max: 64 << 30,
     memory: true,
+    names: &[],
 };
 
-pub const ALL: [&Setting; 2] = [&SCRIPT_MAX_INSTRUCTIONS, &SCRIPT_MAX_MEMORY];
+/// The capacity quota (Upstash's max data size): the accounted data size (see
+/// `crate::quota`) writes may grow to; 0 = none. `--max-data-size`.
+pub const MAXMEMORY: Setting = Setting {
+    name: "maxmemory",
+    default: 0,
+    min: 0,
+    max: 1 << 60,
+    memory: true,
+    names: &[],
+};
+
+/// Redis's names in Redis's order (its CONFIG SET error lists them so), then Upstash's.
+const POLICY_NAMES: [&str; 9] = [
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+    "optimistic-volatile",
+];
+
+/// What happens at the quota: `noeviction` refuses writes that grow the data;
+/// the others evict (`--eviction` = Upstash's `optimistic-volatile`).
+pub const MAXMEMORY_POLICY: Setting = Setting {
+    name: "maxmemory-policy",
+    default: 7,
+    min: 0,
+    max: 8,
+    memory: false,
+    names: &POLICY_NAMES,
+};
+
+pub const ALL: [&Setting; 4] = [
+    &SCRIPT_MAX_INSTRUCTIONS,
+    &SCRIPT_MAX_MEMORY,
+    &MAXMEMORY,
+    &MAXMEMORY_POLICY,
+];
 
 pub fn lookup(name: &str) -> Option<&'static Setting> {
     ALL.iter()
@@ -55,8 +99,27 @@ impl Setting {
             .unwrap_or(self.default))
     }
 
+    /// The value as CONFIG GET shows it (a name for enumerated settings).
+    pub fn show(&self, v: u64) -> String {
+        match self.names.get(v as usize) {
+            Some(n) => n.to_string(),
+            None => v.to_string(),
+        }
+    }
+
     /// Parses a CONFIG SET value: an integer (with memory units where they apply) in range.
     pub fn parse(&self, value: &[u8]) -> Result<u64, CmdError> {
+        if !self.names.is_empty() {
+            let text = String::from_utf8_lossy(value).to_ascii_lowercase();
+            return match self.names.iter().position(|n| *n == text) {
+                Some(i) => Ok(i as u64),
+                None => Err(CmdError::new(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - argument(s) must be one of the following: {}",
+                    self.name,
+                    self.names.join(", ")
+                ))),
+            };
+        }
         let bad = || {
             CmdError::new(format!(
                 "ERR CONFIG SET failed (possibly related to argument '{}') - argument must be an integer between {} and {}",
@@ -113,6 +176,7 @@ pub fn apply_config_set(t: &mut Txn, pairs: &[(String, Vec<u8>)]) -> Result<(), 
         })?;
         parsed.push((s, s.parse(value)?));
     }
+    t.forget_limits();
     for (s, v) in parsed {
         t.raw_put(
             Cf::Sm,

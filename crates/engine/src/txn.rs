@@ -3,6 +3,7 @@
 
 use crate::error::{CmdError, CmdResult};
 use crate::events::{self, Bus, Event, Touch, Touched};
+use crate::quota::{self, rec_size, Memo};
 use crate::rng::Rng;
 use crate::store::{Effects, Store, StoreError, Write};
 use crate::table::{self, flags, Exec};
@@ -10,7 +11,8 @@ use crate::tier::Tier;
 use crate::types;
 use keys::{Cf, Kind, Meta};
 use resp::Frame;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 /// Collections with at most this many records are dropped with point deletes; larger
@@ -47,6 +49,61 @@ pub struct Txn<'s> {
     /// a command error: the applier checks this instead, and never persists an entry
     /// whose transaction met one. A rollback does not clear it.
     failed: OnceCell<StoreError>,
+    // ---- data size accounting (see `crate::quota`) ----
+    /// Sizes of `meta`/`data` records this write transaction read from the store, so
+    /// the write that follows knows what it replaces without reading again.
+    memo: RefCell<Memo>,
+    /// Bytes each collection version's `data` records grew (or shrank) by since its meta
+    /// record was last written: (data prefix `db·slot·keylen·key·version`, delta).
+    pending: Vec<(Vec<u8>, i64)>,
+    /// Buffers of folded `pending` entries, reused (no allocation per command).
+    spare: Vec<Vec<u8>>,
+    /// Accounted bytes per database, loaded from `sm` on first change.
+    sizes: Option<[u64; keys::DATABASES]>,
+    sizes_dirty: bool,
+    /// Net bytes this transaction added (all databases).
+    grown: i64,
+    /// Set when a key grew past [`quota::MAX_RECORD_SIZE`] in the current guarded op.
+    record_over: bool,
+    /// Internal drops of whole versions account once, not per record.
+    quiet: bool,
+    /// maxmemory and maxmemory-policy in force, each read on first need.
+    maxmemory: Cell<Option<u64>>,
+    policy: Cell<Option<u64>>,
+    /// Undo log of the op [`Txn::guarded`] runs, while a quota is set.
+    journal: Option<Journal>,
+    /// Keys deleted by eviction in this transaction.
+    evicted: u64,
+}
+
+/// What undoes one guarded op: the previous pending state of every write it made
+/// (in order) and the small state it changed. Cheaper than a [`Savepoint`] (which
+/// copies every pending write) since only the op's own writes are logged.
+struct Journal {
+    undo: Vec<(Cf, Vec<u8>, Option<Option<Vec<u8>>>)>,
+    ranges: usize,
+    counts: BTreeMap<u8, u64>,
+    next_version: u64,
+    touched: usize,
+    reported: usize,
+    events: usize,
+    pending: Vec<(Vec<u8>, i64)>,
+    sizes: Option<[u64; keys::DATABASES]>,
+    sizes_dirty: bool,
+    grown: i64,
+    evicted: u64,
+}
+
+/// What a write needs of the meta record it replaces.
+#[derive(Clone, Copy)]
+struct OldHeader {
+    kind: Kind,
+    expire_at_ms: u64,
+    version: u64,
+    /// `None` for a format 1 record (written before the accounting).
+    data_size: Option<u64>,
+    /// Length of the stored meta record.
+    raw_len: usize,
 }
 
 /// A transaction's changes at one point (see [`Txn::savepoint`]).
@@ -58,6 +115,11 @@ pub(crate) struct Savepoint {
     touched: usize,
     reported: usize,
     events: usize,
+    pending: Vec<(Vec<u8>, i64)>,
+    sizes: Option<[u64; keys::DATABASES]>,
+    sizes_dirty: bool,
+    grown: i64,
+    evicted: u64,
 }
 
 impl<'s> Txn<'s> {
@@ -81,7 +143,24 @@ impl<'s> Txn<'s> {
             bus: None,
             tier: None,
             failed: OnceCell::new(),
+            memo: RefCell::new(Memo::default()),
+            pending: Vec::new(),
+            spare: Vec::new(),
+            sizes: None,
+            sizes_dirty: false,
+            grown: 0,
+            record_over: false,
+            quiet: false,
+            maxmemory: Cell::new(None),
+            policy: Cell::new(None),
+            journal: None,
+            evicted: 0,
         }
+    }
+
+    /// Keys this transaction evicted ([`Txn::evict`]).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// A transaction for the read path: write commands are refused.
@@ -112,6 +191,11 @@ impl<'s> Txn<'s> {
             touched: self.touched.len(),
             reported: self.reported,
             events: self.events.len(),
+            pending: self.pending.clone(),
+            sizes: self.sizes,
+            sizes_dirty: self.sizes_dirty,
+            grown: self.grown,
+            evicted: self.evicted,
         }
     }
 
@@ -125,6 +209,11 @@ impl<'s> Txn<'s> {
         self.touched.truncate(sp.touched);
         self.reported = sp.reported.min(sp.touched);
         self.events.truncate(sp.events);
+        self.pending = sp.pending;
+        self.sizes = sp.sizes;
+        self.sizes_dirty = sp.sizes_dirty;
+        self.grown = sp.grown;
+        self.evicted = sp.evicted;
     }
 
     /// The first storage error any read of this transaction met, if one did. An entry
@@ -182,10 +271,13 @@ impl<'s> Txn<'s> {
     /// then the command itself. Errors come back as error frames.
     pub fn run(&mut self, db: u8, argv: &[Vec<u8>]) -> Frame {
         let start = self.touched.len();
-        let reply = match self.run_checked(db, argv) {
+        let mut reply = match self.run_checked(db, argv) {
             Ok(f) => f,
             Err(e) => Frame::Error(e.0),
         };
+        if let Err(e) = self.settle_sizes() {
+            reply = Frame::Error(e.0);
+        }
         self.derive_events(argv, start);
         reply
     }
@@ -280,6 +372,15 @@ impl<'s> Txn<'s> {
         self.read_only
     }
 
+    /// The `sm` record of the accounted data sizes (`quota::DATASIZE_KEY`) when this
+    /// transaction changed them: the applier writes it in the same batch as the effects.
+    pub fn data_size_record(&self) -> Option<Vec<u8>> {
+        match (self.sizes_dirty, &self.sizes) {
+            (true, Some(sizes)) => Some(quota::encode_sizes(sizes)),
+            _ => None,
+        }
+    }
+
     /// Hands back what this transaction changed, ready for one write batch.
     pub fn into_effects(self) -> Effects {
         let mut writes =
@@ -300,6 +401,9 @@ impl<'s> Txn<'s> {
                 keys::sm::encode_keycount(n),
             ));
         }
+        if self.evicted > 0 && !self.trial {
+            quota::EVICTED_KEYS.fetch_add(self.evicted, std::sync::atomic::Ordering::Relaxed);
+        }
         Effects { writes }
     }
 
@@ -318,27 +422,374 @@ impl<'s> Txn<'s> {
         if self.in_deleted_range(cf, key) {
             return Ok(None);
         }
-        self.note_failure(self.store.get(cf, key))
+        let got = self.note_failure(self.store.get(cf, key));
+        if !self.read_only && quota::accounted(cf) {
+            if let Ok(v) = &got {
+                self.memo
+                    .borrow_mut()
+                    .remember(cf, key, v.as_ref().map(|v| v.len()));
+            }
+        }
+        got
     }
 
     pub fn raw_put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
         debug_assert!(!self.read_only);
-        self.writes.insert((cf, key), Some(value));
+        if self.quiet || !quota::accounted(cf) {
+            self.set_write(cf, key, Some(value));
+            return;
+        }
+        let new = rec_size(key.len(), value.len());
+        self.account_write(cf, key, Some(value), new);
     }
 
     pub fn raw_delete(&mut self, cf: Cf, key: Vec<u8>) {
         debug_assert!(!self.read_only);
-        self.writes.insert((cf, key), None);
+        if self.quiet || !quota::accounted(cf) {
+            self.set_write(cf, key, None);
+            return;
+        }
+        self.account_write(cf, key, None, 0);
+    }
+
+    /// A put or delete of an accounted record: the record's size replaces the size of
+    /// what it overwrites (a pending write, a record read earlier, a record of a version
+    /// created by this entry (none), or, for a blind write, one store read).
+    fn account_write(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>, new: u64) {
+        let slot = if cf == Cf::Data {
+            self.pending_slot(&key)
+        } else {
+            None
+        };
+        let db = key.first().copied().unwrap_or(0);
+        let logged = self.journal.is_some().then(|| key.clone());
+        let (old, prev) = {
+            let Txn {
+                writes,
+                ranges,
+                memo,
+                store,
+                failed,
+                index,
+                ..
+            } = self;
+            match writes.entry((cf, key)) {
+                Entry::Occupied(mut e) => {
+                    let old = e
+                        .get()
+                        .as_ref()
+                        .map_or(0, |v| rec_size(e.key().1.len(), v.len()));
+                    (old, Some(e.insert(value)))
+                }
+                Entry::Vacant(e) => {
+                    let old =
+                        quota::stored_size(ranges, memo, *store, failed, *index, cf, &e.key().1);
+                    e.insert(value);
+                    (old, None)
+                }
+            }
+        };
+        if let (Some(j), Some(key)) = (&mut self.journal, logged) {
+            j.undo.push((cf, key, prev));
+        }
+        let delta = new as i64 - old as i64;
+        if delta != 0 {
+            if let Some(i) = slot {
+                self.pending[i].1 += delta;
+            }
+            self.add_size(db, delta);
+        }
+    }
+
+    /// The `pending` entry of the collection version a `data` key belongs to.
+    fn pending_slot(&mut self, key: &[u8]) -> Option<usize> {
+        let (_, _, _, sub) = keys::decode_data_key(key)?;
+        let prefix = &key[..key.len() - sub.len()];
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|(p, _)| p.as_slice() == prefix)
+        {
+            return Some(i);
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(prefix);
+        self.pending.push((buf, 0));
+        Some(self.pending.len() - 1)
+    }
+
+    /// Takes the pending growth of `key`'s version `version` in the current db.
+    fn take_pending(&mut self, key: &[u8], version: u64) -> i64 {
+        let db = self.db;
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|(p, _)| quota::prefix_is(p, db, key, version))
+        else {
+            return 0;
+        };
+        let (buf, d) = self.pending.swap_remove(i);
+        self.spare.push(buf);
+        d
+    }
+
+    /// Accounted bytes per database, loaded from `sm` on first use.
+    fn sizes_mut(&mut self) -> &mut [u64; keys::DATABASES] {
+        if self.sizes.is_none() {
+            let got = self.note_failure(self.store.get(Cf::Sm, quota::DATASIZE_KEY));
+            self.sizes = Some(match got {
+                Ok(Some(raw)) => quota::decode_sizes(&raw),
+                _ => [0; keys::DATABASES],
+            });
+        }
+        self.sizes.as_mut().expect("loaded")
+    }
+
+    fn add_size(&mut self, db: u8, delta: i64) {
+        if let Some(s) = self.sizes_mut().get_mut(db as usize) {
+            *s = s.saturating_add_signed(delta);
+        }
+        self.sizes_dirty = true;
+        self.grown += delta;
+    }
+
+    /// Accounted data size (keys, values and per-record overhead, see `crate::quota`)
+    /// of every database, as this transaction sees it.
+    pub fn data_size(&mut self) -> u64 {
+        self.sizes_mut().iter().sum()
+    }
+
+    /// Accounted data size of one database.
+    pub fn db_data_size(&mut self, db: u8) -> u64 {
+        self.sizes_mut().get(db as usize).copied().unwrap_or(0)
+    }
+
+    /// The accounted size of `key`'s version `version` data records, by reading them
+    /// (a format 1 meta record, written before the accounting, carries none).
+    fn scan_data_size(&self, key: &[u8], version: u64) -> Result<u64, CmdError> {
+        let prefix = keys::data_prefix(self.db, key, version);
+        let end = crate::coll::prefix_end(&prefix);
+        let mut n = 0;
+        self.raw_scan(Cf::Data, &prefix, &end, &mut |k, v| {
+            n += rec_size(k.len(), v.len());
+            true
+        })?;
+        Ok(n)
+    }
+
+    /// Writes the data size of collections whose elements changed without their meta
+    /// record being written after (each command ends with this).
+    fn settle_sizes(&mut self) -> Result<(), CmdError> {
+        while let Some((prefix, delta)) = self.pending.pop() {
+            if delta != 0 {
+                if let Some((db, key, version, _)) = keys::decode_data_key(&prefix) {
+                    let (db, key) = (db, key.to_vec());
+                    let mk = keys::meta_key(db, &key);
+                    if let Some(raw) = self.raw_get(Cf::Meta, &mk)? {
+                        let corrupt = |e| CmdError::storage(format!("corrupt meta record: {e:?}"));
+                        let (_, _, v) = Meta::peek(&raw).map_err(corrupt)?;
+                        if v == version {
+                            let meta = Meta::decode(&raw).map_err(corrupt)?;
+                            let size = match Meta::stored_data_size(&raw).map_err(corrupt)? {
+                                Some(d) => d.saturating_add_signed(delta),
+                                None => {
+                                    let saved = self.db;
+                                    self.db = db;
+                                    let n = self.scan_data_size(&key, version);
+                                    self.db = saved;
+                                    n?
+                                }
+                            };
+                            self.raw_put(Cf::Meta, mk, meta.encode_sized(size));
+                        }
+                    }
+                }
+            }
+            self.spare.push(prefix);
+        }
+        Ok(())
+    }
+
+    /// Runs one op of an entry (a command, a MULTI, a script) under the quota: an op
+    /// that grew the data past `maxmemory` while eviction is off, or grew a key past
+    /// [`quota::MAX_RECORD_SIZE`], is undone whole and answered with Upstash's error
+    /// (reads, deletes and shrinking writes always pass). The undo log is kept only
+    /// while a quota is set or the data is large enough for the record limit to matter,
+    /// so an unlimited node pays two comparisons per op.
+    pub fn guarded(&mut self, op: impl FnOnce(&mut Txn<'s>) -> Frame) -> Frame {
+        if self.read_only || self.journal.is_some() {
+            return op(self);
+        }
+        let guard = self.maxmemory() != 0 || self.data_size() > quota::MAX_RECORD_SIZE / 2;
+        if !guard {
+            return op(self);
+        }
+        self.record_over = false;
+        self.journal = Some(Journal {
+            undo: Vec::new(),
+            ranges: self.ranges.len(),
+            counts: self.counts.clone(),
+            next_version: self.next_version,
+            touched: self.touched.len(),
+            reported: self.reported,
+            events: self.events.len(),
+            pending: self.pending.clone(),
+            sizes: self.sizes,
+            sizes_dirty: self.sizes_dirty,
+            grown: self.grown,
+            evicted: self.evicted,
+        });
+        let reply = op(self);
+        let j = self.journal.take().expect("journal");
+        let record = self.record_over;
+        let over = record || (self.grown > j.grown && self.over_quota());
+        if !over {
+            return reply;
+        }
+        for (cf, key, old) in j.undo.into_iter().rev() {
+            match old {
+                Some(v) => {
+                    self.writes.insert((cf, key), v);
+                }
+                None => {
+                    self.writes.remove(&(cf, key));
+                }
+            }
+        }
+        self.ranges.truncate(j.ranges);
+        self.counts = j.counts;
+        self.next_version = j.next_version;
+        self.touched.truncate(j.touched);
+        self.reported = j.reported.min(j.touched);
+        self.events.truncate(j.events);
+        self.pending = j.pending;
+        self.sizes = j.sizes;
+        self.sizes_dirty = j.sizes_dirty;
+        self.grown = j.grown;
+        self.evicted = j.evicted;
+        Frame::Error(if record {
+            quota::RECORD_ERROR.into()
+        } else {
+            quota::QUOTA_ERROR.into()
+        })
+    }
+
+    /// Sets a pending write, logging what it replaced while an op is guarded.
+    fn set_write(&mut self, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
+        match &mut self.journal {
+            Some(j) => {
+                let old = self.writes.insert((cf, key.clone()), value);
+                j.undo.push((cf, key, old));
+            }
+            None => {
+                self.writes.insert((cf, key), value);
+            }
+        }
+    }
+
+    /// The quota (maxmemory) in force in this transaction; 0 = none.
+    pub fn maxmemory(&self) -> u64 {
+        if let Some(v) = self.maxmemory.get() {
+            return v;
+        }
+        let v = crate::settings::MAXMEMORY.get(self).unwrap_or(0);
+        self.maxmemory.set(Some(v));
+        v
+    }
+
+    /// The eviction policy in force in this transaction.
+    pub fn policy(&self) -> quota::Policy {
+        let v = match self.policy.get() {
+            Some(v) => v,
+            None => {
+                let s = &crate::settings::MAXMEMORY_POLICY;
+                let v = s.get(self).unwrap_or(s.default);
+                self.policy.set(Some(v));
+                v
+            }
+        };
+        quota::Policy::from_u64(v)
+    }
+
+    /// Forgets the cached limits (a CONFIG SET in this entry changed them).
+    pub(crate) fn forget_limits(&self) {
+        self.maxmemory.set(None);
+        self.policy.set(None);
+    }
+
+    /// True when writes that grow the data are refused now: a quota is set, eviction
+    /// is off and the data is past it.
+    fn over_quota(&mut self) -> bool {
+        let max = self.maxmemory();
+        max != 0 && self.policy() == quota::Policy::NoEviction && self.data_size() > max
+    }
+
+    /// Op::Evict: deletes each key that still exists (the leader chose them to bring
+    /// the data under the quota), raising `evicted` keyspace events. Returns how many.
+    pub fn evict(&mut self, db: u8, victims: &[Vec<u8>]) -> Result<u64, CmdError> {
+        self.db = db;
+        let mut n = 0;
+        for key in victims {
+            if self.raw_meta(key)?.is_none() {
+                continue;
+            }
+            self.delete_key(key)?;
+            self.notify(db, events::class::EVICTED, "evicted", key);
+            n += 1;
+        }
+        self.settle_sizes()?;
+        self.events_reported();
+        self.evicted += n;
+        Ok(n)
     }
 
     pub fn raw_delete_range(&mut self, cf: Cf, start: Vec<u8>, end: Vec<u8>) {
+        if !self.quiet && quota::accounted(cf) {
+            // Part of a live collection (a list trim, a stream trim): its records'
+            // sizes come off the key and the database.
+            let mut gone: Vec<(Option<usize>, u8, u64)> = Vec::new();
+            let mut seen: Vec<(Vec<u8>, u8, u64)> = Vec::new();
+            let scanned = self.raw_scan(cf, &start, &end, &mut |k, v| {
+                seen.push((
+                    k.to_vec(),
+                    k.first().copied().unwrap_or(0),
+                    rec_size(k.len(), v.len()),
+                ));
+                true
+            });
+            if scanned.is_ok() {
+                for (k, db, n) in seen {
+                    let slot = if cf == Cf::Data {
+                        self.pending_slot(&k)
+                    } else {
+                        None
+                    };
+                    gone.push((slot, db, n));
+                }
+                for (slot, db, n) in gone {
+                    if let Some(i) = slot {
+                        self.pending[i].1 -= n as i64;
+                    }
+                    self.add_size(db, -(n as i64));
+                }
+            }
+        }
+        self.delete_range_quiet(cf, start, end);
+    }
+
+    /// A range delete that accounts nothing (the caller accounted the whole range).
+    fn delete_range_quiet(&mut self, cf: Cf, start: Vec<u8>, end: Vec<u8>) {
         let doomed: Vec<_> = self
             .writes
             .range((cf, start.clone())..(cf, end.clone()))
             .map(|(k, _)| k.clone())
             .collect();
         for k in doomed {
-            self.writes.remove(&k);
+            let old = self.writes.remove(&k);
+            if let Some(j) = &mut self.journal {
+                j.undo.push((k.0, k.1, old));
+            }
         }
         self.ranges.push((cf, start, end));
     }
@@ -477,13 +928,22 @@ impl<'s> Txn<'s> {
         self.put_meta_over(key, meta, old)
     }
 
-    /// Type, expiry and version of the record `key` has now (expired or not).
-    fn old_header(&self, key: &[u8]) -> Result<Option<(Kind, u64, u64)>, CmdError> {
+    /// Type, expiry and version of the record `key` has now (expired or not), with its
+    /// stored data size and length.
+    fn old_header(&self, key: &[u8]) -> Result<Option<OldHeader>, CmdError> {
         match self.raw_get(Cf::Meta, &keys::meta_key(self.db, key))? {
             None => Ok(None),
-            Some(raw) => Meta::peek(&raw)
-                .map(Some)
-                .map_err(|e| CmdError::storage(format!("corrupt meta record: {e:?}"))),
+            Some(raw) => {
+                let corrupt = |e| CmdError::storage(format!("corrupt meta record: {e:?}"));
+                let (kind, expire_at_ms, version) = Meta::peek(&raw).map_err(corrupt)?;
+                Ok(Some(OldHeader {
+                    kind,
+                    expire_at_ms,
+                    version,
+                    data_size: Meta::stored_data_size(&raw).map_err(corrupt)?,
+                    raw_len: raw.len(),
+                }))
+            }
         }
     }
 
@@ -491,11 +951,11 @@ impl<'s> Txn<'s> {
         &mut self,
         key: &[u8],
         mut meta: Meta,
-        old: Option<(Kind, u64, u64)>,
+        old: Option<OldHeader>,
     ) -> Result<(), CmdError> {
         meta.write_index = self.index;
         meta.mtime_ms = self.now_ms;
-        let old_expire = old.map_or(0, |(_, e, _)| e);
+        let old_expire = old.map_or(0, |o| o.expire_at_ms);
         if old_expire != meta.expire_at_ms {
             if old_expire != 0 {
                 self.raw_delete(Cf::Expire, keys::expire_key(old_expire, self.db, key));
@@ -508,17 +968,42 @@ impl<'s> Txn<'s> {
                 );
             }
         }
-        if let Some((kind, _, version)) = old {
-            if version != meta.version {
-                self.drop_records(key, kind, version)?;
+        // The key's data size: what it had (same version) plus what this transaction's
+        // element writes added; a new version starts from what was written under it.
+        let pending = self.take_pending(key, meta.version);
+        let (data_size, before) = match old {
+            Some(o) if o.version == meta.version => match o.data_size {
+                Some(d) => (d.saturating_add_signed(pending), d),
+                None => {
+                    let n = self.scan_data_size(key, meta.version)?;
+                    (n, n.saturating_add_signed(-pending))
+                }
+            },
+            _ => (pending.max(0) as u64, 0),
+        };
+        let mk = keys::meta_key(self.db, key);
+        let old_total = old.map_or(0, |o| rec_size(mk.len(), o.raw_len) + before);
+        if let Some(o) = old {
+            if o.version != meta.version {
+                self.drop_records(key, o.kind, o.version, o.data_size)?;
             }
         }
         if old.is_none() {
             self.add_count(self.db, 1)?;
         }
-        let created = old.map_or(true, |(_, e, _)| e != 0 && e <= self.now_ms);
+        let created = old.map_or(true, |o| {
+            o.expire_at_ms != 0 && o.expire_at_ms <= self.now_ms
+        });
         self.touch(key, Touch::Written { created });
-        self.raw_put(Cf::Meta, keys::meta_key(self.db, key), meta.encode());
+        let raw = meta.encode_sized(data_size);
+        let total = rec_size(mk.len(), raw.len()) + data_size;
+        if total > old_total && total > quota::MAX_RECORD_SIZE {
+            self.record_over = true;
+        }
+        if !self.read_only {
+            crate::access::touch(self.db, key, self.now_ms);
+        }
+        self.raw_put(Cf::Meta, mk, raw);
         Ok(())
     }
 
@@ -531,7 +1016,7 @@ impl<'s> Txn<'s> {
     ) -> Result<(), CmdError> {
         let old = self.old_header(key)?;
         let version = match old {
-            Some((Kind::String, _, v)) => v,
+            Some(o) if o.kind == Kind::String => o.version,
             _ => self.new_version(),
         };
         let meta = Meta {
@@ -548,15 +1033,18 @@ impl<'s> Txn<'s> {
 
     /// Deletes a key of any type. True if a live key was removed.
     pub fn delete_key(&mut self, key: &[u8]) -> Result<bool, CmdError> {
-        let Some(meta) = self.raw_meta(key)? else {
+        let Some(raw) = self.raw_get(Cf::Meta, &keys::meta_key(self.db, key))? else {
             return Ok(false);
         };
+        let corrupt = |e| CmdError::storage(format!("corrupt meta record: {e:?}"));
+        let meta = Meta::decode(&raw).map_err(corrupt)?;
+        let data_size = Meta::stored_data_size(&raw).map_err(corrupt)?;
         let (kind, expire_at_ms, version) = (meta.kind, meta.expire_at_ms, meta.version);
         let live = self.is_live(key, &meta)?;
         if expire_at_ms != 0 {
             self.raw_delete(Cf::Expire, keys::expire_key(expire_at_ms, self.db, key));
         }
-        self.drop_records(key, kind, version)?;
+        self.drop_records(key, kind, version, data_size)?;
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
         self.touch(key, if live { Touch::Deleted } else { Touch::Expired });
@@ -568,10 +1056,23 @@ impl<'s> Txn<'s> {
     /// there are at most [`SMALL_DROP`] of them, else ONE range delete over the version's
     /// prefix, so dropping a collection of any size writes O(1) records and leaves no
     /// garbage behind (RocksDB reclaims the space when it compacts).
-    fn drop_records(&mut self, key: &[u8], kind: Kind, version: u64) -> Result<(), CmdError> {
+    /// `stored` is the data size the version's meta record carries (`None` for a record
+    /// older than the accounting: the records are read to size them).
+    fn drop_records(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        version: u64,
+        stored: Option<u64>,
+    ) -> Result<(), CmdError> {
+        let pending = self.take_pending(key, version);
         if matches!(kind, Kind::String | Kind::Json) {
             return Ok(()); // stored inline in the meta record
         }
+        let size = match stored {
+            Some(d) => d.saturating_add_signed(pending),
+            None => self.scan_data_size(key, version)?,
+        };
         let prefix = keys::data_prefix(self.db, key, version);
         let end = crate::coll::prefix_end(&prefix);
         let mut found = Vec::new();
@@ -579,13 +1080,16 @@ impl<'s> Txn<'s> {
             found.push(k.to_vec());
             found.len() <= SMALL_DROP
         })?;
+        self.quiet = true;
         if found.len() > SMALL_DROP {
-            self.raw_delete_range(Cf::Data, prefix, end);
+            self.delete_range_quiet(Cf::Data, prefix, end);
         } else {
             for k in found {
                 self.raw_delete(Cf::Data, k);
             }
         }
+        self.quiet = false;
+        self.add_size(self.db, -(size as i64));
         Ok(())
     }
 
@@ -724,6 +1228,7 @@ impl<'s> Txn<'s> {
         if a == b {
             return Ok(());
         }
+        self.settle_sizes()?;
         let other = |db: u8| if db == a { b } else { a };
         let mut metas: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut data: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -740,8 +1245,8 @@ impl<'s> Txn<'s> {
         }
         let (count_a, count_b) = (self.key_count(a)?, self.key_count(b)?);
         for db in [a, b] {
-            self.raw_delete_range(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
-            self.raw_delete_range(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
+            self.delete_range_quiet(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
+            self.delete_range_quiet(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
         }
         // Expiry index entries: every old one goes before any new one is written (a key
         // present in both databases with the same expiry has the same index entry).
@@ -752,6 +1257,7 @@ impl<'s> Txn<'s> {
             };
             let mut m = Meta::decode(v)
                 .map_err(|e| CmdError::storage(format!("corrupt meta record: {e:?}")))?;
+            let data_size = Meta::stored_data_size(v).ok().flatten();
             let mut ats = vec![m.expire_at_ms];
             if m.kind == Kind::Hash {
                 ats.extend(types::hash::ttl_floor(&m));
@@ -761,7 +1267,19 @@ impl<'s> Txn<'s> {
                 self.raw_delete(Cf::Expire, keys::expire_key(at, db, key));
             }
             m.write_index = self.index;
-            moved.push((db, key.to_vec(), m, ats));
+            let data_size = match data_size {
+                Some(d) => d,
+                None if matches!(m.kind, Kind::String | Kind::Json) => 0,
+                None => {
+                    // A record older than the accounting: sized from its elements.
+                    let prefix = keys::data_prefix(db, key, m.version);
+                    data.iter()
+                        .filter(|(dk, _)| dk.starts_with(&prefix))
+                        .map(|(dk, dv)| rec_size(dk.len(), dv.len()))
+                        .sum()
+                }
+            };
+            moved.push((db, key.to_vec(), m, ats, data_size, v.len()));
         }
         let names = |db: u8| -> std::collections::BTreeSet<Vec<u8>> {
             moved
@@ -771,12 +1289,19 @@ impl<'s> Txn<'s> {
                 .collect()
         };
         let (in_a, in_b) = (names(a), names(b));
-        for (db, key, m, ats) in moved {
+        self.quiet = true;
+        // Every record moves with its length, so the databases swap their sizes; a meta
+        // record rewritten from format 1 grows by the data size word.
+        self.sizes_mut().swap(a as usize, b as usize);
+        self.quiet = true;
+        for (db, key, m, ats, data_size, old_len) in moved {
             let to = other(db);
             for at in ats {
                 self.raw_put(Cf::Expire, keys::expire_key(at, to, &key), Vec::new());
             }
-            self.raw_put(Cf::Meta, keys::meta_key(to, &key), m.encode());
+            let raw = m.encode_sized(data_size);
+            self.add_size(to, raw.len() as i64 - old_len as i64);
+            self.raw_put(Cf::Meta, keys::meta_key(to, &key), raw);
             self.touched.push(Touched {
                 db: to,
                 key: key.clone(),
@@ -797,6 +1322,7 @@ impl<'s> Txn<'s> {
             }
             self.raw_put(Cf::Data, k, v);
         }
+        self.quiet = false;
         self.counts.insert(a, count_b);
         self.counts.insert(b, count_a);
         self.events_reported();
@@ -806,9 +1332,12 @@ impl<'s> Txn<'s> {
     /// Deletes every key of `db` in O(1) writes (range deletes). Expiry index entries
     /// of the removed keys stay behind; the expirer drops entries with no matching key.
     pub fn flush_db(&mut self, db: u8) {
-        self.raw_delete_range(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
-        self.raw_delete_range(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
+        self.delete_range_quiet(Cf::Meta, keys::meta_db_start(db), keys::meta_db_end(db));
+        self.delete_range_quiet(Cf::Data, keys::meta_db_start(db), keys::meta_db_end(db));
         self.counts.insert(db, 0);
+        let gone = self.db_data_size(db);
+        self.add_size(db, -(gone as i64));
+        self.pending.retain(|(p, _)| p.first() != Some(&db));
         self.touched.push(Touched {
             db,
             key: Vec::new(),

@@ -66,11 +66,26 @@ pub enum MetaError {
     BadKind(u8),
 }
 
-const FORMAT: u8 = 1;
-const HEADER: usize = 2 + 8 * 5;
+/// Format 1: the header without the data size (records written before the capacity
+/// quota existed; still decoded, their data size is recounted when the key changes).
+const FORMAT_V1: u8 = 1;
+const HEADER_V1: usize = 2 + 8 * 5;
+/// Format 2 (written since): format 1's header plus one word, the key's data size (see
+/// [`Meta::encode_sized`]).
+const FORMAT: u8 = 2;
+const HEADER: usize = 2 + 8 * 6;
 
 impl Meta {
+    /// The record in the current format with a data size of 0 (strings and JSON, whose
+    /// value is inline, have no other records).
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_sized(0)
+    }
+
+    /// The record with `data_size`: the accounted bytes of the key's `data` records
+    /// (its elements), kept exact by the engine's `Txn` so a whole collection can be
+    /// dropped, and its bytes subtracted from the quota, without reading its elements.
+    pub fn encode_sized(&self, data_size: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER + self.inline.len());
         out.push(FORMAT);
         out.push(self.kind as u8);
@@ -80,6 +95,7 @@ impl Meta {
             self.write_index,
             self.mtime_ms,
             self.len,
+            data_size,
         ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
@@ -87,13 +103,25 @@ impl Meta {
         out
     }
 
-    pub fn decode(raw: &[u8]) -> Result<Meta, MetaError> {
-        if raw.len() < HEADER {
+    /// Header length of a record of either format.
+    fn header_len(raw: &[u8]) -> Result<usize, MetaError> {
+        if raw.len() < HEADER_V1 {
             return Err(MetaError::Truncated);
         }
-        if raw[0] != FORMAT {
-            return Err(MetaError::BadFormat(raw[0]));
+        let h = match raw.first() {
+            None => return Err(MetaError::Truncated),
+            Some(&FORMAT) => HEADER,
+            Some(&FORMAT_V1) => HEADER_V1,
+            Some(&f) => return Err(MetaError::BadFormat(f)),
+        };
+        if raw.len() < h {
+            return Err(MetaError::Truncated);
         }
+        Ok(h)
+    }
+
+    pub fn decode(raw: &[u8]) -> Result<Meta, MetaError> {
+        let header = Meta::header_len(raw)?;
         let kind = Kind::from_u8(raw[1]).ok_or(MetaError::BadKind(raw[1]))?;
         let word = |i: usize| {
             let at = 2 + 8 * i;
@@ -106,22 +134,30 @@ impl Meta {
             write_index: word(2),
             mtime_ms: word(3),
             len: word(4),
-            inline: raw[HEADER..].to_vec(),
+            inline: raw[header..].to_vec(),
         })
     }
 
     /// Type, expiry and version without copying the inline value (write paths only need
     /// these of the record they replace).
     pub fn peek(raw: &[u8]) -> Result<(Kind, u64, u64), MetaError> {
-        if raw.len() < HEADER {
-            return Err(MetaError::Truncated);
-        }
-        if raw[0] != FORMAT {
-            return Err(MetaError::BadFormat(raw[0]));
-        }
+        Meta::header_len(raw)?;
         let kind = Kind::from_u8(raw[1]).ok_or(MetaError::BadKind(raw[1]))?;
         let word = |at: usize| u64::from_be_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
         Ok((kind, word(2), word(10)))
+    }
+
+    /// The data size a record carries (see [`Meta::encode_sized`]); `None` for a
+    /// format 1 record, which predates it.
+    pub fn stored_data_size(raw: &[u8]) -> Result<Option<u64>, MetaError> {
+        let header = Meta::header_len(raw)?;
+        if header == HEADER_V1 {
+            return Ok(None);
+        }
+        let at = 2 + 8 * 5;
+        Ok(Some(u64::from_be_bytes(
+            raw[at..at + 8].try_into().expect("8 bytes"),
+        )))
     }
 
     /// True when the key has an expiry that has passed at `now_ms`.
@@ -141,11 +177,49 @@ mod tests {
 
     proptest! {
         #[test]
-        fn roundtrip(kind in kind(), e in any::<u64>(), v in any::<u64>(), w in any::<u64>(), m in any::<u64>(), l in any::<u64>(), inline in proptest::collection::vec(any::<u8>(), 0..100)) {
+        fn roundtrip(kind in kind(), e in any::<u64>(), v in any::<u64>(), w in any::<u64>(), m in any::<u64>(), l in any::<u64>(), d in any::<u64>(), inline in proptest::collection::vec(any::<u8>(), 0..100)) {
             let meta = Meta { kind, expire_at_ms: e, version: v, write_index: w, mtime_ms: m, len: l, inline };
             prop_assert_eq!(Meta::peek(&meta.encode()), Ok((meta.kind, meta.expire_at_ms, meta.version)));
-            prop_assert_eq!(Meta::decode(&meta.encode()), Ok(meta));
+            prop_assert_eq!(Meta::decode(&meta.encode()), Ok(meta.clone()));
+            let sized = meta.encode_sized(d);
+            prop_assert_eq!(Meta::stored_data_size(&sized), Ok(Some(d)));
+            prop_assert_eq!(Meta::peek(&sized), Ok((meta.kind, meta.expire_at_ms, meta.version)));
+            prop_assert_eq!(Meta::decode(&sized), Ok(meta));
         }
+    }
+
+    /// The bytes on disk: format 2 (with the data size), and format 1 records written
+    /// before it still decode, with no data size.
+    #[test]
+    fn fixed_bytes_of_both_formats() {
+        let meta = Meta {
+            kind: Kind::Hash,
+            expire_at_ms: 0x0102,
+            version: 0x0304,
+            write_index: 5,
+            mtime_ms: 6,
+            len: 7,
+            inline: b"iv".to_vec(),
+        };
+        let w = |n: u64| n.to_be_bytes().to_vec();
+        let mut v2 = vec![2u8, 1];
+        for n in [0x0102, 0x0304, 5, 6, 7, 0xabcd] {
+            v2.extend(w(n));
+        }
+        v2.extend_from_slice(b"iv");
+        assert_eq!(meta.encode_sized(0xabcd), v2);
+        assert_eq!(meta.encode().len(), 50 + 2);
+        let mut v1 = vec![1u8, 1];
+        for n in [0x0102, 0x0304, 5, 6, 7] {
+            v1.extend(w(n));
+        }
+        v1.extend_from_slice(b"iv");
+        assert_eq!(Meta::decode(&v1), Ok(meta.clone()));
+        assert_eq!(Meta::peek(&v1), Ok((Kind::Hash, 0x0102, 0x0304)));
+        assert_eq!(Meta::stored_data_size(&v1), Ok(None));
+        assert_eq!(Meta::decode(&v2), Ok(meta));
+        assert_eq!(Meta::decode(&v2[..49]), Err(MetaError::Truncated));
+        assert_eq!(Meta::decode(&v1[..41]), Err(MetaError::Truncated));
     }
 
     #[test]

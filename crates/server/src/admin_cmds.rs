@@ -121,11 +121,17 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
         "memory" => {
             let rss = rss_bytes();
             let store = node.storage().memory_bytes();
+            // The capacity quota: the accounted data size (engine::quota) and the limits.
+            let dataset = engine::quota::used(&**node.storage());
+            let max = shared.reads.setting(&engine::settings::MAXMEMORY);
+            let policy = &engine::settings::MAXMEMORY_POLICY;
             let _ = write!(
                 o,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_storage_tables:{store}\r\nused_disk_bytes:{}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n",
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_dataset:{dataset}\r\nused_memory_storage_tables:{store}\r\nused_disk_bytes:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n",
                 human(rss),
-                node.storage().disk_bytes()
+                node.storage().disk_bytes(),
+                human(max),
+                policy.show(shared.reads.setting(policy))
             );
             let t = node.tier().stats();
             let _ = write!(
@@ -185,7 +191,8 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 s.rejected_calls(),
                 s.error_replies.load(Ordering::Relaxed),
                 shared.broker.expired_keys.load(Ordering::Relaxed),
-                s.evicted_keys.load(Ordering::Relaxed),
+                s.evicted_keys.load(Ordering::Relaxed)
+                    + engine::quota::EVICTED_KEYS.load(Ordering::Relaxed),
                 shared.broker.channels(crate::pubsub::Kind::Channel, None).len(),
                 shared.broker.numpat(),
                 shared.broker.messages_delivered.load(Ordering::Relaxed),
@@ -656,10 +663,8 @@ const PARAMS: &[Param] = &[
     p("masterauth", "", Kind::Str, None),
     p("masteruser", "", Kind::Str, None),
     p("maxclients", "10000", Kind::Int(1, 4294967295), None),
-    p("maxmemory", "0", Kind::Immutable, None),
     p("maxmemory-clients", "0", Kind::MemOrPercent, None),
     p("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100), None),
-    p("maxmemory-policy", "noeviction", Kind::Immutable, None),
     p("maxmemory-samples", "5", Kind::Int(1, 2147483647), None),
     p("meridian-memory-mb", "512", Kind::Int(1, 1048576), None),
     p("min-replicas-max-lag", "10", Kind::Int(0, 2147483647), None),
@@ -932,8 +937,6 @@ fn live(shared: &Shared, canonical: &str) -> Option<String> {
         "dir" => shared.cfg.data_dir.display().to_string(),
         "maxclients" => shared.maxclients.load(Ordering::Relaxed).to_string(),
         "proto-max-bulk-len" => (512u64 << 20).to_string(),
-        "maxmemory" => "0".into(),
-        "maxmemory-policy" => "noeviction".into(),
         "meridian-memory-mb" => crate::reads::memory_mb(&shared.node).to_string(),
         // Not shown, as Meridian's password is set with --password / ACL SETUSER.
         "requirepass" => String::new(),

@@ -92,6 +92,12 @@ pub struct ServerArgs {
     /// The memory tier's whole budget in MiB: meta records of hot keys plus the sorted-set copies (at most --tier-mb, at most half); CONFIG SET meridian-memory-mb changes it live [default: 512]
     #[arg(long, env = "MERIDIAN_MEMORY_MB")]
     pub memory_mb: Option<usize>,
+    /// Capacity quota (Upstash's max data size) of the accounted data, e.g. 256mb, 1gb; a replicated setting (CONFIG SET maxmemory), proposed at start when given [default: none]
+    #[arg(long, env = "MERIDIAN_MAX_DATA_SIZE")]
+    pub max_data_size: Option<String>,
+    /// Evict keys at the quota (maxmemory-policy optimistic-volatile) instead of refusing writes; proposed at start when given
+    #[arg(long, env = "MERIDIAN_EVICTION")]
+    pub eviction: bool,
     /// Maximum number of connected clients [default: 10000]
     #[arg(long, env = "MERIDIAN_MAXCLIENTS")]
     pub maxclients: Option<usize>,
@@ -140,6 +146,8 @@ struct FileConfig {
     cache_mb: Option<usize>,
     tier_mb: Option<usize>,
     memory_mb: Option<usize>,
+    max_data_size: Option<String>,
+    eviction: Option<bool>,
     maxclients: Option<usize>,
     snapshot_every: Option<u64>,
     node_id: Option<u64>,
@@ -166,6 +174,9 @@ pub struct Config {
     pub cache_mb: usize,
     pub tier_mb: usize,
     pub memory_mb: usize,
+    /// `--max-data-size` in bytes, when given.
+    pub max_data_size: Option<u64>,
+    pub eviction: bool,
     pub maxclients: usize,
     pub snapshot_every: u64,
     pub node_id: u64,
@@ -236,6 +247,15 @@ impl Config {
             cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(256),
             tier_mb: args.tier_mb.or(file.tier_mb).unwrap_or(256),
             memory_mb: args.memory_mb.or(file.memory_mb).unwrap_or(512),
+            max_data_size: match args.max_data_size.or(file.max_data_size) {
+                None => None,
+                Some(v) => Some(
+                    engine::settings::MAXMEMORY
+                        .parse(v.as_bytes())
+                        .map_err(|_| anyhow::anyhow!("--max-data-size: bad size {v:?}"))?,
+                ),
+            },
+            eviction: args.eviction || file.eviction.unwrap_or(false),
             maxclients: args.maxclients.or(file.maxclients).unwrap_or(10_000),
             snapshot_every: args
                 .snapshot_every

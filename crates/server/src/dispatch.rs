@@ -178,6 +178,9 @@ pub async fn run_batch(
             // reads, so the apply on every replica stays cheap.
             Exec::Engine(_) if !pending.is_empty() && folds_into_writes(spec) => {
                 sess.track_read(spec, &argv);
+                if !sess.no_touch {
+                    engine::access::touch_read(spec, sess.db, &argv, consensus::now_ms());
+                }
                 pending.push((spec, Op::Cmd { db: sess.db, argv }));
             }
             Exec::Engine(_) => {
@@ -189,6 +192,9 @@ pub async fn run_batch(
                     continue;
                 }
                 sess.track_read(spec, &argv);
+                if !sess.no_touch {
+                    engine::access::touch_read(spec, sess.db, &argv, consensus::now_ms());
+                }
                 // A script run here (EVAL_RO, FCALL_RO) checks its caller's ACL.
                 let reply = match &sess.user {
                     Some(u) => engine::ScriptControl::as_caller(Some(u.user.clone()), || {

@@ -9,6 +9,7 @@ mod conn;
 mod dispatch;
 mod password;
 mod pubsub;
+mod quota_flags;
 mod reads;
 mod rest;
 mod server_cmds;
@@ -158,6 +159,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let broker = Arc::new(pubsub::Broker::default());
     let node = consensus::Node::start_with_events(ncfg, Some(broker.clone())).await?;
     reads::set_memory_budget(&node, cfg.memory_mb, cfg.tier_mb);
+    quota_flags::apply(&node, cfg.max_data_size, cfg.eviction).await;
     let shared = Arc::new(shared::Shared::new(
         node,
         broker,

@@ -43,6 +43,8 @@ pub struct Session {
     /// leaves it as it was, such as a create then a delete): EXEC then aborts.
     pub watch_touched: Arc<std::sync::atomic::AtomicBool>,
     pub monitor: bool,
+    /// CLIENT NO-TOUCH: this client's reads leave the keys' access statistics alone.
+    pub no_touch: bool,
     /// CLIENT TRACKING: this connection's mode while it tracks.
     pub(crate) tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING yes/no, in force for the next command (OPTIN / OPTOUT).
@@ -91,6 +93,7 @@ impl Session {
             watch: Vec::new(),
             watch_touched: Default::default(),
             monitor: false,
+            no_touch: false,
             tracking: None,
             caching: None,
             prev_client: false,
@@ -127,6 +130,7 @@ impl Session {
             watch: Vec::new(),
             watch_touched: Default::default(),
             monitor: false,
+            no_touch: false,
             tracking: None,
             caching: None,
             prev_client: false,
@@ -332,7 +336,7 @@ impl Session {
                         .iter()
                         .any(|p| engine::glob_match(p, s.name.as_bytes(), true))
                     {
-                        let v = self.shared.reads.setting(s).to_string();
+                        let v = s.show(self.shared.reads.setting(s));
                         found.push((
                             Frame::Bulk(s.name.as_bytes().to_vec()),
                             Frame::Bulk(v.into_bytes()),
@@ -535,6 +539,7 @@ impl Session {
         });
         self.stop_tracking();
         self.caching = None;
+        self.no_touch = false;
         self.reply.store(REPLY_ON, Ordering::Relaxed);
         Frame::Simple("RESET".into())
     }
@@ -742,6 +747,7 @@ impl Session {
                     self.with_info(|i| i.no_evict = on);
                 } else {
                     self.with_info(|i| i.no_touch = on);
+                    self.no_touch = on;
                 }
                 Ok(Frame::ok())
             }

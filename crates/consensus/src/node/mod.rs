@@ -12,6 +12,7 @@
 //! - `status`: Meridian's own status types (nothing outside sees openraft's metrics).
 
 mod admin;
+mod evict;
 mod expire;
 mod read;
 mod start;

@@ -153,6 +153,7 @@ impl Node {
         );
         tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
         tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));
+        tokio::spawn(Self::evict_loop(Arc::downgrade(&node)));
         Ok(node)
     }
 

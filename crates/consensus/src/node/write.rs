@@ -332,6 +332,7 @@ fn op_bytes(ops: &[Op]) -> usize {
                     + watch.iter().map(|(_, k, _)| k.len() + 16).sum::<usize>()
             }
             Op::SetConfig { pairs } => pairs.iter().map(|(n, v)| n.len() + v.len() + 16).sum(),
+            Op::Evict { keys, .. } => keys.iter().map(|k| k.len() + 8).sum(),
         })
         .sum()
 }

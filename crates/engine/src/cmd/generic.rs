@@ -760,19 +760,32 @@ fn object(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     };
     match sub.as_str() {
         "encoding" => Ok(Frame::Bulk(encoding(t, &argv[2], &meta)?.as_bytes().to_vec())),
-        // Seconds since the key's last *write* (meta.mtime_ms, the leader time of the
-        // entry that last changed it). Reads do not refresh it: a read is not a log
-        // entry, and recording access times would turn every read into a write. So
-        // this is "idle since last modified", not Redis's "since last access".
+        // Seconds since the key's last access on this node (reads and writes, the node's
+        // access table: crate::access), or since its last write when the table does not
+        // know it. Under an LFU policy Redis answers an error, as here.
         "idletime" => {
-            int((t.now_ms.saturating_sub(meta.mtime_ms) / 1000).min(i64::MAX as u64) as i64)
+            if t.policy().is_lfu() {
+                return Err(CmdError::new(
+                    "ERR An LRU maxmemory policy is not selected, access time not tracked. \
+                     Please note that when switching between policies at runtime LRU and LFU data \
+                     will take some time to adjust.",
+                ));
+            }
+            let idle = crate::access::idle_secs(t.db, &argv[2], t.now_ms, meta.mtime_ms);
+            int(idle.min(i64::MAX as u64) as i64)
         }
-        // No LFU policy: Redis's own error for that case.
-        "freq" => Err(CmdError::new(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
-             Please note that when switching between policies at runtime LRU and LFU data \
-             will take some time to adjust.",
-        )),
+        // The key's LFU counter (logarithmic, decayed per minute) under an LFU policy;
+        // otherwise Redis's own error for that case.
+        "freq" => {
+            if !t.policy().is_lfu() {
+                return Err(CmdError::new(
+                    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+                     Please note that when switching between policies at runtime LRU and LFU data \
+                     will take some time to adjust.",
+                ));
+            }
+            int(crate::access::freq(t.db, &argv[2], t.now_ms) as i64)
+        }
         // Values are never shared between keys here.
         "refcount" => int(1),
         _ => unreachable!("subcommand checked above"),
