@@ -24,6 +24,12 @@ use config::{Cli, Command, Config};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// mimalloc rather than glibc malloc: the write path allocates per command (parsed
+/// arguments, log entries, replies) from several threads, and glibc's arenas showed up as
+/// ~14 % of a c50 SET profile (docs/benchmarks.md has the before/after figures).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let args = match cli.cmd {

@@ -59,7 +59,12 @@ impl Node {
     /// gRPC. Returns the entry's index (the sync token) and one reply per op.
     pub async fn write(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
         if self.is_leader() {
-            self.check_quorum()?;
+            if self.check_quorum()? <= 1 {
+                // A group of one voter is never refused as "not the leader" after this
+                // check (it cannot lose an election), so no copy is kept for a forward:
+                // the copy and its drop were 3 % of a c50 SET profile.
+                return self.propose(ops).await;
+            }
             match self.propose(ops.clone()).await {
                 // Refused before anything was appended: safe to send to the new leader.
                 Err(WriteError::NotApplied(m)) if m.contains("not the leader") => {}
@@ -187,20 +192,22 @@ impl Node {
 
     /// A leader cut off from its majority refuses writes up front instead of letting
     /// them hang: nothing is proposed, so the refusal is definite.
-    fn check_quorum(&self) -> Result<(), WriteError> {
-        let m = self.raft.metrics().borrow().clone();
+    /// Returns the number of voters.
+    fn check_quorum(&self) -> Result<usize, WriteError> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
         let voters = m.membership_config.membership().voter_ids().count();
         if voters <= 1 {
-            return Ok(());
+            return Ok(voters);
         }
         let limit = self.cfg.election_timeout_ms.1 * 2;
         match m.millis_since_quorum_ack {
-            Some(ms) if ms <= limit => Ok(()),
+            Some(ms) if ms <= limit => Ok(voters),
             Some(ms) => Err(WriteError::NotApplied(format!(
                 "no quorum: the leader has not heard from a majority of voters for {ms} ms"
             ))),
             // A leader elected a moment ago has no ack yet; its election was a quorum.
-            None => Ok(()),
+            None => Ok(voters),
         }
     }
 
