@@ -4,6 +4,12 @@ and writes the medians and Meridian/Redis ratios to docs/benchmarks.md.
 
 Usage: benches/side_by_side.py [--rounds 3] [--requests 200000] [--out docs/benchmarks.md]
                                [--tests set,get,...] [--cluster] [--rest]
+       benches/side_by_side.py --bin before=/path/a --bin after=/path/b [--configs "c50 P1"]
+           (A/B: several meridian binaries beside one redis-server, in rotated order; prints a
+           table, writes nothing)
+Every row carries the server's CPU microseconds per op (user + system time of the process
+from /proc/<pid>/stat around the run, divided by the requests): on a shared machine it is
+less disturbed by the load generator than ops/s.
 Needs: the meridian release binary (CARGO_TARGET_DIR), redis-server, redis-benchmark;
 --rest also needs wrk (Debian package `wrk`).
 """
@@ -21,14 +27,24 @@ def wait_port(port, timeout=60):
             time.sleep(0.1)
     raise SystemExit(f"port {port} never opened")
 
-def bench(port, tests, clients, pipeline, requests, keyspace):
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-P", str(pipeline),
-           "-n", str(requests), "-r", str(keyspace), "-t", ",".join(tests), "--csv"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat, all threads)."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+def bench(port, tests, clients, pipeline, requests, keyspace, pid=None):
+    """One redis-benchmark run per test: {TEST: (rps, p50 ms, p99 ms, server CPU us/op)}.
+    With `pid`, the server's CPU time is read around each test (one test per run)."""
     rows = {}
-    for r in csv.DictReader(io.StringIO(out)):
-        name = r["test"].split()[0]
-        rows[name] = (float(r["rps"]), float(r["p50_latency_ms"]), float(r["p99_latency_ms"]))
+    for t in tests:
+        cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-P", str(pipeline),
+               "-n", str(requests), "-r", str(keyspace), "-t", t, "--csv"]
+        c0 = cpu_seconds(pid) if pid else 0.0
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+        cpu = (cpu_seconds(pid) - c0) * 1e6 / requests if pid else float("nan")
+        for r in csv.DictReader(io.StringIO(out)):
+            name = r["test"].split()[0]
+            rows[name] = (float(r["rps"]), float(r["p50_latency_ms"]), float(r["p99_latency_ms"]), cpu)
     return rows
 
 def main():
@@ -43,9 +59,15 @@ def main():
     ap.add_argument("--hostile", action="store_true", help="also benchmark a 20-star KEYS pattern and a write script (EVAL)")
     ap.add_argument("--only-hostile", action="store_true", help="skip the main table; only the --hostile rows")
     ap.add_argument("--tests", default="set,get,incr,lpush,hset,sadd,zadd")
+    ap.add_argument("--bin", action="append", default=[], metavar="NAME=PATH",
+                    help="A/B: benchmark these meridian binaries (repeatable) beside redis-server, alternating, "
+                         "print a table with CPU per op and do not write --out")
+    ap.add_argument("--configs", default="c50 P16,c50 P1,c1 P1", help="comma-separated subset of the configs")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/meridian/target"))
     meridian = os.path.join(target, "release", "meridian")
+    if a.bin:
+        return ab_bench(a)
     tmp = tempfile.mkdtemp(prefix="meridian-bench-")
     mport, rport = free_port(), free_port()
     procs = []
@@ -70,22 +92,24 @@ def main():
         for rnd in range(a.rounds):
             for (cname, c, p) in configs:
                 n = a.requests if p > 1 else max(a.requests // 4, 20000) if c > 1 else 5000
-                order = [("meridian", mport), ("redis", rport)] if rnd % 2 == 0 else [("redis", rport), ("meridian", mport)]
-                for server, port in order:
-                    rows = bench(port, tests, c, p, n, 1000000)
+                order = [("meridian", mport, procs[0].pid), ("redis", rport, procs[1].pid)]
+                if rnd % 2: order.reverse()
+                for server, port, pid in order:
+                    rows = bench(port, tests, c, p, n, 1000000, pid)
                     for t, v in rows.items():
                         results.setdefault((cname, server, t), []).append(v)
                     print(f"round {rnd} {cname} {server}: " + ", ".join(f"{t} {v[0]:.0f}/s p99 {v[2]}ms" for t, v in rows.items()), flush=True)
         lines = []
-        lines.append("| config | command | Meridian ops/s | redis-server-always ops/s | ops ratio | Meridian p99 ms | Redis p99 ms | p99 ratio (lower is better) |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        lines.append("| config | command | Meridian ops/s | redis-server-always ops/s | ops ratio | Meridian p99 ms | Redis p99 ms | p99 ratio (lower is better) | Meridian CPU us/op | Redis CPU us/op |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for (cname, _, _) in configs:
             for t in tests:
                 m = results.get((cname, "meridian", t.upper())); r = results.get((cname, "redis", t.upper()))
                 if not m or not r: continue
                 mr = statistics.median(x[0] for x in m); rr = statistics.median(x[0] for x in r)
                 mp = statistics.median(x[2] for x in m); rp = statistics.median(x[2] for x in r)
-                lines.append(f"| {cname} | {t.upper()} | {mr:,.0f} | {rr:,.0f} | {mr/rr:.2f}x | {mp:.3f} | {rp:.3f} | {mp/rp if rp else float('nan'):.2f}x |")
+                mc = statistics.median(x[3] for x in m); rc = statistics.median(x[3] for x in r)
+                lines.append(f"| {cname} | {t.upper()} | {mr:,.0f} | {rr:,.0f} | {mr/rr:.2f}x | {mp:.3f} | {rp:.3f} | {mp/rp if rp else float('nan'):.2f}x | {mc:.1f} | {rc:.1f} |")
         table = "\n".join(lines)
         print(table)
         cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
@@ -93,7 +117,8 @@ def main():
         section = (f"## Single node vs redis-server (appendonly yes, appendfsync always)\n\n"
                    f"Run {datetime.date.today()} on {cpu} cores, {a.rounds} alternating rounds, medians; "
                    f"`redis-benchmark -r 1000000 -t {a.tests} --csv` (LPUSH/HSET/SADD/ZADD: redis-benchmark's own keys, random members), {a.requests} requests for the pipelined config. "
-                   f"{rv.split(' sha')[0]}. Reproduce with `scripts/dev.sh bench`.\n\n{table}\n")
+                   f"{rv.split(' sha')[0]}. CPU us/op: the server process's user + system CPU time (`/proc/<pid>/stat`) "
+                   f"around each run, divided by the requests. Reproduce with `scripts/dev.sh bench`.\n\n{table}\n")
         write_section(a.out, section)
         if a.rest:
             rest_bench(a, rest_port, results)
@@ -103,6 +128,54 @@ def main():
             hostile_bench(a, mport, rport)
         if a.cluster:
             cluster_bench(a, meridian, tmp, procs, rport, mport)
+    finally:
+        for p in procs:
+            p.kill(); p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+def ab_bench(a):
+    """Several meridian binaries and one redis-server (appendfsync always), each on its own
+    data directory, benchmarked in turn (order rotated every round): ops/s, p99, server CPU
+    microseconds per op, and each binary's ratio to the redis-server of the same round."""
+    tmp = tempfile.mkdtemp(prefix="meridian-ab-")
+    procs, servers = [], []
+    try:
+        for spec in a.bin:
+            name, path = spec.split("=", 1)
+            port = free_port()
+            procs.append(subprocess.Popen([path, "server", "--no-auth", "--port", str(port), "--rest-port", str(free_port()),
+                                           "--data-dir", os.path.join(tmp, name)],
+                                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, name + ".log"), "w")))
+            servers.append((name, port, procs[-1].pid))
+        rport = free_port(); rdir = os.path.join(tmp, "redis"); os.makedirs(rdir)
+        procs.append(subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", rdir,
+                                       "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        servers.append(("redis", rport, procs[-1].pid))
+        for _, port, _ in servers: wait_port(port)
+        all_configs = {"c50 P16": (50, 16), "c50 P1": (50, 1), "c1 P1": (1, 1)}
+        configs = [(c, *all_configs[c]) for c in a.configs.split(",")]
+        tests = a.tests.split(",")
+        res = {}
+        for rnd in range(a.rounds):
+            for (cname, c, p) in configs:
+                n = a.requests if p > 1 else max(a.requests // 4, 20000) if c > 1 else 5000
+                k = rnd % len(servers)
+                for name, port, pid in servers[k:] + servers[:k]:
+                    rows = bench(port, tests, c, p, n, 1000000, pid)
+                    for t, v in rows.items():
+                        res.setdefault((cname, name, t), []).append(v)
+                    print(f"round {rnd} {cname} {name}: " + ", ".join(f"{t} {v[0]:.0f}/s p99 {v[2]}ms {v[3]:.1f}us/op" for t, v in rows.items()), flush=True)
+        med = lambda xs, i: statistics.median(x[i] for x in xs)
+        lines = ["| config | command | server | ops/s | ratio to redis | p99 ms | CPU us/op |", "|---|---|---|---:|---:|---:|---:|"]
+        for (cname, _, _) in configs:
+            for t in tests:
+                r = res.get((cname, "redis", t.upper()))
+                for name, _, _ in servers:
+                    m = res.get((cname, name, t.upper()))
+                    if not m or not r: continue
+                    lines.append(f"| {cname} | {t.upper()} | {name} | {med(m,0):,.0f} | {med(m,0)/med(r,0):.2f}x | {med(m,2):.3f} | {med(m,3):.1f} |")
+        print("\n".join(lines))
     finally:
         for p in procs:
             p.kill(); p.wait()
