@@ -4,7 +4,7 @@ binaries and a stock redis-server (appendonly yes, appendfsync always, as
 side_by_side.py), in the same run, alternating the order every round, and the medians
 as ratios to redis-server.
 
-Usage: benches/tier_bench.py [--bin label=path ...] [--rounds 3] [--keys 100000]
+Usage: benches/tier_bench.py [--bin label=path[@memory-mb] ...] [--rounds 3] [--keys 100000]
                              [--memory-mb N] [--cache-mb N] [--tests get,set]
                              [--configs c50P1,c1P1] [--hot 0.1]
 
@@ -72,10 +72,13 @@ def main():
     try:
         for label, path in bins:
             port = free_port()
+            mb = a.memory_mb
+            if "@" in path:  # label=path@MB: this server's --memory-mb
+                path, mb = path.rsplit("@", 1)
             cmd = [path, "server", "--no-auth", "--port", str(port), "--rest-port", str(free_port()),
                    "--data-dir", os.path.join(tmp, label)]
-            if a.memory_mb is not None and label != "before":
-                cmd += ["--memory-mb", str(a.memory_mb)]
+            if mb is not None and label != "before":
+                cmd += ["--memory-mb", str(mb)]
             if a.cache_mb is not None:
                 cmd += ["--cache-mb", str(a.cache_mb)]
             procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, label + ".log"), "w")))

@@ -226,6 +226,11 @@ fn data_four_times_the_tier_reads_back_exactly_before_and_after_restart() {
     assert!(tier_bytes <= budget && tier_bytes > budget / 2, "{info}");
     assert!(hits > 0 && misses > 0 && evictions > 0, "{info}");
     assert!(info_field(&info, "memory_tier_keys") > 1000, "{info}");
+    // The absent keys MGET asked for are remembered as absent.
+    assert!(
+        info_field(&info, "memory_tier_keys_negative") >= 1,
+        "{info}"
+    );
 
     // Writes through the tier: overwrite, grow, delete, expire some keys.
     let keys: Vec<String> = model.keys().cloned().collect();

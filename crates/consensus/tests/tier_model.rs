@@ -252,7 +252,7 @@ fn run(batches: Vec<Vec<Op>>, seed: u64) -> Result<(), String> {
         }
     }
     let stats = st.key_tier().stats();
-    if stats.evictions == 0 || stats.bytes > stats.budget {
+    if stats.evictions == 0 || stats.bytes > stats.budget || stats.negative > stats.entries {
         return Err(format!(
             "the tier did not evict within its budget: {stats:?}"
         ));

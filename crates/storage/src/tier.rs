@@ -94,6 +94,8 @@ struct Shard {
     hand: usize,
     bytes: usize,
     budget: usize,
+    /// Entries recording an absent key.
+    negative: usize,
 }
 
 impl Shard {
@@ -101,6 +103,7 @@ impl Shard {
         let s = self.slots.get_mut(i)?.take()?;
         self.map.remove(&s.key);
         self.bytes -= s.size;
+        self.negative -= usize::from(s.value.is_none());
         self.free.push(i);
         Some(s)
     }
@@ -154,6 +157,7 @@ impl Shard {
             self.map.insert(s.key.clone(), i);
         }
         self.bytes += size;
+        self.negative += usize::from(value.is_none());
         evicted
     }
 }
@@ -259,12 +263,7 @@ impl KeyTier {
             let s = Self::read(cell);
             st.entries += s.map.len() as u64;
             st.bytes += s.bytes as u64;
-            st.negative += s
-                .slots
-                .iter()
-                .flatten()
-                .filter(|x| x.value.is_none())
-                .count() as u64;
+            st.negative += s.negative as u64;
         }
         st
     }
@@ -385,9 +384,9 @@ impl KeyTier {
                 s.remove_at(i);
                 continue;
             }
-            let old = match &mut s.slots[i] {
+            let (old, was_negative) = match &mut s.slots[i] {
                 Some(slot) => {
-                    let old = slot.size;
+                    let old = (slot.size, slot.value.is_none());
                     match (v, &mut slot.value) {
                         // Reuse the buffer unless it would hold much more than counted.
                         (Some(v), Some(buf)) if buf.capacity() <= 2 * v.len() + 64 => {
@@ -404,6 +403,7 @@ impl KeyTier {
                 None => continue,
             };
             s.bytes = s.bytes + size - old;
+            s.negative = s.negative + usize::from(v.is_none()) - usize::from(was_negative);
             if s.bytes > s.budget {
                 evicted += s.make_room(0);
             }
