@@ -565,7 +565,10 @@ fn the_budget_stops_a_runaway_function_with_no_writes_left() {
     // A library whose top level never ends is refused by the budget at load, with
     // Redis's load timeout text.
     let r = e(load(&mut db, &lib("loop", "while true do end")));
-    assert_eq!(r, "ERR Error registering functions: ERR FUNCTION LOAD timeout");
+    assert_eq!(
+        r,
+        "ERR Error registering functions: ERR FUNCTION LOAD timeout"
+    );
 }
 
 #[test]

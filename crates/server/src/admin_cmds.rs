@@ -1123,9 +1123,9 @@ fn apply(shared: &Shared, p: &Param, v: String) {
                 engine::ENCODING_LIMITS.set(name, n);
             }
             match name {
-                "slowlog-log-slower-than" => shared
-                    .slowlog
-                    .set_slower_than(v.parse().unwrap_or(10_000)),
+                "slowlog-log-slower-than" => {
+                    shared.slowlog.set_slower_than(v.parse().unwrap_or(10_000))
+                }
                 "slowlog-max-len" => shared.slowlog.set_max_len(v.parse().unwrap_or(128)),
                 _ => shared.stats.latency.configure(name, &v),
             }

@@ -759,7 +759,9 @@ fn object(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
         return Ok(Frame::Null);
     };
     match sub.as_str() {
-        "encoding" => Ok(Frame::Bulk(encoding(t, &argv[2], &meta)?.as_bytes().to_vec())),
+        "encoding" => Ok(Frame::Bulk(
+            encoding(t, &argv[2], &meta)?.as_bytes().to_vec(),
+        )),
         // Seconds since the key's last access on this node (reads and writes, the node's
         // access table: crate::access), or since its last write when the table does not
         // know it. Under an LFU policy Redis answers an error, as here.
