@@ -236,19 +236,6 @@ impl Stats {
         }
     }
 
-    /// Commands rejected before they ran (unknown, wrong arity, NOAUTH, ACL, BUSY):
-    /// error replies not counted as a failed call of some command.
-    pub fn rejected_calls(&self) -> u64 {
-        let failed: u64 = self
-            .per_cmd
-            .iter()
-            .map(|c| c[2].load(Ordering::Relaxed))
-            .sum();
-        self.error_replies
-            .load(Ordering::Relaxed)
-            .saturating_sub(failed)
-    }
-
     pub fn record(&self, spec: &'static CommandSpec, usec: u64, failed: bool) {
         let n = self.commands_processed.fetch_add(1, Ordering::Relaxed);
         self.sample_ops(n);
