@@ -6,6 +6,7 @@
 //! one RocksDB batch. A one-member group is a single node; more members (issue 3) use
 //! the same path.
 
+pub mod backup;
 mod error;
 mod log_store;
 mod network;
@@ -24,4 +25,5 @@ pub use node::{
     admin_call, now_ms, AdminRequest, ClusterStatus, MemberStatus, Node, NodeConfig, NodeStatus,
     Role, WriteError,
 };
-pub use types::{EventSink, Op, Request, Response, TypeConfig};
+pub use state_machine::RESTORING;
+pub use types::{EventSink, Op, Request, Response, RestoreStep, TypeConfig};

@@ -2,8 +2,8 @@
 //! each entry's effects and `last_applied` in one RocksDB batch.
 
 use crate::types::{
-    read_err, write_err, Dedupe, Entry, EventSink, LogId, Op, Response, SnapshotDir, StorageError,
-    StoredMembership, TypeConfig,
+    read_err, write_err, Dedupe, Entry, EventSink, LogId, Op, Response, RestoreStep, SnapshotDir,
+    StorageError, StoredMembership, TypeConfig,
 };
 use engine::{Frame, Tier, Txn};
 use keys::Cf;
@@ -31,9 +31,9 @@ pub struct StateMachine {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct AppliedRecord {
-    last_applied: Option<LogId>,
-    membership: StoredMembership,
+pub(crate) struct AppliedRecord {
+    pub(crate) last_applied: Option<LogId>,
+    pub(crate) membership: StoredMembership,
 }
 
 impl StateMachine {
@@ -110,6 +110,8 @@ impl StateMachine {
                 let mut groups = req.dedupe.iter().peekable();
                 let mut skip_until = 0usize;
                 let mut open_group: Option<(Dedupe, usize)> = None;
+                // A backup restore in progress refuses every other op (RestoreStep).
+                let mut restoring = self.st.restoring();
                 for (i, op) in req.ops.iter().enumerate() {
                     if let Some(g) = groups.next_if(|g| g.start as usize == i) {
                         let key = keys::sm::dedupe_key(g.origin, g.seq);
@@ -129,36 +131,45 @@ impl StateMachine {
                     if i < skip_until {
                         continue;
                     }
-                    // An op that would grow the data past the quota is undone whole.
-                    replies.push(txn.guarded(|txn| match op {
-                        Op::Cmd { db, argv } => txn.run(*db, argv),
-                        Op::CmdAs {
-                            db,
-                            argv,
-                            user,
-                            acl,
-                        } => match engine::acl::User::decode(user, acl) {
-                            Ok(u) => engine::ScriptControl::as_caller(Some(Arc::new(u)), || {
-                                txn.run(*db, argv)
-                            }),
-                            Err(e) => Frame::Error(e.0),
-                        },
-                        Op::Expire { db, due } => match txn.expire_if_due(*db, due) {
-                            Ok(n) => Frame::Integer(n as i64),
-                            Err(e) => Frame::Error(e.0),
-                        },
-                        Op::Multi { cmds, watch } => run_multi(txn, cmds, watch),
-                        Op::SetConfig { pairs } => {
-                            match engine::settings::apply_config_set(txn, pairs) {
-                                Ok(()) => Frame::ok(),
+                    if let Op::Restore(step) = op {
+                        replies.push(restore_step(&mut txn, step, &mut restoring));
+                    } else if restoring {
+                        replies.push(Frame::Error(RESTORING.into()));
+                    } else {
+                        // An op that would grow the data past the quota is undone whole.
+                        replies.push(txn.guarded(|txn| match op {
+                            Op::Cmd { db, argv } => txn.run(*db, argv),
+                            Op::CmdAs {
+                                db,
+                                argv,
+                                user,
+                                acl,
+                            } => match engine::acl::User::decode(user, acl) {
+                                Ok(u) => {
+                                    engine::ScriptControl::as_caller(Some(Arc::new(u)), || {
+                                        txn.run(*db, argv)
+                                    })
+                                }
                                 Err(e) => Frame::Error(e.0),
+                            },
+                            Op::Expire { db, due } => match txn.expire_if_due(*db, due) {
+                                Ok(n) => Frame::Integer(n as i64),
+                                Err(e) => Frame::Error(e.0),
+                            },
+                            Op::Multi { cmds, watch } => run_multi(txn, cmds, watch),
+                            Op::SetConfig { pairs } => {
+                                match engine::settings::apply_config_set(txn, pairs) {
+                                    Ok(()) => Frame::ok(),
+                                    Err(e) => Frame::Error(e.0),
+                                }
                             }
-                        }
-                        Op::Evict { db, keys } => match txn.evict(*db, keys) {
-                            Ok(n) => Frame::Integer(n as i64),
-                            Err(e) => Frame::Error(e.0),
-                        },
-                    }));
+                            Op::Evict { db, keys } => match txn.evict(*db, keys) {
+                                Ok(n) => Frame::Integer(n as i64),
+                                Err(e) => Frame::Error(e.0),
+                            },
+                            Op::Restore(_) => unreachable!("handled above"),
+                        }));
+                    }
                     if let Some((g, first)) = open_group {
                         if i + 1 == (g.start + g.count) as usize {
                             let rec = bincode::serialize(&(req.now_ms, &replies[first..]))
@@ -240,6 +251,48 @@ impl StateMachine {
             meta,
             snapshot: Box::new(SnapshotDir { path: dir }),
         })
+    }
+}
+
+/// What every op but a restore step gets while a backup restore is in progress.
+pub const RESTORING: &str =
+    "LOADING Meridian is restoring a backup; commands are served again when it ends";
+
+/// Applies one step of a backup restore (see [`RestoreStep`]).
+fn restore_step(txn: &mut Txn, step: &RestoreStep, restoring: &mut bool) -> Frame {
+    let current = |txn: &Txn| txn.raw_get(Cf::Sm, keys::sm::RESTORE).ok().flatten();
+    let not_current = || Frame::Error("ERR no restore with this id is in progress".into());
+    match step {
+        RestoreStep::Begin { id } => {
+            txn.restore_clear();
+            txn.raw_put(Cf::Sm, keys::sm::RESTORE.to_vec(), id.as_bytes().to_vec());
+            *restoring = true;
+            Frame::ok()
+        }
+        RestoreStep::Chunk { id, records } => {
+            if current(txn).as_deref() != Some(id.as_bytes()) {
+                return not_current();
+            }
+            let mut recs = Vec::with_capacity(records.len());
+            for (code, k, v) in records {
+                let Some(cf) = crate::types::cf_of_code(*code) else {
+                    return Frame::Error("ERR restore record of an unknown column family".into());
+                };
+                recs.push((cf, k.clone(), v.clone()));
+            }
+            match txn.restore_records(&recs) {
+                Ok(n) => Frame::Integer(n as i64),
+                Err(e) => Frame::Error(e.0),
+            }
+        }
+        RestoreStep::End { id } => {
+            if current(txn).as_deref() != Some(id.as_bytes()) {
+                return not_current();
+            }
+            txn.raw_delete(Cf::Sm, keys::sm::RESTORE.to_vec());
+            *restoring = false;
+            Frame::ok()
+        }
     }
 }
 

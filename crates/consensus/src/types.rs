@@ -54,6 +54,49 @@ pub enum Op {
     /// the data back under the quota, if they still exist (`evicted` events, INFO
     /// evicted_keys). Appended last so older entries decode unchanged.
     Evict { db: u8, keys: Vec<Vec<u8>> },
+    /// One step of a backup restore (`node/backup.rs`). Appended last so older entries
+    /// decode unchanged.
+    Restore(RestoreStep),
+}
+
+/// A backup restore goes through the log in steps, so every replica replaces its state
+/// at the same point of the log. Between `Begin` and `End` the `sm` record `restore`
+/// holds the restore's id and every other op is refused with `LOADING` (reads too, on
+/// every node): clients never see a mix of old and new state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestoreStep {
+    /// Empties the keyspace, the expiry index and the functions, and marks the restore
+    /// `id` in progress (replacing any unfinished one).
+    Begin { id: String },
+    /// Writes records of the backup: (column family code, key, value); see
+    /// [`cf_code`]. Refused unless restore `id` is the one in progress.
+    Chunk {
+        id: String,
+        records: Vec<(u8, Vec<u8>, Vec<u8>)>,
+    },
+    /// Ends restore `id`: commands are served again.
+    End { id: String },
+}
+
+/// The code of a column family in a [`RestoreStep::Chunk`].
+pub fn cf_code(cf: keys::Cf) -> u8 {
+    match cf {
+        keys::Cf::Meta => 0,
+        keys::Cf::Data => 1,
+        keys::Cf::Expire => 2,
+        keys::Cf::Sm => 3,
+    }
+}
+
+/// The column family of a code from [`cf_code`].
+pub fn cf_of_code(code: u8) -> Option<keys::Cf> {
+    Some(match code {
+        0 => keys::Cf::Meta,
+        1 => keys::Cf::Data,
+        2 => keys::Cf::Expire,
+        3 => keys::Cf::Sm,
+        _ => return None,
+    })
 }
 
 /// Where applied entries report what they did: the node's pub/sub, keyspace

@@ -1329,6 +1329,57 @@ impl<'s> Txn<'s> {
         Ok(())
     }
 
+    /// A backup restore's first step (`Op::Restore`): empties every database, the
+    /// expiry index and the functions, so the backup's records written next are the
+    /// whole state.
+    pub fn restore_clear(&mut self) {
+        for db in 0..keys::DATABASES as u8 {
+            self.flush_db(db);
+        }
+        // Every expiry key sorts below 64 bytes of 0xff (a timestamp prefix).
+        self.delete_range_quiet(Cf::Expire, Vec::new(), vec![0xff; 64]);
+        let fns = keys::sm::FUNCTIONS_ALL;
+        self.raw_delete_range(Cf::Sm, fns.start().to_vec(), fns.end().to_vec());
+    }
+
+    /// A backup restore's records, written as they are (the manifest checked that the
+    /// backup's record layout is this build's): each `meta` record counts one key of
+    /// its database, each accounted record its size. Nothing is written if a record
+    /// lies outside the restorable state (keyspace, expiry index, functions).
+    pub fn restore_records(&mut self, recs: &[(Cf, Vec<u8>, Vec<u8>)]) -> Result<u64, CmdError> {
+        for (cf, k, _) in recs {
+            let ok = match cf {
+                Cf::Meta => keys::decode_meta_key(k)
+                    .is_some_and(|(db, _, _)| (db as usize) < keys::DATABASES),
+                Cf::Data => keys::decode_data_key(k)
+                    .is_some_and(|(db, _, _, _)| (db as usize) < keys::DATABASES),
+                Cf::Expire => !k.is_empty(),
+                Cf::Sm => keys::sm::FUNCTIONS_ALL.name(k).is_some(),
+            };
+            if !ok {
+                return Err(CmdError::new(
+                    "ERR restore record outside the keyspace, expiry index or functions",
+                ));
+            }
+        }
+        self.quiet = true;
+        for (cf, k, v) in recs {
+            let db = k.first().copied().unwrap_or(0);
+            if *cf == Cf::Meta {
+                if let Err(e) = self.add_count(db, 1) {
+                    self.quiet = false;
+                    return Err(e);
+                }
+            }
+            if quota::accounted(*cf) {
+                self.add_size(db, rec_size(k.len(), v.len()) as i64);
+            }
+            self.raw_put(*cf, k.clone(), v.clone());
+        }
+        self.quiet = false;
+        Ok(recs.len() as u64)
+    }
+
     /// Deletes every key of `db` in O(1) writes (range deletes). Expiry index entries
     /// of the removed keys stay behind; the expirer drops entries with no matching key.
     pub fn flush_db(&mut self, db: u8) {

@@ -62,6 +62,10 @@ impl Cf {
     }
 }
 
+/// Version of the record layout (every column family's keys and values). Backups carry
+/// it and are refused by a build with another one; bump it with any layout change.
+pub const LAYOUT_VERSION: u32 = 1;
+
 /// Number of logical databases (SELECT 0..15).
 pub const DATABASES: usize = 16;
 

@@ -13,12 +13,16 @@
 //! | `script:` lower-case hex SHA1                | the script body                        | engine `script`   |
 //! | `function:lib:` library name                 | the library's code                     | engine `function` |
 //! | `function:fn:` function name                 | the name of the library registering it | engine `function` |
+//! | `restore`                                    | id of the backup restore in progress   | consensus         |
 //!
 //! The records named by a prefix and a name are [`Family`]s; each has its key range, so
 //! a scan or a flush of one family never touches another.
 
 /// The applied record: last applied log id and membership.
 pub const APPLIED: &[u8] = b"applied";
+/// Present while a backup is being restored (`Op::Restore`): the restore's id. Every
+/// other command is refused with `LOADING` until the restore ends.
+pub const RESTORE: &[u8] = b"restore";
 /// A reserved name: nothing writes it today (membership travels in [`APPLIED`]).
 pub const MEMBERSHIP: &[u8] = b"membership";
 

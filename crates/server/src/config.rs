@@ -86,6 +86,11 @@ pub struct ServerArgs {
     /// Block cache size in MiB [default: 256]
     #[arg(long, env = "MERIDIAN_CACHE_MB")]
     pub cache_mb: Option<usize>,
+    /// Where BACKUP CREATE writes backups and BACKUP RESTORE reads them (a local
+    /// directory; on the same filesystem as the data dir a backup is hard links, not a
+    /// copy) [default: DATA_DIR/backups]
+    #[arg(long, env = "MERIDIAN_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
     /// Memory tier budget in MiB: decoded copies of hot sorted sets [default: 256]
     #[arg(long, env = "MERIDIAN_TIER_MB")]
     pub tier_mb: Option<usize>,
@@ -144,6 +149,7 @@ struct FileConfig {
     no_auth: Option<bool>,
     log_level: Option<String>,
     cache_mb: Option<usize>,
+    backup_dir: Option<PathBuf>,
     tier_mb: Option<usize>,
     memory_mb: Option<usize>,
     max_data_size: Option<String>,
@@ -172,6 +178,7 @@ pub struct Config {
     pub no_auth: bool,
     pub log_level: String,
     pub cache_mb: usize,
+    pub backup_dir: PathBuf,
     pub tier_mb: usize,
     pub memory_mb: usize,
     /// `--max-data-size` in bytes, when given.
@@ -227,11 +234,16 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
         let cfg = Config {
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("data")),
+            backup_dir: args
+                .backup_dir
+                .or(file.backup_dir)
+                .unwrap_or_else(|| data_dir.join("backups")),
+            data_dir,
             bind: args
                 .bind
                 .or(file.bind)

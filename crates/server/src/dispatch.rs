@@ -245,6 +245,10 @@ pub async fn run_batch(
                             .unwrap_or_else(|e| Frame::Error(e.0))],
                         Outcome::Continue,
                     ),
+                    SessionCmd::Server if spec.name == "backup" => (
+                        vec![crate::backup::command(shared, &argv).await],
+                        Outcome::Continue,
+                    ),
                     SessionCmd::Server if spec.name == "latency" => (
                         vec![crate::latency::command(shared, &argv)
                             .unwrap_or_else(|e| Frame::Error(e.0))],

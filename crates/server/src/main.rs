@@ -2,6 +2,7 @@
 
 mod acl_cmds;
 mod admin_cmds;
+mod backup;
 mod clients;
 mod command_cmds;
 mod config;

@@ -55,6 +55,11 @@ impl Reads {
     /// collection's meta plus elements) gets a point-in-time snapshot so it never sees
     /// half of an entry.
     pub fn read(&self, spec: &CommandSpec, db: u8, argv: &[Vec<u8>]) -> Frame {
+        // A backup restore replaces the state through the log: nothing is read until it
+        // ends (see consensus::backup).
+        if self.storage.restoring() {
+            return Frame::Error(consensus::RESTORING.into());
+        }
         match spec.read_path(argv) {
             ReadPath::OneRecord => {
                 Txn::read_only(&*self.storage, now_ms(), rand::random()).run(db, argv)

@@ -110,7 +110,7 @@ fn sync_tree(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn open_checkpoint(dir: &Path) -> Result<DB, Error> {
+pub(crate) fn open_checkpoint(dir: &Path) -> Result<DB, Error> {
     if !dir.is_dir() {
         return Err(Error::BadCheckpoint(format!(
             "{} is not a directory",
@@ -241,6 +241,7 @@ impl Storage {
         steps.step()?;
         // The snapshot must survive a crash right after it is acknowledged.
         self.sync_wal()?;
+        self.refresh_restoring()?;
         Ok(())
     }
 }

@@ -6,11 +6,13 @@
 //! ([`GroupCommit`]); state writes need no sync of their own because the log replays
 //! them after a crash.
 
+mod checkpoint;
 mod fault;
 mod group_commit;
 mod install;
 pub mod tier;
 
+pub use checkpoint::CheckpointReader;
 pub use fault::{InstallFault, ReadFault};
 pub use group_commit::GroupCommit;
 pub use tier::KeyTier;
@@ -22,7 +24,7 @@ use rocksdb::{
     Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, rocksdb::Error>;
@@ -71,6 +73,16 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// Whether a batch writes or deletes the `restore` record (or range-deletes `sm`).
+fn touches_restore(effects: &Effects, extra: &[(Cf, &[u8], &[u8])]) -> bool {
+    let key = keys::sm::RESTORE;
+    effects.writes.iter().any(|w| match w {
+        Write::Put(Cf::Sm, k, _) | Write::Delete(Cf::Sm, k) => k.as_slice() == key,
+        Write::DeleteRange(Cf::Sm, s, e) => s.as_slice() <= key && key < e.as_slice(),
+        _ => false,
+    }) || extra.iter().any(|(cf, k, _)| *cf == Cf::Sm && *k == key)
+}
+
 /// Counters exposed in INFO.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -87,6 +99,9 @@ pub struct Storage {
     faults: fault::Faults,
     /// Meta records of recently used keys, kept exact by `write_effects` (see `tier`).
     tier: KeyTier,
+    /// A backup restore is in progress in the applied state (the `sm` record
+    /// `restore` exists): reads are refused until it ends. Follows every write of it.
+    restoring: AtomicBool,
 }
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
@@ -140,8 +155,10 @@ impl Storage {
             stats: Stats::default(),
             faults: fault::Faults::from_env(),
             tier: KeyTier::default(),
+            restoring: AtomicBool::new(false),
         };
         st.resume_install()?;
+        st.refresh_restoring()?;
         Ok(Arc::new(st))
     }
 
@@ -202,7 +219,23 @@ impl Storage {
         if tiered {
             self.tier.end_write(effects, r.is_ok());
         }
+        if r.is_ok() && touches_restore(effects, extra) {
+            self.refresh_restoring()?;
+        }
         r
+    }
+
+    /// True while a backup restore is in progress in the applied state.
+    pub fn restoring(&self) -> bool {
+        self.restoring.load(Ordering::Acquire)
+    }
+
+    /// Reads the `restore` record into the in-memory flag (at open, after a write of
+    /// the record, after a snapshot install).
+    pub(crate) fn refresh_restoring(&self) -> Result<()> {
+        let on = self.sm_get(keys::sm::RESTORE)?.is_some();
+        self.restoring.store(on, Ordering::Release);
+        Ok(())
     }
 
     /// Empties the key tier before the state is replaced underneath it (a snapshot

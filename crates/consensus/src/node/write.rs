@@ -340,6 +340,10 @@ fn op_bytes(ops: &[Op]) -> usize {
             }
             Op::SetConfig { pairs } => pairs.iter().map(|(n, v)| n.len() + v.len() + 16).sum(),
             Op::Evict { keys, .. } => keys.iter().map(|k| k.len() + 8).sum(),
+            Op::Restore(crate::types::RestoreStep::Chunk { records, .. }) => {
+                records.iter().map(|(_, k, v)| k.len() + v.len() + 24).sum()
+            }
+            Op::Restore(_) => 64,
         })
         .sum()
 }

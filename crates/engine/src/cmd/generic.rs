@@ -45,6 +45,8 @@ pub fn commands() -> Vec<CommandSpec> {
         spec("unlink", -2, WRITE | FAST, keys(1, -1, 1), ks, g, "4.0.0", "Asynchronously deletes one or more keys.", E(unlink)),
         // The node's own logs, answered by the session (server/src/slowlog.rs, latency.rs).
         spec("latency", -2, NOT_OVER_REST, NO_KEYS, &["admin", "dangerous"], "server", "2.8.13", "A container for latency diagnostics commands.", Exec::Session(crate::table::SessionCmd::Server)),
+        // Meridian's backups (server/src/backup.rs over consensus::backup).
+        spec("backup", -2, NOT_OVER_REST, NO_KEYS, &["admin", "dangerous"], "server", "0.1.0", "Creates, lists, checks, deletes and restores backups of the database.", Exec::Session(crate::table::SessionCmd::Server)),
         spec("slowlog", -2, NOT_OVER_REST, NO_KEYS, &["admin", "dangerous"], "server", "2.2.12", "A container for slow log commands.", Exec::Session(crate::table::SessionCmd::Server)),
     ]
 }
