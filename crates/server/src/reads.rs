@@ -55,11 +55,21 @@ impl Reads {
     /// collection's meta plus elements) gets a point-in-time snapshot so it never sees
     /// half of an entry.
     pub fn read(&self, spec: &CommandSpec, db: u8, argv: &[Vec<u8>]) -> Frame {
-        // A backup restore replaces the state through the log: nothing is read until it
-        // ends (see consensus::backup).
-        if self.storage.restoring() {
+        // A backup restore replaces the state through the log: nothing is read while
+        // one is in progress, nor by a read that overlapped its start or end (see
+        // consensus::backup and Storage::restore_epoch).
+        let epoch = self.storage.restore_epoch();
+        if epoch % 2 == 1 {
             return Frame::Error(consensus::RESTORING.into());
         }
+        let reply = self.read_now(spec, db, argv);
+        if self.storage.restore_epoch() != epoch {
+            return Frame::Error(consensus::RESTORING.into());
+        }
+        reply
+    }
+
+    fn read_now(&self, spec: &CommandSpec, db: u8, argv: &[Vec<u8>]) -> Frame {
         match spec.read_path(argv) {
             ReadPath::OneRecord => {
                 Txn::read_only(&*self.storage, now_ms(), rand::random()).run(db, argv)

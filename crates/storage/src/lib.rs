@@ -24,7 +24,7 @@ use rocksdb::{
     Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub type Result<T> = std::result::Result<T, rocksdb::Error>;
@@ -73,14 +73,25 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Whether a batch writes or deletes the `restore` record (or range-deletes `sm`).
-fn touches_restore(effects: &Effects, extra: &[(Cf, &[u8], &[u8])]) -> bool {
+/// Whether a batch writes (`Some(true)`) or deletes (`Some(false)`) the `restore`
+/// record; the last write of it counts.
+fn restore_change(effects: &Effects, extra: &[(Cf, &[u8], &[u8])]) -> Option<bool> {
     let key = keys::sm::RESTORE;
-    effects.writes.iter().any(|w| match w {
-        Write::Put(Cf::Sm, k, _) | Write::Delete(Cf::Sm, k) => k.as_slice() == key,
-        Write::DeleteRange(Cf::Sm, s, e) => s.as_slice() <= key && key < e.as_slice(),
-        _ => false,
-    }) || extra.iter().any(|(cf, k, _)| *cf == Cf::Sm && *k == key)
+    let mut out = None;
+    for w in &effects.writes {
+        match w {
+            Write::Put(Cf::Sm, k, _) if k.as_slice() == key => out = Some(true),
+            Write::Delete(Cf::Sm, k) if k.as_slice() == key => out = Some(false),
+            Write::DeleteRange(Cf::Sm, s, e) if s.as_slice() <= key && key < e.as_slice() => {
+                out = Some(false)
+            }
+            _ => {}
+        }
+    }
+    if extra.iter().any(|(cf, k, _)| *cf == Cf::Sm && *k == key) {
+        out = Some(true);
+    }
+    out
 }
 
 /// Counters exposed in INFO.
@@ -99,9 +110,12 @@ pub struct Storage {
     faults: fault::Faults,
     /// Meta records of recently used keys, kept exact by `write_effects` (see `tier`).
     tier: KeyTier,
-    /// A backup restore is in progress in the applied state (the `sm` record
-    /// `restore` exists): reads are refused until it ends. Follows every write of it.
-    restoring: AtomicBool,
+    /// Odd while a backup restore is in progress in the applied state (the `sm` record
+    /// `restore` exists), even otherwise; it moves on at each start and end of one. It
+    /// turns odd before the write that begins a restore and even after the write that
+    /// ends it, so a read that finds the same even value before and after it ran saw
+    /// no part of a restore (see [`Storage::restore_epoch`]).
+    restore_epoch: AtomicU64,
 }
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
@@ -155,7 +169,7 @@ impl Storage {
             stats: Stats::default(),
             faults: fault::Faults::from_env(),
             tier: KeyTier::default(),
-            restoring: AtomicBool::new(false),
+            restore_epoch: AtomicU64::new(0),
         };
         st.resume_install()?;
         st.refresh_restoring()?;
@@ -214,27 +228,47 @@ impl Storage {
             .fetch_add(b.len() as u64, Ordering::Relaxed);
         // The key tier follows the batch: written keys are pending while it is written,
         // then take their new bytes (see `tier`).
+        let restore = restore_change(effects, extra);
+        if restore == Some(true) {
+            self.set_restoring(true);
+        }
         let tiered = self.tier.begin_write(effects);
         let r = self.db.write_opt(b, &Self::unsynced());
         if tiered {
             self.tier.end_write(effects, r.is_ok());
         }
-        if r.is_ok() && touches_restore(effects, extra) {
+        if r.is_err() && restore.is_some() {
             self.refresh_restoring()?;
+        } else if restore == Some(false) {
+            self.set_restoring(false);
         }
         r
     }
 
     /// True while a backup restore is in progress in the applied state.
     pub fn restoring(&self) -> bool {
-        self.restoring.load(Ordering::Acquire)
+        self.restore_epoch() % 2 == 1
     }
 
-    /// Reads the `restore` record into the in-memory flag (at open, after a write of
-    /// the record, after a snapshot install).
+    /// Odd while a backup restore is in progress. A read of the state is refused when
+    /// this is odd before it runs or has changed after it ran: then it may have seen
+    /// part of a restore.
+    pub fn restore_epoch(&self) -> u64 {
+        self.restore_epoch.load(Ordering::SeqCst)
+    }
+
+    fn set_restoring(&self, on: bool) {
+        let e = self.restore_epoch.load(Ordering::SeqCst);
+        if (e % 2 == 1) != on {
+            self.restore_epoch.store(e + 1, Ordering::SeqCst);
+        }
+    }
+
+    /// Reads the `restore` record into the in-memory epoch (at open, after a snapshot
+    /// install, after a failed write of the record).
     pub(crate) fn refresh_restoring(&self) -> Result<()> {
         let on = self.sm_get(keys::sm::RESTORE)?.is_some();
-        self.restoring.store(on, Ordering::Release);
+        self.set_restoring(on);
         Ok(())
     }
 

@@ -1,0 +1,555 @@
+//! Backups and restore (BACKUP ...) on real nodes:
+//! - a backup taken during a write load restores to exactly the state after some prefix
+//!   of the acknowledged writes (checked against an independent model of the writes),
+//!   and that prefix lies between what was acknowledged before and after the backup;
+//! - a restore through a follower reaches every voter and the read replica;
+//! - a backup restores into another node, whose own ACL users stay, and survives a
+//!   restart;
+//! - damaged backups (truncated file, flipped byte, wrong layout version, missing
+//!   manifest, unknown file) are refused, naming the problem, and change nothing;
+//! - during a restore clients see the old state, LOADING, or the new state: never a mix.
+
+use meridian_tests::cluster::Cluster;
+use meridian_tests::Server;
+use redis::{Connection, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn backup_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("backups")
+}
+
+fn server_backups(s: &Server) -> PathBuf {
+    backup_dir(&s.dir.path().join("data"))
+}
+
+/// BACKUP's field/value array as a map.
+fn fields(v: Value) -> BTreeMap<String, Value> {
+    let Value::Array(items) = v else {
+        panic!("not an array: {v:?}")
+    };
+    let mut out = BTreeMap::new();
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        let Value::BulkString(k) = k else {
+            panic!("field name {k:?}")
+        };
+        out.insert(String::from_utf8(k).unwrap(), v);
+    }
+    out
+}
+
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::Int(n) => *n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+fn backup(c: &mut Connection, args: &[&str]) -> redis::RedisResult<Value> {
+    redis::cmd("BACKUP").arg(args).query(c)
+}
+
+/// Every key of db 0 with its type and full contents, sorted: a digest that does not
+/// depend on encodings. TTLs are reported as present/absent.
+fn digest(c: &mut Connection) -> Vec<String> {
+    try_digest(c).unwrap()
+}
+
+/// [`digest`], or the first error (LOADING while a node applies a restore).
+fn try_digest(c: &mut Connection) -> redis::RedisResult<Vec<String>> {
+    let mut keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(c)?;
+    keys.sort();
+    let mut out = Vec::new();
+    for k in keys {
+        let name = String::from_utf8_lossy(&k).into_owned();
+        let t: String = redis::cmd("TYPE").arg(&k).query(c)?;
+        let body: Value = match t.as_str() {
+            "string" => redis::cmd("GET").arg(&k).query(c)?,
+            "list" => redis::cmd("LRANGE").arg(&k).arg(0).arg(-1).query(c)?,
+            "hash" => {
+                let mut m: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL").arg(&k).query(c)?;
+                m.sort();
+                Value::Array(
+                    m.into_iter()
+                        .flat_map(|(a, b)| [Value::BulkString(a), Value::BulkString(b)])
+                        .collect(),
+                )
+            }
+            "set" => {
+                let mut m: Vec<Vec<u8>> = redis::cmd("SMEMBERS").arg(&k).query(c)?;
+                m.sort();
+                Value::Array(m.into_iter().map(Value::BulkString).collect())
+            }
+            "zset" => redis::cmd("ZRANGE")
+                .arg(&k)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(c)?,
+            "stream" => redis::cmd("XRANGE").arg(&k).arg("-").arg("+").query(c)?,
+            other => panic!("type {other}"),
+        };
+        let ttl: i64 = redis::cmd("PTTL").arg(&k).query(c)?;
+        out.push(format!("{name} {t} ttl={} {body:?}", ttl > 0));
+    }
+    Ok(out)
+}
+
+/// The state after the first `n` writes of [`write_op`], as a digest.
+fn model_digest(n: u64) -> Vec<String> {
+    let mut strings = Vec::new();
+    let mut list = Vec::new();
+    let mut hash = Vec::new();
+    let mut zset = Vec::new();
+    for i in 0..n {
+        match i % 4 {
+            0 => strings.push(i),
+            1 => list.push(i),
+            2 => hash.push(i),
+            _ => zset.push(i),
+        }
+    }
+    let b = |s: String| Value::BulkString(s.into_bytes());
+    let mut out = Vec::new();
+    for i in &strings {
+        out.push((
+            format!("s{i}"),
+            format!("s{i} string ttl=false {:?}", b(i.to_string())),
+        ));
+    }
+    if !list.is_empty() {
+        let v = Value::Array(list.iter().map(|i| b(i.to_string())).collect());
+        out.push(("list".into(), format!("list list ttl=false {v:?}")));
+    }
+    if !hash.is_empty() {
+        let mut pairs: Vec<(String, String)> = hash
+            .iter()
+            .map(|i| (format!("f{i}"), i.to_string()))
+            .collect();
+        pairs.sort();
+        let v = Value::Array(pairs.into_iter().flat_map(|(a, c)| [b(a), b(c)]).collect());
+        out.push(("hash".into(), format!("hash hash ttl=false {v:?}")));
+    }
+    if !zset.is_empty() {
+        let v = Value::Array(
+            zset.iter()
+                .flat_map(|i| [b(format!("m{i}")), b(i.to_string())])
+                .collect(),
+        );
+        out.push(("zset".into(), format!("zset zset ttl=false {v:?}")));
+    }
+    out.sort();
+    out.into_iter().map(|(_, d)| d).collect()
+}
+
+/// Write number `i` of the load: one command each, so every state is a prefix.
+fn write_op(c: &mut Connection, i: u64) {
+    let r: redis::RedisResult<Value> = match i % 4 {
+        0 => redis::cmd("SET").arg(format!("s{i}")).arg(i).query(c),
+        1 => redis::cmd("RPUSH").arg("list").arg(i).query(c),
+        2 => redis::cmd("HSET")
+            .arg("hash")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .query(c),
+        _ => redis::cmd("ZADD")
+            .arg("zset")
+            .arg(i)
+            .arg(format!("m{i}"))
+            .query(c),
+    };
+    r.unwrap();
+}
+
+/// How many writes of [`write_op`] the state holds.
+fn writes_in_state(c: &mut Connection) -> u64 {
+    let strings: Vec<String> = redis::cmd("KEYS").arg("s*").query(c).unwrap();
+    let l: u64 = redis::cmd("LLEN").arg("list").query(c).unwrap();
+    let h: u64 = redis::cmd("HLEN").arg("hash").query(c).unwrap();
+    let z: u64 = redis::cmd("ZCARD").arg("zset").query(c).unwrap();
+    strings.len() as u64 + l + h + z
+}
+
+#[test]
+fn a_backup_taken_during_writes_restores_an_exact_prefix_of_them() {
+    let s = Server::start();
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (acked, stop, url) = (acked.clone(), stop.clone(), s.url());
+        std::thread::spawn(move || {
+            let mut c = meridian_tests::connect(&url);
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) && i < 200_000 {
+                write_op(&mut c, i);
+                i += 1;
+                acked.store(i, Ordering::SeqCst);
+            }
+        })
+    };
+    let mut c = s.client();
+    while acked.load(Ordering::SeqCst) < 500 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = acked.load(Ordering::SeqCst);
+    let info = fields(backup(&mut c, &["CREATE", "during-load"]).unwrap());
+    let after = acked.load(Ordering::SeqCst);
+    // Writes go on after the backup, and are to be undone by the restore.
+    let target = after + 300;
+    while acked.load(Ordering::SeqCst) < target {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let total = acked.load(Ordering::SeqCst);
+    assert!(int(&info["log_index"]) > 0, "{info:?}");
+
+    let rep = fields(backup(&mut c, &["RESTORE", "during-load"]).unwrap());
+    let n = writes_in_state(&mut c);
+    assert!(
+        before <= n && n <= after,
+        "the backup holds {n} writes; {before} were acknowledged before it began, {after} when it ended"
+    );
+    assert!(n < total);
+    assert_eq!(digest(&mut c), model_digest(n), "state after {n} writes");
+    let keys = model_digest(n).len() as i64;
+    assert_eq!(int(&info["keys"]), keys, "manifest key count");
+    assert_eq!(int(&rep["keys"]), keys, "restore report");
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(dbsize, keys, "DBSIZE counts the restored keys");
+    // The restored database takes writes again, and the backup is listed and deletable.
+    write_op(&mut c, n);
+    assert_eq!(writes_in_state(&mut c), n + 1);
+    let listed = match backup(&mut c, &["LIST"]).unwrap() {
+        Value::Array(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(listed.len(), 1);
+    let err = backup(&mut c, &["CREATE", "during-load"]).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(
+        backup(&mut c, &["DELETE", "during-load"]).unwrap(),
+        Value::Okay
+    );
+    let err = backup(&mut c, &["RESTORE", "during-load"]).unwrap_err();
+    assert!(err.to_string().contains("no backup named"), "{err}");
+    let err = backup(&mut c, &["CREATE", "../escape"]).unwrap_err();
+    assert!(err.to_string().contains("invalid backup name"), "{err}");
+}
+
+fn fill_mixed(c: &mut Connection, prefix: &str, n: usize) {
+    for i in 0..n {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{prefix}:s{i}"))
+            .arg(format!("v{i}"))
+            .query(c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("RPUSH")
+        .arg(format!("{prefix}:list"))
+        .arg((0..300).collect::<Vec<_>>())
+        .query(c)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}:hash"))
+        .arg(
+            (0..200)
+                .flat_map(|i| [format!("f{i}"), format!("{i}")])
+                .collect::<Vec<_>>(),
+        )
+        .query(c)
+        .unwrap();
+    let _: () = redis::cmd("SADD")
+        .arg(format!("{prefix}:set"))
+        .arg((0..150).collect::<Vec<_>>())
+        .query(c)
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{prefix}:zset"))
+        .arg(
+            (0..150)
+                .flat_map(|i| [format!("{i}.5"), format!("m{i}")])
+                .collect::<Vec<_>>(),
+        )
+        .query(c)
+        .unwrap();
+    let _: Value = redis::cmd("XADD")
+        .arg(format!("{prefix}:stream"))
+        .arg("*")
+        .arg("a")
+        .arg("1")
+        .query(c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}:ttl"))
+        .arg("x")
+        .arg("EX")
+        .arg(10_000)
+        .query(c)
+        .unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn wait_digest(c: &mut Connection, want: &[String], who: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = try_digest(c);
+        if got.as_deref() == Ok(want) {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{who}: digest differs after 20 s: {:?} vs {} keys",
+                got.map(|g| g.len()),
+                want.len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_restore_through_a_follower_reaches_every_voter_and_the_replica() {
+    let mut cl = Cluster::start(3);
+    cl.add_replica("eu-west-1");
+    let leader = cl.leader().expect("leader");
+    let mut lc = cl.nodes[leader].client();
+    fill_mixed(&mut lc, "a", 200);
+    let want = digest(&mut lc);
+    let info = fields(backup(&mut lc, &["CREATE", "snap"]).unwrap());
+    assert_eq!(int(&info["keys"]), 206);
+    // Changes after the backup, undone by the restore.
+    fill_mixed(&mut lc, "b", 50);
+    let _: () = redis::cmd("DEL").arg("a:list").query(&mut lc).unwrap();
+    // The backup is copied to a follower, which drives the restore (its steps are
+    // forwarded to the leader).
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let src = backup_dir(&cl.nodes[leader].dir.join("data")).join("snap");
+    let dst_root = backup_dir(&cl.nodes[follower].dir.join("data"));
+    std::fs::create_dir_all(&dst_root).unwrap();
+    copy_dir(&src, &dst_root.join("snap"));
+    let mut fc = cl.nodes[follower].client();
+    let rep = fields(backup(&mut fc, &["RESTORE", "snap"]).unwrap());
+    assert_eq!(int(&rep["keys"]), 206);
+    for (i, n) in cl.nodes.iter().enumerate() {
+        let mut c = n.client();
+        wait_digest(&mut c, &want, &format!("node {i}"));
+        // The digest matched, so the restore has ended on this node (LOADING before).
+        let dbsize: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert_eq!(dbsize, 206, "node {i} DBSIZE");
+    }
+    // The cluster still writes and replicates.
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut lc)
+        .unwrap();
+    let mut rc = cl.nodes[3].client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: Option<String> = redis::cmd("GET").arg("after").query(&mut rc).unwrap();
+        if v.as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica never saw the write after the restore"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_backup_restores_into_another_node_keeps_its_users_and_survives_a_restart() {
+    let a = Server::start();
+    let mut ac = a.client();
+    fill_mixed(&mut ac, "x", 100);
+    let _: Value = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=blib\nredis.register_function('bf', function() return 7 end)")
+        .query(&mut ac)
+        .unwrap();
+    let want = digest(&mut ac);
+    backup(&mut ac, &["CREATE", "from-a"]).unwrap();
+
+    let mut b = Server::start();
+    let mut bc = b.client();
+    fill_mixed(&mut bc, "y", 30);
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "bob", "on", ">pw", "~*", "+@all"][..])
+        .query(&mut bc)
+        .unwrap();
+    std::fs::create_dir_all(server_backups(&b)).unwrap();
+    copy_dir(
+        &server_backups(&a).join("from-a"),
+        &server_backups(&b).join("from-a"),
+    );
+    backup(&mut bc, &["RESTORE", "from-a"]).unwrap();
+    assert_eq!(digest(&mut bc), want);
+    let f: i64 = redis::cmd("FCALL").arg("bf").arg(0).query(&mut bc).unwrap();
+    assert_eq!(f, 7, "functions travel with the backup");
+    let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut bc).unwrap();
+    assert!(
+        users.contains(&"bob".to_string()),
+        "the target's users stay: {users:?}"
+    );
+    b.crash_and_restart();
+    let mut bc = b.client();
+    assert_eq!(digest(&mut bc), want, "after a restart");
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut bc).unwrap();
+    assert_eq!(dbsize, want.len() as i64);
+}
+
+#[test]
+fn damaged_backups_are_refused_and_change_nothing() {
+    let s = Server::start();
+    let mut c = s.client();
+    fill_mixed(&mut c, "k", 2000);
+    backup(&mut c, &["CREATE", "good"]).unwrap();
+    let root = server_backups(&s);
+    let man: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("good/manifest.json")).unwrap()).unwrap();
+    let files = man["files"].as_array().unwrap();
+    let biggest = files
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with(".sst"))
+        .max_by_key(|f| f["size"].as_u64().unwrap())
+        .expect("an sst file")["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The state the failed restores must leave alone.
+    let _: () = redis::cmd("SET")
+        .arg("marker")
+        .arg("live")
+        .query(&mut c)
+        .unwrap();
+    let want = digest(&mut c);
+
+    let damaged = |name: &str, f: &dyn Fn(&Path)| {
+        copy_dir(&root.join("good"), &root.join(name));
+        f(&root.join(name));
+    };
+    damaged("truncated", &|d| {
+        let p = d.join(&biggest);
+        let len = std::fs::metadata(&p).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_len(len / 2).unwrap();
+    });
+    damaged("flipped", &|d| {
+        let p = d.join(&biggest);
+        let mut bytes = std::fs::read(&p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(&p, bytes).unwrap();
+    });
+    damaged("layout", &|d| {
+        let p = d.join("manifest.json");
+        let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        m["layout_version"] = 999.into();
+        std::fs::write(&p, serde_json::to_vec(&m).unwrap()).unwrap();
+    });
+    damaged("no-manifest", &|d| {
+        std::fs::remove_file(d.join("manifest.json")).unwrap()
+    });
+    damaged("extra-file", &|d| {
+        std::fs::write(d.join("db/stray.sst"), b"x").unwrap()
+    });
+    let cases = [
+        ("truncated", vec![biggest.as_str(), "truncated"]),
+        ("flipped", vec![biggest.as_str(), "checksum"]),
+        ("layout", vec!["layout version 999"]),
+        ("no-manifest", vec!["manifest.json"]),
+        ("extra-file", vec!["stray.sst", "not in the manifest"]),
+    ];
+    for (name, needles) in cases {
+        let verify = backup(&mut c, &["VERIFY", name]).unwrap_err().to_string();
+        let err = backup(&mut c, &["RESTORE", name]).unwrap_err().to_string();
+        for n in &needles {
+            assert!(err.contains(n), "{name}: {err:?} lacks {n:?}");
+            assert!(verify.contains(n), "{name}: VERIFY {verify:?} lacks {n:?}");
+        }
+        assert_eq!(digest(&mut c), want, "{name}: the database changed");
+    }
+    assert_eq!(backup(&mut c, &["VERIFY", "good"]).unwrap(), Value::Okay);
+}
+
+#[test]
+fn during_a_restore_clients_see_old_state_loading_or_new_state_never_a_mix() {
+    let s = Server::start();
+    let mut c = s.client();
+    // ~10 MB of records: the restore spans several log entries.
+    let blob = "v".repeat(100);
+    for chunk in 0..100 {
+        let mut p = redis::pipe();
+        for i in 0..1000 {
+            p.cmd("SET")
+                .arg(format!("bulk:{chunk}:{i}"))
+                .arg(&blob)
+                .ignore();
+        }
+        p.query::<()>(&mut c).unwrap();
+    }
+    let _: () = redis::cmd("MSET")
+        .arg(&["first", "backup", "last", "backup"][..])
+        .query(&mut c)
+        .unwrap();
+    backup(&mut c, &["CREATE", "big"]).unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg(&["first", "new", "last", "new"][..])
+        .query(&mut c)
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, url) = (stop.clone(), s.url());
+        std::thread::spawn(move || {
+            let mut c = meridian_tests::connect(&url);
+            let (mut loading, mut old, mut new) = (0, 0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                let r: redis::RedisResult<Vec<Option<String>>> =
+                    redis::cmd("MGET").arg("first").arg("last").query(&mut c);
+                match r {
+                    Err(e) => {
+                        assert_eq!(e.kind(), redis::ErrorKind::BusyLoadingError, "{e}");
+                        loading += 1;
+                    }
+                    Ok(v) if v == [Some("new".into()), Some("new".into())] => {
+                        assert_eq!(loading + new, 0, "old state seen after the restore began");
+                        old += 1;
+                    }
+                    Ok(v) if v == [Some("backup".into()), Some("backup".into())] => new += 1,
+                    Ok(v) => panic!("a mix of states: {v:?}"),
+                }
+            }
+            (loading, old, new)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    backup(&mut c, &["RESTORE", "big"]).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let (loading, old, new) = reader.join().unwrap();
+    assert!(
+        old > 0 && new > 0,
+        "old {old}, loading {loading}, new {new}"
+    );
+    assert!(
+        loading > 0,
+        "no read saw the restore in progress (old {old}, new {new})"
+    );
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(dbsize, 100_002);
+}
