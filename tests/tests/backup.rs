@@ -553,3 +553,66 @@ fn during_a_restore_clients_see_old_state_loading_or_new_state_never_a_mix() {
     let dbsize: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(dbsize, 100_002);
 }
+
+fn daily_names(c: &mut Connection) -> Vec<String> {
+    let Value::Array(list) = backup(c, &["LIST"]).unwrap() else {
+        panic!("LIST")
+    };
+    list.into_iter()
+        .map(|b| match &fields(b)["name"] {
+            Value::BulkString(n) => String::from_utf8(n.clone()).unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .filter(|n| n.starts_with("daily-"))
+        .collect()
+}
+
+#[test]
+fn daily_backups_are_taken_pruned_to_their_retention_and_stopped() {
+    // A "day" of one second (each test runs in its own process under nextest).
+    std::env::set_var("MERIDIAN_DAILY_BACKUP_SECS", "1");
+    let s = Server::start();
+    let mut c = s.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let st = fields(backup(&mut c, &["DAILY"]).unwrap());
+    assert_eq!(st["enabled"], Value::BulkString(b"no".to_vec()));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(daily_names(&mut c).is_empty(), "taken while disabled");
+    assert_eq!(backup(&mut c, &["DAILY", "ON", "2"]).unwrap(), Value::Okay);
+    let cfg: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("meridian-daily-backup*")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        cfg,
+        [
+            "meridian-daily-backup",
+            "yes",
+            "meridian-daily-backup-retention",
+            "2"
+        ]
+    );
+    // Names carry the second they were taken: at least three distinct ones over time,
+    // never more than the retention (plus the one just taken) at once.
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 3 {
+        let now = daily_names(&mut c);
+        assert!(now.len() <= 3, "{now:?}");
+        seen.extend(now);
+        assert!(Instant::now() < deadline, "daily backups taken: {seen:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(backup(&mut c, &["DAILY", "OFF"]).unwrap(), Value::Okay);
+    std::thread::sleep(Duration::from_millis(600));
+    let after_off = daily_names(&mut c);
+    assert!(after_off.len() <= 2, "retention 2: {after_off:?}");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(daily_names(&mut c), after_off, "taken after DAILY OFF");
+    // A daily backup is a backup like any other.
+    let last = after_off.last().expect("a daily backup").clone();
+    assert_eq!(backup(&mut c, &["VERIFY", &last]).unwrap(), Value::Okay);
+    let err = backup(&mut c, &["DAILY", "ON", "0"]).unwrap_err();
+    assert!(err.to_string().contains("retention"), "{err}");
+}

@@ -78,11 +78,34 @@ pub const MAXMEMORY_POLICY: Setting = Setting {
     names: &POLICY_NAMES,
 };
 
-pub const ALL: [&Setting; 4] = [
+/// Daily automated backups (`BACKUP DAILY ON|OFF`): the leader of the moment takes
+/// one a day into its backup dir. Replicated so a new leader carries on.
+pub const DAILY_BACKUP: Setting = Setting {
+    name: "meridian-daily-backup",
+    default: 0,
+    min: 0,
+    max: 1,
+    memory: false,
+    names: &["no", "yes"],
+};
+
+/// How many daily backups are kept (older ones are deleted after a new one is taken).
+pub const DAILY_BACKUP_RETENTION: Setting = Setting {
+    name: "meridian-daily-backup-retention",
+    default: 7,
+    min: 1,
+    max: 3650,
+    memory: false,
+    names: &[],
+};
+
+pub const ALL: [&Setting; 6] = [
     &SCRIPT_MAX_INSTRUCTIONS,
     &SCRIPT_MAX_MEMORY,
     &MAXMEMORY,
     &MAXMEMORY_POLICY,
+    &DAILY_BACKUP,
+    &DAILY_BACKUP_RETENTION,
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Setting> {

@@ -8,11 +8,21 @@
 //! BACKUP VERIFY name     check every file of a backup against its manifest
 //! BACKUP DELETE name
 //! BACKUP RESTORE name    replace the whole database, on every node, with the backup
+//! BACKUP DAILY [ON [retention] | OFF]   daily automated backups (replicated setting)
 //! ```
+//!
+//! Daily backups: while `meridian-daily-backup` is `yes`, the leader of the moment takes
+//! `daily-YYYYMMDD-HHMMSS` into its backup dir once a day (when its newest daily backup
+//! is a day old) and then deletes its oldest daily backups beyond
+//! `meridian-daily-backup-retention`.
 
 use crate::shared::Shared;
 use consensus::backup::{self, Manifest, RestoreReport};
+use consensus::Op;
+use engine::settings::{DAILY_BACKUP, DAILY_BACKUP_RETENTION};
 use engine::Frame;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 fn bulk(s: impl Into<Vec<u8>>) -> Frame {
     Frame::Bulk(s.into())
@@ -77,6 +87,8 @@ const HELP: &[&str] = &[
     "    Delete a backup.",
     "RESTORE <name>",
     "    Replace the whole database, on every node, with the backup's contents.",
+    "DAILY [ON [<retention>] | OFF]",
+    "    Daily automated backups: show, enable (keeping <retention> of them), disable.",
     "HELP",
     "    Print this help.",
 ];
@@ -105,6 +117,7 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
         }
         ("DELETE", 3, Some(n)) => backup::delete(&root, &n).map(|_| Frame::ok()),
         ("RESTORE", 3, Some(n)) => backup::restore(node, &root, &n).await.map(|r| report(&r)),
+        ("DAILY", 2..=4, _) => daily(shared, argv).await,
         ("HELP", 2, _) => Ok(Frame::Array(
             HELP.iter().map(|l| Frame::Simple((*l).into())).collect(),
         )),
@@ -120,4 +133,147 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
         )),
     };
     res.unwrap_or_else(Frame::Error)
+}
+
+/// Seconds between daily backups; `MERIDIAN_DAILY_BACKUP_SECS` shortens it (tests).
+fn daily_period() -> Duration {
+    let secs = std::env::var("MERIDIAN_DAILY_BACKUP_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(86_400);
+    Duration::from_secs(secs)
+}
+
+/// BACKUP DAILY: the status, or ON [retention] / OFF through the log.
+async fn daily(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, String> {
+    let arg = |i: usize| {
+        argv.get(i)
+            .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+    };
+    let pairs = match (arg(2).as_deref(), argv.len()) {
+        (None, _) => {
+            let on = shared.reads.setting(&DAILY_BACKUP) == 1;
+            let keep = shared.reads.setting(&DAILY_BACKUP_RETENTION);
+            let kept = dailies(&shared.cfg.backup_dir).len();
+            return Ok(Frame::Array(vec![
+                bulk("enabled"),
+                bulk(if on { "yes" } else { "no" }),
+                bulk("retention"),
+                Frame::Integer(keep as i64),
+                bulk("period_secs"),
+                Frame::Integer(daily_period().as_secs() as i64),
+                bulk("daily_backups_here"),
+                Frame::Integer(kept as i64),
+            ]));
+        }
+        (Some("ON"), 3) => vec![(DAILY_BACKUP.name.to_string(), b"yes".to_vec())],
+        (Some("ON"), 4) => {
+            DAILY_BACKUP_RETENTION
+                .parse(&argv[3])
+                .map_err(|_| "ERR retention must be an integer between 1 and 3650".to_string())?;
+            vec![
+                (DAILY_BACKUP.name.to_string(), b"yes".to_vec()),
+                (DAILY_BACKUP_RETENTION.name.to_string(), argv[3].clone()),
+            ]
+        }
+        (Some("OFF"), 3) => vec![(DAILY_BACKUP.name.to_string(), b"no".to_vec())],
+        _ => return Err("ERR syntax error: BACKUP DAILY [ON [<retention>] | OFF]".into()),
+    };
+    match shared.node.write(vec![Op::SetConfig { pairs }]).await {
+        Ok((_, mut r)) => match r.pop() {
+            Some(Frame::Error(e)) => Err(e),
+            Some(f) => Ok(f),
+            None => Ok(Frame::ok()),
+        },
+        Err(e) => match e.to_frame() {
+            Frame::Error(e) => Err(e),
+            _ => Err("ERR write failed".into()),
+        },
+    }
+}
+
+/// The daily backups in `root` (name starting `daily-`), oldest first.
+fn dailies(root: &std::path::Path) -> Vec<Manifest> {
+    backup::list(root)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.name.starts_with("daily-"))
+        .collect()
+}
+
+/// `daily-YYYYMMDD-HHMMSS` (UTC) of a unix time in ms.
+fn daily_name(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian), by 400-year eras.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "daily-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Takes the daily backup when due (on the leader, while enabled) and prunes old ones.
+pub async fn daily_loop(shared: Weak<Shared>) {
+    let period = daily_period();
+    let tick = (period / 4).clamp(Duration::from_millis(200), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if let Err(e) = daily_once(&shared, period).await {
+            tracing::warn!("daily backup: {e}");
+        }
+    }
+}
+
+async fn daily_once(shared: &Arc<Shared>, period: Duration) -> Result<(), String> {
+    if !shared.node.is_leader() || shared.reads.setting(&DAILY_BACKUP) != 1 {
+        return Ok(());
+    }
+    let root = shared.cfg.backup_dir.clone();
+    let now = consensus::now_ms();
+    let newest = dailies(&root).iter().map(|m| m.created_unix_ms).max();
+    if newest.is_some_and(|t| now.saturating_sub(t) < period.as_millis() as u64) {
+        return Ok(());
+    }
+    let name = daily_name(now);
+    if root.join(&name).exists() {
+        return Ok(());
+    }
+    let m = backup::create(&shared.node, &root, &name).await?;
+    tracing::info!("daily backup {} taken at log index {}", m.name, m.log_index);
+    let keep = shared.reads.setting(&DAILY_BACKUP_RETENTION) as usize;
+    let all = dailies(&root);
+    for old in all.iter().take(all.len().saturating_sub(keep)) {
+        backup::delete(&root, &old.name)?;
+        tracing::info!("daily backup {} deleted (retention {keep})", old.name);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::daily_name;
+
+    #[test]
+    fn daily_names_are_utc_dates() {
+        assert_eq!(daily_name(0), "daily-19700101-000000");
+        // 2026-12-06 01:38:12 UTC
+        assert_eq!(daily_name(1_796_521_092_000), "daily-20261206-013812");
+        // 2000-02-29 23:59:59 UTC (a leap day of a century leap year)
+        assert_eq!(daily_name(951_868_799_000), "daily-20000229-235959");
+    }
 }

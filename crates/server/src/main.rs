@@ -180,6 +180,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         started.elapsed().as_millis(),
         shared.node.applied_index()
     );
+    tokio::spawn(backup::daily_loop(Arc::downgrade(&shared)));
     let accept = tokio::spawn(conn::accept_loop(shared.clone(), listener));
     let rest_accept = tokio::spawn(rest::accept_loop(shared.clone(), rest_listener));
     tokio::select! {

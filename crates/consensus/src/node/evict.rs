@@ -46,6 +46,10 @@ impl Node {
     /// One eviction proposal if the data is past the quota and the policy evicts.
     /// True if it proposed one.
     async fn evict_once(&self) -> bool {
+        // A backup restore in progress refuses every op but its own steps.
+        if self.storage.restoring() {
+            return false;
+        }
         let Some(ops) = self.eviction_ops() else {
             return false;
         };

@@ -57,7 +57,8 @@ impl Node {
 
     /// Proposes the deletion of the keys due now (at most [`SCAN_LIMIT`]), if leader.
     async fn expire_due(&self) {
-        if !self.is_leader() {
+        // A backup restore in progress refuses every op but its own steps.
+        if !self.is_leader() || self.storage.restoring() {
             return;
         }
         let due = match self.storage.due_expiries(now_ms(), SCAN_LIMIT) {
