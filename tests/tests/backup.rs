@@ -616,3 +616,111 @@ fn daily_backups_are_taken_pruned_to_their_retention_and_stopped() {
     let err = backup(&mut c, &["DAILY", "ON", "0"]).unwrap_err();
     assert!(err.to_string().contains("retention"), "{err}");
 }
+
+/// One management API call: (status, JSON body).
+fn api(s: &Server, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let url = format!("http://127.0.0.1:{}{path}", s.rest_port);
+    let req = ureq::request(method, &url).timeout(Duration::from_secs(30));
+    let res = match body {
+        Some(b) => req.send_string(b),
+        None => req.call(),
+    };
+    let resp = match res {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = resp.status();
+    let text = resp.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}")),
+    )
+}
+
+#[test]
+fn the_management_api_creates_lists_restores_and_deletes_backups() {
+    let s = Server::start();
+    let mut c = s.client();
+    fill_mixed(&mut c, "m", 50);
+    let want = digest(&mut c);
+    let (st, b) = api(
+        &s,
+        "POST",
+        "/v2/redis/create-backup/db1",
+        Some(r#"{"name":"nightly"}"#),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["backup_id"], "nightly");
+    assert_eq!(b["state"], "completed");
+    assert_eq!(b["keys"], 56);
+    let (st, b) = api(
+        &s,
+        "POST",
+        "/v2/redis/create-backup/db1",
+        Some(r#"{"name":"nightly"}"#),
+    );
+    assert_eq!(st, 400);
+    assert!(
+        b["error"].as_str().unwrap().contains("already exists"),
+        "{b}"
+    );
+    let (st, b) = api(&s, "POST", "/v2/redis/create-backup/db1", Some("{}"));
+    assert_eq!(st, 400, "{b}");
+    let (st, list) = api(&s, "GET", "/v2/redis/list-backup/db1", None);
+    assert_eq!(st, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert!(list[0]["creation_time"].as_u64().unwrap() > 1_700_000_000);
+
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    let (st, r) = api(
+        &s,
+        "POST",
+        "/v2/redis/restore-backup/db1",
+        Some(r#"{"backup_id":"nightly"}"#),
+    );
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["keys"], 56);
+    assert_eq!(digest(&mut c), want);
+    let (st, _) = api(
+        &s,
+        "POST",
+        "/v2/redis/restore-backup/db1",
+        Some(r#"{"backup_id":"nope"}"#),
+    );
+    assert_eq!(st, 404);
+
+    assert_eq!(
+        api(&s, "PATCH", "/v2/redis/enable-dailybackup/db1", None).0,
+        200
+    );
+    let on: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("meridian-daily-backup")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(on[1], "yes");
+    assert_eq!(
+        api(&s, "PATCH", "/v2/redis/disable-dailybackup/db1", None).0,
+        200
+    );
+    let off: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("meridian-daily-backup")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(off[1], "no");
+
+    let (st, b) = api(&s, "DELETE", "/v2/redis/delete-backup/db1/nightly", None);
+    assert_eq!((st, b), (200, serde_json::json!("OK")));
+    let (_, list) = api(&s, "GET", "/v2/redis/list-backup/db1", None);
+    assert_eq!(list, serde_json::json!([]));
+    assert_eq!(api(&s, "GET", "/v2/redis/unknown/db1", None).0, 404);
+}
+
+#[test]
+fn the_management_api_needs_a_token_when_auth_is_on() {
+    let s = Server::start_with(Some("pw"), &[]);
+    let (st, _) = api(&s, "GET", "/v2/redis/list-backup/db1", None);
+    assert_eq!(st, 401);
+}

@@ -16,6 +16,7 @@
 
 mod auth;
 mod exec;
+mod manage;
 mod reply;
 mod request;
 mod sse;
@@ -281,10 +282,12 @@ async fn handle(
     {
         return preflight(&parts.headers);
     }
+    let manage = manage::is_manage(parts.uri.path());
     if !matches!(
         method,
         Method::HEAD | Method::GET | Method::POST | Method::PUT
-    ) {
+    ) && !(manage && matches!(method, Method::DELETE | Method::PATCH))
+    {
         let mut r = json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("ERR method {method} is not allowed: use {ALLOWED_METHODS}"),
@@ -325,6 +328,15 @@ async fn handle(
             )
         }
     };
+    if manage {
+        if !matches!(access, auth::Access::Full) {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "ERR the management API needs the standard (full access) token",
+            );
+        }
+        return manage::handle(&shared, &method, parts.uri.path(), &body).await;
+    }
     let fmt = match Format::from_headers(&parts.headers) {
         Ok(f) => f,
         Err(msg) => return json_error(StatusCode::BAD_REQUEST, &msg),
