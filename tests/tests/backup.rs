@@ -724,3 +724,64 @@ fn the_management_api_needs_a_token_when_auth_is_on() {
     let (st, _) = api(&s, "GET", "/v2/redis/list-backup/db1", None);
     assert_eq!(st, 401);
 }
+
+#[test]
+fn the_cli_drives_backups_through_the_management_api() {
+    let s = Server::start_with(Some("pw"), &[]);
+    let mut c = s.client();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("before")
+        .query(&mut c)
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", s.rest_port);
+    let cli = |args: &[&str], password: Option<&str>| {
+        let mut cmd = std::process::Command::new(meridian_tests::binary());
+        cmd.arg("backup").arg("--url").arg(&url).args(args);
+        cmd.env_remove("MERIDIAN_PASSWORD")
+            .env_remove("MERIDIAN_TOKEN");
+        if let Some(p) = password {
+            cmd.env("MERIDIAN_PASSWORD", p);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cli(&["create", "cli-1"], Some("pw"));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("\"backup_id\": \"cli-1\""), "{out}");
+    let (code, _, err) = cli(&["create", "cli-1"], Some("pw"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = cli(&["list"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("401"), "{err}");
+    let (code, _, err) = cli(&["list"], Some("wrong"));
+    assert_eq!(code, Some(1), "{err}");
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("after")
+        .query(&mut c)
+        .unwrap();
+    let (code, out, err) = cli(&["restore", "cli-1"], Some("pw"));
+    assert_eq!(code, Some(0), "{out}{err}");
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "before");
+    assert_eq!(
+        cli(&["enable-daily", "--retention", "3"], Some("pw")).0,
+        Some(0)
+    );
+    let r: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("meridian-daily-backup-retention")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r[1], "3");
+    assert_eq!(cli(&["disable-daily"], Some("pw")).0, Some(0));
+    assert_eq!(cli(&["delete", "cli-1"], Some("pw")).0, Some(0));
+    let (code, out, _) = cli(&["list"], Some("pw"));
+    assert_eq!((code, out.trim()), (Some(0), "[]"));
+}

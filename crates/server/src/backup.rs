@@ -277,3 +277,124 @@ mod tests {
         assert_eq!(daily_name(951_868_799_000), "daily-20000229-235959");
     }
 }
+
+/// `meridian backup ...`: one call to a node's management API (`rest/manage.rs`) over
+/// plain HTTP/1.1, printed for people (JSON as the API returns it). Exit code 1 on an
+/// error reply.
+pub fn cli(args: crate::config::BackupArgs) -> i32 {
+    use crate::config::BackupAction as A;
+    let (method, path, body) = match &args.action {
+        A::Create { name } => (
+            "POST",
+            "/v2/redis/create-backup/db".to_string(),
+            serde_json::json!({ "name": name }).to_string(),
+        ),
+        A::List => ("GET", "/v2/redis/list-backup/db".to_string(), String::new()),
+        A::Delete { name } => (
+            "DELETE",
+            format!("/v2/redis/delete-backup/db/{name}"),
+            String::new(),
+        ),
+        A::Restore { name } => (
+            "POST",
+            "/v2/redis/restore-backup/db".to_string(),
+            serde_json::json!({ "backup_id": name }).to_string(),
+        ),
+        A::EnableDaily { retention } => (
+            "PATCH",
+            "/v2/redis/enable-dailybackup/db".to_string(),
+            retention.map_or(String::new(), |r| {
+                serde_json::json!({ "retention": r }).to_string()
+            }),
+        ),
+        A::DisableDaily => (
+            "PATCH",
+            "/v2/redis/disable-dailybackup/db".to_string(),
+            String::new(),
+        ),
+    };
+    let token = args.token.clone().or_else(|| {
+        args.password
+            .as_deref()
+            .map(|p| crate::rest::Tokens::derive(p).standard)
+    });
+    match http_call(&args.url, method, &path, token.as_deref(), &body) {
+        Ok((status, text)) => {
+            let pretty = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(text);
+            if status == 200 {
+                println!("{pretty}");
+                0
+            } else {
+                eprintln!("meridian backup: HTTP {status}: {pretty}");
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("meridian backup: {e}");
+            1
+        }
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; (status, body).
+fn http_call(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// URLs are supported"))?;
+    let host = rest.split('/').next().unwrap_or(rest);
+    let mut s = std::net::TcpStream::connect(host).map_err(|e| format!("{host}: {e}"))?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("{host}: {e}"))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("{host}: {e}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{host}: malformed HTTP reply"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{host}: malformed HTTP status line"))?;
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+/// A chunked HTTP body's data.
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

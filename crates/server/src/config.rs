@@ -21,6 +21,8 @@ pub enum Command {
     Server(ServerArgs),
     /// Inspect or change a running cluster (talks to any member's cluster port).
     Cluster(ClusterArgs),
+    /// Create, list, delete and restore backups (talks to a node's management API on its REST port).
+    Backup(BackupArgs),
 }
 
 #[derive(Args, Debug)]
@@ -38,6 +40,45 @@ pub struct ClusterArgs {
     /// The cluster's password.
     #[arg(long, env = "MERIDIAN_PASSWORD", hide_env_values = true, global = true)]
     pub password: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: BackupAction,
+    /// REST URL of the node (its backups live in its backup dir).
+    #[arg(
+        long,
+        env = "MERIDIAN_REST_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// The node's password (the standard REST token is derived from it).
+    #[arg(long, env = "MERIDIAN_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+    /// The standard REST token itself, instead of the password.
+    #[arg(long, env = "MERIDIAN_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupAction {
+    /// Take a backup of the node's state, named NAME.
+    Create { name: String },
+    /// List the node's backups.
+    List,
+    /// Delete backup NAME.
+    Delete { name: String },
+    /// Replace the whole database (every node) with backup NAME.
+    Restore { name: String },
+    /// Turn daily automated backups on, keeping RETENTION of them.
+    EnableDaily {
+        #[arg(long)]
+        retention: Option<u64>,
+    },
+    /// Turn daily automated backups off.
+    DisableDaily,
 }
 
 #[derive(Subcommand, Debug)]

@@ -36,6 +36,7 @@ fn main() {
     let args = match cli.cmd {
         Command::Server(args) => args,
         Command::Cluster(c) => std::process::exit(cluster_cli(c)),
+        Command::Backup(b) => std::process::exit(backup::cli(b)),
     };
     let cfg = match Config::resolve(args) {
         Ok(c) => c,
