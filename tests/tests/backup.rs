@@ -785,3 +785,91 @@ fn the_cli_drives_backups_through_the_management_api() {
     let (code, out, _) = cli(&["list"], Some("pw"));
     assert_eq!((code, out.trim()), (Some(0), "[]"));
 }
+
+fn applied_index(c: &mut Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("raft_applied_index:"))
+        .expect("raft_applied_index")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn point_in_time_restores_stop_exactly_at_the_chosen_index_or_time() {
+    std::env::set_var("MERIDIAN_LOG_ARCHIVE_MS", "100");
+    let s = Server::start_with(None, &["--log-archive"]);
+    let mut c = s.client();
+    for i in 0..50 {
+        write_op(&mut c, i);
+    }
+    let base = fields(backup(&mut c, &["CREATE", "base"]).unwrap());
+    let base_index = int(&base["log_index"]) as u64;
+    // Each write is one log entry (one client, nothing else writing): its index is
+    // the applied index when it returns.
+    let mut index = vec![0u64; 300];
+    let mut mid_time = 0;
+    for i in 50..300u64 {
+        if i == 200 {
+            std::thread::sleep(Duration::from_millis(30));
+            mid_time = now_ms();
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        write_op(&mut c, i);
+        index[i as usize] = applied_index(&mut c);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    for k in [99usize, 150, 299] {
+        let rep =
+            fields(backup(&mut c, &["RESTORE", "base", "INDEX", &index[k].to_string()]).unwrap());
+        assert_eq!(int(&rep["log_index"]) as u64, index[k]);
+        assert_eq!(
+            digest(&mut c),
+            model_digest(k as u64 + 1),
+            "restored to write {k}"
+        );
+    }
+    backup(&mut c, &["RESTORE", "base", "TIME", &mid_time.to_string()]).unwrap();
+    assert_eq!(
+        digest(&mut c),
+        model_digest(200),
+        "restored to the time before write 200"
+    );
+    // The backup alone, still.
+    let rep = fields(backup(&mut c, &["RESTORE", "base"]).unwrap());
+    assert_eq!(int(&rep["log_index"]) as u64, base_index);
+    assert_eq!(digest(&mut c), model_digest(50));
+    // Points the archive cannot reach are refused and change nothing.
+    let future = (now_ms() + 3_600_000).to_string();
+    let e = backup(&mut c, &["RESTORE", "base", "TIME", &future]).unwrap_err();
+    assert!(e.to_string().contains("no entry after time"), "{e}");
+    let e = backup(
+        &mut c,
+        &["RESTORE", "base", "INDEX", &(base_index - 1).to_string()],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("before the backup"), "{e}");
+    let e = backup(&mut c, &["RESTORE", "base", "INDEX", "99999999"]).unwrap_err();
+    assert!(e.to_string().contains("ends at index"), "{e}");
+    assert_eq!(digest(&mut c), model_digest(50));
+}
+
+#[test]
+fn point_in_time_restore_needs_the_log_archive() {
+    let s = Server::start();
+    let mut c = s.client();
+    write_op(&mut c, 0);
+    backup(&mut c, &["CREATE", "b"]).unwrap();
+    write_op(&mut c, 1);
+    let e = backup(&mut c, &["RESTORE", "b", "INDEX", "100"]).unwrap_err();
+    assert!(e.to_string().contains("--log-archive"), "{e}");
+    assert_eq!(digest(&mut c), model_digest(2));
+}

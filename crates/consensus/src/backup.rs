@@ -69,6 +69,9 @@ pub struct Manifest {
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
     pub name: String,
+    /// The source log index the restored state is exactly at (the backup's, or the
+    /// last archived entry applied on top of it).
+    pub log_index: u64,
     pub keys: u64,
     pub records: u64,
     pub bytes: u64,
@@ -376,10 +379,95 @@ async fn step(node: &Node, s: RestoreStep) -> Result<Frame, String> {
     }
 }
 
-/// Restores backup `name` into the whole cluster (through the log). Checked first and
-/// refused, changing nothing, if anything about it is wrong. If the restore is cut off
-/// after it began, the database answers `LOADING` until a restore completes: run it again.
-pub async fn restore(node: &Node, root: &Path, name: &str) -> Result<RestoreReport, String> {
+/// How far past its backup a restore goes (point-in-time restore, from the log archive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The backup as it is.
+    Backup,
+    /// The backup plus the archived entries up to this log index.
+    Index(u64),
+    /// The backup plus the archived entries whose leader time is at or before this
+    /// (unix ms): the writes acknowledged by then.
+    Time(u64),
+}
+
+/// The state of backup `db` (at `base`) advanced through archived log entries, built in
+/// `work` by applying them exactly as the state machine did (their own leader time and
+/// seed); returns the new state's checkpoint directory and the last index applied.
+fn roll_forward(
+    db: &Path,
+    base: u64,
+    archive: &Path,
+    until: Until,
+    work: &Path,
+) -> Result<(PathBuf, u64), String> {
+    let entries = match until {
+        Until::Backup => return Ok((db.to_path_buf(), base)),
+        Until::Index(i) if i < base => {
+            return Err(err(format!(
+                "index {i} is before the backup (taken at index {base})"
+            )))
+        }
+        Until::Index(i) => crate::archive::read_range(archive, base + 1, Some(i))?,
+        Until::Time(_) => crate::archive::read_range(archive, base + 1, None)?,
+    };
+    let io = |e: std::io::Error| err(format!("point-in-time restore in {}: {e}", work.display()));
+    // A private copy of the backup (SST files are immutable: hard links; the rest copied).
+    let copy = work.join("db");
+    std::fs::create_dir_all(&copy).map_err(io)?;
+    for ent in std::fs::read_dir(db).map_err(io)? {
+        let ent = ent.map_err(io)?;
+        let to = copy.join(ent.file_name());
+        let sst = ent.file_name().to_string_lossy().ends_with(".sst");
+        if !(sst && std::fs::hard_link(ent.path(), &to).is_ok()) {
+            std::fs::copy(ent.path(), &to).map_err(io)?;
+        }
+    }
+    let st = storage::Storage::open(&copy, 16 << 20)
+        .map_err(|e| err(format!("point-in-time restore: {e}")))?;
+    let (mut sm, _) = crate::state_machine::StateMachine::open(st.clone(), work.join("snapshots"))
+        .map_err(|e| err(format!("point-in-time restore: {e}")))?;
+    let mut last = base;
+    let mut later = false;
+    for (i, raw) in entries {
+        let entry: crate::types::Entry = bincode::deserialize(&raw)
+            .map_err(|e| err(format!("log archive entry {i} unreadable: {e}")))?;
+        if let (Until::Time(t), openraft::EntryPayload::Normal(req)) = (until, &entry.payload) {
+            if req.now_ms > t {
+                later = true;
+                break;
+            }
+        }
+        sm.apply_one(entry)
+            .map_err(|e| err(format!("applying archived entry {i}: {e}")))?;
+        last = i;
+    }
+    if let Until::Time(t) = until {
+        // Without a later entry, writes acknowledged before `t` may not be archived yet.
+        if !later {
+            return Err(err(format!(
+                "the log archive has no entry after time {t} yet (it ends at index {last}): everything acknowledged by then may not be archived; retry shortly or give an index"
+            )));
+        }
+    }
+    drop(sm);
+    let out = work.join("state");
+    st.checkpoint(&out)
+        .map_err(|e| err(format!("point-in-time restore: checkpoint: {e}")))?;
+    Ok((out, last))
+}
+
+/// Restores backup `name` into the whole cluster (through the log), advanced through the
+/// log archive in `archive` as far as `until` says. Checked first and refused, changing
+/// nothing, if anything about it is wrong. If the restore is cut off after it began, the
+/// database answers `LOADING` until a restore completes: run it again.
+pub async fn restore(
+    node: &Node,
+    root: &Path,
+    name: &str,
+    archive: &Path,
+    until: Until,
+) -> Result<RestoreReport, String> {
     let started = std::time::Instant::now();
     let (m, db) = {
         let (root, name) = (root.to_path_buf(), name.to_string());
@@ -387,6 +475,30 @@ pub async fn restore(node: &Node, root: &Path, name: &str) -> Result<RestoreRepo
             .await
             .map_err(|e| err(format!("verify task failed: {e}")))??
     };
+    let work = root.join(format!(".pitr-{}", now_ms()));
+    let rolled = {
+        let (db, archive, work, base) =
+            (db.clone(), archive.to_path_buf(), work.clone(), m.log_index);
+        tokio::task::spawn_blocking(move || roll_forward(&db, base, &archive, until, &work))
+            .await
+            .map_err(|e| err(format!("point-in-time task failed: {e}")))
+    };
+    let res = match rolled {
+        Ok(Ok((state, last))) => send_state(node, &m, state, last, started).await,
+        Ok(Err(e)) | Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_dir_all(&work);
+    res
+}
+
+/// Sends the state in checkpoint `db` through the log as a restore of backup `m`.
+async fn send_state(
+    node: &Node,
+    m: &Manifest,
+    db: PathBuf,
+    last: u64,
+    started: std::time::Instant,
+) -> Result<RestoreReport, String> {
     let id = format!("{}@{}-{}", m.name, node.id(), now_ms());
     // Records are read on a blocking thread and handed over a chunk at a time.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<(u8, Vec<u8>, Vec<u8>)>, String>>(2);
@@ -432,6 +544,7 @@ pub async fn restore(node: &Node, root: &Path, name: &str) -> Result<RestoreRepo
     step(node, RestoreStep::Begin { id: id.clone() }).await?;
     let mut report = RestoreReport {
         name: m.name.clone(),
+        log_index: last,
         keys: 0,
         records: 0,
         bytes: 0,

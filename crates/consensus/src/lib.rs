@@ -6,6 +6,7 @@
 //! one RocksDB batch. A one-member group is a single node; more members (issue 3) use
 //! the same path.
 
+pub mod archive;
 pub mod backup;
 mod error;
 mod log_store;

@@ -6,6 +6,7 @@ use openraft::{RaftLogId, Vote};
 use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use storage::{GroupCommit, Storage};
 
@@ -16,6 +17,9 @@ pub struct LogStore {
     /// The store openraft's core holds (not its readers): appended entries wait here,
     /// decoded, for the core to read them once to apply them (see [`Unapplied`]).
     unapplied: Option<Arc<Mutex<Unapplied>>>,
+    /// The last log index the log archive holds, when archiving (`archive.rs`): a purge
+    /// deletes entries only up to it, so none is deleted before it is archived.
+    archived: Option<Arc<AtomicU64>>,
 }
 
 /// Entries appended and not yet read for applying, in index order without gaps. The core
@@ -93,7 +97,18 @@ impl LogStore {
     pub fn new(st: Arc<Storage>, gc: Arc<GroupCommit>) -> LogStore {
         let unapplied = (std::env::var_os("MERIDIAN_NO_LOG_CACHE").is_none())
             .then(|| Arc::new(Mutex::new(Unapplied::default())));
-        LogStore { st, gc, unapplied }
+        LogStore {
+            st,
+            gc,
+            unapplied,
+            archived: None,
+        }
+    }
+
+    /// Keeps entries until the log archive holds them (see [`LogStore::purge`]).
+    pub fn with_archive(mut self, archived: Option<Arc<AtomicU64>>) -> LogStore {
+        self.archived = archived;
+        self
     }
 
     fn decode(raw: &[u8]) -> Result<Entry, StorageError> {
@@ -224,6 +239,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let raw = bincode::serialize(&Some(log_id)).map_err(write_err)?;
-        self.st.log_purge(log_id.index, &raw).map_err(write_err)
+        // Purged for Raft (recorded), but while archiving the entries not yet archived
+        // stay on disk for the archiver; a later purge deletes them.
+        let upto = match &self.archived {
+            Some(a) => log_id.index.min(a.load(Ordering::Acquire)),
+            None => log_id.index,
+        };
+        self.st.log_purge(upto, &raw).map_err(write_err)
     }
 }

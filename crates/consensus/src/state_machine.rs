@@ -87,7 +87,7 @@ impl StateMachine {
     /// unapplied: the error stops this node's Raft (openraft's storage error path), and
     /// a restart applies the entry again. Its replies are never sent, since they may
     /// reflect the failure rather than the state every other replica has.
-    fn apply_one(&mut self, entry: Entry) -> Result<Response, StorageError> {
+    pub(crate) fn apply_one(&mut self, entry: Entry) -> Result<Response, StorageError> {
         let log_id = entry.log_id;
         let mut replies = Vec::new();
         let mut delivery = None;

@@ -7,7 +7,9 @@
 //! BACKUP INFO name       one backup's manifest (without its file list)
 //! BACKUP VERIFY name     check every file of a backup against its manifest
 //! BACKUP DELETE name
-//! BACKUP RESTORE name    replace the whole database, on every node, with the backup
+//! BACKUP RESTORE name [INDEX n | TIME unix-ms]
+//!                        replace the whole database, on every node, with the backup
+//!                        (or the state at a later point, from the log archive)
 //! BACKUP DAILY [ON [retention] | OFF]   daily automated backups (replicated setting)
 //! ```
 //!
@@ -60,6 +62,8 @@ fn report(r: &RestoreReport) -> Frame {
     Frame::Array(vec![
         bulk("name"),
         bulk(r.name.clone()),
+        bulk("log_index"),
+        Frame::Integer(r.log_index as i64),
         bulk("keys"),
         Frame::Integer(r.keys as i64),
         bulk("records"),
@@ -85,8 +89,9 @@ const HELP: &[&str] = &[
     "    Check every file of a backup against its manifest.",
     "DELETE <name>",
     "    Delete a backup.",
-    "RESTORE <name>",
-    "    Replace the whole database, on every node, with the backup's contents.",
+    "RESTORE <name> [INDEX <log-index> | TIME <unix-ms>]",
+    "    Replace the whole database, on every node, with the backup's contents, or",
+    "    (with --log-archive) with the state at a later log index or leader time.",
     "DAILY [ON [<retention>] | OFF]",
     "    Daily automated backups: show, enable (keeping <retention> of them), disable.",
     "HELP",
@@ -99,7 +104,11 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
     let root = shared.cfg.backup_dir.clone();
     let node = &shared.node;
     let res = match (sub.as_str(), argv.len(), name) {
-        ("CREATE", 3, Some(n)) => backup::create(node, &root, &n).await.map(|m| describe(&m)),
+        ("CREATE", 3, Some(n)) => {
+            let r = backup::create(node, &root, &n).await.map(|m| describe(&m));
+            prune_archive(shared);
+            r
+        }
         ("LIST", 2, _) => Ok(Frame::Array(
             backup::list(&root)
                 .into_iter()
@@ -115,8 +124,20 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
                 .await
                 .unwrap_or_else(|e| Err(format!("ERR verify failed: {e}")))
         }
-        ("DELETE", 3, Some(n)) => backup::delete(&root, &n).map(|_| Frame::ok()),
-        ("RESTORE", 3, Some(n)) => backup::restore(node, &root, &n).await.map(|r| report(&r)),
+        ("DELETE", 3, Some(n)) => {
+            let r = backup::delete(&root, &n).map(|_| Frame::ok());
+            prune_archive(shared);
+            r
+        }
+        ("RESTORE", 3 | 5, Some(n)) => match until(argv) {
+            Ok(u) => {
+                let archive = archive_dir(&shared.cfg);
+                backup::restore(node, &root, &n, &archive, u)
+                    .await
+                    .map(|r| report(&r))
+            }
+            Err(e) => Err(e),
+        },
         ("DAILY", 2..=4, _) => daily(shared, argv).await,
         ("HELP", 2, _) => Ok(Frame::Array(
             HELP.iter().map(|l| Frame::Simple((*l).into())).collect(),
@@ -133,6 +154,50 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
         )),
     };
     res.unwrap_or_else(Frame::Error)
+}
+
+/// Where `--log-archive` keeps the archived log (a name no backup can have).
+pub fn archive_dir(cfg: &crate::config::Config) -> std::path::PathBuf {
+    cfg.backup_dir.join(".log-archive")
+}
+
+/// BACKUP RESTORE's point: nothing, `INDEX n` or `TIME unix-ms`.
+fn until(argv: &[Vec<u8>]) -> Result<backup::Until, String> {
+    if argv.len() == 3 {
+        return Ok(backup::Until::Backup);
+    }
+    let n = std::str::from_utf8(&argv[4])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| "ERR the INDEX or TIME value must be a non-negative integer".to_string())?;
+    match String::from_utf8_lossy(&argv[3])
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "INDEX" => Ok(backup::Until::Index(n)),
+        "TIME" => Ok(backup::Until::Time(n)),
+        _ => Err(
+            "ERR syntax error: BACKUP RESTORE <name> [INDEX <log-index> | TIME <unix-ms>]".into(),
+        ),
+    }
+}
+
+/// Drops archived log segments no backup can use (all wholly before the oldest backup;
+/// without backups, those before the applied index).
+fn prune_archive(shared: &Shared) {
+    if !shared.cfg.log_archive {
+        return;
+    }
+    let keep_from = backup::list(&shared.cfg.backup_dir)
+        .into_iter()
+        .flatten()
+        .map(|m| m.log_index + 1)
+        .min()
+        .unwrap_or_else(|| shared.node.applied_index());
+    let n = consensus::archive::prune(&archive_dir(&shared.cfg), keep_from);
+    if n > 0 {
+        tracing::info!("log archive: {n} segments before index {keep_from} deleted");
+    }
 }
 
 /// Seconds between daily backups; `MERIDIAN_DAILY_BACKUP_SECS` shortens it (tests).
@@ -255,6 +320,7 @@ async fn daily_once(shared: &Arc<Shared>, period: Duration) -> Result<(), String
     }
     let m = backup::create(&shared.node, &root, &name).await?;
     tracing::info!("daily backup {} taken at log index {}", m.name, m.log_index);
+    prune_archive(shared);
     let keep = shared.reads.setting(&DAILY_BACKUP_RETENTION) as usize;
     let all = dailies(&root);
     for old in all.iter().take(all.len().saturating_sub(keep)) {

@@ -149,6 +149,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     ncfg.cache_bytes = cfg.cache_mb << 20;
     ncfg.tier_bytes = cfg.tier_mb << 20;
     ncfg.snapshot_every = cfg.snapshot_every;
+    ncfg.log_archive = cfg.log_archive.then(|| backup::archive_dir(&cfg));
     ncfg.initial_cluster = cfg.initial_cluster.clone();
     ncfg.replica = cfg.replica;
     ncfg.join = cfg.join.clone();

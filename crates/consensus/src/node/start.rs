@@ -39,6 +39,9 @@ pub struct NodeConfig {
     pub heartbeat_ms: u64,
     /// Entries between snapshots (after which older log entries are purged).
     pub snapshot_every: u64,
+    /// Where applied log entries are archived for point-in-time restore (`archive.rs`);
+    /// None: no archive. While archiving, log entries are deleted only once archived.
+    pub log_archive: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -58,6 +61,7 @@ impl NodeConfig {
             election_timeout_ms: (150, 300),
             heartbeat_ms: 50,
             snapshot_every: 200_000,
+            log_archive: None,
         }
     }
 }
@@ -80,7 +84,11 @@ impl Node {
         let storage = Storage::open(&cfg.data_dir.join("db"), cfg.cache_bytes)?;
         tracing::info!("storage opened in {} ms", t0.elapsed().as_millis());
         let gc = Arc::new(GroupCommit::start(storage.clone()));
-        let log = LogStore::new(storage.clone(), gc);
+        let archived = match &cfg.log_archive {
+            Some(dir) => Some(Arc::new(AtomicU64::new(crate::archive::last_index(dir)?))),
+            None => None,
+        };
+        let log = LogStore::new(storage.clone(), gc).with_archive(archived.clone());
         let (mut sm, applied) =
             StateMachine::open(storage.clone(), cfg.data_dir.join("snapshots"))?;
         sm.sink = sink;
@@ -154,6 +162,13 @@ impl Node {
         tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
         tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));
         tokio::spawn(Self::evict_loop(Arc::downgrade(&node)));
+        if let (Some(dir), Some(archived)) = (cfg.log_archive.clone(), archived) {
+            tokio::spawn(crate::archive::archive_loop(
+                Arc::downgrade(&node),
+                dir,
+                archived,
+            ));
+        }
         Ok(node)
     }
 
