@@ -843,6 +843,11 @@ fn point_in_time_restores_stop_exactly_at_the_chosen_index_or_time() {
         model_digest(200),
         "restored to the time before write 200"
     );
+    // The same through the management API.
+    let body = format!(r#"{{"backup_id":"base","until_index":{}}}"#, index[120]);
+    let (st, rep) = api(&s, "POST", "/v2/redis/restore-backup/db", Some(&body));
+    assert_eq!(st, 200, "{rep}");
+    assert_eq!(digest(&mut c), model_digest(121));
     // The backup alone, still.
     let rep = fields(backup(&mut c, &["RESTORE", "base"]).unwrap());
     assert_eq!(int(&rep["log_index"]) as u64, base_index);

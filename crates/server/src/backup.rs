@@ -361,11 +361,24 @@ pub fn cli(args: crate::config::BackupArgs) -> i32 {
             format!("/v2/redis/delete-backup/db/{name}"),
             String::new(),
         ),
-        A::Restore { name } => (
-            "POST",
-            "/v2/redis/restore-backup/db".to_string(),
-            serde_json::json!({ "backup_id": name }).to_string(),
-        ),
+        A::Restore {
+            name,
+            until_index,
+            until_time,
+        } => {
+            let mut body = serde_json::json!({ "backup_id": name });
+            if let Some(i) = until_index {
+                body["until_index"] = serde_json::json!(i);
+            }
+            if let Some(t) = until_time {
+                body["until_time_ms"] = serde_json::json!(t);
+            }
+            (
+                "POST",
+                "/v2/redis/restore-backup/db".to_string(),
+                body.to_string(),
+            )
+        }
         A::EnableDaily { retention } => (
             "PATCH",
             "/v2/redis/enable-dailybackup/db".to_string(),

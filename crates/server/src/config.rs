@@ -70,8 +70,16 @@ pub enum BackupAction {
     List,
     /// Delete backup NAME.
     Delete { name: String },
-    /// Replace the whole database (every node) with backup NAME.
-    Restore { name: String },
+    /// Replace the whole database (every node) with backup NAME, or with the state at a
+    /// later log index or time (nodes started with --log-archive).
+    Restore {
+        name: String,
+        #[arg(long, conflicts_with = "until_time")]
+        until_index: Option<u64>,
+        /// Unix time in milliseconds.
+        #[arg(long)]
+        until_time: Option<u64>,
+    },
     /// Turn daily automated backups on, keeping RETENTION of them.
     EnableDaily {
         #[arg(long)]

@@ -7,6 +7,7 @@
 //! POST   /v2/redis/create-backup/{id}        {"name": "..."}        -> the backup
 //! GET    /v2/redis/list-backup/{id}                                 -> [backup, ...]
 //! POST   /v2/redis/restore-backup/{id}       {"backup_id": "..."}   -> the restore's report
+//!        (point in time, with --log-archive: add "until_index": n or "until_time_ms": t)
 //! DELETE /v2/redis/delete-backup/{id}/{backup_id}                   -> "OK"
 //! PATCH  /v2/redis/enable-dailybackup/{id}   [{"retention": n}]     -> "OK"
 //! PATCH  /v2/redis/disable-dailybackup/{id}                         -> "OK"
@@ -117,11 +118,51 @@ pub async fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
             })
         }
         (&Method::POST, ["v2", "redis", "restore-backup", _id]) => {
-            match text_field(body, "backup_id") {
-                Ok(name) => run(shared, &[b"BACKUP", b"RESTORE", name.as_bytes()])
+            match (
+                text_field(body, "backup_id"),
+                field(body, "until_index"),
+                field(body, "until_time_ms"),
+            ) {
+                (Ok(name), Ok(None), Ok(None)) => {
+                    run(shared, &[b"BACKUP", b"RESTORE", name.as_bytes()])
+                        .await
+                        .map(|f| object(&f))
+                }
+                (Ok(name), Ok(Some(Value::Number(n))), Ok(None)) => {
+                    let n = n.to_string();
+                    run(
+                        shared,
+                        &[
+                            b"BACKUP",
+                            b"RESTORE",
+                            name.as_bytes(),
+                            b"INDEX",
+                            n.as_bytes(),
+                        ],
+                    )
                     .await
-                    .map(|f| object(&f)),
-                Err(e) => Err(e),
+                    .map(|f| object(&f))
+                }
+                (Ok(name), Ok(None), Ok(Some(Value::Number(n)))) => {
+                    let n = n.to_string();
+                    run(
+                        shared,
+                        &[
+                            b"BACKUP",
+                            b"RESTORE",
+                            name.as_bytes(),
+                            b"TIME",
+                            n.as_bytes(),
+                        ],
+                    )
+                    .await
+                    .map(|f| object(&f))
+                }
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+                _ => Err(
+                    "ERR give at most one of \"until_index\" and \"until_time_ms\", as numbers"
+                        .into(),
+                ),
             }
         }
         (&Method::DELETE, ["v2", "redis", "delete-backup", _id, name]) => {
