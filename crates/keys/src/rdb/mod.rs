@@ -13,6 +13,7 @@
 //! make it allocate more than the budget.
 
 mod crc64;
+pub mod file;
 pub mod listpack;
 mod lzf;
 mod stream;
