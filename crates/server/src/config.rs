@@ -21,6 +21,10 @@ pub enum Command {
     Server(ServerArgs),
     /// Inspect or change a running cluster (talks to any member's cluster port).
     Cluster(ClusterArgs),
+    /// Copy keys into a node from a live Redis/Meridian (--from) or an RDB file (--from-rdb).
+    Import(crate::transfer::ImportArgs),
+    /// Write a live Redis/Meridian's keys to an RDB file (Redis 7.0's format).
+    Export(crate::transfer::ExportArgs),
     /// Create, list, delete and restore backups (talks to a node's management API on its REST port).
     Backup(BackupArgs),
 }

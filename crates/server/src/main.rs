@@ -19,6 +19,7 @@ mod session;
 mod shared;
 mod slowlog;
 mod tracking;
+mod transfer;
 
 use clap::Parser;
 use config::{Cli, Command, Config};
@@ -36,6 +37,8 @@ fn main() {
     let args = match cli.cmd {
         Command::Server(args) => args,
         Command::Cluster(c) => std::process::exit(cluster_cli(c)),
+        Command::Import(a) => std::process::exit(transfer::import(a)),
+        Command::Export(a) => std::process::exit(transfer::export(a)),
         Command::Backup(b) => std::process::exit(backup::cli(b)),
     };
     let cfg = match Config::resolve(args) {
