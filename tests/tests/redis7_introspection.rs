@@ -608,3 +608,25 @@ fn latency_command_matches_redis_7() {
         assert!(latest.is_empty());
     }
 }
+
+/// SLOWLOG (and LATENCY, BACKUP) queue in MULTI like any command and run at EXEC, as
+/// Redis's slowlog.tcl "Rewritten commands are logged as their original command" does.
+#[test]
+fn slowlog_runs_inside_exec() {
+    let s = meridian_tests::Server::start();
+    let mut c = s.client();
+    let replies: Vec<Value> = redis::pipe()
+        .atomic()
+        .cmd("LPUSH")
+        .arg("l")
+        .arg("foo")
+        .cmd("SLOWLOG")
+        .arg("RESET")
+        .cmd("LATENCY")
+        .arg("RESET")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(replies[0], Value::Int(1));
+    assert_eq!(replies[1], Value::Okay);
+    assert!(matches!(replies[2], Value::Int(_)), "{:?}", replies[2]);
+}

@@ -1015,6 +1015,9 @@ fn check(p: &Param, raw: &[u8]) -> Result<String, String> {
         Kind::MemOrPercent => {
             if let Some(pct) = v.strip_suffix('%') {
                 match pct.parse::<u64>() {
+                    Ok(n) if n > 100 => {
+                        Err("percentage argument must be less or equal to 100".into())
+                    }
                     Ok(n) => Ok(format!("{n}%")),
                     Err(_) => Err("argument must be a memory or percent value".into()),
                 }

@@ -239,21 +239,6 @@ pub async fn run_batch(
                         };
                         (vec![r], o)
                     }
-                    // SLOWLOG and LATENCY: this node's logs (server/src/slowlog.rs).
-                    SessionCmd::Server if spec.name == "slowlog" => (
-                        vec![crate::slowlog::command(&shared.slowlog, &argv)
-                            .unwrap_or_else(|e| Frame::Error(e.0))],
-                        Outcome::Continue,
-                    ),
-                    SessionCmd::Server if spec.name == "backup" => (
-                        vec![crate::backup::command(shared, &argv).await],
-                        Outcome::Continue,
-                    ),
-                    SessionCmd::Server if spec.name == "latency" => (
-                        vec![crate::latency::command(shared, &argv)
-                            .unwrap_or_else(|e| Frame::Error(e.0))],
-                        Outcome::Continue,
-                    ),
                     _ => {
                         let (r, o) = sess.handle(spec, &argv).await;
                         (vec![r], o)

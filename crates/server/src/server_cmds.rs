@@ -31,6 +31,11 @@ pub async fn server_cmd(sess: &mut Session, spec: &'static CommandSpec, argv: &[
         "bgsave" => bgsave(&sess.shared, argv).await,
         "memory" => memory(sess, spec, argv),
         "debug" => debug(sess, spec, argv).await,
+        // This node's logs and backups (also queued in MULTI, as Redis runs SLOWLOG RESET
+        // inside EXEC).
+        "slowlog" => crate::slowlog::command(&sess.shared.slowlog, argv),
+        "latency" => crate::latency::command(&sess.shared, argv),
+        "backup" => Ok(crate::backup::command(&sess.shared, argv).await),
         _ => Err(CmdError::new(format!(
             "ERR '{}' is not a server command",
             spec.name

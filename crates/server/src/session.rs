@@ -321,9 +321,19 @@ impl Session {
                 .count();
             if replicated > 0 {
                 if replicated < pairs.len() {
-                    return Err(CmdError::new(
-                        "ERR CONFIG SET cannot change replicated settings (script-max-instructions, script-max-memory) and node settings in one call",
-                    ));
+                    let names: Vec<&str> = engine::settings::ALL.iter().map(|s| s.name).collect();
+                    return Err(CmdError::new(format!(
+                        "ERR CONFIG SET cannot change replicated settings ({}) and node settings in one call",
+                        names.join(", ")
+                    )));
+                }
+                // As Redis: a parameter given twice is refused, whatever the values.
+                for (i, (name, _)) in pairs.iter().enumerate() {
+                    if pairs[..i].iter().any(|(n, _)| n == name) {
+                        return Err(CmdError::new(format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                        )));
+                    }
                 }
                 return Ok(self.propose_one(Op::SetConfig { pairs }).await);
             }
