@@ -26,11 +26,28 @@ const DECODE_BUDGET: u64 = 4 << 30;
 #[derive(Clone, Copy, Debug)]
 pub enum Expiry {
     Never,
-    /// A deadline by this machine's monotonic clock (from a live source's PTTL): sent
-    /// as the time left when the RESTORE is written, so no clock is compared.
-    Deadline(Instant),
+    /// `ms` milliseconds left at `from`, by this machine's monotonic clock (a live
+    /// source's PTTL): sent as the time left when the RESTORE is written, so no two
+    /// clocks are compared.
+    Left {
+        from: Instant,
+        ms: u64,
+    },
     /// Unix time in milliseconds (an RDB file's expire time): sent with ABSTTL.
     At(i64),
+}
+
+impl Expiry {
+    /// For [`Expiry::Left`]: the milliseconds left now (0 once expired).
+    pub fn left_now(&self) -> i64 {
+        match *self {
+            Expiry::Left { from, ms } => {
+                let gone = u64::try_from(from.elapsed().as_millis()).unwrap_or(u64::MAX);
+                i64::try_from(ms.saturating_sub(gone)).unwrap_or(i64::MAX)
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// One key to write.
@@ -143,13 +160,10 @@ impl Dest {
     ) -> Result<Option<(Vec<u8>, usize)>, (Vec<u8>, String)> {
         let (ttl, abs) = match it.expiry {
             Expiry::Never => (0i64, false),
-            Expiry::Deadline(d) => {
-                let left = d.saturating_duration_since(Instant::now()).as_millis() as i64;
-                if left <= 0 {
-                    return Ok(None);
-                }
-                (left, false)
-            }
+            Expiry::Left { .. } => match it.expiry.left_now() {
+                0 => return Ok(None),
+                left => (left, false),
+            },
             Expiry::At(ms) => {
                 if ms <= super::unix_ms() {
                     return Ok(None);
@@ -157,6 +171,10 @@ impl Dest {
                 (ms, true)
             }
         };
+        if it.key.len() > RESTORE_MAX / 4 {
+            let why = format!("a key name of {} bytes is too large to send", it.key.len());
+            return Err((it.key, why));
+        }
         if it.payload.len() > RESTORE_MAX {
             let n = match rebuild(buf, &it.key, &it.payload, ttl, abs) {
                 Ok(n) => n,

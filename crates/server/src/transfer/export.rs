@@ -177,6 +177,10 @@ async fn write_all(
             stats.fail(k, e);
         }
         for it in b.items {
+            if it.payload.len() <= 10 {
+                stats.fail(&it.key, "empty DUMP payload");
+                continue;
+            }
             if let Err(e) = rdb::verify(&it.payload) {
                 let why = match e {
                     rdb::Error::VersionOrChecksum => "the DUMP payload's RDB version is over 10 (Redis 7.2 or newer) or its checksum is wrong",
@@ -188,14 +192,13 @@ async fn write_all(
             let expire_ms = match it.expiry {
                 super::dest::Expiry::Never => None,
                 super::dest::Expiry::At(ms) => Some(ms),
-                super::dest::Expiry::Deadline(d) => {
-                    let left = d.saturating_duration_since(Instant::now()).as_millis() as i64;
-                    if left <= 0 {
+                e @ super::dest::Expiry::Left { .. } => match e.left_now() {
+                    0 => {
                         stats.skipped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    Some(super::unix_ms() + left)
-                }
+                    left => Some(super::unix_ms().saturating_add(left)),
+                },
             };
             if let Some(ms) = expire_ms {
                 out.put(&[OPCODE_EXPIRETIME_MS]).map_err(io)?;

@@ -66,7 +66,7 @@ impl Scanner {
                 &[b"SCAN", cursor.as_bytes(), b"COUNT", self.count.as_bytes()],
             );
         }
-        // Deadlines count from the moment the request left: a TTL never grows in transit.
+        // Time left counts from the moment the request left: a TTL never grows in transit.
         let sent = Instant::now();
         let mut replies = self
             .conn
@@ -92,7 +92,10 @@ impl Scanner {
                     let expiry = if ms == -1 {
                         Expiry::Never
                     } else {
-                        Expiry::Deadline(sent + std::time::Duration::from_millis(ms as u64))
+                        Expiry::Left {
+                            from: sent,
+                            ms: ms as u64,
+                        }
                     };
                     b.items.push(Item {
                         db: self.db,

@@ -43,7 +43,8 @@ impl Stats {
     pub fn report(&self, what: &str, started: Instant) {
         let (c, s, f) = self.get();
         let secs = started.elapsed().as_secs_f64();
-        let rate = (c + s + f - self.before.load(Ordering::Relaxed)) as f64 / secs.max(1e-3);
+        let this_run = (c + s + f).saturating_sub(self.before.load(Ordering::Relaxed));
+        let rate = this_run as f64 / secs.max(1e-3);
         eprintln!(
             "{what}: {c} keys copied, {s} skipped (expired or deleted meanwhile), {f} failed; {:.1} s, {:.0} keys/s",
             secs, rate
