@@ -63,9 +63,12 @@ impl Redis {
                 }
                 if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) {
                     if let Ok(mut con) = c.get_connection_with_timeout(Duration::from_secs(1)) {
-                        // PING answers LOADING while the file loads.
-                        if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                            return Redis { child, port };
+                        // PING answers LOADING while the file loads (and NOAUTH
+                        // when a password is set: up, then).
+                        match redis::cmd("PING").query::<String>(&mut con) {
+                            Ok(_) => return Redis { child, port },
+                            Err(e) if e.code() == Some("NOAUTH") => return Redis { child, port },
+                            Err(_) => {}
                         }
                     }
                 }
@@ -968,4 +971,51 @@ fn bad_rdb_files_are_refused_before_anything_is_sent() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_same("the good file", &snapshot(&mut src), &snapshot(&mut dst));
+}
+
+#[test]
+fn passwords_in_urls_and_refused_logins() {
+    let dir = tempdir();
+    let redis = Redis::start(dir.path(), "unused.rdb", &["--requirepass", "s3cret@x"]);
+    let mut src = connect(&format!("redis://:s3cret%40x@127.0.0.1:{}/", redis.port));
+    fill(&mut src, 100);
+    let want = snapshot(&mut src);
+    let node = Server::start_with(Some("pw"), &[]);
+    let from = format!("redis://:s3cret%40x@127.0.0.1:{}", redis.port);
+    let to = format!("redis://default:pw@127.0.0.1:{}", node.port);
+    let (code, err) = tool(&["import", "--from", &from, "--to", &to]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !err.contains("s3cret") && !err.contains(":pw@"),
+        "a password was printed:\n{err}"
+    );
+    assert_same("with passwords", &want, &snapshot(&mut node.client()));
+    // A wrong or missing password is refused before anything is written.
+    let (code, err) = tool(&[
+        "import",
+        "--from",
+        &from,
+        "--to",
+        &format!("redis://:nope@127.0.0.1:{}", node.port),
+    ]);
+    assert!(code != 0 && err.contains("AUTH failed"), "{err}");
+    let (code, err) = tool(&[
+        "import",
+        "--from",
+        &format!("redis://127.0.0.1:{}", redis.port),
+        "--to",
+        &to,
+        "--no-flush",
+    ]);
+    assert!(code != 0 && err.contains("NOAUTH"), "{err}");
+    let (code, err) = tool(&[
+        "export",
+        "--from",
+        &format!("redis://127.0.0.1:{}", node.port),
+        "--to",
+        dir.path().join("x.rdb").to_str().unwrap(),
+    ]);
+    assert!(code != 0 && err.contains("NOAUTH"), "{err}");
+    assert!(!dir.path().join("x.rdb").exists());
+    assert_same("after refused logins", &want, &snapshot(&mut node.client()));
 }
