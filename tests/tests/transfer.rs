@@ -72,7 +72,11 @@ impl Redis {
                         }
                     }
                 }
-                assert!(Instant::now() < deadline, "redis-server did not start");
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("redis-server did not start");
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
