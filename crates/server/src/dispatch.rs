@@ -151,10 +151,16 @@ pub async fn run_batch(
             {
                 flush_writes(sess, &mut pending, emit).await;
                 let t0 = Instant::now();
-                let reply = run_blocking(shared, sess, spec, argv, conn).await;
-                shared
-                    .stats
-                    .record(spec, t0.elapsed().as_micros() as u64, reply.is_error());
+                let mut waited = Duration::ZERO;
+                let logged = argv.clone();
+                let reply = run_blocking(shared, sess, spec, argv, conn, &mut waited).await;
+                let usec = t0.elapsed().as_micros() as u64;
+                shared.stats.record(spec, usec, reply.is_error());
+                // The slow log counts its run, not its wait (as Redis's).
+                let ran = t0.elapsed().saturating_sub(waited).as_micros() as u64;
+                if shared.slowlog.wants(ran) {
+                    shared.slowlog.push(&logged, ran, Some(&sess.info));
+                }
                 emit(&reply, sess.resp3);
             }
             Exec::Engine(_) if spec.is_write() => {
@@ -451,15 +457,12 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         Vec::new()
     } else {
         match sess.propose_multi(cmds, watch).await {
-            Ok(r) => {
-                // Clients the transaction woke are served before EXEC answers.
-                sess.shared.broker.settle().await;
-                r
-            }
+            Ok(r) => r,
             Err(other) => return other,
         }
     }
     .into_iter();
+    let woke = engine_replies.len() > 0;
     let mut out = Vec::with_capacity(m.cmds.len());
     for (i, (spec, _, argv)) in m.cmds.into_iter().enumerate() {
         let r = if let Some((_, e)) = denied.iter().find(|(d, _)| *d == i) {
@@ -475,6 +478,11 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
             shared.stats.count_error(e);
         }
         out.push(r);
+    }
+    // Clients the transaction woke are served after its commands (connection commands
+    // included, as Redis serves them after EXEC) and before EXEC answers.
+    if woke {
+        sess.shared.broker.settle().await;
     }
     Frame::Array(out)
 }
@@ -548,6 +556,7 @@ async fn run_blocking(
     spec: &'static engine::CommandSpec,
     mut argv: Vec<Vec<u8>>,
     conn: Option<&TcpStream>,
+    waited: &mut Duration,
 ) -> Frame {
     let timeout = spec.block_timeout(&argv).flatten();
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -612,6 +621,7 @@ async fn run_blocking(
             Gone,
             Poll,
         }
+        let wait_start = Instant::now();
         let ev = tokio::select! {
             _ = waiter.notify.notified() => Ev::Woke,
             _ = async {
@@ -623,6 +633,7 @@ async fn run_blocking(
             _ = client_gone(conn) => Ev::Gone,
             _ = poll.tick(), if group => Ev::Poll,
         };
+        *waited += wait_start.elapsed();
         match waiter.unblock.load(Ordering::SeqCst) {
             crate::pubsub::UNBLOCK_TIMEOUT => return first,
             crate::pubsub::UNBLOCK_ERROR => {
