@@ -28,6 +28,10 @@ install_deps() {
   if [ "${cmd:-}" = test ]; then
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    # moto's S3-compatible server, for the S3 backup test (tests/tests/backup.rs), lives
+    # in a venv next to the build cache.
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo ">> installing: ${missing[*]}" >&2
@@ -41,6 +45,12 @@ install_deps() {
     echo ">> npm ci --prefix tests/node" >&2
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
     cp "$lock" "$stamp"
+  fi
+  local venv="$HOME/.cache/meridian/venv"
+  if [ "${cmd:-}" = test ] && [ ! -x "$venv/bin/moto_server" ]; then
+    echo ">> python3 -m venv $venv; pip install moto[server]" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'moto[server]>=5.1,<6' >/dev/null
   fi
   if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install a Rust toolchain (https://rustup.rs), then re-run." >&2

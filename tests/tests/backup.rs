@@ -878,3 +878,143 @@ fn point_in_time_restore_needs_the_log_archive() {
     assert!(e.to_string().contains("--log-archive"), "{e}");
     assert_eq!(digest(&mut c), model_digest(2));
 }
+
+/// moto's S3-compatible server (installed by `scripts/dev.sh test` into a venv).
+fn moto_venv() -> PathBuf {
+    let venv = std::env::var_os("MERIDIAN_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/meridian/venv")
+        });
+    assert!(
+        venv.join("bin/moto_server").exists(),
+        "moto is not installed ({}/bin/moto_server missing): run `scripts/dev.sh test` (it creates the venv and runs `pip install 'moto[server]'`), or by hand: python3 -m venv {0} && {0}/bin/pip install 'moto[server]'",
+        venv.display()
+    );
+    venv
+}
+
+struct Moto {
+    child: std::process::Child,
+    port: u16,
+    venv: PathBuf,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let venv = moto_venv();
+        let port = meridian_tests::free_port();
+        let child = std::process::Command::new(venv.join("bin/moto_server"))
+            .arg("-p")
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port, venv }
+    }
+
+    /// Runs boto3 against this server (`s3` is the client).
+    fn boto(&self, code: &str) {
+        let script = format!(
+            "import boto3\ns3 = boto3.client('s3', endpoint_url='http://127.0.0.1:{}', aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\n{code}\n",
+            self.port
+        );
+        let out = std::process::Command::new(self.venv.join("bin/python"))
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn backups_in_an_s3_compatible_store_restore_into_another_node_and_damage_is_refused() {
+    let moto = Moto::start();
+    moto.boto("s3.create_bucket(Bucket='meridian-backups')");
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        (
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", moto.port),
+        ),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let url = ["--backup-url", "s3://meridian-backups/prod/db1"];
+    let a = Server::start_with(None, &url);
+    let mut ac = a.client();
+    fill_mixed(&mut ac, "s3", 300);
+    let want = digest(&mut ac);
+    let info = fields(backup(&mut ac, &["CREATE", "remote-1"]).unwrap());
+    assert_eq!(int(&info["keys"]), 306);
+    let e = backup(&mut ac, &["CREATE", "remote-1"]).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    assert_eq!(
+        backup(&mut ac, &["VERIFY", "remote-1"]).unwrap(),
+        Value::Okay
+    );
+    // Nothing stays behind locally: the store holds the backup.
+    let staged = server_backups(&a).join(".staging");
+    assert!(
+        std::fs::read_dir(&staged).map_or(true, |mut d| d.next().is_none()),
+        "left in {}",
+        staged.display()
+    );
+
+    // Another node with the same destination sees it and restores it.
+    let b = Server::start_with(None, &url);
+    let mut bc = b.client();
+    fill_mixed(&mut bc, "other", 10);
+    let Value::Array(list) = backup(&mut bc, &["LIST"]).unwrap() else {
+        panic!("LIST")
+    };
+    assert_eq!(list.len(), 1);
+    backup(&mut bc, &["RESTORE", "remote-1"]).unwrap();
+    assert_eq!(digest(&mut bc), want);
+
+    // A damaged object is found by the manifest check; nothing changes.
+    let _: () = redis::cmd("SET")
+        .arg("marker")
+        .arg("b")
+        .query(&mut bc)
+        .unwrap();
+    let before = digest(&mut bc);
+    moto.boto(
+        "objs = s3.list_objects_v2(Bucket='meridian-backups', Prefix='prod/db1/remote-1/db/')['Contents']\n\
+         big = max((o for o in objs if o['Key'].endswith('.sst')), key=lambda o: o['Size'])\n\
+         body = bytearray(s3.get_object(Bucket='meridian-backups', Key=big['Key'])['Body'].read())\n\
+         body[len(body) // 2] ^= 0x40\n\
+         s3.put_object(Bucket='meridian-backups', Key=big['Key'], Body=bytes(body))",
+    );
+    let e = backup(&mut bc, &["RESTORE", "remote-1"]).unwrap_err();
+    assert!(e.to_string().contains("checksum"), "{e}");
+    assert_eq!(digest(&mut bc), before);
+    assert_eq!(
+        backup(&mut bc, &["DELETE", "remote-1"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(backup(&mut ac, &["LIST"]).unwrap(), Value::Array(vec![]));
+    let e = backup(&mut ac, &["RESTORE", "remote-1"]).unwrap_err();
+    assert!(e.to_string().contains("no backup named"), "{e}");
+}

@@ -98,44 +98,139 @@ const HELP: &[&str] = &[
     "    Print this help.",
 ];
 
+/// The S3-compatible destination, when `--backup-url` is set (opened at start-up).
+static REMOTE: std::sync::OnceLock<Option<crate::backup_remote::Remote>> =
+    std::sync::OnceLock::new();
+
+/// Opens `--backup-url` (once, at start-up): a bad URL stops the node from starting.
+pub fn open_remote(cfg: &crate::config::Config) -> Result<(), String> {
+    let remote = match &cfg.backup_url {
+        Some(url) => Some(crate::backup_remote::Remote::open(url)?),
+        None => None,
+    };
+    let _ = REMOTE.set(remote);
+    Ok(())
+}
+
+fn remote() -> Option<&'static crate::backup_remote::Remote> {
+    REMOTE.get().and_then(Option::as_ref)
+}
+
+/// Where remote backups are staged locally (taken before upload, downloaded before use).
+fn staging(shared: &Shared) -> std::path::PathBuf {
+    shared.cfg.backup_dir.join(".staging")
+}
+
+/// Every backup, oldest first, wherever they are kept.
+async fn list_all(shared: &Shared) -> Result<Vec<Result<Manifest, String>>, String> {
+    match remote() {
+        Some(r) => r.list().await,
+        None => Ok(backup::list(&shared.cfg.backup_dir)),
+    }
+}
+
+/// Takes backup `name` into the destination.
+async fn create_one(shared: &Shared, name: &str) -> Result<Manifest, String> {
+    let Some(r) = remote() else {
+        return backup::create(&shared.node, &shared.cfg.backup_dir, name).await;
+    };
+    backup::check_name(name)?;
+    if r.exists(name).await? {
+        return Err(format!(
+            "ERR a backup named '{name}' already exists in {}",
+            r.url()
+        ));
+    }
+    let stage = staging(shared);
+    let _ = std::fs::remove_dir_all(stage.join(name));
+    let m = backup::create(&shared.node, &stage, name).await?;
+    let up = r.upload(&stage.join(name), name, &m).await;
+    let _ = std::fs::remove_dir_all(stage.join(name));
+    up.map(|_| m)
+}
+
+async fn delete_one(shared: &Shared, name: &str) -> Result<(), String> {
+    match remote() {
+        Some(r) => {
+            backup::check_name(name)?;
+            r.delete(name).await
+        }
+        None => backup::delete(&shared.cfg.backup_dir, name),
+    }
+}
+
+/// The local directory holding backup `name` (downloaded first from a remote
+/// destination); the bool says it is a staged copy to remove after use.
+async fn local_copy(shared: &Shared, name: &str) -> Result<(std::path::PathBuf, bool), String> {
+    match remote() {
+        Some(r) => {
+            backup::check_name(name)?;
+            let stage = staging(shared);
+            r.download(name, &stage).await?;
+            Ok((stage, true))
+        }
+        None => Ok((shared.cfg.backup_dir.clone(), false)),
+    }
+}
+
 pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
     let sub = String::from_utf8_lossy(&argv[1]).to_ascii_uppercase();
     let name = argv.get(2).map(|n| String::from_utf8_lossy(n).into_owned());
-    let root = shared.cfg.backup_dir.clone();
     let node = &shared.node;
     let res = match (sub.as_str(), argv.len(), name) {
         ("CREATE", 3, Some(n)) => {
-            let r = backup::create(node, &root, &n).await.map(|m| describe(&m));
-            prune_archive(shared);
+            let r = create_one(shared, &n).await.map(|m| describe(&m));
+            prune_archive(shared).await;
             r
         }
-        ("LIST", 2, _) => Ok(Frame::Array(
-            backup::list(&root)
-                .into_iter()
-                .map(|r| match r {
-                    Ok(m) => describe(&m),
-                    Err(e) => Frame::Array(vec![bulk("error"), bulk(e)]),
+        ("LIST", 2, _) => list_all(shared).await.map(|list| {
+            Frame::Array(
+                list.into_iter()
+                    .map(|r| match r {
+                        Ok(m) => describe(&m),
+                        Err(e) => Frame::Array(vec![bulk("error"), bulk(e)]),
+                    })
+                    .collect(),
+            )
+        }),
+        ("INFO", 3, Some(n)) => match remote() {
+            Some(r) => r.manifest(&n).await.map(|m| describe(&m)),
+            None => backup::manifest(&shared.cfg.backup_dir, &n).map(|m| describe(&m)),
+        },
+        ("VERIFY", 3, Some(n)) => match local_copy(shared, &n).await {
+            Ok((root, staged)) => {
+                let (root2, n2) = (root.clone(), n.clone());
+                let r = tokio::task::spawn_blocking(move || {
+                    backup::verify(&root2, &n2).map(|_| Frame::ok())
                 })
-                .collect(),
-        )),
-        ("INFO", 3, Some(n)) => backup::manifest(&root, &n).map(|m| describe(&m)),
-        ("VERIFY", 3, Some(n)) => {
-            tokio::task::spawn_blocking(move || backup::verify(&root, &n).map(|_| Frame::ok()))
                 .await
-                .unwrap_or_else(|e| Err(format!("ERR verify failed: {e}")))
-        }
+                .unwrap_or_else(|e| Err(format!("ERR verify failed: {e}")));
+                if staged {
+                    let _ = std::fs::remove_dir_all(root.join(&n));
+                }
+                r
+            }
+            Err(e) => Err(e),
+        },
         ("DELETE", 3, Some(n)) => {
-            let r = backup::delete(&root, &n).map(|_| Frame::ok());
-            prune_archive(shared);
+            let r = delete_one(shared, &n).await.map(|_| Frame::ok());
+            prune_archive(shared).await;
             r
         }
         ("RESTORE", 3 | 5, Some(n)) => match until(argv) {
-            Ok(u) => {
-                let archive = archive_dir(&shared.cfg);
-                backup::restore(node, &root, &n, &archive, u)
-                    .await
-                    .map(|r| report(&r))
-            }
+            Ok(u) => match local_copy(shared, &n).await {
+                Ok((root, staged)) => {
+                    let archive = archive_dir(&shared.cfg);
+                    let r = backup::restore(node, &root, &n, &archive, u)
+                        .await
+                        .map(|r| report(&r));
+                    if staged {
+                        let _ = std::fs::remove_dir_all(root.join(&n));
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
         ("DAILY", 2..=4, _) => daily(shared, argv).await,
@@ -184,11 +279,14 @@ fn until(argv: &[Vec<u8>]) -> Result<backup::Until, String> {
 
 /// Drops archived log segments no backup can use (all wholly before the oldest backup;
 /// without backups, those before the applied index).
-fn prune_archive(shared: &Shared) {
+async fn prune_archive(shared: &Shared) {
     if !shared.cfg.log_archive {
         return;
     }
-    let keep_from = backup::list(&shared.cfg.backup_dir)
+    let Ok(list) = list_all(shared).await else {
+        return;
+    };
+    let keep_from = list
         .into_iter()
         .flatten()
         .map(|m| m.log_index + 1)
@@ -220,7 +318,7 @@ async fn daily(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, String> {
         (None, _) => {
             let on = shared.reads.setting(&DAILY_BACKUP) == 1;
             let keep = shared.reads.setting(&DAILY_BACKUP_RETENTION);
-            let kept = dailies(&shared.cfg.backup_dir).len();
+            let kept = dailies(shared).await.len();
             return Ok(Frame::Array(vec![
                 bulk("enabled"),
                 bulk(if on { "yes" } else { "no" }),
@@ -228,7 +326,7 @@ async fn daily(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, String> {
                 Frame::Integer(keep as i64),
                 bulk("period_secs"),
                 Frame::Integer(daily_period().as_secs() as i64),
-                bulk("daily_backups_here"),
+                bulk("daily_backups"),
                 Frame::Integer(kept as i64),
             ]));
         }
@@ -259,8 +357,10 @@ async fn daily(shared: &Shared, argv: &[Vec<u8>]) -> Result<Frame, String> {
 }
 
 /// The daily backups in `root` (name starting `daily-`), oldest first.
-fn dailies(root: &std::path::Path) -> Vec<Manifest> {
-    backup::list(root)
+async fn dailies(shared: &Shared) -> Vec<Manifest> {
+    list_all(shared)
+        .await
+        .unwrap_or_default()
         .into_iter()
         .flatten()
         .filter(|m| m.name.starts_with("daily-"))
@@ -308,25 +408,25 @@ async fn daily_once(shared: &Arc<Shared>, period: Duration) -> Result<(), String
     if !shared.node.is_leader() || shared.reads.setting(&DAILY_BACKUP) != 1 {
         return Ok(());
     }
-    let root = shared.cfg.backup_dir.clone();
     let now = consensus::now_ms();
-    let newest = dailies(&root).iter().map(|m| m.created_unix_ms).max();
+    let existing = dailies(shared).await;
+    let newest = existing.iter().map(|m| m.created_unix_ms).max();
     if newest.is_some_and(|t| now.saturating_sub(t) < period.as_millis() as u64) {
         return Ok(());
     }
     let name = daily_name(now);
-    if root.join(&name).exists() {
+    if existing.iter().any(|m| m.name == name) {
         return Ok(());
     }
-    let m = backup::create(&shared.node, &root, &name).await?;
+    let m = create_one(shared, &name).await?;
     tracing::info!("daily backup {} taken at log index {}", m.name, m.log_index);
-    prune_archive(shared);
     let keep = shared.reads.setting(&DAILY_BACKUP_RETENTION) as usize;
-    let all = dailies(&root);
+    let all = dailies(shared).await;
     for old in all.iter().take(all.len().saturating_sub(keep)) {
-        backup::delete(&root, &old.name)?;
+        delete_one(shared, &old.name).await?;
         tracing::info!("daily backup {} deleted (retention {keep})", old.name);
     }
+    prune_archive(shared).await;
     Ok(())
 }
 

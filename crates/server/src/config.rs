@@ -144,6 +144,11 @@ pub struct ServerArgs {
     /// copy) [default: DATA_DIR/backups]
     #[arg(long, env = "MERIDIAN_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Keep backups in an S3-compatible object store instead: s3://bucket/prefix, with the
+    /// usual AWS_* environment (credentials, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP);
+    /// the backup dir then only stages them
+    #[arg(long, env = "MERIDIAN_BACKUP_URL")]
+    pub backup_url: Option<String>,
     /// Archive every applied log entry into BACKUP_DIR/.log-archive, for point-in-time
     /// restore (BACKUP RESTORE name INDEX n | TIME ms); costs a second write of each entry
     #[arg(long, env = "MERIDIAN_LOG_ARCHIVE")]
@@ -207,6 +212,7 @@ struct FileConfig {
     log_level: Option<String>,
     cache_mb: Option<usize>,
     backup_dir: Option<PathBuf>,
+    backup_url: Option<String>,
     log_archive: Option<bool>,
     tier_mb: Option<usize>,
     memory_mb: Option<usize>,
@@ -237,6 +243,7 @@ pub struct Config {
     pub log_level: String,
     pub cache_mb: usize,
     pub backup_dir: PathBuf,
+    pub backup_url: Option<String>,
     pub log_archive: bool,
     pub tier_mb: usize,
     pub memory_mb: usize,
@@ -303,6 +310,10 @@ impl Config {
                 .or(file.backup_dir)
                 .unwrap_or_else(|| data_dir.join("backups")),
             log_archive: args.log_archive || file.log_archive.unwrap_or(false),
+            backup_url: args
+                .backup_url
+                .or(file.backup_url)
+                .filter(|u| !u.is_empty()),
             data_dir,
             bind: args
                 .bind

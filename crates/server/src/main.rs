@@ -3,6 +3,7 @@
 mod acl_cmds;
 mod admin_cmds;
 mod backup;
+mod backup_remote;
 mod clients;
 mod command_cmds;
 mod config;
@@ -153,6 +154,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     ncfg.tier_bytes = cfg.tier_mb << 20;
     ncfg.snapshot_every = cfg.snapshot_every;
     ncfg.log_archive = cfg.log_archive.then(|| backup::archive_dir(&cfg));
+    backup::open_remote(&cfg).map_err(|e| anyhow::anyhow!(e))?;
     ncfg.initial_cluster = cfg.initial_cluster.clone();
     ncfg.replica = cfg.replica;
     ncfg.join = cfg.join.clone();
