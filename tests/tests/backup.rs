@@ -1018,3 +1018,53 @@ fn backups_in_an_s3_compatible_store_restore_into_another_node_and_damage_is_ref
     let e = backup(&mut ac, &["RESTORE", "remote-1"]).unwrap_err();
     assert!(e.to_string().contains("no backup named"), "{e}");
 }
+
+#[test]
+fn the_log_archive_is_shipped_to_the_store_for_point_in_time_restores_elsewhere() {
+    let moto = Moto::start();
+    moto.boto("s3.create_bucket(Bucket='meridian-pitr')");
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        (
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", moto.port),
+        ),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("MERIDIAN_LOG_ARCHIVE_MS", "100".to_string()),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let a = Server::start_with(
+        None,
+        &["--backup-url", "s3://meridian-pitr/x", "--log-archive"],
+    );
+    let mut ac = a.client();
+    for i in 0..20 {
+        write_op(&mut ac, i);
+    }
+    backup(&mut ac, &["CREATE", "base"]).unwrap();
+    let mut index = vec![0u64; 120];
+    for i in 20..120u64 {
+        write_op(&mut ac, i);
+        index[i as usize] = applied_index(&mut ac);
+    }
+    // A node that never saw this log, without an archive of its own, restores to a point
+    // past the backup from the shipped segments.
+    let b = Server::start_with(None, &["--backup-url", "s3://meridian-pitr/x"]);
+    let mut bc = b.client();
+    let target = index[77].to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match backup(&mut bc, &["RESTORE", "base", "INDEX", &target]) {
+            Ok(_) => break,
+            // Shipping runs every 2 s.
+            Err(e) if e.to_string().contains("log archive") && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(300))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(digest(&mut bc), model_digest(78));
+}

@@ -220,10 +220,18 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
         ("RESTORE", 3 | 5, Some(n)) => match until(argv) {
             Ok(u) => match local_copy(shared, &n).await {
                 Ok((root, staged)) => {
-                    let archive = archive_dir(&shared.cfg);
-                    let r = backup::restore(node, &root, &n, &archive, u)
-                        .await
-                        .map(|r| report(&r));
+                    let r = match archive_for_restore(shared, u).await {
+                        Ok((archive, temp)) => {
+                            let r = backup::restore(node, &root, &n, &archive, u)
+                                .await
+                                .map(|r| report(&r));
+                            if temp {
+                                let _ = std::fs::remove_dir_all(&archive);
+                            }
+                            r
+                        }
+                        Err(e) => Err(e),
+                    };
                     if staged {
                         let _ = std::fs::remove_dir_all(root.join(&n));
                     }
@@ -249,6 +257,83 @@ pub async fn command(shared: &Shared, argv: &[Vec<u8>]) -> Frame {
         )),
     };
     res.unwrap_or_else(Frame::Error)
+}
+
+/// The log archive a point-in-time restore reads: with `--backup-url`, the segments
+/// shipped to the store (downloaded into a temporary dir: the bool), which also serves
+/// a node of another cluster; else this node's own archive.
+async fn archive_for_restore(
+    shared: &Shared,
+    until: backup::Until,
+) -> Result<(std::path::PathBuf, bool), String> {
+    let Some(r) = remote() else {
+        return Ok((archive_dir(&shared.cfg), false));
+    };
+    if until == backup::Until::Backup {
+        return Ok((archive_dir(&shared.cfg), false));
+    }
+    let dir = staging(shared).join(format!(".archive-{}", consensus::now_ms()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("ERR {}: {e}", dir.display()))?;
+    for name in r.archive_segments().await? {
+        if let Err(e) = r.get_segment(&name, &dir).await {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    }
+    Ok((dir, true))
+}
+
+/// The last index in an archive segment's name (`<first>-<last>.seg`).
+fn segment_last(name: &str) -> Option<u64> {
+    name.strip_suffix(".seg")?.split_once('-')?.1.parse().ok()
+}
+
+/// With `--log-archive` and `--backup-url`: uploads each new archive segment to the
+/// store (every 2 s), so a point-in-time restore does not depend on this node's disk.
+pub async fn ship_loop(shared: Weak<Shared>) {
+    let mut shipped: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut listed = false;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Some(r) = remote() else {
+            return;
+        };
+        if !shared.cfg.log_archive {
+            return;
+        }
+        if !listed {
+            match r.archive_segments().await {
+                Ok(names) => {
+                    shipped.extend(names);
+                    listed = true;
+                }
+                Err(e) => {
+                    tracing::warn!("log archive shipping: {e}");
+                    continue;
+                }
+            }
+        }
+        for (_, _, path) in consensus::archive::segments(&archive_dir(&shared.cfg)) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(String::from) else {
+                continue;
+            };
+            if shipped.contains(&name) {
+                continue;
+            }
+            match r.put_segment(&path).await {
+                Ok(()) => {
+                    shipped.insert(name);
+                }
+                Err(e) => {
+                    tracing::warn!("log archive shipping: {e}");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Where `--log-archive` keeps the archived log (a name no backup can have).
@@ -295,6 +380,15 @@ async fn prune_archive(shared: &Shared) {
     let n = consensus::archive::prune(&archive_dir(&shared.cfg), keep_from);
     if n > 0 {
         tracing::info!("log archive: {n} segments before index {keep_from} deleted");
+    }
+    if let Some(r) = remote() {
+        for name in r.archive_segments().await.unwrap_or_default() {
+            if segment_last(&name).is_some_and(|last| last < keep_from) {
+                if let Err(e) = r.delete_segment(&name).await {
+                    tracing::warn!("log archive: {e}");
+                }
+            }
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
+/// Where the log archive's segments go in the store (a name no backup can have).
+const ARCHIVE: &str = ".log-archive";
 /// Files above this are uploaded in parts.
 const MULTIPART_OVER: u64 = 32 << 20;
 const PART: usize = 16 << 20;
@@ -243,5 +245,66 @@ impl Remote {
             self.store.delete(&o.location).await.map_err(|e| fail(&e))?;
         }
         Ok(())
+    }
+    // ---- the log archive, shipped beside the backups (`<prefix>/.log-archive/`) -------
+
+    /// Names of the archive segments in the store.
+    pub async fn archive_segments(&self) -> Result<Vec<String>, String> {
+        let prefix = self.key(ARCHIVE);
+        let objects: Vec<_> = self.store.list(Some(&prefix)).collect().await;
+        let mut out = Vec::new();
+        for o in objects {
+            let o = o.map_err(|e| err(format!("{}: {e}", self.url)))?;
+            if let Some(name) = o.location.filename() {
+                if name.ends_with(".seg") {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Uploads one archive segment file.
+    pub async fn put_segment(&self, local: &Path) -> Result<(), String> {
+        let name = local
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| err(format!("bad segment path {}", local.display())))?;
+        let size = tokio::fs::metadata(local)
+            .await
+            .map_err(|e| err(format!("{}: {e}", local.display())))?
+            .len();
+        self.put_file(local, &self.key(&format!("{ARCHIVE}/{name}")), size)
+            .await
+    }
+
+    /// Downloads archive segment `name` into `dir` (written to a temporary name, then
+    /// renamed, so a segment file that exists is whole).
+    pub async fn get_segment(&self, name: &str, dir: &Path) -> Result<(), String> {
+        let key = self.key(&format!("{ARCHIVE}/{name}"));
+        let fail =
+            |e: &dyn std::fmt::Display| err(format!("downloading {key} from {}: {e}", self.url));
+        let raw = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| fail(&e))?
+            .bytes()
+            .await
+            .map_err(|e| fail(&e))?;
+        let tmp = dir.join(format!(".{name}.download"));
+        tokio::fs::write(&tmp, &raw).await.map_err(|e| fail(&e))?;
+        tokio::fs::rename(&tmp, dir.join(name))
+            .await
+            .map_err(|e| fail(&e))
+    }
+
+    /// Deletes archive segment `name` from the store.
+    pub async fn delete_segment(&self, name: &str) -> Result<(), String> {
+        self.store
+            .delete(&self.key(&format!("{ARCHIVE}/{name}")))
+            .await
+            .map_err(|e| err(format!("{}: {e}", self.url)))
     }
 }

@@ -188,6 +188,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         shared.node.applied_index()
     );
     tokio::spawn(backup::daily_loop(Arc::downgrade(&shared)));
+    tokio::spawn(backup::ship_loop(Arc::downgrade(&shared)));
     let accept = tokio::spawn(conn::accept_loop(shared.clone(), listener));
     let rest_accept = tokio::spawn(rest::accept_loop(shared.clone(), rest_listener));
     tokio::select! {
