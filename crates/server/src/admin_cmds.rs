@@ -338,7 +338,7 @@ extern "C" {
 
 /// (system, user) CPU seconds of this process, or of its waited-for children.
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-fn cpu_seconds(children: bool) -> (f64, f64) {
+pub(crate) fn cpu_seconds(children: bool) -> (f64, f64) {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     let mut r = Rusage {
@@ -365,11 +365,11 @@ fn cpu_seconds(children: bool) -> (f64, f64) {
 }
 
 #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-fn cpu_seconds(_children: bool) -> (f64, f64) {
+pub(crate) fn cpu_seconds(_children: bool) -> (f64, f64) {
     (0.0, 0.0)
 }
 
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {

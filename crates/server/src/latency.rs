@@ -563,3 +563,56 @@ mod tests {
         assert_eq!(ev[1].0, "fast-command");
     }
 }
+
+/// Upper bounds (µs) of the Prometheus histogram buckets of command service time.
+const PROM_BOUNDS_US: [u64; 14] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+    5_000_000,
+];
+
+/// Per-command service-time histograms and quantiles in the Prometheus text format
+/// (`/metrics`): `meridian_command_duration_seconds` (cumulative buckets folded from
+/// this module's fine buckets; a call counts in the first bound at or above its
+/// bucket's high end) and `meridian_command_latency_seconds{quantile=...}` (p50, p99,
+/// p99.9, p99.99 as the Upstash console shows them).
+pub fn prometheus(shared: &Shared, o: &mut String) {
+    let l = &shared.stats.latency;
+    o.push_str("# HELP meridian_command_duration_seconds Service time of each command.\n# TYPE meridian_command_duration_seconds histogram\n");
+    let mut quantiles = String::new();
+    for (i, (spec, h)) in engine::COMMANDS().iter().zip(&l.per_cmd).enumerate() {
+        let counts = h.counts();
+        if counts.is_empty() {
+            continue;
+        }
+        let name = spec.name;
+        let mut cum = 0u64;
+        let mut at = 0usize;
+        for bound in PROM_BOUNDS_US {
+            while at < counts.len() && bucket_high(counts[at].0) <= bound {
+                cum += counts[at].1;
+                at += 1;
+            }
+            let _ = writeln!(
+                o,
+                "meridian_command_duration_seconds_bucket{{cmd=\"{name}\",le=\"{}\"}} {cum}",
+                bound as f64 / 1e6
+            );
+        }
+        let total: u64 = counts.iter().map(|(_, c)| c).sum();
+        let usec = shared.stats.per_cmd[i][1].load(Ordering::Relaxed);
+        let _ = writeln!(
+            o,
+            "meridian_command_duration_seconds_bucket{{cmd=\"{name}\",le=\"+Inf\"}} {total}\nmeridian_command_duration_seconds_sum{{cmd=\"{name}\"}} {}\nmeridian_command_duration_seconds_count{{cmd=\"{name}\"}} {total}",
+            usec as f64 / 1e6
+        );
+        for q in [0.5, 0.99, 0.999, 0.9999] {
+            let _ = writeln!(
+                quantiles,
+                "meridian_command_latency_seconds{{cmd=\"{name}\",quantile=\"{q}\"}} {}",
+                percentile(&counts, q * 100.0) as f64 / 1e6
+            );
+        }
+    }
+    o.push_str("# HELP meridian_command_latency_seconds Service-time quantiles of each command (high end of the histogram bucket).\n# TYPE meridian_command_latency_seconds gauge\n");
+    o.push_str(&quantiles);
+}

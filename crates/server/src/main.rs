@@ -10,6 +10,7 @@ mod config;
 mod conn;
 mod dispatch;
 mod latency;
+mod metrics;
 mod password;
 mod pubsub;
 mod quota_flags;

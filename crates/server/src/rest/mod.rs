@@ -328,6 +328,14 @@ async fn handle(
             )
         }
     };
+    if method == Method::GET && parts.uri.path() == "/metrics" {
+        // Any valid token (the read-only one too) may scrape.
+        return respond(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            crate::metrics::render(&shared).into_bytes(),
+        );
+    }
     if manage {
         if !matches!(access, auth::Access::Full) {
             return json_error(
