@@ -122,3 +122,59 @@ fn metrics_need_a_token_when_auth_is_on() {
     let s = Server::start_with(Some("pw"), &[]);
     assert_eq!(scrape(&s).0, 401);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    std::env::set_var("MERIDIAN_TEST_LOG", "info");
+    let s = Server::start_with(None, &["--log-format", "json"]);
+    let mut c = s.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let log = s.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "no log lines");
+    for l in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{l}"
+        );
+    }
+    assert!(log.contains("ready after"), "{log}");
+}
+
+/// Every metric the Grafana dashboard in deploy/ queries is one a node serves.
+#[test]
+fn the_grafana_dashboard_queries_only_served_metrics() {
+    let path = meridian_tests::manifest_dir().join("../deploy/grafana/meridian.json");
+    let dash: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let s = Server::start();
+    let mut c = s.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let (_, _, text) = scrape(&s);
+    let served: std::collections::HashSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    let mut checked = 0;
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("meridian_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                    .collect();
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suf| name.strip_suffix(suf))
+                    .filter(|b| served.contains(*b))
+                    .map_or(name.clone(), str::to_string);
+                assert!(served.contains(&base), "{expr}: {name} is not served");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} metric references");
+}

@@ -136,6 +136,9 @@ pub struct ServerArgs {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it [default: info]
     #[arg(long, env = "MERIDIAN_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Log line format: text or json (one JSON object per line, for log shippers) [default: text]
+    #[arg(long, env = "MERIDIAN_LOG_FORMAT")]
+    pub log_format: Option<String>,
     /// Block cache size in MiB [default: 256]
     #[arg(long, env = "MERIDIAN_CACHE_MB")]
     pub cache_mb: Option<usize>,
@@ -210,6 +213,7 @@ struct FileConfig {
     password: Option<String>,
     no_auth: Option<bool>,
     log_level: Option<String>,
+    log_format: Option<String>,
     cache_mb: Option<usize>,
     backup_dir: Option<PathBuf>,
     backup_url: Option<String>,
@@ -241,6 +245,8 @@ pub struct Config {
     pub password: Option<String>,
     pub no_auth: bool,
     pub log_level: String,
+    /// `text` or `json`.
+    pub log_format: String,
     pub cache_mb: usize,
     pub backup_dir: PathBuf,
     pub backup_url: Option<String>,
@@ -327,6 +333,16 @@ impl Config {
                 .log_level
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
+            log_format: match args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or_else(|| "text".into())
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                f @ ("text" | "json") => f.to_string(),
+                other => anyhow::bail!("--log-format: {other:?} is not text or json"),
+            },
             cache_mb: args.cache_mb.or(file.cache_mb).unwrap_or(256),
             tier_mb: args.tier_mb.or(file.tier_mb).unwrap_or(256),
             memory_mb: args.memory_mb.or(file.memory_mb).unwrap_or(512),

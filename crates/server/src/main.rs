@@ -50,7 +50,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    init_logging(&cfg.log_level);
+    init_logging(&cfg.log_level, &cfg.log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -117,13 +117,17 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
     }
 }
 
-fn init_logging(level: &str) {
+fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
 }
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
