@@ -159,6 +159,44 @@ impl Cluster {
         unreachable!("the loop returns")
     }
 
+    /// `voters` voters, each with its own extra options (`per_node(id)`; a `--password`
+    /// there replaces `--no-auth`), started at once; only those `ready(id)` says are
+    /// waited for (a node that cannot join never becomes ready).
+    pub fn start_each(
+        voters: u64,
+        per_node: impl Fn(u64) -> Vec<String>,
+        ready: impl Fn(u64) -> bool,
+    ) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-cluster")
+            .tempdir()
+            .expect("tempdir");
+        let cports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
+        let initial = (1..=voters)
+            .zip(&cports)
+            .map(|(id, p)| format!("{id}=127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes = Vec::new();
+        for (i, cp) in cports.iter().enumerate() {
+            let id = i as u64 + 1;
+            let mut args: Vec<String> = vec![
+                "--initial-cluster".into(),
+                initial.clone(),
+                "--region".into(),
+                "us-east-1".into(),
+            ];
+            args.extend(per_node(id));
+            let mut n = Self::node(&dir, id, *cp, args);
+            n.spawn();
+            nodes.push(n);
+        }
+        for n in nodes.iter_mut().filter(|n| ready(n.id)) {
+            n.wait_ready(Duration::from_secs(60));
+        }
+        Cluster { dir, nodes }
+    }
+
     fn try_start_with(voters: u64, extra: &[&str]) -> Result<Cluster, (u64, String)> {
         let dir = tempfile::Builder::new()
             .prefix("meridian-cluster")
@@ -223,6 +261,9 @@ impl Cluster {
             "--heartbeat".into(),
             "100".into(),
         ];
+        if extra.iter().any(|a| a == "--password") {
+            args.retain(|a| a != "--no-auth");
+        }
         args.extend(extra);
         NodeProc {
             id,

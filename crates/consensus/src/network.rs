@@ -45,12 +45,50 @@ pub fn client(ch: Channel) -> ClusterClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// This node's cluster-link secret (empty when authentication is off), sent with every
+/// RPC and checked on every RPC received (`service.rs`).
+static LINK_TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The secret cluster links carry, derived from the password (so the password itself
+/// never crosses a link): SHA-256 of a fixed label and the password, hex.
+pub fn cluster_token(password: &str) -> String {
+    if password.is_empty() {
+        return String::new();
+    }
+    engine::acl::hash_password(format!("meridian-cluster-link\n{password}").as_bytes())
+}
+
+/// Sets this process's cluster-link secret from the node's password (at start).
+pub fn set_link_password(password: Option<&str>) {
+    let _ = LINK_TOKEN.set(cluster_token(password.unwrap_or("")));
+}
+
+/// This node's cluster-link secret ("" when authentication is off).
+pub fn link_token() -> &'static str {
+    LINK_TOKEN.get().map_or("", String::as_str)
+}
+
+/// Whether `given` is this node's cluster-link secret (constant time; always true when
+/// authentication is off).
+pub fn link_ok(given: &str) -> bool {
+    let own = link_token();
+    if own.is_empty() {
+        return true;
+    }
+    let (a, b) = (own.as_bytes(), given.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    diff == 0
+}
+
 pub fn envelope<T: Serialize>(v: &T) -> Envelope {
     Envelope {
         group: GROUP,
         payload: bincode::serialize(v).unwrap_or_default(),
         error: String::new(),
-        auth: String::new(),
+        auth: link_token().to_string(),
     }
 }
 
@@ -196,6 +234,7 @@ fn snapshot_chunks(
         offset: 0,
         data: Vec::new(),
         crc32: crc32fast::hash(&[]),
+        auth: link_token().to_string(),
     })?;
     let mut files: Vec<_> = std::fs::read_dir(root)?
         .flatten()
@@ -232,6 +271,7 @@ fn snapshot_chunks(
                     offset,
                     crc32: crc32fast::hash(&data),
                     data,
+                    auth: link_token().to_string(),
                 })?;
             }
             offset += filled as u64;

@@ -27,7 +27,18 @@ fn check_group(e: &Envelope) -> Result<(), Status> {
     if e.group != GROUP {
         return Err(Status::not_found(format!("no raft group {}", e.group)));
     }
-    Ok(())
+    link(&e.auth)
+}
+
+/// Every RPC carries the cluster-link secret; a wrong one is refused and logged.
+fn link(auth: &str) -> Result<(), Status> {
+    if network::link_ok(auth) {
+        return Ok(());
+    }
+    tracing::warn!("cluster link refused: wrong cluster secret (the nodes' passwords differ)");
+    Err(Status::unauthenticated(
+        "cluster link refused: wrong cluster secret (the nodes' passwords differ)",
+    ))
 }
 
 fn bad(e: impl std::fmt::Display) -> Status {
@@ -106,8 +117,11 @@ impl Cluster for Service {
 
     async fn admin(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         let e = req.into_inner();
-        check_group(&e)?;
-        if !self.node.check_password(&e.auth) {
+        if e.group != GROUP {
+            return Err(Status::not_found(format!("no raft group {}", e.group)));
+        }
+        if !network::link_ok(&e.auth) {
+            tracing::warn!("admin call refused: wrong cluster password");
             return Err(Status::unauthenticated(
                 "WRONGPASS invalid cluster password",
             ));
@@ -130,6 +144,7 @@ async fn receive(
         if chunk.group != GROUP {
             return Err(Status::not_found("unknown raft group"));
         }
+        link(&chunk.auth)?;
         if !chunk.header.is_empty() {
             header = Some(bincode::deserialize(&chunk.header).map_err(bad)?);
             continue;

@@ -42,27 +42,15 @@ fn raft_err(e: impl std::fmt::Display) -> AdminError {
 }
 
 impl Node {
-    /// Whether `given` is the cluster password (always, when authentication is off).
-    /// Compares in constant time.
-    pub(crate) fn check_password(&self, given: &str) -> bool {
-        match &self.cfg.password {
-            None => true,
-            Some(p) => {
-                let (a, b) = (p.as_bytes(), given.as_bytes());
-                let mut diff = (a.len() != b.len()) as u8;
-                for i in 0..a.len().max(b.len()) {
-                    diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
-                }
-                diff == 0
-            }
-        }
-    }
-
     /// Executes an admin request here if leader, else on the leader.
-    pub async fn admin(&self, req: AdminRequest, auth: &str) -> Result<ClusterStatus, AdminError> {
+    pub async fn admin(&self, req: AdminRequest, _auth: &str) -> Result<ClusterStatus, AdminError> {
         if let AdminRequest::Status = req {
             return Ok(self.status());
         }
+        // The caller was authenticated; calls onward go with this node's own password
+        // (admin_call derives the link secret from it).
+        let own = self.cfg.password.clone().unwrap_or_default();
+        let auth = own.as_str();
         match req {
             AdminRequest::PauseElections { paused } => {
                 self.raft.runtime_config().elect(!paused);
@@ -134,7 +122,11 @@ impl Node {
         Ok(self.status())
     }
 
-    async fn transfer_leader(&self, target: u64, auth: &str) -> Result<ClusterStatus, AdminError> {
+    async fn transfer_leader(
+        &self,
+        target: u64,
+        auth: &str, // this node's password
+    ) -> Result<ClusterStatus, AdminError> {
         if target == self.id {
             return Ok(self.status());
         }
@@ -195,7 +187,7 @@ pub async fn admin_call(
 ) -> Result<ClusterStatus, AdminError> {
     let mut c = crate::network::client(crate::network::channel(addr).map_err(AdminError::Connect)?);
     let mut env = crate::network::envelope(req);
-    env.auth = password.to_string();
+    env.auth = crate::network::cluster_token(password);
     let reply = tokio::time::timeout(Duration::from_secs(30), c.admin(env))
         .await
         .map_err(|_| AdminError::NoAnswer(addr.to_string()))?
