@@ -34,23 +34,24 @@ def bench(port, test, clients, pipeline, requests, keyspace, size=3):
     for r in csv.DictReader(io.StringIO(out)):
         return float(r["rps"]), float(r["p50_latency_ms"]), float(r["p99_latency_ms"])
 
-def load(port, keys):
-    # redis-benchmark's -r draws keys at random; a sequential load over key:000000000000..
-    # is what redis-benchmark -r reads back, so use SET with a pipeline over every key.
-    lines = []
-    for i in range(keys):
-        k = f"key:{i:012d}"
-        lines.append(f"*3\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$3\r\nxxx\r\n")
-    data = "".join(lines).encode()
+def load(port, keys, batch=10000):
+    # SET over every key (key:000000000000.., what redis-benchmark -r reads back), in
+    # pipelined batches whose replies are read before the next is sent: one unread
+    # million-command pipeline deadlocks on full socket buffers.
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(data)
-    got = 0
-    buf = b""
-    while got < keys:
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        got += chunk.count(b"\r\n")
+    for start in range(0, keys, batch):
+        n = min(batch, keys - start)
+        lines = []
+        for i in range(start, start + n):
+            k = f"key:{i:012d}"
+            lines.append(f"*3\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n$3\r\nxxx\r\n")
+        s.sendall("".join(lines).encode())
+        got = 0
+        while got < n:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("load: connection closed")
+            got += chunk.count(b"\r\n")
     s.close()
 
 def main():
