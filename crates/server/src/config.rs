@@ -189,6 +189,15 @@ pub struct ServerArgs {
     /// Cluster address of any member to join through (read replicas)
     #[arg(long, env = "MERIDIAN_JOIN")]
     pub join: Option<String>,
+    /// Kubernetes StatefulSet bootstrap: the first N pods (hostnames NAME-0 .. NAME-(N-1))
+    /// are the voters; the node id, --initial-cluster, --advertise, and for pods beyond N
+    /// --replica --join NAME-0, are derived from this pod's hostname and --peer-domain
+    #[arg(long, env = "MERIDIAN_STATEFULSET_VOTERS")]
+    pub statefulset_voters: Option<u64>,
+    /// DNS domain of the pods for --statefulset-voters (the headless Service's, e.g.
+    /// meridian.default.svc.cluster.local): pods are reached as HOSTNAME.DOMAIN
+    #[arg(long, env = "MERIDIAN_PEER_DOMAIN")]
+    pub peer_domain: Option<String>,
     /// Region tag of this node [default: local]
     #[arg(long, env = "MERIDIAN_REGION")]
     pub region: Option<String>,
@@ -229,6 +238,8 @@ struct FileConfig {
     advertise: Option<String>,
     initial_cluster: Option<String>,
     replica: Option<bool>,
+    statefulset_voters: Option<u64>,
+    peer_domain: Option<String>,
     join: Option<String>,
     region: Option<String>,
     election_timeout: Option<String>,
@@ -310,7 +321,11 @@ impl Config {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("data"));
-        let cfg = Config {
+        let statefulset = (
+            args.statefulset_voters.or(file.statefulset_voters),
+            args.peer_domain.clone().or(file.peer_domain.clone()),
+        );
+        let mut cfg = Config {
             backup_dir: args
                 .backup_dir
                 .or(file.backup_dir)
@@ -383,6 +398,19 @@ impl Config {
             )?,
             heartbeat_ms: args.heartbeat.or(file.heartbeat).unwrap_or(50),
         };
+        if let (Some(voters), domain) = statefulset {
+            let cport = cfg
+                .cluster_port
+                .ok_or_else(|| anyhow::anyhow!("--statefulset-voters needs --cluster-port"))?;
+            let domain = domain
+                .ok_or_else(|| anyhow::anyhow!("--statefulset-voters needs --peer-domain"))?;
+            let b = statefulset_bootstrap(&hostname()?, voters, &domain, cport)?;
+            cfg.node_id = b.node_id;
+            cfg.advertise = Some(b.advertise);
+            cfg.initial_cluster = b.initial_cluster;
+            cfg.replica = b.join.is_some();
+            cfg.join = b.join;
+        }
         if (cfg.replica || !cfg.initial_cluster.is_empty()) && cfg.cluster_port.is_none() {
             anyhow::bail!("--initial-cluster and --replica need --cluster-port");
         }
@@ -407,6 +435,63 @@ impl Config {
     }
 }
 
+/// This machine's host name (`HOSTNAME`, else the kernel's).
+fn hostname() -> anyhow::Result<String> {
+    if let Ok(h) = std::env::var("HOSTNAME") {
+        if !h.trim().is_empty() {
+            return Ok(h.trim().to_string());
+        }
+    }
+    Ok(std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_err(|e| anyhow::anyhow!("cannot read the host name: {e}"))?
+        .trim()
+        .to_string())
+}
+
+/// What a StatefulSet pod derives from its hostname (`--statefulset-voters`).
+#[derive(Debug, PartialEq)]
+pub struct Bootstrap {
+    pub node_id: u64,
+    pub advertise: String,
+    pub initial_cluster: Vec<(u64, String)>,
+    /// `Some(pod 0's address)` for a pod beyond the voters: a read replica.
+    pub join: Option<String>,
+}
+
+/// Pod `NAME-k` is node `k + 1`; pods `0..voters` are the voters, later ones read replicas
+/// joining through pod 0. Every pod is reached as `NAME-k.DOMAIN:CLUSTER_PORT`.
+pub fn statefulset_bootstrap(
+    hostname: &str,
+    voters: u64,
+    domain: &str,
+    cport: u16,
+) -> anyhow::Result<Bootstrap> {
+    let host = hostname.split('.').next().unwrap_or(hostname);
+    let (name, ordinal) = host
+        .rsplit_once('-')
+        .and_then(|(n, k)| Some((n, k.parse::<u64>().ok()?)))
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--statefulset-voters: host name {hostname:?} is not NAME-ORDINAL (a StatefulSet pod's)"
+            )
+        })?;
+    if voters == 0 {
+        anyhow::bail!("--statefulset-voters must be at least 1");
+    }
+    let addr = |k: u64| format!("{name}-{k}.{domain}:{cport}");
+    Ok(Bootstrap {
+        node_id: ordinal + 1,
+        advertise: addr(ordinal),
+        initial_cluster: if ordinal < voters {
+            (0..voters).map(|k| (k + 1, addr(k))).collect()
+        } else {
+            Vec::new()
+        },
+        join: (ordinal >= voters).then(|| addr(0)),
+    })
+}
+
 /// True if every address in `bind` (space separated) is a loopback address.
 pub fn is_loopback(bind: &str) -> bool {
     bind.split_whitespace().all(|a| {
@@ -419,6 +504,34 @@ pub fn is_loopback(bind: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn statefulset_pods_derive_their_role_from_the_hostname() {
+        let d = "meridian.default.svc.cluster.local";
+        let b = statefulset_bootstrap("meridian-1", 3, d, 7379).unwrap();
+        assert_eq!(b.node_id, 2);
+        assert_eq!(b.advertise, format!("meridian-1.{d}:7379"));
+        assert_eq!(
+            b.initial_cluster,
+            vec![
+                (1, format!("meridian-0.{d}:7379")),
+                (2, format!("meridian-1.{d}:7379")),
+                (3, format!("meridian-2.{d}:7379")),
+            ]
+        );
+        assert_eq!(b.join, None);
+        // Beyond the voters: a read replica joining through pod 0.
+        let r = statefulset_bootstrap("my-db-4.whatever", 3, d, 7000).unwrap();
+        assert_eq!(r.node_id, 5);
+        assert!(r.initial_cluster.is_empty());
+        assert_eq!(r.join, Some(format!("my-db-0.{d}:7000")));
+        assert_eq!(r.advertise, format!("my-db-4.{d}:7000"));
+        for bad in ["meridian", "meridian-x", "-3", ""] {
+            assert!(statefulset_bootstrap(bad, 3, d, 7379).is_err(), "{bad}");
+        }
+        assert!(statefulset_bootstrap("m-0", 0, d, 7379).is_err());
+    }
+
     use super::*;
 
     #[test]
