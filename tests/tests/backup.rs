@@ -865,6 +865,14 @@ fn point_in_time_restores_stop_exactly_at_the_chosen_index_or_time() {
     let e = backup(&mut c, &["RESTORE", "base", "INDEX", "99999999"]).unwrap_err();
     assert!(e.to_string().contains("ends at index"), "{e}");
     assert_eq!(digest(&mut c), model_digest(50));
+    // A point inside an earlier restore (between its Begin and End entries) would be a
+    // partial state: refused. The last restore's entries end at the applied index.
+    let end = applied_index(&mut c);
+    let begin = end + 1 - int(&rep["log_entries"]) as u64;
+    std::thread::sleep(Duration::from_millis(600));
+    let e = backup(&mut c, &["RESTORE", "base", "INDEX", &begin.to_string()]).unwrap_err();
+    assert!(e.to_string().contains("inside a restore"), "{e}");
+    assert_eq!(digest(&mut c), model_digest(50));
 }
 
 #[test]

@@ -451,6 +451,11 @@ fn roll_forward(
         }
     }
     drop(sm);
+    if st.restoring() {
+        return Err(err(format!(
+            "log index {last} falls inside a restore of a backup (between its first and last step): choose a point before or after it"
+        )));
+    }
     let out = work.join("state");
     st.checkpoint(&out)
         .map_err(|e| err(format!("point-in-time restore: checkpoint: {e}")))?;
