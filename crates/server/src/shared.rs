@@ -130,8 +130,8 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
-    /// Keys evicted to stay under maxmemory (INFO evicted_keys). Nothing evicts keys
-    /// today: maxmemory is 0 (noeviction) and the memory tier drops only cached copies.
+    /// Keys evicted by this process outside the log (none today); INFO evicted_keys adds
+    /// the evictor's count (`engine::quota::EVICTED_KEYS`, keys deleted by `Op::Evict`).
     pub evicted_keys: AtomicU64,
     /// Per command, indexed like engine::COMMANDS(): calls, microseconds, failed calls.
     pub per_cmd: Vec<[AtomicU64; 3]>,
