@@ -72,15 +72,7 @@ pub fn link_token() -> &'static str {
 /// authentication is off).
 pub fn link_ok(given: &str) -> bool {
     let own = link_token();
-    if own.is_empty() {
-        return true;
-    }
-    let (a, b) = (own.as_bytes(), given.as_bytes());
-    let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
-    }
-    diff == 0
+    own.is_empty() || engine::acl::ct_eq(own.as_bytes(), given.as_bytes())
 }
 
 pub fn envelope<T: Serialize>(v: &T) -> Envelope {

@@ -111,7 +111,7 @@ pub fn hash_password(pass: &[u8]) -> String {
 }
 
 /// Constant-time equality of two byte strings (the length is not secret).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     let mut diff = (a.len() != b.len()) as u8;
     for i in 0..a.len().max(b.len()) {
         diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
