@@ -68,10 +68,6 @@ impl Remote {
         }
     }
 
-    fn name_prefix(&self, name: &str) -> ObjPath {
-        self.key(name)
-    }
-
     /// Whether a backup `name` exists (its manifest is there).
     pub async fn exists(&self, name: &str) -> Result<bool, String> {
         match self
@@ -190,7 +186,7 @@ impl Remote {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| err(format!("{}: {e}", dir.display())))?;
-        let prefix = self.name_prefix(name);
+        let prefix = self.key(name);
         let objects: Vec<_> = self.store.list(Some(&prefix)).collect().await;
         for o in objects {
             let o = o.map_err(|e| err(format!("{}: {e}", self.url)))?;
@@ -238,7 +234,7 @@ impl Remote {
             .delete(&self.key(&format!("{name}/manifest.json")))
             .await
             .map_err(|e| fail(&e))?;
-        let prefix = self.name_prefix(name);
+        let prefix = self.key(name);
         let objects: Vec<_> = self.store.list(Some(&prefix)).collect().await;
         for o in objects {
             let o = o.map_err(|e| fail(&e))?;

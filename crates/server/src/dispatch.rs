@@ -453,7 +453,8 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         }
     }
     sess.track_multi_reads(&m.cmds);
-    let mut engine_replies = if cmds.is_empty() && watch.is_empty() {
+    let proposed = !(cmds.is_empty() && watch.is_empty());
+    let mut engine_replies = if !proposed {
         Vec::new()
     } else {
         match sess.propose_multi(cmds, watch).await {
@@ -462,7 +463,6 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         }
     }
     .into_iter();
-    let woke = engine_replies.len() > 0;
     let mut out = Vec::with_capacity(m.cmds.len());
     for (i, (spec, _, argv)) in m.cmds.into_iter().enumerate() {
         let r = if let Some((_, e)) = denied.iter().find(|(d, _)| *d == i) {
@@ -481,7 +481,7 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
     }
     // Clients the transaction woke are served after its commands (connection commands
     // included, as Redis serves them after EXEC) and before EXEC answers.
-    if woke {
+    if proposed {
         sess.shared.broker.settle().await;
     }
     Frame::Array(out)
