@@ -167,6 +167,19 @@ impl Cluster {
         per_node: impl Fn(u64) -> Vec<String>,
         ready: impl Fn(u64) -> bool,
     ) -> Cluster {
+        let (dir, mut nodes) = Self::spawn_voters(voters, per_node);
+        for n in nodes.iter_mut().filter(|n| ready(n.id)) {
+            n.wait_ready(Duration::from_secs(60));
+        }
+        Cluster { dir, nodes }
+    }
+
+    /// Spawns `voters` voters of a new primary region on fresh ports, each with its extra
+    /// options (`per_node(id)`), without waiting for them.
+    fn spawn_voters(
+        voters: u64,
+        per_node: impl Fn(u64) -> Vec<String>,
+    ) -> (tempfile::TempDir, Vec<NodeProc>) {
         let dir = tempfile::Builder::new()
             .prefix("meridian-cluster")
             .tempdir()
@@ -191,39 +204,12 @@ impl Cluster {
             n.spawn();
             nodes.push(n);
         }
-        for n in nodes.iter_mut().filter(|n| ready(n.id)) {
-            n.wait_ready(Duration::from_secs(60));
-        }
-        Cluster { dir, nodes }
+        (dir, nodes)
     }
 
     fn try_start_with(voters: u64, extra: &[&str]) -> Result<Cluster, (u64, String)> {
-        let dir = tempfile::Builder::new()
-            .prefix("meridian-cluster")
-            .tempdir()
-            .expect("tempdir");
-        let cports: Vec<u16> = (0..voters).map(|_| free_port()).collect();
-        let initial = (1..=voters)
-            .zip(&cports)
-            .map(|(id, p)| format!("{id}=127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut nodes = Vec::new();
-        for (i, cp) in cports.iter().enumerate() {
-            let id = i as u64 + 1;
-            let mut n = Self::node(
-                &dir,
-                id,
-                *cp,
-                ["--initial-cluster", &initial, "--region", "us-east-1"]
-                    .iter()
-                    .chain(extra)
-                    .map(|s| s.to_string())
-                    .collect(),
-            );
-            n.spawn();
-            nodes.push(n);
-        }
+        let (dir, mut nodes) =
+            Self::spawn_voters(voters, |_| extra.iter().map(|s| s.to_string()).collect());
         for i in 0..nodes.len() {
             if let Err(log) = nodes[i].try_wait_ready(Duration::from_secs(60)) {
                 let id = nodes[i].id;
