@@ -15,17 +15,7 @@ Needs: the meridian release binary (CARGO_TARGET_DIR), redis-server, redis-bench
 """
 import argparse, csv, io, os, shutil, socket, statistics, subprocess, sys, tempfile, time, datetime
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close(); return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"port {port} never opened")
+from benchlib import free_port, wait_port
 
 def cpu_seconds(pid):
     """User + system CPU seconds of a process so far (/proc/<pid>/stat, all threads)."""

@@ -15,17 +15,7 @@ not fit the tier, `all` reads mostly miss it and `hot` reads mostly hit it.
 """
 import argparse, csv, io, os, socket, statistics, subprocess, tempfile, time
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close(); return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"port {port} never opened")
+from benchlib import free_port, wait_port
 
 def bench(port, test, clients, pipeline, requests, keyspace, size=3):
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients), "-P", str(pipeline),
