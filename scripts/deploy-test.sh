@@ -329,6 +329,10 @@ YAML
       if [ -n "$healthy" ]; then ok "$n: health check passes (PING${tls:+ over TLS}) $(($(date +%s) - t0)) s after up"
       else bad "$n: not healthy after 90 s"; podman logs --tail 20 "$(cname "$n")" 2>&1 | sed 's/^/    /'; fi
     done
+    if [ "$failed" != 0 ]; then
+      echo "deploy-test $mode: the cluster did not come up; $passed passed, $failed failed, $skipped skipped"
+      exit 1
+    fi
     if [ "$(podman exec "$(cname meridian-1)" id -u)" = 10001 ]; then ok "nodes run as uid 10001"; else bad "node uid"; fi
     if [ -n "$tls" ]; then
       if podman exec "$(cname meridian-1)" sh -c 'test ! -e /etc/meridian/tls/ca.key && test -s /etc/meridian/tls/node.crt'; then
@@ -387,6 +391,48 @@ YAML
     else bad "replica after restart: GET deploy:while-down = '$got'"; fi
     echo "   (cluster part took $(($(date +%s) - t0)) s)"
   }
+  # The systemd unit under systemd: a container whose PID 1 is systemd 252 (Debian 12's),
+  # the unit and env file installed as deploy/README.md says, then a write, a Lua script, a
+  # snapshot and a backup through the sandboxed service (its syscall filter, read-only
+  # system, MemoryDenyWriteExecute, dynamic user) and a clean stop.
+  sd_image=localhost/meridian-systemd-test
+  if ! podman image exists "$sd_image"; then
+    printf 'FROM debian:bookworm-slim\nRUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd systemd-sysv && rm -rf /var/lib/apt/lists/*\nCMD ["/sbin/init"]\n' >"$tmp/Containerfile.systemd"
+    nice -n 10 podman build -q -t "$sd_image" -f "$tmp/Containerfile.systemd" "$tmp" >"$tmp/sd-build.log" 2>&1 \
+      || { tail "$tmp/sd-build.log"; bad "systemd test image"; }
+  fi
+  sd=meridian-deploy-test-systemd
+  podman rm -f "$sd" >/dev/null 2>&1 || true
+  stop_sd() { podman rm -f "$sd" >/dev/null 2>&1; }
+  cleanup_fns+=(stop_sd)
+  sed 's/^MERIDIAN_PASSWORD=.*/MERIDIAN_PASSWORD=sd-test-pw/' deploy/systemd/meridian.env >"$tmp/meridian.env"
+  if podman run -d --name "$sd" --systemd=always "$sd_image" >/dev/null; then
+    for _ in $(seq 1 50); do podman exec "$sd" systemctl is-system-running >/dev/null 2>&1 && break
+      [ "$(podman exec "$sd" systemctl is-system-running 2>/dev/null)" = degraded ] && break; sleep 0.2; done
+    podman exec "$sd" mkdir -p /etc/meridian
+    podman cp deploy/bin/meridian "$sd:/usr/local/bin/meridian"
+    podman cp deploy/systemd/meridian.service "$sd:/etc/systemd/system/meridian.service"
+    podman cp "$tmp/meridian.env" "$sd:/etc/meridian/meridian.env"
+    podman cp deploy/healthcheck.sh "$sd:/usr/local/bin/meridian-healthcheck"
+    out=$(podman exec "$sd" bash -c '
+      chmod 0600 /etc/meridian/meridian.env
+      systemctl daemon-reload && systemctl start meridian
+      for _ in $(seq 1 50); do MERIDIAN_PASSWORD=sd-test-pw meridian-healthcheck 2>/dev/null && break; sleep 0.2; done
+      resp() { local out="*$#\r\n" a; for a in "$@"; do out+="\$${#a}\r\n$a\r\n"; done; printf "%b" "$out"; }
+      exec 3<>/dev/tcp/127.0.0.1/6379
+      { resp AUTH sd-test-pw; resp SET k v; resp EVAL "return redis.call(\"GET\", KEYS[1])" 1 k
+        resp BGSAVE; resp BACKUP CREATE b1; resp QUIT; } >&3
+      timeout 5 cat <&3 | tr -d "\r" | grep -E "^(\+|-|v$)" | tr "\n" " "
+      uid=$(stat -c %u "/proc/$(systemctl show -p MainPID --value meridian)")
+      if [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ]; then echo "| uid=$uid dynamic"; else echo "| uid=$uid"; fi
+      systemctl stop meridian
+      echo "| $(systemctl show meridian -p Result --value) $(test -d /var/lib/private/meridian/backups/b1 && echo backup-on-disk)"' 2>&1)
+    want='+OK +OK v +Background saving started +OK | uid='
+    if [[ "$out" == "$want"* ]] && [[ "$out" == *" dynamic"* ]] && [[ "$out" == *"| success backup-on-disk" ]]; then
+      ok "systemd unit under systemd 252 (container): starts, SET/EVAL/BGSAVE/BACKUP CREATE, dynamic user (uid in 61184-65519), clean stop"
+    else bad "systemd unit at run time: $out"; podman exec "$sd" journalctl -u meridian --no-pager 2>&1 | tail -15 | sed 's/^/    /'; fi
+    stop_sd
+  else bad "systemd test container did not start"; fi
   echo "   (full part took $(($(date +%s) - full_started)) s)"
 fi
 
