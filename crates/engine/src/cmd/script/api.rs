@@ -187,13 +187,13 @@ pub(super) fn exact(t: &Table, v: Value, key: impl mlua::IntoLua) -> LResult<Val
 }
 
 /// The value stored under `k` (as `pairs` returned it) with numbers exact, unless the
-/// key itself may have been rounded (a tiny float read back as 0).
+/// key itself may have been rounded (a tiny float read back as 0). Keys of every other
+/// type (booleans, tables, ...) find the value again as they are.
 pub(super) fn exact_by_key(t: &Table, k: &Value, v: Value) -> LResult<Value> {
     match (&v, k) {
-        (Value::Integer(_) | Value::Number(_), Value::String(_) | Value::Number(_)) => {
-            exact(t, v, k.clone())
-        }
-        (Value::Integer(_) | Value::Number(_), Value::Integer(i)) if *i != 0 => exact(t, v, *i),
+        (Value::Integer(_) | Value::Number(_), Value::Integer(0)) => Ok(v),
+        (Value::Integer(_) | Value::Number(_), Value::Integer(i)) => exact(t, v, *i),
+        (Value::Integer(_) | Value::Number(_), _) => exact(t, v, k.clone()),
         _ => Ok(v),
     }
 }

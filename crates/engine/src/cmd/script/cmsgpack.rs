@@ -469,3 +469,36 @@ pub(super) fn unpack_limit(lua: &Lua, a: Args) -> LResult<MultiValue> {
     let offset = a.opt_integer(lua, 3, 0)?;
     unpack_full(lua, &a, limit, offset)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::MemStore;
+    use crate::txn::Txn;
+    use crate::Frame;
+
+    fn eval(script: &str) -> Frame {
+        let store = MemStore::default();
+        let mut t = Txn::new(&store, 1, 1_000, 7);
+        t.run(
+            0,
+            &[b"eval".to_vec(), script.as_bytes().to_vec(), b"0".to_vec()],
+        )
+    }
+
+    /// Found by the lua_decoders fuzz target: a float below f64::EPSILON stored under a
+    /// key that is not a string or number (here `true`, or a table) was packed as 0.
+    #[test]
+    fn tiny_floats_under_other_keys_pack_exactly() {
+        let hex = "local e = cmsgpack.pack({[true] = -7e-148}) local h = '' \
+                   for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end return h";
+        let want = format!("81c3cb{}", hex_of(&(-7e-148f64).to_be_bytes()));
+        assert_eq!(eval(hex), Frame::Bulk(want.into_bytes()));
+        let table_key = "local t = cmsgpack.unpack(cmsgpack.pack({[{}] = 1e-300})) \
+                         for _, v in pairs(t) do return tostring(v) end";
+        assert_eq!(eval(table_key), Frame::Bulk(b"1e-300".to_vec()));
+    }
+
+    fn hex_of(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}
