@@ -2,6 +2,7 @@
 # Fuzzes the request path (crates/engine/fuzz): every target for [seconds] each (default 60).
 #
 #   scripts/fuzz.sh [seconds]
+#   FUZZ_TOTAL_SECONDS=300 scripts/fuzz.sh 60    (CI: at most 300 s of fuzzing in all)
 #
 # Needs the nightly toolchain; installs cargo-fuzz if it is missing. Builds into
 # $CARGO_TARGET_DIR (default ~/.cache/meridian/fuzz-target, apart from the main build's
@@ -15,8 +16,9 @@
 # largest legitimate value is a 512 MB string, and the fuzzer keeps offsets far below
 # that); 4 GiB RSS leaves room for AddressSanitizer's own overhead on a 2-core CI box.
 #
-# Env: FUZZ_TARGETS="a b" to pick targets; FUZZ_JOBS (default 1); MERIDIAN_FUZZ_SCRIPTS=1
-# also runs EVAL/EVALSHA/FCALL/FUNCTION (only once scripts have a budget).
+# Env: FUZZ_TARGETS="a b" to pick targets; FUZZ_JOBS (default 1); FUZZ_TOTAL_SECONDS caps
+# the sum over targets; MERIDIAN_FUZZ_SCRIPTS=0 leaves EVAL/EVALSHA/FCALL/FUNCTION out of
+# the command targets. Per-target extras: <target>.dict (dictionary), <target>.flags.
 set -uo pipefail
 
 secs="${1:-60}"
@@ -36,6 +38,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 targets="${FUZZ_TARGETS:-$(cargo fuzz list --fuzz-dir "$fuzz_dir")}"
+ntargets=$(echo $targets | wc -w)
+# FUZZ_TOTAL_SECONDS caps the fuzzing time of all targets together (CI): each target
+# then gets min(seconds, total / targets), at least 10 s.
+if [ -n "${FUZZ_TOTAL_SECONDS:-}" ] && [ "$ntargets" -gt 0 ]; then
+    share=$((FUZZ_TOTAL_SECONDS / ntargets))
+    [ "$share" -lt 10 ] && share=10
+    [ "$share" -lt "$secs" ] && secs=$share
+fi
 cd "$root" || exit 2
 echo "fuzz: building ($CARGO_TARGET_DIR)"
 if ! cargo +nightly fuzz build --fuzz-dir "$fuzz_dir" --target-dir "$CARGO_TARGET_DIR"; then
@@ -52,6 +62,8 @@ for t in $targets; do
     mkdir -p "$corpus" "$artifacts"
     extra=()
     [ -f "$fuzz_dir/$t.dict" ] && extra+=("-dict=$fuzz_dir/$t.dict")
+    # Per-target libFuzzer flags, one per line (# comments), e.g. -detect_leaks=0.
+    [ -f "$fuzz_dir/$t.flags" ] && extra+=($(grep -v '^ *#' "$fuzz_dir/$t.flags"))
     # -jobs=1 would still fork a child that logs elsewhere: only ask for jobs when > 1.
     [ "$jobs" -gt 1 ] && extra+=("-jobs=$jobs" "-workers=$jobs")
     mkdir -p "$fuzz_dir/logs"
@@ -86,5 +98,5 @@ for t in $targets; do
 done
 
 end=$(date +%s)
-echo "fuzz: SUMMARY ${#failed[@]} failed of $(echo $targets | wc -w) targets, ${secs}s each; build $((built - start))s, total $((end - start))s; ${summary[*]}"
+echo "fuzz: SUMMARY ${#failed[@]} failed of $ntargets targets, ${secs}s each; build $((built - start))s, total $((end - start))s; ${summary[*]}"
 [ "${#failed[@]}" -eq 0 ]

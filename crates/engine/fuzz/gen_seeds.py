@@ -65,6 +65,88 @@ SEQ = {
     "hll": b"\x00" + cmd("pfadd", key("k"), raw("a"), raw("b")) + cmd("pfcount", key("k")),
 }
 
+# ---- json_path: options byte (bits 0-2 document: 0-5 fixed, 6-7 own; bits 3-7 command),
+# the path, "\n", then the document's JSON text (used with document 6 or 7) ----------
+def jp(doc, command, path, text=""):
+    return bytes([doc | (command << 3)]) + path.encode() + b"\n" + text.encode()
+
+JSON_PATH = {
+    "root": jp(0, 0, "$"),
+    "descend-all": jp(0, 0, "$..*"),
+    "filter": jp(2, 0, "$.store.book[?(@.price < 10 && @.category == 'reference')].title"),
+    "filter-regex": jp(2, 1, '$..book[?(@.author =~ "(?i)^ev.*")]'),
+    "filter-root": jp(2, 15, "$..*[?(@ > $.expensive || @.price)]"),
+    "slice": jp(1, 9, "$[1:-1:2]"),
+    "union": jp(0, 3, "$['a','b',\"k k\"][0,-1]"),
+    "legacy": jp(0, 8, ".b[3].d"),
+    "legacy-bare": jp(0, 12, "e.f.h"),
+    "deep": jp(4, 2, "$..a..b"),
+    "wide-budget": jp(5, 0, "$..*..*..*"),
+    "nested-filter": jp(0, 0, "$..[?((@.c == 'x') && (!@.d || @.d[0] == true))]"),
+    "own-doc": jp(6, 10, "$..n", '{"n":1,"m":{"n":2.5,"a":[{"n":-1}]}}'),
+    "own-doc-arr": jp(7, 7, "$[*][0]", '[[1],[true],[],{"0":1}]'),
+    "bad": jp(0, 0, "$.a[?(@.b ==)]"),
+}
+
+# ---- json_doc: a stored document (types/json/codec.rs) -------------------------------
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n == 0:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+def jstr(s):
+    s = s.encode()
+    return b"\x06" + varint(len(s)) + s
+
+def jarr(*vs):
+    return b"\x07" + varint(len(vs)) + b"".join(vs)
+
+def jobj(*kvs):
+    out = b"\x08" + varint(len(kvs))
+    for k, v in kvs:
+        k = k.encode()
+        out += varint(len(k)) + k + v
+    return out
+
+import struct as _st
+I = lambda i: b"\x03" + _st.pack("<q", i)
+U = lambda u: b"\x04" + _st.pack("<Q", u)
+F = lambda f: b"\x05" + _st.pack("<d", f)
+
+deep = I(1)
+for _ in range(200):
+    deep = jarr(deep)
+
+JSON_DOC = {
+    "scalars": b"\x01" + jarr(b"\x00", b"\x01", b"\x02", I(-5), U(2**64 - 1), F(1.5), F(-0.0), jstr("é\u0000\"\\")),
+    "object": b"\x01" + jobj(("a", I(1)), ("b", jarr(jstr("x"), jobj())), ("", F(1e300)), ("a", I(2))),
+    "deep-200": b"\x01" + deep,
+    "small-u64": b"\x01" + U(5),
+    "string": b"\x01" + jstr("plain"),
+}
+
+# ---- lua_decoders: selector (0 cjson, 1 cmsgpack, 2 struct, 3 bit), parameter, data --
+def lua(sel, param, data):
+    return bytes([sel, param]) + (data.encode() if isinstance(data, str) else data)
+
+LUA = {
+    "cjson": lua(0, 0, '{"a":[1,2.5,-3e-7,null,true,"\\u00e9\\ud83d\\ude00"],"b":{"c":{}},"d":[]}'),
+    "cjson-invalid-numbers": lua(0, 0, "[0x1F, inf, -nan, 1e999, 12345678901234567890]"),
+    "cjson-depth": lua(0, 5, "[[[[1]]]]"),
+    "cjson-strict": lua(0, 2, "[NaN, Infinity]"),
+    "cmsgpack": lua(1, 0, bytes([0x93, 0x01, 0xA1, 0x61, 0x82, 0xA1, 0x6B, 0xC3, 0x01, 0xCB]) + _st.pack(">d", 2.5)),
+    "cmsgpack-many": lua(1, 2, bytes([0x01, 0xC0, 0xCF]) + _st.pack(">Q", 2**64 - 1) + bytes([0xDC, 0x00, 0x02, 0xCA]) + _st.pack(">f", 1.5) + bytes([0xD9, 0x03]) + b"abc"),
+    "cmsgpack-nested": lua(1, 1, bytes([0x91] * 20 + [0x80])),
+    "struct": lua(2, 1, b"<bBhHi3I5lLfd\n" + bytes(range(1, 64))),
+    "struct-strings": lua(2, 1, b">!4 xBc0 s i\n\x00\x05helloworld\x00\x00\x00\x00\x01\x02\x03\x04"),
+    "struct-offset": lua(2, 3, b"I2 c2\n\x00\x00\xff\xfeab"),
+    "bit": lua(3, 0, bytes([0x00, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0]) + bytes([0x02] + [0xFF] * 7) + bytes([0x03, 0x05, 0x21, 0, 0, 0, 0, 0]) + bytes([0x00, 0xF7, 0xFF, 0xFF, 0xFF, 0, 0, 0])),
+}
+
 def write(target, seeds):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -74,3 +156,6 @@ def write(target, seeds):
 
 write("request_bytes", RAW)
 write("command_seq", SEQ)
+write("json_path", JSON_PATH)
+write("json_doc", JSON_DOC)
+write("lua_decoders", LUA)

@@ -12,6 +12,8 @@ mod cmd;
 mod coll;
 mod error;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod glob;
 pub mod quota;
 mod rng;

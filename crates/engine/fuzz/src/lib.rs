@@ -3,18 +3,25 @@
 //! [`Txn`] over a [`MemStore`], whose effects are applied so later commands in the same
 //! input see them → the reply encoded as RESP2 and RESP3.
 //!
-//! Two entry points, one per fuzz target:
+//! One entry point per fuzz target:
 //! - [`run_request_bytes`]: arbitrary bytes through `resp::parse_request`.
 //! - [`run_command_seq`]: bytes decoded into a short sequence of commands whose names come
 //!   from the real command table and whose arguments come from small dictionaries of keys,
 //!   extreme numbers, option words, patterns, JSON and stream ids (see [`Decoder`]), so
 //!   the fuzzer gets past argument parsing into the commands themselves.
+//! - [`json::run_json_path`], [`json::run_json_doc`]: the JSONPath parser and evaluator,
+//!   and the stored JSON document decoder, directly and then through the JSON.* commands.
+//! - [`lua::run_lua_decoders`]: cjson.decode, cmsgpack.unpack, struct.unpack and the bit
+//!   library, through a fixed script that checks their round trips.
 //!
 //! What it treats as a bug: any panic (including `debug_assert!` and integer overflow,
 //! which cargo-fuzz builds turn on), an input running longer than libFuzzer's `-timeout`,
 //! a single allocation over `-malloc_limit_mb`, and the invariants checked in
 //! [`Harness::exec`] (a read-only run writes nothing; every meta record decodes; an ACL
 //! user's stored description reloads to the same description).
+
+pub mod json;
+pub mod lua;
 
 use engine::acl::{self, User};
 use engine::{flags, CmdError, Exec, Frame, MemStore, Tier, Txn};

@@ -58,7 +58,7 @@
 //! undocumented JSON.NUMPOWBY and JSON.DEBUG DEFRAG_INFO. JSON.DEBUG MEMORY reports
 //! RedisJSON 2.8's estimate computed for exactly-sized containers.
 
-mod path;
+pub(crate) mod path;
 mod regex;
 
 use super::spec;

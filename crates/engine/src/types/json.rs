@@ -6,7 +6,7 @@
 //! record, so the key keeps its TTL and version; `cmd/json.rs` runs the commands on
 //! the tree.
 
-mod codec;
+pub(crate) mod codec;
 
 use crate::error::CmdError;
 use crate::txn::Txn;
