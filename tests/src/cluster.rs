@@ -265,20 +265,22 @@ impl Cluster {
 
     /// Adds a read replica (Raft learner) tagged with `region`, joining through node 1.
     pub fn add_replica(&mut self, region: &str) -> usize {
+        self.add_replica_with(region, &[])
+    }
+
+    /// Like `add_replica`, with extra options (a `--password` there replaces `--no-auth`).
+    pub fn add_replica_with(&mut self, region: &str, extra: &[&str]) -> usize {
         let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
         let join = self.nodes[0].cluster_addr();
-        let mut n = Self::node(
-            &self.dir,
-            id,
-            free_port(),
-            vec![
-                "--replica".into(),
-                "--join".into(),
-                join,
-                "--region".into(),
-                region.into(),
-            ],
-        );
+        let mut args: Vec<String> = vec![
+            "--replica".into(),
+            "--join".into(),
+            join,
+            "--region".into(),
+            region.into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut n = Self::node(&self.dir, id, free_port(), args);
         n.spawn();
         n.wait_ready(Duration::from_secs(90));
         self.nodes.push(n);

@@ -10,8 +10,11 @@
 //! Only password hashes are ever stored (`#<sha256 hex>`); the server turns `>password`
 //! into `#hash` before anything is proposed (see [`prepare_setuser`]).
 //!
-//! The `default` user is not stored here: it is the node's configured password with every
-//! permission, owned by the server.
+//! The `default` user always has every permission. Its passwords start as the node's
+//! configured password (owned by the server); once `ACL SETUSER default` changed them, the
+//! record `acl:user:default` holds them (and only password rules and `on` are accepted
+//! for it, see [`default_rules_check`]), and it then overrides the configuration on every
+//! node.
 
 use crate::args;
 use crate::error::{CmdError, CmdResult};
@@ -1096,7 +1099,16 @@ pub(crate) fn acl_command(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
             let name = &argv[2];
             check_name(name)?;
             if name == b"default" {
-                return Err(default_is_configured());
+                // The server proposes the whole password list (`resetpass #h ...`), so the
+                // result does not depend on what was stored before.
+                default_rules_check(&argv[3..])?;
+                let mut user = match load_raw(t, name)? {
+                    Some(raw) => User::decode(name, &raw)?,
+                    None => User::default_template(),
+                };
+                user.apply(&argv[3..])?;
+                t.raw_put(Cf::Sm, user_key(name), user.describe());
+                return Ok(Frame::ok());
             }
             let mut user = match load_raw(t, name)? {
                 Some(raw) => User::decode(name, &raw)?,
@@ -1136,11 +1148,41 @@ pub(crate) fn acl_command(t: &mut Txn, argv: &[Vec<u8>]) -> CmdResult {
     }
 }
 
-/// The answer to ACL SETUSER default: the default user is the node's configured password.
-pub fn default_is_configured() -> CmdError {
-    CmdError::new(
-        "ERR The 'default' user is the node's configured password with every permission and cannot be changed with ACL SETUSER; change it with --password / MERIDIAN_PASSWORD",
-    )
+/// What `ACL SETUSER default` accepts: the password rules (`>pass` `<pass` `#hash`
+/// `!hash` `resetpass`), `on`, and the rules that grant what `default` already has
+/// (`~*` `allkeys` `&*` `allchannels` `+@all` `allcommands`). Anything that would restrict
+/// `default` (or make it `nopass`) is refused, naming the rule, rather than ignored.
+pub fn default_rules_check(rules: &[Vec<u8>]) -> Result<(), CmdError> {
+    for r in rules {
+        let lower = r.to_ascii_lowercase();
+        let ok = matches!(
+            &lower[..],
+            b"on"
+                | b"resetpass"
+                | b"~*"
+                | b"allkeys"
+                | b"&*"
+                | b"allchannels"
+                | b"+@all"
+                | b"allcommands"
+        ) || matches!(r.first(), Some(b'>' | b'<' | b'#' | b'!'));
+        if !ok {
+            return Err(CmdError::new(format!(
+                "ERR Error in ACL SETUSER modifier '{}': Meridian's 'default' user keeps every permission and needs a password; only 'on', 'resetpass', '>password', '<password', '#hash' and '!hash' can be set on it",
+                String::from_utf8_lossy(r)
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl User {
+    /// `default` without passwords: on, every command, key and channel.
+    pub fn default_template() -> User {
+        let mut u = User::default_user(None);
+        u.nopass = false;
+        u
+    }
 }
 
 #[cfg(test)]
@@ -1640,8 +1682,41 @@ mod replicated {
         assert!(!String::from_utf8_lossy(raw).contains("other"));
         assert!(matches!(
             run(&mut store, 5, &["acl", "setuser", "default", "off"]),
+            crate::Frame::Error(ref e) if e.contains("'off': Meridian's 'default' user keeps every permission")
+        ));
+        assert!(matches!(
+            run(&mut store, 5, &["acl", "setuser", "default", "nopass"]),
             crate::Frame::Error(_)
         ));
+        assert!(!store
+            .map
+            .contains_key(&(keys::Cf::Sm, super::user_key(b"default"))));
+        // The default user's passwords: only they change, every permission stays.
+        let hd = super::hash_password(b"new");
+        assert_eq!(
+            run(
+                &mut store,
+                5,
+                &[
+                    "acl",
+                    "setuser",
+                    "default",
+                    "resetpass",
+                    &format!("#{hd}"),
+                    "on"
+                ]
+            ),
+            crate::Frame::ok()
+        );
+        let raw = store
+            .map
+            .get(&(keys::Cf::Sm, super::user_key(b"default")))
+            .cloned()
+            .expect("default record written");
+        let d = super::User::decode(b"default", &raw).unwrap();
+        assert_eq!(d.passwords, vec![hd]);
+        assert!(d.enabled && !d.nopass);
+        assert!(String::from_utf8_lossy(&raw).ends_with("~* &* +@all"));
         assert!(matches!(
             run(&mut store, 5, &["acl", "deluser", "default"]),
             crate::Frame::Error(ref e) if e == "ERR The 'default' user cannot be removed"

@@ -9,12 +9,14 @@
 //! while the record is unchanged), so disabling, deleting or changing the user takes
 //! effect on that connection's next command, on any node that has applied the change.
 //!
-//! The `default` user is not an ACL record: it is the node's configured password
-//! (`password.rs`) with every permission. `ACL SETUSER default` and `ACL DELUSER default`
-//! are refused.
+//! The `default` user has every permission. Its password is the node's configured one
+//! (`password.rs`) until `ACL SETUSER default` changes it through the log (password rules
+//! and `on` only); the replicated record then overrides the configuration on every node
+//! (`creds`). `ACL DELUSER default` is refused.
+
+pub mod creds;
 
 use crate::dispatch::await_consistency;
-use crate::password;
 use crate::session::Session;
 use crate::shared::Shared;
 use consensus::Op;
@@ -292,12 +294,11 @@ pub fn authenticate(shared: &Shared, name: &[u8], pass: &[u8]) -> Option<AclUser
     (u.user.enabled && u.user.password_matches(pass)).then_some(u)
 }
 
-fn default_password(shared: &Shared) -> Option<String> {
-    shared.password.read().map(|p| p.clone()).unwrap_or(None)
-}
-
 fn default_user(shared: &Shared) -> User {
-    User::default_user(default_password(shared).as_deref().map(str::as_bytes))
+    match creds::current(shared) {
+        Some(c) => c.user(),
+        None => User::default_user(None),
+    }
 }
 
 /// Every user, `default` included, in name order (as Redis's radix tree lists them).
@@ -305,6 +306,9 @@ fn all_users(shared: &Shared) -> Result<Vec<User>, CmdError> {
     let t = Txn::read_only(shared.reads.storage(), 0, 0);
     let mut users = vec![default_user(shared)];
     for (name, raw) in acl::load_all(&t)? {
+        if name == b"default" {
+            continue;
+        }
         users.push(User::decode(&name, &raw)?);
     }
     users.sort_by(|a, b| a.name.cmp(&b.name));
@@ -451,7 +455,7 @@ async fn setuser(shared: &Arc<Shared>, sess: &mut Session, argv: &[Vec<u8>]) -> 
     let name = &argv[2];
     acl::check_name(name)?;
     if name == b"default" {
-        return Err(acl::default_is_configured());
+        return setuser_default(shared, sess, &argv[3..]).await;
     }
     let rules = acl::prepare_setuser(&argv[3..])?;
     await_consistency(shared, sess)
@@ -465,6 +469,36 @@ async fn setuser(shared: &Arc<Shared>, sess: &mut Session, argv: &[Vec<u8>]) -> 
     let mut cmd = vec![b"acl".to_vec(), b"setuser".to_vec(), name.clone()];
     cmd.extend(rules);
     propose(sess, cmd).await
+}
+
+/// ACL SETUSER default: only password rules (and rules granting what `default` has).
+/// They are applied to this node's view of the current passwords and the resulting list
+/// is proposed whole (`resetpass #h ...`), so the record written does not depend on
+/// whether a node had the configured password or a replicated one. Concurrent changes:
+/// the last one applied wins.
+async fn setuser_default(shared: &Arc<Shared>, sess: &mut Session, rules: &[Vec<u8>]) -> Reply {
+    acl::default_rules_check(rules)?;
+    let rules = acl::prepare_setuser(rules)?;
+    await_consistency(shared, sess)
+        .await
+        .map_err(CmdError::new)?;
+    let Some(cur) = creds::current(shared) else {
+        return Err(CmdError::new(
+            "ERR authentication is off on this node (--no-auth): the default user has no password to change",
+        ));
+    };
+    let mut probe = cur.user();
+    probe.apply(&rules)?;
+    let mut cmd = vec![b"acl".to_vec(), b"setuser".to_vec(), b"default".to_vec()];
+    cmd.extend(password_list(&probe));
+    propose(sess, cmd).await
+}
+
+/// The rules that give `default` exactly `u`'s passwords.
+pub fn password_list(u: &User) -> Vec<Vec<u8>> {
+    let mut rules = vec![b"resetpass".to_vec()];
+    rules.extend(u.passwords.iter().map(|h| format!("#{h}").into_bytes()));
+    rules
 }
 
 async fn propose(sess: &mut Session, argv: Vec<Vec<u8>>) -> Reply {
@@ -512,8 +546,8 @@ async fn dryrun(shared: &Arc<Shared>, sess: &mut Session, argv: &[Vec<u8>]) -> R
 
 /// Upstash's ACL RESTTOKEN user password: a REST token carrying the user's permissions.
 /// For `default`, the standard token. Nothing is stored: the token is derived from the
-/// user's name, the password's hash and the node's password (see `rest::auth`), so
-/// removing or resetting that password revokes it.
+/// user's name, the password's hash and the default user's current credentials (see
+/// `rest::auth`), so removing or resetting that password, or the default user's, revokes it.
 async fn resttoken(shared: &Arc<Shared>, sess: &mut Session, name: &[u8], pass: &[u8]) -> Reply {
     let wrong = || {
         CmdError::new(format!(
@@ -521,21 +555,21 @@ async fn resttoken(shared: &Arc<Shared>, sess: &mut Session, name: &[u8], pass: 
             String::from_utf8_lossy(name)
         ))
     };
-    let secret = default_password(shared);
-    if name == b"default" {
-        return match secret {
-            Some(p) if password::matches(&p, pass) => Ok(Frame::Bulk(
-                crate::rest::Tokens::derive(&p).standard.into_bytes(),
-            )),
-            Some(_) => Err(wrong()),
-            None => Err(CmdError::new(
-                "ERR authentication is off on this node (--no-auth): REST requests need no token",
-            )),
-        };
-    }
     await_consistency(shared, sess)
         .await
         .map_err(CmdError::new)?;
+    let creds = creds::current(shared);
+    if name == b"default" {
+        let Some(c) = creds else {
+            return Err(CmdError::new(
+                "ERR authentication is off on this node (--no-auth): REST requests need no token",
+            ));
+        };
+        return match (&c.tokens, c.matching(pass)) {
+            (Some(t), Some(_)) => Ok(Frame::Bulk(t.standard.clone().into_bytes())),
+            _ => Err(wrong()),
+        };
+    }
     let Some(u) = authenticate(shared, name, pass) else {
         return Err(wrong());
     };
@@ -545,6 +579,6 @@ async fn resttoken(shared: &Arc<Shared>, sess: &mut Session, name: &[u8], pass: 
         acl::hash_password(pass)
     };
     Ok(Frame::Bulk(
-        crate::rest::user_token(secret.as_deref(), name, &hash).into_bytes(),
+        crate::rest::user_token(creds.as_ref().map(|c| &c.key[..]), name, &hash).into_bytes(),
     ))
 }

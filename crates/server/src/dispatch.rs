@@ -44,7 +44,7 @@ pub async fn run_batch(
             break;
         }
         // An ACL user is brought up to date before each command: changes apply from here on.
-        if sess.user.is_some() {
+        if sess.user.is_some() || sess.default_login.is_some() {
             sess.refresh_acl();
         }
         let spec = match classify(sess, &argv) {

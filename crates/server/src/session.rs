@@ -1,7 +1,6 @@
 //! Connection-level commands: AUTH HELLO SELECT CLIENT QUIT RESET COMMAND INFO CONFIG TIME.
 
 use crate::clients::ClientInfo;
-use crate::password;
 use crate::shared::Shared;
 use consensus::Op;
 use engine::{args, CmdError, CommandSpec, Frame, SessionCmd};
@@ -25,6 +24,10 @@ pub struct Session {
     pub authenticated: bool,
     /// The ACL user this connection is authenticated as; `None` is `default`.
     pub user: Option<crate::acl_cmds::AclUser>,
+    /// Logged in as `default` with a password: its hash and the node's applied index when
+    /// it was last found among the default user's passwords. A rotation that removes it
+    /// logs the connection out (`refresh_acl`).
+    pub default_login: Option<(String, u64)>,
     /// Highest log index this connection wrote (its sync token).
     pub last_index: u64,
     /// CLIENT CONSISTENCY strong: reads go through the leader's read index.
@@ -82,6 +85,7 @@ impl Session {
             resp3: false,
             authenticated,
             user: None,
+            default_login: None,
             last_index: 0,
             strong: false,
             info,
@@ -119,6 +123,7 @@ impl Session {
             resp3: false,
             authenticated: true,
             user: None,
+            default_login: None,
             last_index: 0,
             strong: false,
             info: Arc::new(Mutex::new(info)),
@@ -384,19 +389,16 @@ impl Session {
         std::process::exit(0)
     }
 
-    fn check_password(&self, user: &[u8], pass: &[u8]) -> Reply {
-        let pw = self
-            .shared
-            .password
-            .read()
-            .map(|p| p.clone())
-            .unwrap_or(None);
-        match pw {
+    /// AUTH as `default`: the hash of the password if it is one of the default user's
+    /// current passwords (the configured one, or the replicated ones once changed).
+    fn check_password(&self, pass: &[u8]) -> Result<String, CmdError> {
+        match crate::acl_cmds::creds::current(&self.shared) {
             None => Err(CmdError::new(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             )),
-            Some(pw) if user == b"default" && password::matches(&pw, pass) => Ok(Frame::ok()),
-            Some(_) => Err(CmdError::new("WRONGPASS invalid username-password pair or user is disabled.")),
+            Some(c) => c.matching(pass).ok_or_else(|| {
+                CmdError::new("WRONGPASS invalid username-password pair or user is disabled.")
+            }),
         }
     }
 
@@ -413,14 +415,21 @@ impl Session {
     /// user read from this node's state. A failed attempt leaves the connection as it was.
     async fn login(&mut self, user: &[u8], pass: &[u8], cmd: &[u8]) -> Reply {
         if user == b"default" {
-            if let Err(e) = self.check_password(user, pass) {
-                if e.0.starts_with("WRONGPASS") {
-                    let m = self.multi.is_some();
-                    crate::acl_cmds::log_denial(self, "auth", cmd, user, "auth", m);
+            // A password this connection just set must be visible to it.
+            let shared = self.shared.clone();
+            let _ = crate::dispatch::await_consistency(&shared, self).await;
+            let hash = match self.check_password(pass) {
+                Ok(h) => h,
+                Err(e) => {
+                    if e.0.starts_with("WRONGPASS") {
+                        let m = self.multi.is_some();
+                        crate::acl_cmds::log_denial(self, "auth", cmd, user, "auth", m);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
+            };
             self.user = None;
+            self.default_login = Some((hash, self.shared.node.applied_index()));
             self.authenticated = true;
             self.with_info(|i| i.user = "default".into());
             return Ok(Frame::ok());
@@ -432,6 +441,7 @@ impl Session {
             Some(u) => {
                 let name = u.name_lossy();
                 self.user = Some(u);
+                self.default_login = None;
                 self.authenticated = true;
                 self.with_info(|i| i.user = name);
                 Ok(Frame::ok())
@@ -448,8 +458,25 @@ impl Session {
 
     /// Before each command of a connection authenticated as an ACL user: re-reads the
     /// user, so a change (or deletion, or `off`) applies from this command on. A user
-    /// that is gone or disabled logs the connection out.
+    /// that is gone or disabled logs the connection out. A connection logged in as
+    /// `default` is logged out once its password is no longer one of the default user's
+    /// (a rotation, on this node once it applied it).
     pub fn refresh_acl(&mut self) {
+        if let Some((hash, seen)) = &mut self.default_login {
+            let now = self.shared.node.applied_index();
+            if *seen == now {
+                return;
+            }
+            match crate::acl_cmds::creds::current(&self.shared) {
+                Some(c) if !c.has_hash(hash) => {
+                    self.default_login = None;
+                    self.authenticated = false;
+                    self.with_info(|i| i.user = "default".into());
+                }
+                _ => *seen = now,
+            }
+            return;
+        }
         let Some(cur) = &mut self.user else { return };
         if !crate::acl_cmds::refresh(&self.shared, cur) {
             self.user = None;
@@ -539,6 +566,7 @@ impl Session {
         self.resp3 = false;
         self.authenticated = !self.shared.auth_required();
         self.user = None;
+        self.default_login = None;
         self.with_info(|i| {
             i.user = "default".into();
             i.db = 0;

@@ -19,8 +19,12 @@ pub struct Shared {
     pub broker: Arc<crate::pubsub::Broker>,
     pub cfg: Config,
     pub local: SocketAddr,
-    /// None when authentication is off.
+    /// The configured password (`--password` or the generated one), None when
+    /// authentication is off. It is the cluster secret; the default user's current
+    /// passwords are `creds` (which start as this one).
     pub password: RwLock<Option<String>>,
+    /// The default user's current passwords and REST tokens (`acl_cmds::creds`).
+    pub creds: crate::acl_cmds::creds::Cache,
     pub clients: Clients,
     pub stats: Stats,
     pub started: Instant,
@@ -89,6 +93,7 @@ impl Shared {
             cfg,
             local,
             password: RwLock::new(password),
+            creds: Default::default(),
             clients: Clients::default(),
             stats: Stats::new(),
             started: Instant::now(),

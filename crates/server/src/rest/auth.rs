@@ -4,19 +4,23 @@
 //! password revokes them (as Upstash documents) and nothing extra has to be stored:
 //!
 //! ```text
-//! standard  = base64url_nopad(HMAC-SHA256(key = password, msg = "meridian rest token v1: standard"))
-//! read-only = base64url_nopad(HMAC-SHA256(key = password, msg = "meridian rest token v1: read-only"))
+//! standard  = base64url_nopad(HMAC-SHA256(key, msg = "meridian rest token v1: standard"))
+//! read-only = base64url_nopad(HMAC-SHA256(key, msg = "meridian rest token v1: read-only"))
 //! ```
 //!
-//! A token reveals nothing about the password (HMAC is one-way) and the two tokens say
-//! nothing about each other. They are 43 URL-safe characters, so `?_token=` needs no escaping.
+//! `key` is the configured password while the default user has it, and a key derived
+//! from the configured password (the cluster secret) and the current password hashes once
+//! the password was changed through the log (`ACL SETUSER default`, reset-password): see
+//! `acl_cmds::creds`. A token reveals nothing about the password (HMAC is one-way) and the
+//! two tokens say nothing about each other. They are 43 URL-safe characters, so
+//! `?_token=` needs no escaping.
 //!
 //! `ACL RESTTOKEN user pass` gives a third kind, carrying an ACL user's permissions. It
 //! names its user and is bound to the password it was made with, again with nothing
 //! stored:
 //!
 //! ```text
-//! mac   = HMAC-SHA256(key = default password ("" with --no-auth),
+//! mac   = HMAC-SHA256(key (as above; "" with --no-auth),
 //!                     msg = "meridian rest token v1: user\0" · u32 BE len(name) · name · sha256hex(user password))
 //! token = base64url_nopad("U" · name · mac)
 //! ```
@@ -24,7 +28,7 @@
 //! (`nopass` users use the word `nopass` in place of the hash.) A request with such a
 //! token runs as the user, with its rules re-read from the node's state; the token stops
 //! working when that password is removed or reset, when the user is deleted or disabled,
-//! or when the node's password changes. Every comparison is constant-time.
+//! or when the default user's password changes. Every comparison is constant-time.
 
 use crate::acl_cmds::AclUser;
 use crate::password;
@@ -64,23 +68,28 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// The tokens of a configured `password` (what a client holding it can compute).
     pub fn derive(password: &str) -> Tokens {
+        Tokens::from_key(password.as_bytes())
+    }
+
+    /// The tokens made with `key` (see `acl_cmds::creds`).
+    pub fn from_key(key: &[u8]) -> Tokens {
         Tokens {
-            standard: derive(password, STANDARD_LABEL),
-            read_only: derive(password, READONLY_LABEL),
+            standard: derive(key, STANDARD_LABEL),
+            read_only: derive(key, READONLY_LABEL),
         }
     }
 }
 
-fn derive(password: &str, label: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(password.as_bytes()).expect("HMAC takes keys of any size");
+fn derive(key: &[u8], label: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(label);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-fn user_mac(secret: Option<&str>, name: &[u8], hash: &str) -> Hmac<Sha256> {
-    let key = secret.unwrap_or("").as_bytes();
+fn user_mac(secret: Option<&[u8]>, name: &[u8], hash: &str) -> Hmac<Sha256> {
+    let key = secret.unwrap_or(b"");
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
     mac.update(USER_LABEL);
     mac.update(&(name.len() as u32).to_be_bytes());
@@ -90,8 +99,9 @@ fn user_mac(secret: Option<&str>, name: &[u8], hash: &str) -> Hmac<Sha256> {
 }
 
 /// The REST token of ACL user `name` for the password whose hash is `hash` (or
-/// [`NOPASS_MARK`]); `secret` is the node's (default user's) password.
-pub fn user_token(secret: Option<&str>, name: &[u8], hash: &str) -> String {
+/// [`NOPASS_MARK`]); `secret` is the key of the default user's current credentials
+/// (`acl_cmds::creds::Creds::key`), None with --no-auth.
+pub fn user_token(secret: Option<&[u8]>, name: &[u8], hash: &str) -> String {
     let mut raw = Vec::with_capacity(1 + name.len() + MAC_LEN);
     raw.push(USER_TAG);
     raw.extend_from_slice(name);
@@ -101,7 +111,7 @@ pub fn user_token(secret: Option<&str>, name: &[u8], hash: &str) -> String {
 
 /// The user a user token belongs to, if it is valid now: the user exists, is enabled,
 /// and the token was made with one of its current passwords.
-fn check_user_token(shared: &Shared, secret: Option<&str>, token: &[u8]) -> Option<AclUser> {
+fn check_user_token(shared: &Shared, secret: Option<&[u8]>, token: &[u8]) -> Option<AclUser> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()?;
@@ -128,13 +138,10 @@ fn check_user_token(shared: &Shared, secret: Option<&str>, token: &[u8]) -> Opti
 }
 
 /// Checks the request's token (`Authorization: Bearer` first, else `?_token=`) against the
-/// tokens of the current password, then as an ACL user's token. `None` means 401.
+/// tokens of the default user's current password, then as an ACL user's token. `None`
+/// means 401.
 pub fn check(shared: &Shared, token: Option<&[u8]>) -> Option<Access> {
-    let pw = match shared.password.read() {
-        Ok(p) => p.clone(),
-        Err(_) => return None,
-    };
-    let Some(pw) = pw else {
+    let Some(creds) = crate::acl_cmds::creds::current(shared) else {
         // Authentication off (--no-auth): any request, with or without a token; a valid
         // user token still runs as its user.
         return Some(
@@ -144,16 +151,21 @@ pub fn check(shared: &Shared, token: Option<&[u8]>) -> Option<Access> {
         );
     };
     let token = token?;
-    let t = Tokens::derive(&pw);
-    // Both comparisons always run, each in constant time.
-    let full = password::matches(&t.standard, token);
-    let ro = password::matches(&t.read_only, token);
+    // Both comparisons always run, each in constant time. Without a password (`ACL
+    // SETUSER default resetpass`) there is no standard or read-only token.
+    let (full, ro) = match &creds.tokens {
+        Some(t) => (
+            password::matches(&t.standard, token),
+            password::matches(&t.read_only, token),
+        ),
+        None => (false, false),
+    };
     if full {
         Some(Access::Full)
     } else if ro {
         Some(Access::ReadOnly)
     } else {
-        check_user_token(shared, Some(&pw), token).map(Access::User)
+        check_user_token(shared, Some(&creds.key), token).map(Access::User)
     }
 }
 
@@ -236,10 +248,10 @@ mod tests {
 
     #[test]
     fn user_tokens_name_their_user_and_bind_secret_name_and_password() {
-        let t = user_token(Some("pw"), b"alice", "h1");
-        assert_eq!(t, user_token(Some("pw"), b"alice", "h1"));
-        assert_ne!(t, user_token(Some("pw"), b"alice", "h2"));
-        assert_ne!(t, user_token(Some("pw2"), b"alice", "h1"));
+        let t = user_token(Some(&b"pw"[..]), b"alice", "h1");
+        assert_eq!(t, user_token(Some(&b"pw"[..]), b"alice", "h1"));
+        assert_ne!(t, user_token(Some(&b"pw"[..]), b"alice", "h2"));
+        assert_ne!(t, user_token(Some(&b"pw2"[..]), b"alice", "h1"));
         assert_ne!(t, user_token(None, b"alice", "h1"));
         assert!(t
             .bytes()
@@ -250,8 +262,11 @@ mod tests {
         assert_eq!(raw[0], USER_TAG);
         assert_eq!(&raw[1..raw.len() - MAC_LEN], b"alice");
         // The name is length-prefixed inside the MAC: ("ab", "c") is not ("a", "bc").
-        let mac =
-            |name: &[u8], hash: &str| user_mac(Some("pw"), name, hash).finalize().into_bytes();
+        let mac = |name: &[u8], hash: &str| {
+            user_mac(Some(&b"pw"[..]), name, hash)
+                .finalize()
+                .into_bytes()
+        };
         assert_ne!(mac(b"ab", "c"), mac(b"a", "bc"));
         // A standard token never parses as a user token.
         let std_raw = base64::engine::general_purpose::URL_SAFE_NO_PAD

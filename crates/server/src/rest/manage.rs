@@ -11,10 +11,18 @@
 //! DELETE /v2/redis/delete-backup/{id}/{backup_id}                   -> "OK"
 //! PATCH  /v2/redis/enable-dailybackup/{id}   [{"retention": n}]     -> "OK"
 //! PATCH  /v2/redis/disable-dailybackup/{id}                         -> "OK"
+//! POST   /v2/redis/reset-password/{id}                              -> new credentials
 //! ```
 //!
 //! A backup's `backup_id` is its name. Errors are `{"error": "..."}` with status 400
 //! (404 for an unknown backup).
+//!
+//! reset-password (Upstash's "Reset Credentials") gives the default user a new generated
+//! password through the log (`ACL SETUSER default resetpass #hash`): every node logs out
+//! the connections that used the old one and every standard, read-only and user REST
+//! token stops working (the token used for this call too). It answers
+//! `{"password", "rest_token", "read_only_rest_token"}`, the only time the password is
+//! shown (only its hash is kept).
 
 use super::{respond, Resp};
 use crate::shared::Shared;
@@ -187,6 +195,7 @@ pub async fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
                 .await
                 .map(|_| json!("OK"))
         }
+        (&Method::POST, ["v2", "redis", "reset-password", _id]) => reset_password(shared).await,
         _ => {
             return reply(
                 StatusCode::NOT_FOUND,
@@ -198,4 +207,58 @@ pub async fn handle(shared: &Shared, method: &Method, path: &str, body: &[u8]) -
         Ok(v) => reply(StatusCode::OK, v),
         Err(e) => error(&e),
     }
+}
+
+/// A new generated password for `default`, proposed as its only password; once this node
+/// applied it, the new password and tokens.
+async fn reset_password(shared: &Shared) -> Result<Value, String> {
+    use rand::Rng;
+    if crate::acl_cmds::creds::current(shared).is_none() {
+        return Err(
+            "ERR authentication is off on this node (--no-auth): there is no password to reset"
+                .into(),
+        );
+    }
+    let password: String = rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    let hash = engine::acl::hash_password(password.as_bytes());
+    let argv = vec![
+        b"acl".to_vec(),
+        b"setuser".to_vec(),
+        b"default".to_vec(),
+        b"resetpass".to_vec(),
+        format!("#{hash}").into_bytes(),
+    ];
+    let (index, mut replies) = shared
+        .node
+        .write(vec![consensus::Op::Cmd { db: 0, argv }])
+        .await
+        .map_err(|e| match e.to_frame() {
+            Frame::Error(e) => e,
+            _ => "ERR the new password was not applied".to_string(),
+        })?;
+    match replies.pop() {
+        Some(Frame::Error(e)) => return Err(e),
+        Some(_) => {}
+        None => return Err("ERR the new password got no reply".into()),
+    }
+    crate::dispatch::wait_applied(shared, index)
+        .await
+        .map_err(|e| e.to_string())?;
+    let creds = crate::acl_cmds::creds::current(shared)
+        .filter(|c| c.matching(password.as_bytes()).is_some())
+        .ok_or("ERR the password was changed again meanwhile")?;
+    let tokens = creds
+        .tokens
+        .as_ref()
+        .ok_or("ERR the new password has no tokens")?;
+    tracing::warn!("the default user's password was reset (management API)");
+    Ok(json!({
+        "password": password,
+        "rest_token": tokens.standard,
+        "read_only_rest_token": tokens.read_only,
+    }))
 }
