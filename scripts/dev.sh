@@ -52,6 +52,11 @@ install_deps() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q 'moto[server]>=5.1,<6' >/dev/null
   fi
+  # redis-py and the Python Upstash SDK, for the TLS tests (tests/tests/tls.rs).
+  if [ "${cmd:-}" = test ] && ! "$venv/bin/python" -c 'import redis, upstash_redis' >/dev/null 2>&1; then
+    echo ">> pip install redis upstash-redis (into $venv)" >&2
+    "$venv/bin/pip" install -q 'redis>=5,<9' 'upstash-redis>=1.1,<2' >/dev/null
+  fi
   if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install a Rust toolchain (https://rustup.rs), then re-run." >&2
     exit 1

@@ -130,10 +130,12 @@ impl Server {
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .arg("--bind")
-            .arg("127.0.0.1")
-            .arg("--port")
-            .arg(self.port.to_string())
-            .arg("--rest-port")
+            .arg("127.0.0.1");
+        // Options may set their own `--port` (e.g. `--port 0`: plaintext RESP off).
+        if !self.extra.iter().any(|a| a == "--port") {
+            cmd.arg("--port").arg(self.port.to_string());
+        }
+        cmd.arg("--rest-port")
             .arg(self.rest_port.to_string())
             .args(&self.extra)
             .env_remove("MERIDIAN_PASSWORD")
@@ -218,6 +220,16 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Sends a signal (`HUP`, `STOP`, `CONT`, ...) to the node's process.
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
+        }
     }
 }
 

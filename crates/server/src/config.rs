@@ -27,6 +27,34 @@ pub enum Command {
     Export(crate::transfer::ExportArgs),
     /// Create, list, delete and restore backups (talks to a node's management API on its REST port).
     Backup(BackupArgs),
+    /// TLS certificates for a quick start: a self-signed CA and node certificates.
+    Certs(CertsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertsArgs {
+    #[command(subcommand)]
+    pub action: CertsAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertsAction {
+    /// Write DIR/ca.crt + ca.key (kept if present: new node certificates from the same CA)
+    /// and DIR/NAME.crt + NAME.key, valid for the given hosts, localhost and 127.0.0.1.
+    Generate {
+        /// Output directory (created if missing).
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// A DNS name or IP address the node is reached at (repeat; `*.domain` allowed).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// File name of the node certificate and key.
+        #[arg(long, default_value = "node")]
+        name: String,
+        /// Days the node certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -44,6 +72,15 @@ pub struct ClusterArgs {
     /// The cluster's password.
     #[arg(long, env = "MERIDIAN_PASSWORD", hide_env_values = true, global = true)]
     pub password: Option<String>,
+    /// CA certificate of a cluster with --tls-cluster (the link is then TLS)
+    #[arg(long, env = "MERIDIAN_TLS_CA_CERT_FILE", global = true)]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificate the cluster port's mutual TLS asks for
+    #[arg(long, env = "MERIDIAN_TLS_CERT_FILE", global = true)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Private key of --tls-cert-file
+    #[arg(long, env = "MERIDIAN_TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -210,6 +247,27 @@ pub struct ServerArgs {
     /// Raft log entries between snapshots (older entries are then purged) [default: 200000]
     #[arg(long, env = "MERIDIAN_SNAPSHOT_EVERY")]
     pub snapshot_every: Option<u64>,
+    /// RESP over TLS on this port (`rediss://`); `--port 0` then turns plaintext RESP off
+    #[arg(long, env = "MERIDIAN_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain this node presents (RESP, REST and cluster TLS); re-read on SIGHUP
+    #[arg(long, env = "MERIDIAN_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert-file
+    #[arg(long, env = "MERIDIAN_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificate(s): verifies peers on cluster links and client certificates
+    #[arg(long, env = "MERIDIAN_TLS_CA_CERT_FILE")]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// The REST port serves HTTPS only
+    #[arg(long, env = "MERIDIAN_TLS_REST")]
+    pub tls_rest: bool,
+    /// Cluster links use mutual TLS (needs --tls-ca-cert-file)
+    #[arg(long, env = "MERIDIAN_TLS_CLUSTER")]
+    pub tls_cluster: bool,
+    /// Client certificates on the RESP TLS port and HTTPS: no, optional or yes [default: no]
+    #[arg(long, env = "MERIDIAN_TLS_AUTH_CLIENTS")]
+    pub tls_auth_clients: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -244,6 +302,13 @@ struct FileConfig {
     region: Option<String>,
     election_timeout: Option<String>,
     heartbeat: Option<u64>,
+    tls_port: Option<u16>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_ca_cert_file: Option<PathBuf>,
+    tls_rest: Option<bool>,
+    tls_cluster: Option<bool>,
+    tls_auth_clients: Option<String>,
 }
 
 /// The resolved configuration.
@@ -278,6 +343,12 @@ pub struct Config {
     pub region: String,
     pub election_timeout_ms: (u64, u64),
     pub heartbeat_ms: u64,
+    /// Certificate material and client-certificate policy, when any TLS is on.
+    pub tls: Option<consensus::tls::TlsSettings>,
+    /// RESP over TLS (`--tls-port`).
+    pub tls_port: Option<u16>,
+    /// The REST port is HTTPS.
+    pub tls_rest: bool,
 }
 
 fn parse_initial_cluster(s: &str) -> anyhow::Result<Vec<(u64, String)>> {
@@ -397,7 +468,45 @@ impl Config {
                     .unwrap_or_else(|| "150-300".into()),
             )?,
             heartbeat_ms: args.heartbeat.or(file.heartbeat).unwrap_or(50),
+            tls_port: args.tls_port.or(file.tls_port),
+            tls_rest: args.tls_rest || file.tls_rest.unwrap_or(false),
+            tls: None,
         };
+        let tls_cluster = args.tls_cluster || file.tls_cluster.unwrap_or(false);
+        let auth_clients = match args.tls_auth_clients.or(file.tls_auth_clients) {
+            None => consensus::tls::ClientAuth::No,
+            Some(v) => consensus::tls::ClientAuth::parse(&v).ok_or_else(|| {
+                anyhow::anyhow!("--tls-auth-clients: {v:?} is not no, optional or yes")
+            })?,
+        };
+        match (
+            args.tls_cert_file.or(file.tls_cert_file),
+            args.tls_key_file.or(file.tls_key_file),
+        ) {
+            (Some(cert), Some(key)) => {
+                cfg.tls = Some(consensus::tls::TlsSettings {
+                    cert,
+                    key,
+                    ca: args.tls_ca_cert_file.or(file.tls_ca_cert_file),
+                    auth_clients,
+                    cluster: tls_cluster,
+                })
+            }
+            (None, None) => {
+                if cfg.tls_port.is_some() || cfg.tls_rest || tls_cluster {
+                    anyhow::bail!(
+                        "--tls-port, --tls-rest and --tls-cluster need --tls-cert-file and --tls-key-file"
+                    );
+                }
+            }
+            _ => anyhow::bail!("--tls-cert-file and --tls-key-file go together"),
+        }
+        if tls_cluster && cfg.cluster_port.is_none() {
+            anyhow::bail!("--tls-cluster needs --cluster-port");
+        }
+        if cfg.port == 0 && cfg.tls_port.is_none() {
+            anyhow::bail!("--port 0 turns plaintext RESP off, so it needs --tls-port");
+        }
         if let (Some(voters), domain) = statefulset {
             let cport = cfg
                 .cluster_port

@@ -4,6 +4,7 @@ use crate::clients::{ClientInfo, ObufLimit, CLASS_NORMAL, CLASS_PUBSUB};
 use crate::dispatch;
 use crate::session::{Session, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT};
 use crate::shared::Shared;
+use consensus::tls::MaybeTls;
 use engine::Frame;
 use resp::{ParseError, ParseLimits, RequestParser};
 use std::sync::atomic::Ordering;
@@ -11,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A client connection: plain TCP, or TLS on the `--tls-port` listener.
+pub type Stream = MaybeTls<TcpStream>;
 use tokio::sync::Notify;
 
 /// Most commands handled per round before replies are flushed.
@@ -27,7 +31,13 @@ const ROUND_OUT_BYTES: usize = 8 << 20;
 /// The error Redis answers a connection over `maxclients` with, before closing it.
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::Result<()> {
+/// Serves RESP on `listener`; with `tls`, every connection first completes a TLS
+/// handshake (in its own task, bounded in time) with the node's current certificate.
+pub async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: bool,
+) -> anyhow::Result<()> {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -58,22 +68,37 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
                 .await;
                 return;
             };
+            let acceptor = if tls {
+                match consensus::tls::resp_acceptor() {
+                    Some(a) => Some(a),
+                    None => return,
+                }
+            } else {
+                None
+            };
+            let stream = match MaybeTls::accept(stream, acceptor).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::info!("TLS connection from {peer} refused: {e}");
+                    return;
+                }
+            };
             serve(shared, stream, peer).await;
             drop(slot);
         });
     }
 }
 
-async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: std::net::SocketAddr) {
+async fn serve(shared: Arc<Shared>, stream: Stream, peer: std::net::SocketAddr) {
     let id = shared.clients.next_id();
     let info = Arc::new(Mutex::new(ClientInfo::new(
         id,
         peer,
-        stream.local_addr().unwrap_or(shared.local),
+        stream.get_ref().local_addr().unwrap_or(shared.local),
     )));
     {
         use std::os::fd::AsRawFd;
-        let fd = stream.as_raw_fd() as i64;
+        let fd = stream.get_ref().as_raw_fd() as i64;
         if let Ok(mut i) = info.lock() {
             i.fd = fd;
         }
@@ -104,7 +129,7 @@ enum Sent {
 /// Writes `out`, giving up when the connection is killed meanwhile, or when more than
 /// the class's soft limit stays unsent for longer than its soft seconds.
 async fn write_out(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     out: &[u8],
     kill: &Notify,
     limit: ObufLimit,
@@ -132,7 +157,9 @@ async fn write_out(
             }
         }
         *soft_since = None;
-        stream.write_all(&out[written..]).await
+        stream.write_all(&out[written..]).await?;
+        // A TLS stream may hold the last records until flushed (a no-op on plain TCP).
+        stream.flush().await
     };
     tokio::select! {
         r = write => r.map(|()| Sent::Done),
@@ -143,7 +170,7 @@ async fn write_out(
 async fn connection_loop(
     shared: &Arc<Shared>,
     sess: &mut Session,
-    mut stream: TcpStream,
+    mut stream: Stream,
     kill: &Notify,
     pushes: &mut tokio::sync::mpsc::UnboundedReceiver<crate::pubsub::Push>,
     pending: &crate::pubsub::Pending,
@@ -283,7 +310,7 @@ async fn connection_loop(
                     shared,
                     sess,
                     now,
-                    Some(&stream),
+                    Some(stream.get_ref()),
                     &mut |f: &Frame, resp3: bool| {
                         if over {
                             return;

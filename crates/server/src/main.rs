@@ -4,6 +4,7 @@ mod acl_cmds;
 mod admin_cmds;
 mod backup;
 mod backup_remote;
+mod certs;
 mod clients;
 mod command_cmds;
 mod config;
@@ -42,6 +43,7 @@ fn main() {
         Command::Import(a) => std::process::exit(transfer::import(a)),
         Command::Export(a) => std::process::exit(transfer::export(a)),
         Command::Backup(b) => std::process::exit(backup::cli(b)),
+        Command::Certs(c) => std::process::exit(certs::cli(c)),
     };
     let cfg = match Config::resolve(args) {
         Ok(c) => c,
@@ -74,6 +76,16 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
         ClusterAction::Promote { id } => consensus::AdminRequest::Promote { id },
         ClusterAction::TransferLeader { id } => consensus::AdminRequest::TransferLeader { id },
     };
+    if let Some(ca) = &c.tls_ca_cert_file {
+        let identity = match (&c.tls_cert_file, &c.tls_key_file) {
+            (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+            _ => None,
+        };
+        if let Err(e) = consensus::tls::init_client(ca, identity) {
+            eprintln!("meridian cluster: {e}");
+            return 2;
+        }
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -138,16 +150,38 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         Some(password::resolve(&cfg)?)
     };
-    let addr = format!(
-        "{}:{}",
-        cfg.bind.split_whitespace().next().unwrap_or("127.0.0.1"),
-        cfg.port
-    );
-    // Bind before starting Raft so a port conflict fails fast.
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr()?;
+    if let Some(t) = &cfg.tls {
+        consensus::tls::init(t.clone()).map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+    }
+    let host = cfg.bind.split_whitespace().next().unwrap_or("127.0.0.1");
+    // Bind before starting Raft so a port conflict fails fast. `--port 0` with
+    // `--tls-port`: no plaintext RESP listener.
+    let listener = match cfg.port {
+        0 => None,
+        port => {
+            let addr = format!("{host}:{port}");
+            Some(
+                tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?,
+            )
+        }
+    };
+    let tls_listener = match cfg.tls_port {
+        None => None,
+        Some(port) => {
+            let addr = format!("{host}:{port}");
+            Some(
+                tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (TLS): {e}"))?,
+            )
+        }
+    };
+    let local = match (&listener, &tls_listener) {
+        (Some(l), _) | (None, Some(l)) => l.local_addr()?,
+        (None, None) => anyhow::bail!("no RESP port to serve"),
+    };
     let rest_addr = format!("{}:{}", local.ip(), cfg.rest_port);
     let rest_listener = tokio::net::TcpListener::bind(&rest_addr)
         .await
@@ -194,17 +228,45 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     );
     tokio::spawn(backup::daily_loop(Arc::downgrade(&shared)));
     tokio::spawn(backup::ship_loop(Arc::downgrade(&shared)));
-    let accept = tokio::spawn(conn::accept_loop(shared.clone(), listener));
-    let rest_accept = tokio::spawn(rest::accept_loop(shared.clone(), rest_listener));
+    let accept = match listener {
+        Some(l) => tokio::spawn(conn::accept_loop(shared.clone(), l, false)),
+        None => tokio::spawn(std::future::pending()),
+    };
+    let tls_accept = match tls_listener {
+        Some(l) => tokio::spawn(conn::accept_loop(shared.clone(), l, true)),
+        None => tokio::spawn(std::future::pending()),
+    };
+    let rest_accept = tokio::spawn(rest::accept_loop(
+        shared.clone(),
+        rest_listener,
+        cfg.tls_rest,
+    ));
+    if cfg.tls.is_some() {
+        tokio::spawn(reload_on_sighup());
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = sigterm() => {}
         r = accept => { r??; }
+        r = tls_accept => { r??; }
         r = rest_accept => { r??; }
     }
     tracing::info!("shutting down");
     shared.node.shutdown().await;
     Ok(())
+}
+
+/// SIGHUP re-reads the TLS certificate, key and CA files (new connections use them).
+async fn reload_on_sighup() {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match consensus::tls::reload() {
+            Ok(()) => tracing::info!("TLS certificates reloaded (SIGHUP)"),
+            Err(e) => tracing::error!("TLS reload failed, keeping the previous certificates: {e}"),
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -243,15 +305,32 @@ fn print_banner(
         " — {role}, data in {}\n\n",
         cfg.data_dir.display()
     ));
+    let web = if cfg.tls_rest { "https" } else { "http" };
+    // With plaintext RESP off, `local` is the TLS listener: show how to reach it.
+    let (cli, url) = if cfg.port == 0 {
+        (" --tls --cacert CA", "rediss")
+    } else {
+        ("", "redis")
+    };
+    if let Some(tp) = cfg.tls_port {
+        b.push_str(&format!(
+            "  RESP/TLS  {host}:{tp}  (redis-cli --tls --cacert CA -p {tp}; rediss://)\n"
+        ));
+        if cfg.port == 0 {
+            b.push_str("  plaintext RESP is off (--port 0)\n");
+        }
+    }
     match password {
         Some(pw) => {
-            b.push_str(&format!("  RESP      {host}:{port}\n"));
+            if cfg.port != 0 {
+                b.push_str(&format!("  RESP      {host}:{port}\n"));
+            }
             b.push_str(&format!("  password  {pw}\n\n"));
-            b.push_str(&format!("  redis-cli -h {host} -p {port} -a {pw}\n"));
-            b.push_str(&format!("  REDIS_URL=redis://:{pw}@{host}:{port}\n\n"));
+            b.push_str(&format!("  redis-cli{cli} -h {host} -p {port} -a {pw}\n"));
+            b.push_str(&format!("  REDIS_URL={url}://:{pw}@{host}:{port}\n\n"));
             let t = rest::Tokens::derive(pw);
-            b.push_str(&format!("  REST      http://{rest}  (Upstash protocol)\n"));
-            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL=http://{rest}\n"));
+            b.push_str(&format!("  REST      {web}://{rest}  (Upstash protocol)\n"));
+            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL={web}://{rest}\n"));
             b.push_str(&format!(
                 "  export UPSTASH_REDIS_REST_TOKEN={}\n",
                 t.standard
@@ -264,13 +343,15 @@ fn print_banner(
         None => {
             b.push_str("  !!! WARNING: authentication is OFF (--no-auth). Anyone who can connect can read and\n");
             b.push_str("  !!! write everything. Use only for local development and tests.\n\n");
-            b.push_str(&format!("  RESP      {host}:{port}\n\n"));
-            b.push_str(&format!("  redis-cli -h {host} -p {port}\n"));
-            b.push_str(&format!("  REDIS_URL=redis://{host}:{port}\n\n"));
+            if cfg.port != 0 {
+                b.push_str(&format!("  RESP      {host}:{port}\n\n"));
+            }
+            b.push_str(&format!("  redis-cli{cli} -h {host} -p {port}\n"));
+            b.push_str(&format!("  REDIS_URL={url}://{host}:{port}\n\n"));
             b.push_str(&format!(
-                "  REST      http://{rest}  (Upstash protocol; no token needed: auth is off)\n"
+                "  REST      {web}://{rest}  (Upstash protocol; no token needed: auth is off)\n"
             ));
-            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL=http://{rest}\n"));
+            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL={web}://{rest}\n"));
             b.push_str(
                 "  export UPSTASH_REDIS_REST_TOKEN=any-value  # not checked with --no-auth\n",
             );

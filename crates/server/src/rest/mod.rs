@@ -55,7 +55,13 @@ const SYNC_TOKEN: &str = "upstash-sync-token";
 const CONSISTENCY: &str = "meridian-consistency";
 const ALLOWED_METHODS: &str = "HEAD, GET, POST, PUT";
 
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::Result<()> {
+/// Serves the REST protocol on `listener`; with `tls` (`--tls-rest`) only HTTPS, each
+/// connection's handshake done in its own task with the node's current certificate.
+pub async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: bool,
+) -> anyhow::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.keep_alive(true)
         .timer(hyper_util::rt::TokioTimer::new())
@@ -71,7 +77,25 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
             }
         };
         let local = stream.local_addr().unwrap_or(shared.local);
-        let io = hyper_util::rt::TokioIo::new(tcp::QuickAck::new(stream));
+        let stream = tcp::QuickAck::new(stream);
+        let acceptor = if tls {
+            match consensus::tls::rest_acceptor() {
+                Some(a) => Some(a),
+                None => continue,
+            }
+        } else {
+            None
+        };
+        // The handshake (if any) runs in the connection's task, not here.
+        let io = async move {
+            match consensus::tls::MaybeTls::accept(stream, acceptor).await {
+                Ok(s) => Some(hyper_util::rt::TokioIo::new(s)),
+                Err(e) => {
+                    tracing::info!("HTTPS connection from {peer} refused: {e}");
+                    None
+                }
+            }
+        };
         let shared = shared.clone();
         let http = http.clone();
         let Some(slot) = shared.try_conn_slot() else {
@@ -88,9 +112,12 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
                     Ok::<_, Infallible>(r)
                 });
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(5), http.serve_connection(io, svc))
-                        .await;
+                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                    if let Some(io) = io.await {
+                        let _ = http.serve_connection(io, svc).await;
+                    }
+                })
+                .await;
             });
             continue;
         };
@@ -100,6 +127,7 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) -> anyhow::
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(shared, peer, local, req).await) }
             });
+            let Some(io) = io.await else { return };
             if let Err(e) = http.serve_connection(io, svc).await {
                 tracing::debug!("REST connection {peer}: {e}");
             }
