@@ -388,3 +388,7 @@ mod tests {
         assert!(json_commands(b"[\"GET\",\"k\"]").is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "request_fuzz.rs"]
+mod fuzz;
