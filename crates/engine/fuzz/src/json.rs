@@ -211,7 +211,8 @@ pub fn run_json_path(data: &[u8]) {
         // Deeper than serde_json's 128 levels: only the direct checks apply.
         return;
     };
-    if path.starts_with(b"$") {
+    // (A path that is not UTF-8 is not read as a path: JSON.GET then takes the root.)
+    if path.starts_with(b"$") && std::str::from_utf8(path).is_ok() {
         // JSON.GET with one JSONPath replies the selected values as a JSON array.
         let got = h.exec(&[b"json.get".to_vec(), b"j".to_vec(), path.to_vec()]);
         if let (Some(sel), Frame::Bulk(b)) = (&selected, &got) {
