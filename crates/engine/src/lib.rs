@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod acl;
+pub mod allowlist;
 pub mod args;
 mod cmd;
 mod coll;

@@ -108,6 +108,12 @@ pub const ALL: [&Setting; 6] = [
     &DAILY_BACKUP_RETENTION,
 ];
 
+/// Whether CONFIG SET `name` goes through the log: the numeric settings in [`ALL`] and
+/// the IP allowlist (`crate::allowlist`, a list of CIDR blocks).
+pub fn is_replicated(name: &str) -> bool {
+    lookup(name).is_some() || name.eq_ignore_ascii_case(crate::allowlist::NAME)
+}
+
 pub fn lookup(name: &str) -> Option<&'static Setting> {
     ALL.iter()
         .copied()
@@ -191,7 +197,14 @@ impl Setting {
 /// Applies a replicated CONFIG SET (name value pairs), all or nothing.
 pub fn apply_config_set(t: &mut Txn, pairs: &[(String, Vec<u8>)]) -> Result<(), CmdError> {
     let mut parsed = Vec::with_capacity(pairs.len().min(ALL.len()));
+    let mut allowlist = None;
     for (name, value) in pairs {
+        if name.eq_ignore_ascii_case(crate::allowlist::NAME) {
+            allowlist = Some(crate::allowlist::normalize(&crate::allowlist::parse(
+                value,
+            )?));
+            continue;
+        }
         let s = lookup(name).ok_or_else(|| {
             CmdError::new(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -200,6 +213,13 @@ pub fn apply_config_set(t: &mut Txn, pairs: &[(String, Vec<u8>)]) -> Result<(), 
         parsed.push((s, s.parse(value)?));
     }
     t.forget_limits();
+    if let Some(list) = allowlist {
+        t.raw_put(
+            Cf::Sm,
+            keys::sm::setting_key(crate::allowlist::NAME),
+            list.into_bytes(),
+        );
+    }
     for (s, v) in parsed {
         t.raw_put(
             Cf::Sm,

@@ -52,6 +52,10 @@ pub async fn accept_loop(
             .stats
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
+        if !shared.admits(peer, "RESP") {
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {

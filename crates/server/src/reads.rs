@@ -97,6 +97,15 @@ impl Reads {
     }
 
     /// A replicated setting's value in this node's applied state.
+    /// The IP allowlist in force on this node (`engine::allowlist`), parsed. A stored list
+    /// that does not parse (it is normalized when applied, so only a damaged record)
+    /// allows nothing: failing open would drop the protection silently.
+    pub fn allowlist(&self) -> Result<Vec<engine::allowlist::Cidr>, String> {
+        let raw = engine::allowlist::get(&Txn::read_only(&*self.storage, now_ms(), 0))
+            .map_err(|e| e.0)?;
+        engine::allowlist::parse(&raw).map_err(|e| e.0)
+    }
+
     pub fn setting(&self, s: &engine::settings::Setting) -> u64 {
         s.get(&Txn::read_only(&*self.storage, now_ms(), 0))
             .unwrap_or(s.default)

@@ -322,11 +322,15 @@ impl Session {
                 .collect();
             let replicated = pairs
                 .iter()
-                .filter(|(n, _)| engine::settings::lookup(n).is_some())
+                .filter(|(n, _)| engine::settings::is_replicated(n))
                 .count();
             if replicated > 0 {
                 if replicated < pairs.len() {
-                    let names: Vec<&str> = engine::settings::ALL.iter().map(|s| s.name).collect();
+                    let names: Vec<&str> = engine::settings::ALL
+                        .iter()
+                        .map(|s| s.name)
+                        .chain([engine::allowlist::NAME])
+                        .collect();
                     return Err(CmdError::new(format!(
                         "ERR CONFIG SET cannot change replicated settings ({}) and node settings in one call",
                         names.join(", ")
@@ -340,12 +344,29 @@ impl Session {
                         )));
                     }
                 }
+                if let Some((_, list)) = pairs.iter().find(|(n, _)| n == engine::allowlist::NAME) {
+                    self.allowlist_keeps_caller(list)?;
+                }
                 return Ok(self.propose_one(Op::SetConfig { pairs }).await);
             }
         }
         let mut reply = crate::admin_cmds::config(&self.shared, argv)?;
         if sub == "GET" {
             if let Frame::Map(found) = &mut reply {
+                if argv[2..]
+                    .iter()
+                    .any(|p| engine::glob_match(p, engine::allowlist::NAME.as_bytes(), true))
+                {
+                    let list = self
+                        .shared
+                        .reads
+                        .allowlist()
+                        .map_err(|e| CmdError::new(format!("ERR {e}")))?;
+                    found.push((
+                        Frame::Bulk(engine::allowlist::NAME.as_bytes().to_vec()),
+                        Frame::Bulk(engine::allowlist::normalize(&list).into_bytes()),
+                    ));
+                }
                 for s in engine::settings::ALL {
                     if argv[2..]
                         .iter()
@@ -361,6 +382,23 @@ impl Session {
             }
         }
         Ok(reply)
+    }
+
+    /// A new IP allowlist must admit the connection setting it: a list that locks out
+    /// the operator typing it is refused instead of applied (the same check as a cloud
+    /// console's). Syntax errors are left to the apply, which reports them.
+    fn allowlist_keeps_caller(&self, list: &[u8]) -> Result<(), CmdError> {
+        let Ok(parsed) = engine::allowlist::parse(list) else {
+            return Ok(());
+        };
+        let peer = self.info.lock().map(|i| i.addr.ip()).ok();
+        match peer {
+            Some(ip) if !engine::allowlist::permits(&parsed, ip) => Err(CmdError::new(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{}') - the list does not include this connection's address {ip}: it would lock this client out",
+                engine::allowlist::NAME
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Every acknowledged write is already in

@@ -103,6 +103,28 @@ impl Shared {
     /// Takes a connection slot, or None when `maxclients` connections are open (RESP
     /// and REST count together). Taking and checking is one step, so a flood of
     /// simultaneous connections cannot overshoot the limit.
+    /// Whether the IP allowlist (`CONFIG SET meridian-allowlist`) lets `peer` connect to
+    /// the `port` ("RESP", "REST"); a refusal is logged and counted.
+    pub fn admits(&self, peer: SocketAddr, port: &str) -> bool {
+        let ok = match self.reads.allowlist() {
+            Ok(list) => engine::allowlist::permits(&list, peer.ip()),
+            Err(e) => {
+                tracing::error!("the IP allowlist cannot be read ({e}); refusing {peer}");
+                false
+            }
+        };
+        if !ok {
+            self.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "{port} connection from {peer} refused: not in the IP allowlist ({})",
+                engine::allowlist::NAME
+            );
+        }
+        ok
+    }
+
     pub fn try_conn_slot(self: &Arc<Self>) -> Option<ConnSlot> {
         let max = self.maxclients.load(Ordering::Relaxed);
         let mut cur = self.open_conns.load(Ordering::Relaxed);

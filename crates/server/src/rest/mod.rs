@@ -76,6 +76,10 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        if !shared.admits(peer, "REST") {
+            drop(stream);
+            continue;
+        }
         let local = stream.local_addr().unwrap_or(shared.local);
         let stream = tcp::QuickAck::new(stream);
         let acceptor = if tls {
