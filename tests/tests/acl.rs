@@ -218,7 +218,10 @@ fn setuser_auth_and_noperm_for_commands_categories_and_keys() {
         err(setuser(&mut admin, "bad name", &["on"])),
         "ERR Usernames can't contain spaces or null characters"
     );
-    assert!(err(setuser(&mut admin, "default", &["off"])).starts_with("ERR The 'default' user"));
+    // default keeps every permission: only its passwords change (tests/tests/rotation.rs).
+    assert!(err(setuser(&mut admin, "default", &["off"])).starts_with(
+        "ERR Error in ACL SETUSER modifier 'off': Meridian's 'default' user keeps every permission"
+    ));
     assert_eq!(
         err(cmd("ACL")
             .arg("DELUSER")

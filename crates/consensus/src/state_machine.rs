@@ -157,6 +157,19 @@ impl StateMachine {
                                 Err(e) => Frame::Error(e.0),
                             },
                             Op::Multi { cmds, watch } => run_multi(txn, cmds, watch),
+                            Op::MultiAs {
+                                cmds,
+                                watch,
+                                user,
+                                acl,
+                            } => match engine::acl::User::decode(user, acl) {
+                                Ok(u) => {
+                                    engine::ScriptControl::as_caller(Some(Arc::new(u)), || {
+                                        run_multi(txn, cmds, watch)
+                                    })
+                                }
+                                Err(e) => Frame::Error(e.0),
+                            },
                             Op::SetConfig { pairs } => {
                                 match engine::settings::apply_config_set(txn, pairs) {
                                     Ok(()) => Frame::ok(),

@@ -57,6 +57,16 @@ pub enum Op {
     /// One step of a backup restore (`node/backup.rs`). Appended last so older entries
     /// decode unchanged.
     Restore(RestoreStep),
+    /// MULTI/EXEC (as `Multi`) of an ACL user who may not run everything, when it queues
+    /// a script (EVAL, EVALSHA, FCALL): the scripts' `redis.call`s are checked against
+    /// `user`'s ACL description (`acl`) as `CmdAs` does. Appended last so older entries
+    /// decode unchanged.
+    MultiAs {
+        cmds: Vec<(u8, Vec<Vec<u8>>)>,
+        watch: Vec<(u8, Vec<u8>, u64)>,
+        user: Vec<u8>,
+        acl: Vec<u8>,
+    },
 }
 
 /// A backup restore goes through the log in steps, so every replica replaces its state

@@ -33,7 +33,7 @@ struct LogEntry {
     count: u64,
     /// `command`, `key`, `channel` or `auth`.
     reason: &'static str,
-    /// `toplevel` or `multi`.
+    /// `toplevel`, `multi` or `lua`.
     context: &'static str,
     object: Vec<u8>,
     username: Vec<u8>,
@@ -83,6 +83,31 @@ pub fn log_denial(
     cmd_name: &str,
     in_multi: bool,
 ) {
+    let context = if in_multi { "multi" } else { "toplevel" };
+    log_denial_in(sess, reason, object, username, cmd_name, context);
+}
+
+/// The refusals a script met in its caller's `redis.call`/`redis.pcall` (context `lua`).
+/// Each is (reason, object), from `engine::ScriptControl::as_caller_noting`.
+pub fn log_script_denials(
+    sess: &Session,
+    cmd_name: &str,
+    denials: impl IntoIterator<Item = (&'static str, Vec<u8>)>,
+) {
+    let Some(u) = &sess.user else { return };
+    for (reason, object) in denials {
+        log_denial_in(sess, reason, &object, &u.name, cmd_name, "lua");
+    }
+}
+
+fn log_denial_in(
+    sess: &Session,
+    reason: &'static str,
+    object: &[u8],
+    username: &[u8],
+    cmd_name: &str,
+    context: &'static str,
+) {
     let max = log_max_len(&sess.shared);
     let client_info = sess
         .info
@@ -93,7 +118,6 @@ pub fn log_denial(
             i.line()
         })
         .unwrap_or_default();
-    let context = if in_multi { "multi" } else { "toplevel" };
     let now = now_ms();
     let Ok(mut log) = ACL_LOG.lock() else { return };
     let found = log.entries.iter().take(10).position(|e| {

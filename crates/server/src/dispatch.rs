@@ -165,9 +165,20 @@ pub async fn run_batch(
             }
             Exec::Engine(_) if spec.is_write() => {
                 let stopped = match &sess.user {
-                    Some(u) => engine::ScriptControl::as_caller(Some(u.user.clone()), || {
-                        try_script(shared, spec, sess.db, &argv)
-                    }),
+                    Some(u) => {
+                        // The trial meets what the caller may not run: logged here, on
+                        // the node the command was sent to (the apply logs nothing).
+                        let (stopped, denied) =
+                            engine::ScriptControl::as_caller_noting(Some(u.user.clone()), || {
+                                try_script(shared, spec, sess.db, &argv)
+                            });
+                        crate::acl_cmds::log_script_denials(
+                            sess,
+                            spec.name,
+                            denied.into_iter().map(|d| (d.reason, d.object)),
+                        );
+                        stopped
+                    }
                     None => try_script(shared, spec, sess.db, &argv),
                 };
                 if let Some(stopped) = stopped {
@@ -203,9 +214,18 @@ pub async fn run_batch(
                 }
                 // A script run here (EVAL_RO, FCALL_RO) checks its caller's ACL.
                 let reply = match &sess.user {
-                    Some(u) => engine::ScriptControl::as_caller(Some(u.user.clone()), || {
-                        read(shared, spec, sess.db, &argv)
-                    }),
+                    Some(u) => {
+                        let (reply, denied) =
+                            engine::ScriptControl::as_caller_noting(Some(u.user.clone()), || {
+                                read(shared, spec, sess.db, &argv)
+                            });
+                        crate::acl_cmds::log_script_denials(
+                            sess,
+                            spec.name,
+                            denied.into_iter().map(|d| (d.reason, d.object)),
+                        );
+                        reply
+                    }
                     None => read(shared, spec, sess.db, &argv),
                 };
                 let usec = t0.elapsed().as_micros() as u64;

@@ -157,19 +157,24 @@ impl Session {
     /// and every command of the default user, is a plain `Op::Cmd`.
     pub fn write_op(&self, spec: &CommandSpec, argv: Vec<Vec<u8>>) -> Op {
         if spec.flags & engine::flags::RUNS_SCRIPT != 0 {
-            if let Some(u) = &self.user {
-                let acl = u.user.describe();
-                if !acl.ends_with(b" ~* &* +@all") {
-                    return Op::CmdAs {
-                        db: self.db,
-                        argv,
-                        user: u.name.clone(),
-                        acl,
-                    };
-                }
+            if let Some((user, acl)) = self.script_acl() {
+                return Op::CmdAs {
+                    db: self.db,
+                    argv,
+                    user,
+                    acl,
+                };
             }
         }
         Op::Cmd { db: self.db, argv }
+    }
+
+    /// The (name, ACL description) the scripts of this connection's user are checked
+    /// against, unless it may run everything (the default user, or `~* &* +@all`).
+    fn script_acl(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let u = self.user.as_ref()?;
+        let acl = u.user.describe();
+        (!acl.ends_with(b" ~* &* +@all")).then(|| (u.name.clone(), acl))
     }
 
     pub fn note_command(&mut self, name: &str) {
@@ -292,7 +297,24 @@ impl Session {
         cmds: Vec<(u8, Vec<Vec<u8>>)>,
         watch: Vec<(u8, Vec<u8>, u64)>,
     ) -> Result<Vec<Frame>, Frame> {
-        let mut replies = self.propose(vec![Op::Multi { cmds, watch }]).await?;
+        let op = match self.script_acl() {
+            Some((user, acl))
+                if cmds.iter().any(|(_, a)| {
+                    a.first()
+                        .and_then(|n| engine::lookup(n))
+                        .is_some_and(|s| s.flags & engine::flags::RUNS_SCRIPT != 0)
+                }) =>
+            {
+                Op::MultiAs {
+                    cmds,
+                    watch,
+                    user,
+                    acl,
+                }
+            }
+            _ => Op::Multi { cmds, watch },
+        };
+        let mut replies = self.propose(vec![op]).await?;
         match replies.pop() {
             Some(Frame::Array(r)) => Ok(r),
             Some(other) => Err(other),
@@ -1241,7 +1263,9 @@ impl Session {
         for op in &ops {
             match op {
                 Op::Cmd { argv, .. } | Op::CmdAs { argv, .. } => add(argv),
-                Op::Multi { cmds, .. } => cmds.iter().for_each(|(_, a)| add(a)),
+                Op::Multi { cmds, .. } | Op::MultiAs { cmds, .. } => {
+                    cmds.iter().for_each(|(_, a)| add(a))
+                }
                 _ => {}
             }
         }

@@ -332,7 +332,7 @@ fn op_bytes(ops: &[Op]) -> usize {
                 argv.iter().map(|a| a.len() + 8).sum::<usize>()
             }
             Op::Expire { due, .. } => due.iter().map(|(_, k)| k.len() + 16).sum(),
-            Op::Multi { cmds, watch } => {
+            Op::Multi { cmds, watch } | Op::MultiAs { cmds, watch, .. } => {
                 cmds.iter()
                     .map(|(_, argv)| argv.iter().map(|a| a.len() + 8).sum::<usize>())
                     .sum::<usize>()

@@ -437,6 +437,15 @@ impl ScriptControl {
         vm::with_caller(user, f)
     }
 
+    /// [`ScriptControl::as_caller`], also answering the calls `user`'s ACL refused (in
+    /// order), for the ACL LOG of the node the command was sent to (context `lua`).
+    pub fn as_caller_noting<R>(
+        user: Option<Arc<crate::acl::User>>,
+        f: impl FnOnce() -> R,
+    ) -> (R, Vec<vm::ScriptDenial>) {
+        vm::with_caller(user, || vm::noting_denials(f))
+    }
+
     /// Installs what MONITOR does with each command a script or function runs (its db
     /// and argv); the first call wins. Trial runs are not shown.
     pub fn set_monitor_hook(hook: impl Fn(u8, &[Vec<u8>]) + Send + Sync + 'static) {

@@ -79,6 +79,62 @@ pub(super) fn with_caller<R>(user: Option<Arc<crate::acl::User>>, f: impl FnOnce
     f()
 }
 
+/// A command a script was refused by its caller's ACL, for that caller's ACL LOG
+/// (context `lua`, as Redis logs it): `reason` is `command`, `key` or `channel`,
+/// `object` the command's name (`config|get`) or the key or channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptDenial {
+    pub reason: &'static str,
+    pub object: Vec<u8>,
+}
+
+thread_local! {
+    /// Where refusals are collected while `noting_denials` runs (None otherwise: the
+    /// log's apply on every node collects nothing, the node that received the command
+    /// logs what its trial or read-path run met).
+    static DENIALS: RefCell<Option<Vec<ScriptDenial>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, collecting the ACL refusals of the scripts it runs on this thread.
+pub(super) fn noting_denials<R>(f: impl FnOnce() -> R) -> (R, Vec<ScriptDenial>) {
+    struct Restore(Option<Vec<ScriptDenial>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            DENIALS.with(|d| *d.borrow_mut() = old);
+        }
+    }
+    let old = DENIALS.with(|d| d.borrow_mut().replace(Vec::new()));
+    let restore = Restore(old);
+    let r = f();
+    let noted = DENIALS.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    drop(restore);
+    (r, noted)
+}
+
+fn note_denial(spec: &table::CommandSpec, argv: &[Vec<u8>], d: crate::acl::Denied) {
+    DENIALS.with(|n| {
+        if let Ok(mut n) = n.try_borrow_mut() {
+            if let Some(list) = n.as_mut() {
+                let (reason, object) = match d {
+                    crate::acl::Denied::Command => (
+                        "command",
+                        crate::acl::command_full_name(spec, argv).into_bytes(),
+                    ),
+                    crate::acl::Denied::Key(i) => ("key", argv.get(i).cloned().unwrap_or_default()),
+                    crate::acl::Denied::Channel(i) => {
+                        ("channel", argv.get(i).cloned().unwrap_or_default())
+                    }
+                };
+                // Bounded: a script looping over refused calls cannot grow this without end.
+                if list.len() < 1024 {
+                    list.push(ScriptDenial { reason, object });
+                }
+            }
+        }
+    });
+}
+
 /// Whether the caller may run `argv` (as `spec`); Err: what it may not touch.
 fn caller_check(spec: &table::CommandSpec, argv: &[Vec<u8>]) -> Result<(), crate::acl::Denied> {
     CALLER.with(|c| match &*c.borrow() {
@@ -202,6 +258,7 @@ impl RunCtx {
         }
         // scriptVerifyACL: the caller's permissions, with Redis's texts.
         if let Err(d) = caller_check(spec, argv) {
+            note_denial(spec, argv, d);
             return Err(CallError::Script(match d {
                 crate::acl::Denied::Command => {
                     "The user executing the script can't run this command or subcommand"
