@@ -446,4 +446,43 @@ fn acl_setuser_default_changes_only_passwords_and_survives_a_restart() {
         err(cmd("PING").query::<String>(&mut a)).starts_with("NOAUTH"),
         "the 'third' session is logged out"
     );
+    // The CLI: `meridian reset-password` with the current standard token.
+    let std4: String = cmd("ACL")
+        .arg("RESTTOKEN")
+        .arg("default")
+        .arg(pw4)
+        .query(&mut b)
+        .unwrap();
+    let out = std::process::Command::new(meridian_tests::binary())
+        .args(["reset-password", "--url"])
+        .arg(format!("http://127.0.0.1:{}", s.rest_port))
+        .args(["--token", &std4])
+        .env_remove("MERIDIAN_PASSWORD")
+        .env_remove("MERIDIAN_TOKEN")
+        .output()
+        .expect("run meridian reset-password");
+    assert!(out.status.success(), "{out:?}");
+    let v: Json = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let pw5 = v["password"].as_str().unwrap();
+    assert_eq!(
+        status(
+            s.rest_port,
+            "GET",
+            "/get/k",
+            v["rest_token"].as_str().unwrap()
+        ),
+        200
+    );
+    assert_eq!(status(s.rest_port, "GET", "/get/k", &std4), 401);
+    let mut d = anonymous(s.port);
+    assert_eq!(auth(&mut d, pw5).unwrap(), "OK");
+    // A revoked token: exit code 1.
+    let out = std::process::Command::new(meridian_tests::binary())
+        .args(["reset-password", "--url"])
+        .arg(format!("http://127.0.0.1:{}", s.rest_port))
+        .args(["--token", &std4])
+        .env_remove("MERIDIAN_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 }

@@ -612,6 +612,40 @@ pub fn cli(args: crate::config::BackupArgs) -> i32 {
     }
 }
 
+/// `meridian reset-password`: the management API's reset-password on one node; prints
+/// the new password and tokens as JSON. Exit code 1 on an error reply.
+pub fn reset_password_cli(args: crate::config::ResetPasswordArgs) -> i32 {
+    let token = args.token.clone().or_else(|| {
+        args.password
+            .as_deref()
+            .map(|p| crate::rest::Tokens::derive(p).standard)
+    });
+    match http_call(
+        &args.url,
+        "POST",
+        "/v2/redis/reset-password/db",
+        token.as_deref(),
+        "",
+    ) {
+        Ok((200, text)) => {
+            let pretty = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(text);
+            println!("{pretty}");
+            0
+        }
+        Ok((status, text)) => {
+            eprintln!("meridian reset-password: HTTP {status}: {text}");
+            1
+        }
+        Err(e) => {
+            eprintln!("meridian reset-password: {e}");
+            1
+        }
+    }
+}
+
 /// One HTTP/1.1 request with `Connection: close`; (status, body).
 fn http_call(
     url: &str,

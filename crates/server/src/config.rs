@@ -27,6 +27,9 @@ pub enum Command {
     Export(crate::transfer::ExportArgs),
     /// Create, list, delete and restore backups (talks to a node's management API on its REST port).
     Backup(BackupArgs),
+    /// Give the default user a new generated password on every node, revoking every REST
+    /// token; prints the new password and tokens (the management API's reset-password).
+    ResetPassword(ResetPasswordArgs),
     /// TLS certificates for a quick start: a self-signed CA and node certificates.
     Certs(CertsArgs),
 }
@@ -100,6 +103,24 @@ pub struct BackupArgs {
     pub password: Option<String>,
     /// The standard REST token itself, instead of the password.
     #[arg(long, env = "MERIDIAN_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResetPasswordArgs {
+    /// REST URL of any node.
+    #[arg(
+        long,
+        env = "MERIDIAN_REST_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: String,
+    /// The configured password, while it is still the default user's (the standard REST
+    /// token is derived from it).
+    #[arg(long, env = "MERIDIAN_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// The current standard REST token (needed once the password was rotated).
+    #[arg(long, env = "MERIDIAN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
 

@@ -43,6 +43,7 @@ fn main() {
         Command::Import(a) => std::process::exit(transfer::import(a)),
         Command::Export(a) => std::process::exit(transfer::export(a)),
         Command::Backup(b) => std::process::exit(backup::cli(b)),
+        Command::ResetPassword(a) => std::process::exit(backup::reset_password_cli(a)),
         Command::Certs(c) => std::process::exit(certs::cli(c)),
     };
     let cfg = match Config::resolve(args) {
