@@ -348,16 +348,50 @@ fn mutation_order(a: &[PathElem], b: &[PathElem]) -> Ordering {
 }
 
 /// RedisJSON's prepare_paths_for_updating: sorted for mutation, and only the topmost
-/// of nested locations kept.
+/// of nested locations kept (a location is dropped when a strictly shorter prefix of
+/// it was matched too; repeated matches of one location stay).
+///
+/// In O(n log n) comparisons, not by comparing every pair: `$..a..*..b` on a document
+/// nesting a few dozen levels matches the same locations tens of thousands of times,
+/// and a quadratic pass stalled the command (and every replica) for minutes. In
+/// lexicographic order a location's extensions follow it directly, so a sweep that
+/// remembers the last location not nested in another one finds them all.
 fn prepare_for_update(paths: &mut Vec<Vec<PathElem>>) {
     if paths.len() < 2 {
         return;
     }
     paths.sort_by(|a, b| mutation_order(a, b));
-    let all = paths.clone();
-    paths.retain(|p| {
-        !all.iter()
-            .any(|q| q.len() < p.len() && p[..q.len()] == q[..])
+    let elem = |x: &PathElem, y: &PathElem| match (x, y) {
+        (PathElem::Index(i), PathElem::Index(j)) => i.cmp(j),
+        (PathElem::Key(a), PathElem::Key(b)) => a.cmp(b),
+        (PathElem::Index(_), PathElem::Key(_)) => Ordering::Less,
+        (PathElem::Key(_), PathElem::Index(_)) => Ordering::Greater,
+    };
+    let mut lex: Vec<usize> = (0..paths.len()).collect();
+    lex.sort_by(|&a, &b| {
+        let (a, b) = (&paths[a], &paths[b]);
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| elem(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| a.len().cmp(&b.len()))
+    });
+    let mut nested = vec![false; paths.len()];
+    let mut top: Option<usize> = None;
+    for i in lex {
+        if let Some(t) = top {
+            let (t, p) = (&paths[t], &paths[i]);
+            if t.len() < p.len() && p[..t.len()] == t[..] {
+                nested[i] = true;
+                continue;
+            }
+        }
+        top = Some(i);
+    }
+    let mut i = 0;
+    paths.retain(|_| {
+        i += 1;
+        !nested[i - 1]
     });
 }
 
@@ -1779,6 +1813,83 @@ mod tests {
             assert_eq!(p.get(), fixed, "{given}");
             assert_eq!(p.is_legacy(), legacy, "{given}");
         }
+    }
+
+    /// Found by the json_path fuzz target (`JSON.SET k ..a..*..b` on a document nesting
+    /// 48 levels, 4324 matches, timed out): the topmost-location filter was quadratic in
+    /// the matches, which the evaluation budget lets reach millions.
+    /// It must agree with the pairwise definition, and take many matches in stride.
+    #[test]
+    fn update_filter_is_pairwise_and_not_quadratic() {
+        let k = |s: &str| PathElem::Key(s.into());
+        let i = PathElem::Index;
+        let naive = |mut v: Vec<Vec<PathElem>>| {
+            v.sort_by(|a, b| mutation_order(a, b));
+            let all = v.clone();
+            v.retain(|p| {
+                !all.iter()
+                    .any(|q| q.len() < p.len() && p[..q.len()] == q[..])
+            });
+            v
+        };
+        let cases = vec![
+            vec![
+                vec![k("a"), i(1)],
+                vec![k("a")],
+                vec![k("a")],
+                vec![k("a"), i(1)],
+            ],
+            vec![
+                vec![k("b")],
+                vec![k("a"), k("b")],
+                vec![k("a")],
+                vec![k("ab")],
+                vec![],
+            ],
+            vec![
+                vec![i(0), k("x")],
+                vec![k("0")],
+                vec![k("0"), k("y")],
+                vec![i(0)],
+            ],
+            vec![
+                vec![k("c"), k("d"), k("e")],
+                vec![k("c"), k("d")],
+                vec![k("c"), k("e")],
+            ],
+        ];
+        for v in cases {
+            let mut fast = v.clone();
+            prepare_for_update(&mut fast);
+            assert_eq!(fast, naive(v.clone()), "{v:?}");
+        }
+        // The fuzzer's input, end to end: the 48-level chain, and the path whose matches
+        // repeat.
+        let mut doc = Value::from(1);
+        for n in 0..48 {
+            doc = if n % 2 == 0 {
+                json!({ "a": doc, "b": n })
+            } else {
+                json!([n, doc])
+            };
+        }
+        let q = path::compile("$..a..*..b").unwrap();
+        let mut found: Vec<Vec<PathElem>> = path::select(&q, &doc, true)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.path)
+            .collect();
+        assert!(found.len() > 4_000, "{}", found.len());
+        let want = naive(found.clone());
+        prepare_for_update(&mut found);
+        assert_eq!(found, want);
+        // 200000 locations (the quadratic pass needed minutes).
+        let mut many: Vec<Vec<PathElem>> = (0..200_000)
+            .map(|n| vec![k("a"), i(n % 1000), i(n / 1000)])
+            .collect();
+        many.push(vec![k("a"), i(7)]);
+        prepare_for_update(&mut many);
+        assert_eq!(many.len(), 200_001 - 200);
     }
 
     #[test]
