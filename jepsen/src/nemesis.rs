@@ -1,0 +1,313 @@
+//! Faults and schedules. A schedule is a list of steps (a fault held for some time, or a
+//! quiet period), cycled until the run ends; the random schedule draws its steps from a
+//! seeded RNG, so a seed reproduces the same sequence of faults and durations (the
+//! interleaving of client operations still depends on timing).
+
+use crate::cluster::{Cluster, ProcState};
+use crate::history::NemesisEvent;
+use crate::proxy::Cut;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Full partition: the leader alone on one side (stalled bytes).
+    IsolateLeader,
+    /// Like IsolateLeader with a black hole: bytes are discarded, connections reset at heal.
+    BlackholeLeader,
+    /// A random minority against the majority.
+    PartitionRandom,
+    /// The leader's bytes reach no one; it still hears the others.
+    OneWayFromLeader,
+    /// No one's bytes reach the leader; the others still hear it.
+    OneWayToLeader,
+    /// Connections between the leader and the others are refused (reset).
+    RefuseLeader,
+    /// SIGSTOP the leader, SIGCONT at the end.
+    PauseLeader,
+    /// kill -9 the leader, restart it at the end.
+    KillLeader,
+    /// kill -9 a random node, restart it at the end.
+    KillRandom,
+    /// Every link: 30 ms delay + up to 60 ms jitter.
+    Delay,
+    /// Every link: 64 KB/s.
+    Bandwidth,
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::IsolateLeader => "isolate-leader",
+            Fault::BlackholeLeader => "blackhole-leader",
+            Fault::PartitionRandom => "partition-random",
+            Fault::OneWayFromLeader => "one-way-from-leader",
+            Fault::OneWayToLeader => "one-way-to-leader",
+            Fault::RefuseLeader => "refuse-leader",
+            Fault::PauseLeader => "pause-leader",
+            Fault::KillLeader => "kill-leader",
+            Fault::KillRandom => "kill-random",
+            Fault::Delay => "delay",
+            Fault::Bandwidth => "bandwidth",
+        }
+    }
+
+    pub const ALL: [Fault; 11] = [
+        Fault::IsolateLeader,
+        Fault::BlackholeLeader,
+        Fault::PartitionRandom,
+        Fault::OneWayFromLeader,
+        Fault::OneWayToLeader,
+        Fault::RefuseLeader,
+        Fault::PauseLeader,
+        Fault::KillLeader,
+        Fault::KillRandom,
+        Fault::Delay,
+        Fault::Bandwidth,
+    ];
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    Fault(Fault, Duration),
+    Quiet(Duration),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    None,
+    PartitionLeader,
+    OneWay,
+    PauseLeader,
+    KillLeader,
+    StaleRead,
+    SlowNet,
+    Random,
+    Smoke,
+}
+
+impl Scenario {
+    pub const ALL: [(Scenario, &'static str, &'static str); 9] = [
+        (Scenario::None, "none", "no faults (baseline)"),
+        (Scenario::PartitionLeader, "partition-leader", "cut the leader from the majority 5 s, heal 4 s, repeat"),
+        (Scenario::OneWay, "one-way", "leader's outgoing bytes cut 5 s, heal, then its incoming bytes cut 5 s, heal"),
+        (Scenario::PauseLeader, "pause-leader", "SIGSTOP the leader 3 s (it wakes up deposed), heal 4 s, repeat"),
+        (Scenario::KillLeader, "kill-leader", "kill -9 the leader under load, restart it after 3 s, repeat"),
+        (Scenario::StaleRead, "stale-read", "black-hole the leader 6 s (its clients keep reading), heal, reads right after the heal"),
+        (Scenario::SlowNet, "slow-net", "delay with jitter on every link, then a bandwidth limit"),
+        (Scenario::Random, "random", "random faults and durations drawn from the seed"),
+        (Scenario::Smoke, "smoke", "CI: isolate the leader, kill -9 the leader, one-way cut, each healed"),
+    ];
+
+    pub fn parse(s: &str) -> Option<Scenario> {
+        Self::ALL
+            .iter()
+            .find(|(_, n, _)| *n == s)
+            .map(|(sc, _, _)| *sc)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(sc, _, _)| *sc == self)
+            .map(|(_, n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    /// The steps of one cycle (the random scenario: a long seeded sequence).
+    pub fn steps(self, seed: u64) -> Vec<Step> {
+        use Fault::*;
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        match self {
+            Scenario::None => vec![Step::Quiet(s(3600))],
+            Scenario::PartitionLeader => vec![Step::Fault(IsolateLeader, s(5)), Step::Quiet(s(4))],
+            Scenario::OneWay => vec![
+                Step::Fault(OneWayFromLeader, s(5)),
+                Step::Quiet(s(4)),
+                Step::Fault(OneWayToLeader, s(5)),
+                Step::Quiet(s(4)),
+            ],
+            Scenario::PauseLeader => vec![Step::Fault(PauseLeader, s(3)), Step::Quiet(s(4))],
+            Scenario::KillLeader => vec![Step::Fault(KillLeader, s(3)), Step::Quiet(s(4))],
+            Scenario::StaleRead => vec![Step::Fault(BlackholeLeader, s(6)), Step::Quiet(s(3))],
+            Scenario::SlowNet => vec![
+                Step::Fault(Delay, s(6)),
+                Step::Quiet(s(2)),
+                Step::Fault(Bandwidth, s(6)),
+                Step::Quiet(s(2)),
+            ],
+            Scenario::Smoke => vec![
+                Step::Quiet(s(2)),
+                Step::Fault(IsolateLeader, s(4)),
+                Step::Quiet(s(3)),
+                Step::Fault(KillLeader, s(3)),
+                Step::Quiet(s(3)),
+                Step::Fault(OneWayFromLeader, s(3)),
+                Step::Quiet(s(3)),
+            ],
+            Scenario::Random => {
+                let mut rng = StdRng::seed_from_u64(seed);
+                let mut v = Vec::new();
+                for _ in 0..500 {
+                    let f = Fault::ALL[rng.gen_range(0..Fault::ALL.len())];
+                    v.push(Step::Fault(f, ms(rng.gen_range(1500..6000))));
+                    v.push(Step::Quiet(ms(rng.gen_range(1500..5000))));
+                }
+                v
+            }
+        }
+    }
+}
+
+/// Applies `f`; returns the node it targeted and a description.
+async fn apply(c: &mut Cluster, f: Fault, rng: &mut StdRng) -> anyhow::Result<String> {
+    let ids = c.ids();
+    let running: Vec<u32> = ids
+        .iter()
+        .copied()
+        .filter(|&i| c.nodes[(i - 1) as usize].state == ProcState::Running)
+        .collect();
+    let leader = match c.leader().await {
+        Some(l) => l,
+        None if !running.is_empty() => running[rng.gen_range(0..running.len())],
+        None => ids[0],
+    };
+    let others: Vec<u32> = ids.iter().copied().filter(|&i| i != leader).collect();
+    let net = c.net.clone();
+    Ok(match f {
+        Fault::IsolateLeader => {
+            net.partition(&[leader], &others, Cut::Stall);
+            format!("node {leader} | {others:?}")
+        }
+        Fault::BlackholeLeader => {
+            net.partition(&[leader], &others, Cut::Drop);
+            format!("node {leader} | {others:?} (bytes dropped)")
+        }
+        Fault::PartitionRandom => {
+            let mut v = ids.clone();
+            for i in (1..v.len()).rev() {
+                v.swap(i, rng.gen_range(0..=i));
+            }
+            let minority = v.len() / 2;
+            let (a, b) = v.split_at(minority.max(1));
+            net.partition(a, b, Cut::Stall);
+            format!("{a:?} | {b:?}")
+        }
+        Fault::OneWayFromLeader => {
+            for &o in &others {
+                net.cut(leader, o, Cut::Stall);
+            }
+            format!("node {leader} -> {others:?} cut")
+        }
+        Fault::OneWayToLeader => {
+            for &o in &others {
+                net.cut(o, leader, Cut::Stall);
+            }
+            format!("{others:?} -> node {leader} cut")
+        }
+        Fault::RefuseLeader => {
+            for &o in &others {
+                net.refuse(leader, o, true);
+                net.refuse(o, leader, true);
+            }
+            format!("connections to/from node {leader} refused")
+        }
+        Fault::PauseLeader => {
+            c.node(leader).pause();
+            format!("SIGSTOP node {leader}")
+        }
+        Fault::KillLeader => {
+            c.node(leader).kill9();
+            format!("kill -9 node {leader}")
+        }
+        Fault::KillRandom => {
+            let n = ids[rng.gen_range(0..ids.len())];
+            c.node(n).kill9();
+            format!("kill -9 node {n}")
+        }
+        Fault::Delay => {
+            for &a in &ids {
+                for &b in &ids {
+                    if a != b {
+                        net.delay(a, b, 30, 60);
+                    }
+                }
+            }
+            "30 ms + 0..60 ms jitter on every link".to_string()
+        }
+        Fault::Bandwidth => {
+            for &a in &ids {
+                for &b in &ids {
+                    if a != b {
+                        net.bandwidth(a, b, 64 * 1024);
+                    }
+                }
+            }
+            "64 KB/s on every link".to_string()
+        }
+    })
+}
+
+/// Runs the scenario's steps until `until`, then heals everything. Returns the fault
+/// windows.
+pub async fn run(
+    c: &mut Cluster,
+    scenario: Scenario,
+    seed: u64,
+    t0: Instant,
+    until: Instant,
+) -> anyhow::Result<Vec<NemesisEvent>> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x6e656d65);
+    let steps = scenario.steps(seed);
+    let mut events = Vec::new();
+    let us = |t: Instant| t.duration_since(t0).as_micros() as u64;
+    'outer: loop {
+        for step in &steps {
+            let now = Instant::now();
+            if now >= until {
+                break 'outer;
+            }
+            match *step {
+                Step::Quiet(d) => tokio::time::sleep(d.min(until - now)).await,
+                Step::Fault(f, d) => {
+                    let start = Instant::now();
+                    let detail = apply(c, f, &mut rng).await?;
+                    eprintln!(
+                        "[nemesis {:>6.1}s] {} {detail}",
+                        us(start) as f64 / 1e6,
+                        f.name()
+                    );
+                    let left = until.saturating_duration_since(Instant::now());
+                    tokio::time::sleep(d.min(left)).await;
+                    c.heal_all()?;
+                    let end = Instant::now();
+                    eprintln!("[nemesis {:>6.1}s] heal", us(end) as f64 / 1e6);
+                    events.push(NemesisEvent {
+                        fault: f.name().to_string(),
+                        detail,
+                        start_us: us(start),
+                        end_us: us(end),
+                    });
+                }
+            }
+        }
+    }
+    c.heal_all()?;
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_schedule_is_reproducible_from_its_seed() {
+        assert_eq!(Scenario::Random.steps(7), Scenario::Random.steps(7));
+        assert_ne!(Scenario::Random.steps(7), Scenario::Random.steps(8));
+        for (sc, name, _) in Scenario::ALL {
+            assert_eq!(Scenario::parse(name), Some(sc));
+        }
+    }
+}
