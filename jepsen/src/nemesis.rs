@@ -145,7 +145,7 @@ impl Scenario {
                 Step::Fault(KillLeader, s(3)),
                 Step::Quiet(s(3)),
                 Step::Fault(OneWayFromLeader, s(3)),
-                Step::Quiet(s(3)),
+                Step::Quiet(s(3600)),
             ],
             Scenario::Random => {
                 let mut rng = StdRng::seed_from_u64(seed);

@@ -101,6 +101,7 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
         list_keys: Keys::new("l", 3, o.ops_per_key * 2),
         strong: o.strong,
         op_timeout: o.op_timeout,
+        last_seen: Default::default(),
     });
     let mut handles = Vec::new();
     let total = o.register_clients + o.list_clients;

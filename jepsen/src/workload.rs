@@ -66,6 +66,8 @@ pub struct Shared {
     pub list_keys: Keys,
     pub strong: bool,
     pub op_timeout: Duration,
+    /// The last value each register key was seen to hold (CAS picks it as `from`).
+    pub last_seen: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Shared {
@@ -186,9 +188,14 @@ pub async fn client(shared: Arc<Shared>, spec: ClientSpec) -> Vec<Op> {
                     let v = shared.next_value.fetch_add(1, Ordering::Relaxed) as i64;
                     (F::Write, key, Some(v), None)
                 } else {
-                    // Expect a recent value: the register usually holds one of the last few.
+                    // Expect the value last seen on the key (so CAS often succeeds),
+                    // sometimes a recent other one.
+                    let seen = shared.last_seen.lock().unwrap().get(&key).copied();
                     let cur = shared.next_value.load(Ordering::Relaxed) as i64;
-                    let from = (cur - rng.gen_range(1..=8)).max(1);
+                    let from = match seen {
+                        Some(v) if rng.gen_range(0..4) > 0 => v,
+                        _ => (cur - rng.gen_range(1..=8)).max(1),
+                    };
                     let v = shared.next_value.fetch_add(1, Ordering::Relaxed) as i64;
                     (F::Cas, key, Some(v), Some(from))
                 }
@@ -256,6 +263,11 @@ pub async fn client(shared: Arc<Shared>, spec: ClientSpec) -> Vec<Op> {
         }
         if op.outcome == Outcome::Info {
             process = shared.next_process.fetch_add(1, Ordering::Relaxed);
+        }
+        if op.outcome == Outcome::Ok && matches!(f, F::Read | F::Write | F::Cas) {
+            if let Some(v) = op.value {
+                shared.last_seen.lock().unwrap().insert(op.key.clone(), v);
+            }
         }
         let failed = op.outcome != Outcome::Ok && op.error.as_deref() != Some("cas mismatch");
         ops.push(op);
