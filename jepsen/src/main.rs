@@ -100,7 +100,7 @@ fn main() -> anyhow::Result<()> {
                     .ok()
                     .and_then(|s| serde_json::from_str(&s).ok())
                     .unwrap_or_default();
-            let lin = linear::check(&h.ops, 2_000_000);
+            let lin = linear::check(&linear::checkable(&h.ops, !eventual), 2_000_000);
             let lst = list::check(&h.ops, &finals, !eventual);
             let mut s = report::summarize(&h, Some(&lin), Some(&lst), None);
             s.strong_reads = !eventual;

@@ -176,7 +176,7 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
     if let Err(e) = &conv {
         errors.push(format!("convergence: {e:#}"));
     }
-    let lin = linear::check(&history.ops, 2_000_000);
+    let lin = linear::check(&linear::checkable(&history.ops, o.strong), 2_000_000);
     let lst = (errors.is_empty() || !finals.is_empty())
         .then(|| list::check(&history.ops, &finals, o.strong));
     let mut summary = report::summarize(&history, Some(&lin), lst.as_ref(), conv.as_ref().ok());
