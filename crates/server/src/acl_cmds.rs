@@ -266,8 +266,8 @@ impl AclUser {
 
 /// This node's record of user `name`, parsed.
 pub fn load(shared: &Shared, name: &[u8]) -> Result<Option<AclUser>, CmdError> {
-    // The index first: an entry applied after it is read makes the next refresh re-read.
-    let seen = shared.node.applied_index();
+    // The epoch first: a change committed after it is read makes the next refresh re-read.
+    let seen = shared.reads.storage().acl_epoch();
     let Some(raw) = shared.reads.storage().get(Cf::Sm, &acl::user_key(name))? else {
         return Ok(None);
     };
@@ -285,7 +285,7 @@ pub fn load(shared: &Shared, name: &[u8]) -> Result<Option<AclUser>, CmdError> {
 /// visible), parsing it again only if it changed. False if the user was deleted or
 /// disabled (or cannot be read): the connection is no longer authenticated.
 pub fn refresh(shared: &Shared, cur: &mut AclUser) -> bool {
-    let now = shared.node.applied_index();
+    let now = shared.reads.storage().acl_epoch();
     if now == cur.seen {
         return cur.user.enabled;
     }

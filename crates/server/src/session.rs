@@ -478,6 +478,9 @@ impl Session {
             // A password this connection just set must be visible to it.
             let shared = self.shared.clone();
             let _ = crate::dispatch::await_consistency(&shared, self).await;
+            // Read before the passwords are: a change committed after this makes the next
+            // command re-check them.
+            let epoch = self.shared.reads.storage().acl_epoch();
             let hash = match self.check_password(pass) {
                 Ok(h) => h,
                 Err(e) => {
@@ -489,7 +492,7 @@ impl Session {
                 }
             };
             self.user = None;
-            self.default_login = Some((hash, self.shared.node.applied_index()));
+            self.default_login = Some((hash, epoch));
             self.authenticated = true;
             self.with_info(|i| i.user = "default".into());
             return Ok(Frame::ok());
@@ -523,7 +526,7 @@ impl Session {
     /// (a rotation, on this node once it applied it).
     pub fn refresh_acl(&mut self) {
         if let Some((hash, seen)) = &mut self.default_login {
-            let now = self.shared.node.applied_index();
+            let now = self.shared.reads.storage().acl_epoch();
             if *seen == now {
                 return;
             }

@@ -116,6 +116,20 @@ pub struct Storage {
     /// ends it, so a read that finds the same even value before and after it ran saw
     /// no part of a restore (see [`Storage::restore_epoch`]).
     restore_epoch: AtomicU64,
+    /// Moves on after every committed batch that writes an ACL user record (and after a
+    /// state replace), so a connection re-reads its user's record only when it moved,
+    /// instead of at every applied index (see [`Storage::acl_epoch`]).
+    acl_epoch: AtomicU64,
+}
+
+/// Whether a batch of effects writes (or may write) an ACL user record.
+fn touches_acl(effects: &Effects) -> bool {
+    let acl = keys::sm::ACL_USERS.key(b"");
+    effects.writes.iter().any(|w| match w {
+        Write::Put(Cf::Sm, k, _) | Write::Delete(Cf::Sm, k) => k.starts_with(&acl),
+        Write::DeleteRange(Cf::Sm, _, _) => true,
+        _ => false,
+    })
 }
 
 fn cf_options(cache: &Cache, point_lookups: bool) -> Options {
@@ -170,6 +184,7 @@ impl Storage {
             faults: fault::Faults::from_env(),
             tier: KeyTier::default(),
             restore_epoch: AtomicU64::new(0),
+            acl_epoch: AtomicU64::new(0),
         };
         st.resume_install()?;
         st.refresh_restoring()?;
@@ -237,6 +252,9 @@ impl Storage {
         if tiered {
             self.tier.end_write(effects, r.is_ok());
         }
+        if r.is_ok() && touches_acl(effects) {
+            self.acl_epoch.fetch_add(1, Ordering::SeqCst);
+        }
         if r.is_err() && restore.is_some() {
             self.refresh_restoring()?;
         } else if restore == Some(false) {
@@ -281,6 +299,13 @@ impl Storage {
     /// Ends a replacement of the state (after the install, whether it succeeded or not).
     pub fn end_replace(&self) {
         self.tier.end_replace();
+        self.acl_epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Moves on after every write of an ACL user record is committed. Read it *before*
+    /// reading a record: when it has not moved since, the record has not changed.
+    pub fn acl_epoch(&self) -> u64 {
+        self.acl_epoch.load(Ordering::SeqCst)
     }
 
     // ---- Raft log and Raft state ------------------------------------------------------

@@ -119,7 +119,8 @@ pub struct Cache {
 /// The default user's credentials now; `None` when authentication is off (`--no-auth`).
 pub fn current(shared: &Shared) -> Option<Arc<Creds>> {
     let secret = shared.password.read().ok()?.clone()?;
-    let now = shared.node.applied_index();
+    // The ACL epoch, read before the record: unchanged means the record is unchanged.
+    let now = shared.reads.storage().acl_epoch();
     if let Ok(c) = shared.creds.cur.read() {
         if let Some((seen, creds)) = c.as_ref() {
             if *seen == now {
