@@ -217,7 +217,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 kept.push(e);
             }
         }
-        self.st.log_append(&batch).map_err(write_err)?;
+        {
+            let _span = tracing::trace_span!("append", entries = batch.len()).entered();
+            self.st.log_append(&batch).map_err(write_err)?;
+        }
         if let Some(u) = &self.unapplied {
             let mut u = u.lock().expect("log cache lock");
             for (e, (_, raw)) in kept.into_iter().zip(&batch) {

@@ -89,6 +89,7 @@ impl StateMachine {
     /// reflect the failure rather than the state every other replica has.
     pub(crate) fn apply_one(&mut self, entry: Entry) -> Result<Response, StorageError> {
         let log_id = entry.log_id;
+        let _span = tracing::trace_span!("apply", index = log_id.index).entered();
         let mut replies = Vec::new();
         let mut delivery = None;
         let mut membership = None;

@@ -133,8 +133,10 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
 fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
+    // Spans (the write path's, at TRACE) log their duration when they close, if enabled.
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr);
     if format == "json" {
         fmt.json().init();

@@ -23,7 +23,10 @@ impl GroupCommit {
                     while let Ok(more) = rx.try_recv() {
                         batch.push(more);
                     }
-                    let res = storage.sync_wal();
+                    let res = {
+                        let _span = tracing::trace_span!("fsync", appends = batch.len()).entered();
+                        storage.sync_wal()
+                    };
                     for cb in batch {
                         cb(match &res {
                             Ok(()) => Ok(()),

@@ -57,6 +57,11 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 impl Node {
     /// Writes go to the leader: proposed here if this node leads, else forwarded over
     /// gRPC. Returns the entry's index (the sync token) and one reply per op.
+    ///
+    /// The write path's spans (`write`, `forward`, `propose`, then `append`, `fsync` and
+    /// `apply` below) are at TRACE level: off by default, they cost a cached level check.
+    /// `RUST_LOG=consensus=trace,storage=trace` logs each with its duration on close.
+    #[tracing::instrument(level = "trace", name = "write", skip_all, fields(ops = ops.len()))]
     pub async fn write(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
         if self.is_leader() {
             if self.check_quorum()? <= 1 {
@@ -95,6 +100,7 @@ impl Node {
     /// (connection lost, leader changed) the same id is retried against whoever leads
     /// for up to `WRITE_TIMEOUT`; the leader applies an id at most once, so a retry
     /// either applies the write or returns the replies of its first application.
+    #[tracing::instrument(level = "trace", name = "forward", skip_all)]
     async fn forward(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
         let id = (self.id, self.forward_seq.fetch_add(1, Ordering::Relaxed));
         let started = tokio::time::Instant::now();
@@ -218,6 +224,7 @@ impl Node {
 
     /// Proposes a forwarded request under its id: a retry of an applied id gets the
     /// first application's replies instead of applying again.
+    #[tracing::instrument(level = "trace", name = "propose", skip_all)]
     async fn propose_once(
         &self,
         ops: Vec<Op>,
