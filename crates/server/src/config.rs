@@ -525,9 +525,6 @@ impl Config {
         if tls_cluster && cfg.cluster_port.is_none() {
             anyhow::bail!("--tls-cluster needs --cluster-port");
         }
-        if cfg.port == 0 && cfg.tls_port.is_none() {
-            anyhow::bail!("--port 0 turns plaintext RESP off, so it needs --tls-port");
-        }
         if let (Some(voters), domain) = statefulset {
             let cport = cfg
                 .cluster_port
@@ -560,6 +557,9 @@ impl Config {
                 "--no-auth is refused because the node binds to {} (not loopback only): anyone who can reach it could read and write everything. Bind to 127.0.0.1 or set a password.",
                 cfg.bind
             );
+        }
+        if cfg.port == 0 && cfg.tls_port.is_none() {
+            anyhow::bail!("--port 0 turns plaintext RESP off, so it needs --tls-port");
         }
         Ok(cfg)
     }
