@@ -148,10 +148,11 @@ fn init_logging(level: &str, format: &str) {
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&cfg.data_dir)?;
-    let password = if cfg.no_auth {
-        None
+    let (password, origin) = if cfg.no_auth {
+        (None, None)
     } else {
-        Some(password::resolve(&cfg)?)
+        let (pw, origin) = password::resolve(&cfg)?;
+        (Some(pw), Some(origin))
     };
     if let Some(t) = &cfg.tls {
         consensus::tls::init(t.clone()).map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
@@ -223,7 +224,13 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         password.clone(),
         local,
     ));
-    print_banner(&cfg, local, rest_local, password.as_deref(), started);
+    print_banner(
+        &cfg,
+        local,
+        rest_local,
+        password.as_deref().zip(origin),
+        started,
+    );
     tracing::info!(
         "ready in {} ms: applied index {}",
         started.elapsed().as_millis(),
@@ -286,7 +293,7 @@ fn print_banner(
     cfg: &Config,
     local: std::net::SocketAddr,
     rest: std::net::SocketAddr,
-    password: Option<&str>,
+    password: Option<(&str, password::Origin)>,
     started: Instant,
 ) {
     let host = local.ip();
@@ -324,11 +331,36 @@ fn print_banner(
         }
     }
     match password {
-        Some(pw) => {
+        Some((_, origin)) if origin != password::Origin::Generated => {
+            // Secrets that were configured or stored earlier are not printed: stdout
+            // often ends up in shared logs (containers, journald).
             if cfg.port != 0 {
                 b.push_str(&format!("  RESP      {host}:{port}\n"));
             }
-            b.push_str(&format!("  password  {pw}\n\n"));
+            let from = match origin {
+                password::Origin::Configured => {
+                    "as configured (--password / MERIDIAN_PASSWORD)".to_string()
+                }
+                _ => format!("in {}", cfg.data_dir.join("password").display()),
+            };
+            b.push_str(&format!("  password  {from}; not printed\n\n"));
+            b.push_str(&format!(
+                "  redis-cli{cli} -h {host} -p {port} -a \"$PASSWORD\"\n"
+            ));
+            b.push_str(&format!("  REDIS_URL={url}://:$PASSWORD@{host}:{port}\n\n"));
+            b.push_str(&format!("  REST      {web}://{rest}  (Upstash protocol)\n"));
+            b.push_str(&format!("  export UPSTASH_REDIS_REST_URL={web}://{rest}\n"));
+            b.push_str("  REST token: ACL RESTTOKEN default \"$PASSWORD\"; a read-only one: ACL RESTTOKEN\n");
+            b.push_str("  of a user with +@read (ACL SETUSER reader on >pw ~* +@read)\n");
+        }
+        Some((pw, _)) => {
+            if cfg.port != 0 {
+                b.push_str(&format!("  RESP      {host}:{port}\n"));
+            }
+            b.push_str(&format!(
+                "  password  {pw}  (generated, saved in {}; printed only this once)\n\n",
+                cfg.data_dir.join("password").display()
+            ));
             b.push_str(&format!("  redis-cli{cli} -h {host} -p {port} -a {pw}\n"));
             b.push_str(&format!("  REDIS_URL={url}://:{pw}@{host}:{port}\n\n"));
             let t = rest::Tokens::derive(pw);
