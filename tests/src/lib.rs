@@ -118,6 +118,10 @@ impl Server {
                     let _ = std::fs::remove_file(self.dir.path().join("server.log"));
                     self.port = free_port();
                     self.rest_port = free_port();
+                    // A port given in the options (`--tls-port`) moves too.
+                    if let Some(i) = self.extra.iter().position(|a| a == "--tls-port") {
+                        self.extra[i + 1] = free_port().to_string();
+                    }
                 }
                 Err(log) => panic!("meridian did not become ready within 60 s; log:\n{log}"),
             }
@@ -220,6 +224,12 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The value the node was started with for option `flag` (as moved by a retry).
+    pub fn option(&self, flag: &str) -> Option<&str> {
+        let i = self.extra.iter().position(|a| a == flag)?;
+        self.extra.get(i + 1).map(String::as_str)
     }
 
     /// Sends a signal (`HUP`, `STOP`, `CONT`, ...) to the node's process.

@@ -169,7 +169,8 @@ impl TlsNode {
         args.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut s = Server::start_with(Some("pw"), &refs);
-        s.port = port;
+        // The TLS port, as `Server` may have moved it (taken by another test meanwhile).
+        s.port = s.option("--tls-port").and_then(|p| p.parse().ok()).unwrap();
         TlsNode { s, certs }
     }
 

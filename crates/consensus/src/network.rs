@@ -36,13 +36,9 @@ pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10));
-    // With cluster TLS the channel still speaks HTTP/2 to an `http://` URI, over a
-    // connection the connector has already secured (mutual TLS, crate::tls).
-    Ok(if crate::tls::cluster_enabled() {
-        ep.connect_with_connector_lazy(crate::tls::ClusterConnector)
-    } else {
-        ep.connect_lazy()
-    })
+    // The channel speaks HTTP/2 to an `http://` URI over a connection the connector
+    // opened from this node's address and, with cluster TLS, secured (crate::tls).
+    Ok(ep.connect_with_connector_lazy(crate::tls::ClusterConnector))
 }
 
 pub fn client(ch: Channel) -> ClusterClient<Channel> {

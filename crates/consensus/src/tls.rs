@@ -265,28 +265,155 @@ pub fn init_client(ca: &Path, identity: Option<(&Path, &Path)>) -> Result<(), St
     Ok(())
 }
 
-/// Opens a TLS connection to a cluster port at `host:port`, verifying the peer's
-/// certificate for `host` (a DNS name or an IP address in its subject alternative names).
-pub async fn connect_cluster(
-    host: &str,
-    port: u16,
-) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let Some(cfg) = cluster_client() else {
-        return Err(io::Error::other("cluster TLS is not configured"));
-    };
+/// The address outgoing cluster connections are made from (the node's `--bind`
+/// address when it is a specific one), as Redis binds its cluster bus connections:
+/// peers and fault-injecting proxies see which node a connection comes from.
+static SOURCE: std::sync::OnceLock<std::net::IpAddr> = std::sync::OnceLock::new();
+
+/// Sets the source address of outgoing cluster connections (at start; unspecified
+/// addresses such as 0.0.0.0 are ignored: the kernel picks).
+pub fn set_source(ip: std::net::IpAddr) {
+    if !ip.is_unspecified() {
+        let _ = SOURCE.set(ip);
+    }
+}
+
+/// Defers the choice of the source port from `bind` to `connect` (Linux's
+/// IP_BIND_ADDRESS_NO_PORT): a port picked at bind time comes from the pool listeners
+/// use and must be unique per address, while connect's may be shared across peers.
+#[cfg(target_os = "linux")]
+fn no_port_at_bind(sock: &tokio::net::TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option value of the given size.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_port_at_bind(_: &tokio::net::TcpSocket) {}
+
+/// A TCP connection to a cluster port, from [`set_source`]'s address when one is set
+/// and of the same family (falling back to any source if binding it fails).
+async fn connect_tcp(host: &str, port: u16) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if let Some(src) = SOURCE.get().filter(|s| s.is_ipv4() == addr.is_ipv4()) {
+            no_port_at_bind(&sock);
+            if let Err(e) = sock.bind(std::net::SocketAddr::new(*src, 0)) {
+                tracing::debug!("cannot bind the cluster link source {src}: {e}");
+                let s = TcpStream::connect(addr).await?;
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+        }
+        match sock.connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Opens a connection to a cluster port at `host:port`: TLS with cluster TLS on (the
+/// peer's certificate verified for `host`, a DNS name or an IP address in its subject
+/// alternative names), plain TCP otherwise.
+pub async fn connect_cluster(host: &str, port: u16) -> io::Result<LinkIo> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
-    let tcp = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect((host, port)))
+    let tcp = tokio::time::timeout(Duration::from_secs(2), connect_tcp(host, port))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-    let _ = tcp.set_nodelay(true);
+    let Some(cfg) = cluster_client() else {
+        return Ok(LinkIo::Plain(tcp));
+    };
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {e}")))?;
     tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
         tokio_rustls::TlsConnector::from(cfg).connect(name, tcp),
     )
     .await
     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+    .map(|t| LinkIo::Tls(Box::new(t)))
+}
+
+/// An outgoing cluster connection: plain TCP or TLS.
+pub enum LinkIo {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for LinkIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            LinkIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for LinkIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            LinkIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            LinkIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            LinkIo::Plain(s) => s.is_write_vectored(),
+            LinkIo::Tls(t) => t.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            LinkIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            LinkIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 /// A server-side connection that may be TLS.
@@ -396,12 +523,13 @@ impl tonic::transport::server::Connected for MaybeTls<TcpStream> {
     }
 }
 
-/// The connector tonic channels use when cluster links are TLS.
+/// The connector of every cluster channel (tonic): from the node's source address, and
+/// TLS when cluster TLS is on.
 #[derive(Clone, Copy)]
 pub struct ClusterConnector;
 
 impl tower_service::Service<tonic::transport::Uri> for ClusterConnector {
-    type Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+    type Response = hyper_util::rt::TokioIo<LinkIo>;
     type Error = io::Error;
     type Future =
         Pin<Box<dyn std::future::Future<Output = Result<Self::Response, io::Error>> + Send>>;

@@ -81,6 +81,9 @@ impl Node {
     ) -> anyhow::Result<Arc<Node>> {
         std::fs::create_dir_all(&cfg.data_dir)?;
         crate::network::set_link_password(cfg.password.as_deref());
+        if let Some(listen) = cfg.cluster_listen {
+            crate::tls::set_source(listen.ip());
+        }
         let t0 = std::time::Instant::now();
         let storage = Storage::open(&cfg.data_dir.join("db"), cfg.cache_bytes)?;
         tracing::info!("storage opened in {} ms", t0.elapsed().as_millis());
