@@ -45,6 +45,9 @@ pub struct Node {
     applied: watch::Receiver<u64>,
     /// Sequence of requests this node forwards (ids for at-most-once retries).
     forward_seq: AtomicU64,
+    /// One HTTP/2 channel per peer address for forwarded writes and read-index calls
+    /// (multiplexed, reconnected by tonic), instead of a new connection per request.
+    links: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
 }
 
 /// Wall clock in unix milliseconds.
@@ -57,6 +60,28 @@ pub fn now_ms() -> u64 {
 impl Node {
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The channel to the peer at `addr` (made on first use, then shared).
+    pub(crate) fn link(
+        &self,
+        addr: &str,
+    ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ch) = links.get(addr) {
+            return Ok(ch.clone());
+        }
+        let ch = crate::network::channel(addr)?;
+        links.insert(addr.to_string(), ch.clone());
+        Ok(ch)
+    }
+
+    /// Forgets the channel to `addr` after a failed call: the next one reconnects.
+    pub(crate) fn drop_link(&self, addr: &str) {
+        self.links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(addr);
     }
 
     /// The region tag this node was started with.

@@ -19,16 +19,20 @@ impl Node {
         let addr = self
             .member_addr(leader)
             .ok_or(ReadIndexError::LeaderAddressUnknown)?;
-        let mut c = crate::network::client(
-            crate::network::channel(&addr).map_err(ReadIndexError::Connect)?,
-        );
+        let mut c = crate::network::client(self.link(&addr).map_err(ReadIndexError::Connect)?);
         let reply = tokio::time::timeout(
             Duration::from_secs(5),
             c.read_index(crate::network::envelope(&())),
         )
         .await
-        .map_err(|_| ReadIndexError::TimedOut)?
-        .map_err(ReadIndexError::Rpc)?;
+        .map_err(|_| {
+            self.drop_link(&addr);
+            ReadIndexError::TimedOut
+        })?
+        .map_err(|e| {
+            self.drop_link(&addr);
+            ReadIndexError::Rpc(e)
+        })?;
         let res: Result<u64, String> =
             crate::network::open(&reply.into_inner()).map_err(ReadIndexError::Reply)?;
         res.map_err(ReadIndexError::Remote)

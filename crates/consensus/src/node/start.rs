@@ -122,6 +122,7 @@ impl Node {
             proposals: ptx,
             applied,
             forward_seq: AtomicU64::new(now_ms() << 16),
+            links: Default::default(),
         });
         if let Some(listen) = cfg.cluster_listen {
             serve_cluster(node.clone(), listen).await?;

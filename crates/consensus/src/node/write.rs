@@ -150,8 +150,9 @@ impl Node {
         let addr = self.member_addr(leader).ok_or_else(|| {
             WriteError::NotApplied(format!("leader {leader} has no known address"))
         })?;
-        let ch =
-            crate::network::channel(&addr).map_err(|e| WriteError::NotApplied(e.to_string()))?;
+        let ch = self
+            .link(&addr)
+            .map_err(|e| WriteError::NotApplied(e.to_string()))?;
         let mut c = crate::network::client(ch);
         let payload = (id.0, id.1, ops);
         // A leader that stops answering (paused, cut off) is replaced within a few election
@@ -174,19 +175,26 @@ impl Node {
         let outcome = tokio::select! {
             r = call => r,
             l = moved => {
+                self.drop_link(&addr);
                 return Err(WriteError::Unknown(format!(
                     "leader {leader} was replaced by {l} before answering"
                 )))
             }
         };
         match outcome {
-            Err(_) => Err(WriteError::Unknown(format!(
-                "leader {leader} did not answer in time"
-            ))),
-            Ok(Err(status)) => Err(WriteError::Unknown(format!(
-                "lost the connection to leader {leader}: {}",
-                status.message()
-            ))),
+            Err(_) => {
+                self.drop_link(&addr);
+                Err(WriteError::Unknown(format!(
+                    "leader {leader} did not answer in time"
+                )))
+            }
+            Ok(Err(status)) => {
+                self.drop_link(&addr);
+                Err(WriteError::Unknown(format!(
+                    "lost the connection to leader {leader}: {}",
+                    status.message()
+                )))
+            }
             Ok(Ok(reply)) => {
                 let res: Result<(u64, Vec<Frame>), WriteError> =
                     crate::network::open(&reply.into_inner())
