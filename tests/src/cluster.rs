@@ -105,12 +105,7 @@ impl NodeProc {
 
     /// SIGSTOP / SIGCONT: a paused process keeps its sockets but answers nothing.
     pub fn signal(&self, sig: &str) {
-        if let Some(c) = &self.child {
-            let _ = Command::new("kill")
-                .arg(format!("-{sig}"))
-                .arg(c.id().to_string())
-                .status();
-        }
+        crate::signal(self.child.as_ref(), sig);
     }
 
     pub fn log(&self) -> String {

@@ -234,18 +234,23 @@ impl Server {
 
     /// Sends a signal (`HUP`, `STOP`, `CONT`, ...) to the node's process.
     pub fn signal(&self, sig: &str) {
-        if let Some(c) = &self.child {
-            let _ = Command::new("kill")
-                .arg(format!("-{sig}"))
-                .arg(c.id().to_string())
-                .status();
-        }
+        signal(self.child.as_ref(), sig);
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// Sends `sig` (`HUP`, `STOP`, `CONT`, ...) to a node's process, if it runs.
+pub fn signal(child: Option<&Child>, sig: &str) {
+    if let Some(c) = child {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(c.id().to_string())
+            .status();
     }
 }
 

@@ -353,74 +353,17 @@ pub async fn connect_cluster(host: &str, port: u16) -> io::Result<LinkIo> {
 }
 
 /// An outgoing cluster connection: plain TCP or TLS.
-pub enum LinkIo {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
+pub type LinkIo = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
 
-impl AsyncRead for LinkIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            LinkIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for LinkIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            LinkIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            LinkIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            LinkIo::Plain(s) => s.is_write_vectored(),
-            LinkIo::Tls(t) => t.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            LinkIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            LinkIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            LinkIo::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
-        }
-    }
+/// A connection that may be TLS: `Plain` transport `P`, or its TLS stream `T` (boxed: a
+/// TLS session is large). The server-side and client-side forms are aliases below.
+pub enum Either<P, T> {
+    Plain(P),
+    Tls(Box<T>),
 }
 
 /// A server-side connection that may be TLS.
-pub enum MaybeTls<S> {
-    Plain(S),
-    Tls(Box<tokio_rustls::server::TlsStream<S>>),
-}
+pub type MaybeTls<S> = Either<S, tokio_rustls::server::TlsStream<S>>;
 
 impl<S> MaybeTls<S> {
     /// The transport underneath (the TCP socket, for its addresses and options).
@@ -452,28 +395,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
+impl<P, T> AsyncRead for Either<P, T>
+where
+    P: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MaybeTls::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
+            Either::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Either::Tls(t) => Pin::new(t.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
+impl<P, T> AsyncWrite for Either<P, T>
+where
+    P: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MaybeTls::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
+            Either::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Either::Tls(t) => Pin::new(t.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -483,29 +434,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            MaybeTls::Tls(t) => Pin::new(t.as_mut()).poll_write_vectored(cx, bufs),
+            Either::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Either::Tls(t) => Pin::new(t.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            MaybeTls::Plain(s) => s.is_write_vectored(),
-            MaybeTls::Tls(t) => t.is_write_vectored(),
+            Either::Plain(s) => s.is_write_vectored(),
+            Either::Tls(t) => t.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
-            MaybeTls::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
+            Either::Plain(s) => Pin::new(s).poll_flush(cx),
+            Either::Tls(t) => Pin::new(t.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MaybeTls::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
+            Either::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Either::Tls(t) => Pin::new(t.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -164,23 +164,10 @@ pub async fn run_batch(
                 emit(&reply, sess.resp3);
             }
             Exec::Engine(_) if spec.is_write() => {
-                let stopped = match &sess.user {
-                    Some(u) => {
-                        // The trial meets what the caller may not run: logged here, on
-                        // the node the command was sent to (the apply logs nothing).
-                        let (stopped, denied) =
-                            engine::ScriptControl::as_caller_noting(Some(u.user.clone()), || {
-                                try_script(shared, spec, sess.db, &argv)
-                            });
-                        crate::acl_cmds::log_script_denials(
-                            sess,
-                            spec.name,
-                            denied.into_iter().map(|d| (d.reason, d.object)),
-                        );
-                        stopped
-                    }
-                    None => try_script(shared, spec, sess.db, &argv),
-                };
+                // The trial meets what the caller may not run: logged here, on the node
+                // the command was sent to (the apply logs nothing).
+                let db = sess.db;
+                let stopped = as_caller(sess, spec, || try_script(shared, spec, db, &argv));
                 if let Some(stopped) = stopped {
                     flush_writes(sess, &mut pending, emit).await;
                     shared.stats.record(spec, 0, true);
@@ -213,21 +200,8 @@ pub async fn run_batch(
                     engine::access::touch_read(spec, sess.db, &argv, consensus::now_ms());
                 }
                 // A script run here (EVAL_RO, FCALL_RO) checks its caller's ACL.
-                let reply = match &sess.user {
-                    Some(u) => {
-                        let (reply, denied) =
-                            engine::ScriptControl::as_caller_noting(Some(u.user.clone()), || {
-                                read(shared, spec, sess.db, &argv)
-                            });
-                        crate::acl_cmds::log_script_denials(
-                            sess,
-                            spec.name,
-                            denied.into_iter().map(|d| (d.reason, d.object)),
-                        );
-                        reply
-                    }
-                    None => read(shared, spec, sess.db, &argv),
-                };
+                let db = sess.db;
+                let reply = as_caller(sess, spec, || read(shared, spec, db, &argv));
                 let usec = t0.elapsed().as_micros() as u64;
                 shared.stats.record(spec, usec, reply.is_error());
                 if shared.slowlog.wants(usec) {
@@ -505,6 +479,19 @@ async fn exec(shared: &Arc<Shared>, sess: &mut Session) -> Frame {
         sess.shared.broker.settle().await;
     }
     Frame::Array(out)
+}
+
+/// Runs `f` (a command that may run a script) with the scripts' `redis.call`s checked
+/// against the connection's ACL user, and records what they were refused in ACL LOG.
+fn as_caller<T>(sess: &mut Session, spec: &engine::CommandSpec, f: impl FnOnce() -> T) -> T {
+    let Some(u) = &sess.user else { return f() };
+    let (out, denied) = engine::ScriptControl::as_caller_noting(Some(u.user.clone()), f);
+    crate::acl_cmds::log_script_denials(
+        sess,
+        spec.name,
+        denied.into_iter().map(|d| (d.reason, d.object)),
+    );
+    out
 }
 
 /// Resolves once the client has hung up (EOF or error). If the client sent more data
