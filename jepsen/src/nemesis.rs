@@ -34,6 +34,22 @@ pub enum Fault {
     Delay,
     /// Every link: 64 KB/s.
     Bandwidth,
+    /// Start a new read replica (joins as a learner through the leader, over the proxy).
+    AddReplica,
+    /// Remove the oldest read replica from the membership, then stop it.
+    RemoveReplica,
+    /// Make the newest read replica a voter.
+    PromoteReplica,
+    /// Remove a voter that was promoted from a replica (never one of the first voters).
+    RemovePromoted,
+    /// `meridian cluster transfer-leader` to a random other voter.
+    TransferLeader,
+    /// Isolate the newest read replica from everyone (stalled bytes).
+    IsolateReplica,
+    /// Shift the leader's wall clock by a random ±(1..10) s (DEBUG SET-CLOCK-OFFSET).
+    SkewLeader,
+    /// Jump a random node's wall clock by ±(30..120) s, then back at the heal.
+    ClockJump,
 }
 
 impl Fault {
@@ -50,8 +66,25 @@ impl Fault {
             Fault::KillRandom => "kill-random",
             Fault::Delay => "delay",
             Fault::Bandwidth => "bandwidth",
+            Fault::AddReplica => "add-replica",
+            Fault::RemoveReplica => "remove-replica",
+            Fault::PromoteReplica => "promote-replica",
+            Fault::RemovePromoted => "remove-promoted",
+            Fault::TransferLeader => "transfer-leader",
+            Fault::IsolateReplica => "isolate-replica",
+            Fault::SkewLeader => "skew-leader",
+            Fault::ClockJump => "clock-jump",
         }
     }
+
+    /// Membership changes: not undone at the heal.
+    pub const MEMBERSHIP: [Fault; 5] = [
+        Fault::AddReplica,
+        Fault::RemoveReplica,
+        Fault::PromoteReplica,
+        Fault::RemovePromoted,
+        Fault::TransferLeader,
+    ];
 
     pub const ALL: [Fault; 11] = [
         Fault::IsolateLeader,
@@ -71,6 +104,9 @@ impl Fault {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Step {
     Fault(Fault, Duration),
+    /// Several faults applied in order and held together (e.g. a partition, then a
+    /// membership change while it lasts), healed together.
+    Combo(&'static [Fault], Duration),
     Quiet(Duration),
 }
 
@@ -85,10 +121,13 @@ pub enum Scenario {
     SlowNet,
     Random,
     Smoke,
+    Membership,
+    Clock,
+    Chaos,
 }
 
 impl Scenario {
-    pub const ALL: [(Scenario, &'static str, &'static str); 9] = [
+    pub const ALL: [(Scenario, &'static str, &'static str); 12] = [
         (Scenario::None, "none", "no faults (baseline)"),
         (Scenario::PartitionLeader, "partition-leader", "cut the leader from the majority 5 s, heal 4 s, repeat"),
         (Scenario::OneWay, "one-way", "leader's outgoing bytes cut 5 s, heal, then its incoming bytes cut 5 s, heal"),
@@ -98,6 +137,9 @@ impl Scenario {
         (Scenario::SlowNet, "slow-net", "delay with jitter on every link, then a bandwidth limit"),
         (Scenario::Random, "random", "random faults and durations drawn from the seed"),
         (Scenario::Smoke, "smoke", "CI: isolate the leader, kill -9 the leader, one-way cut, each healed"),
+        (Scenario::Membership, "membership", "add/remove/promote read replicas and transfer leadership, alone and during partitions, kills and pauses"),
+        (Scenario::Clock, "clock", "skew the leader's wall clock by seconds, jump a node's clock by minutes, skew + kill the leader"),
+        (Scenario::Chaos, "chaos", "random faults drawn from everything: network, process, membership and clock"),
     ];
 
     pub fn parse(s: &str) -> Option<Scenario> {
@@ -147,6 +189,53 @@ impl Scenario {
                 Step::Fault(OneWayFromLeader, s(3)),
                 Step::Quiet(s(3600)),
             ],
+            Scenario::Membership => vec![
+                Step::Quiet(s(2)),
+                Step::Fault(AddReplica, s(3)),
+                Step::Combo(&[IsolateLeader, AddReplica], s(5)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[PartitionRandom, TransferLeader], s(4)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[KillLeader, RemoveReplica], s(4)),
+                Step::Quiet(s(3)),
+                Step::Fault(PromoteReplica, s(3)),
+                Step::Combo(&[IsolateReplica, TransferLeader], s(4)),
+                Step::Quiet(s(2)),
+                Step::Combo(&[IsolateLeader, RemovePromoted], s(5)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[PauseLeader, AddReplica], s(3)),
+                Step::Quiet(s(3)),
+                Step::Fault(TransferLeader, s(2)),
+                Step::Combo(&[OneWayToLeader, RemoveReplica], s(4)),
+                Step::Quiet(s(3)),
+            ],
+            Scenario::Clock => vec![
+                Step::Quiet(s(2)),
+                Step::Fault(SkewLeader, s(8)),
+                Step::Quiet(s(3)),
+                Step::Fault(ClockJump, s(6)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[SkewLeader, KillLeader], s(4)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[SkewLeader, IsolateLeader], s(5)),
+                Step::Quiet(s(3)),
+            ],
+            Scenario::Chaos => {
+                let mut rng = StdRng::seed_from_u64(seed);
+                let all: Vec<Fault> = Fault::ALL
+                    .iter()
+                    .chain(Fault::MEMBERSHIP.iter())
+                    .chain([IsolateReplica, SkewLeader, ClockJump].iter())
+                    .copied()
+                    .collect();
+                let mut v = Vec::new();
+                for _ in 0..500 {
+                    let f = all[rng.gen_range(0..all.len())];
+                    v.push(Step::Fault(f, ms(rng.gen_range(1500..6000))));
+                    v.push(Step::Quiet(ms(rng.gen_range(1500..5000))));
+                }
+                v
+            }
             Scenario::Random => {
                 let mut rng = StdRng::seed_from_u64(seed);
                 let mut v = Vec::new();
@@ -247,6 +336,82 @@ async fn apply(c: &mut Cluster, f: Fault, rng: &mut StdRng) -> anyhow::Result<St
             }
             "64 KB/s on every link".to_string()
         }
+        Fault::AddReplica => {
+            if c.replicas().len() >= 3 {
+                "skipped: 3 replicas already".to_string()
+            } else {
+                let region = ["eu", "ap", "us-west"][rng.gen_range(0..3)];
+                match c.add_replica(region).await {
+                    Ok(i) => format!("node {i} (region {region}) joining via node {leader}"),
+                    Err(e) => format!("failed: {e:#}"),
+                }
+            }
+        }
+        Fault::RemoveReplica => match c.replicas().first().copied() {
+            None => "skipped: no replica".to_string(),
+            Some(i) => match c.remove_node(i).await {
+                Ok(()) => format!("node {i} removed and stopped"),
+                Err(e) => format!("node {i}: failed: {e:#}"),
+            },
+        },
+        Fault::PromoteReplica => match c.replicas().last().copied() {
+            None => "skipped: no replica".to_string(),
+            Some(i) => match c.promote(i).await {
+                Ok(()) => format!("node {i} promoted to voter"),
+                Err(e) => format!("node {i}: failed: {e:#}"),
+            },
+        },
+        Fault::RemovePromoted => {
+            let first = c.first_voters();
+            match c.voters().into_iter().find(|&i| i > first) {
+                None => "skipped: no promoted voter".to_string(),
+                Some(i) => match c.remove_node(i).await {
+                    Ok(()) => format!("voter {i} removed and stopped"),
+                    Err(e) => format!("voter {i}: failed: {e:#}"),
+                },
+            }
+        }
+        Fault::TransferLeader => {
+            let cands: Vec<u32> = c
+                .voters()
+                .into_iter()
+                .filter(|&i| i != leader && c.nodes[(i - 1) as usize].state == ProcState::Running)
+                .collect();
+            if cands.is_empty() {
+                "skipped: no other running voter".to_string()
+            } else {
+                let to = cands[rng.gen_range(0..cands.len())];
+                match c.transfer_leader(to).await {
+                    Ok(_) => format!("node {leader} -> node {to}"),
+                    Err(e) => format!("node {leader} -> node {to}: failed: {e:#}"),
+                }
+            }
+        }
+        Fault::IsolateReplica => match c.replicas().last().copied() {
+            None => "skipped: no replica".to_string(),
+            Some(i) => {
+                let rest: Vec<u32> = ids.iter().copied().filter(|&x| x != i).collect();
+                net.partition(&[i], &rest, Cut::Stall);
+                format!("replica {i} | {rest:?}")
+            }
+        },
+        Fault::SkewLeader => {
+            let ms = rng.gen_range(1_000..10_000) * if rng.gen_bool(0.5) { 1 } else { -1 };
+            match c.set_clock_offset(leader, ms).await {
+                Ok(()) => format!("node {leader} clock {ms:+} ms"),
+                Err(e) => format!("node {leader} clock {ms:+} ms: failed: {e:#}"),
+            }
+        }
+        Fault::ClockJump => {
+            let Some(&n) = running.get(rng.gen_range(0..running.len().max(1))) else {
+                return Ok("skipped: no running node".to_string());
+            };
+            let ms = rng.gen_range(30_000..120_000) * if rng.gen_bool(0.5) { 1 } else { -1 };
+            match c.set_clock_offset(n, ms).await {
+                Ok(()) => format!("node {n} clock jumps {ms:+} ms"),
+                Err(e) => format!("node {n} clock {ms:+} ms: failed: {e:#}"),
+            }
+        }
     })
 }
 
@@ -271,22 +436,38 @@ pub async fn run(
             }
             match *step {
                 Step::Quiet(d) => tokio::time::sleep(d.min(until - now)).await,
-                Step::Fault(f, d) => {
+                Step::Fault(..) | Step::Combo(..) => {
+                    let (faults, d): (Vec<Fault>, Duration) = match *step {
+                        Step::Fault(f, d) => (vec![f], d),
+                        Step::Combo(fs, d) => (fs.to_vec(), d),
+                        Step::Quiet(_) => unreachable!(),
+                    };
                     let start = Instant::now();
-                    let detail = apply(c, f, &mut rng).await?;
-                    eprintln!(
-                        "[nemesis {:>6.1}s] {} {detail}",
-                        us(start) as f64 / 1e6,
-                        f.name()
-                    );
-                    let left = until.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(d.min(left)).await;
+                    let mut details = Vec::new();
+                    for f in &faults {
+                        let detail = apply(c, *f, &mut rng).await?;
+                        eprintln!(
+                            "[nemesis {:>6.1}s] {} {detail}",
+                            us(Instant::now()) as f64 / 1e6,
+                            f.name()
+                        );
+                        details.push(format!("{}: {detail}", f.name()));
+                    }
+                    // Hold the faults for d from the start (membership calls may take
+                    // part of it).
+                    let hold_until = (start + d).min(until);
+                    tokio::time::sleep_until(hold_until.into()).await;
                     c.heal_all()?;
+                    c.heal_clocks().await;
                     let end = Instant::now();
                     eprintln!("[nemesis {:>6.1}s] heal", us(end) as f64 / 1e6);
                     events.push(NemesisEvent {
-                        fault: f.name().to_string(),
-                        detail,
+                        fault: faults
+                            .iter()
+                            .map(|f| f.name())
+                            .collect::<Vec<_>>()
+                            .join("+"),
+                        detail: details.join("; "),
                         start_us: us(start),
                         end_us: us(end),
                     });
@@ -295,6 +476,7 @@ pub async fn run(
         }
     }
     c.heal_all()?;
+    c.heal_clocks().await;
     Ok(events)
 }
 

@@ -1,0 +1,211 @@
+//! TTL keys expire neither early nor late beyond a bound. For each key set once with
+//! `SET k 1 PX ttl` (acknowledged), its expiry should fall in
+//! `[set.invoke + ttl, set.complete + ttl]` (the write's time is fixed somewhere in the
+//! call), widened by `bound` ms either side. With linearizable reads:
+//!
+//! - `early-expiry`: a read invoked after the SET completed and completed before
+//!   `set.invoke + ttl - bound` found no key;
+//! - `late-expiry`: a read invoked after `set.complete + ttl + bound` still found it;
+//! - `resurrected`: a read found the key after an earlier read (completed before it
+//!   began) had found it gone.
+//!
+//! The report also gives the observed expiry error per key: the last read that saw the
+//! key and the first that did not, against the deadline, so a run shows how far from
+//! the deadline keys actually went away (bounded by the poll interval).
+
+use crate::history::{Op, Outcome, F};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Anomaly {
+    pub kind: &'static str,
+    pub key: String,
+    pub ops: Vec<u64>,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub keys: usize,
+    pub reads: usize,
+    /// Across keys: the earliest "gone" read and the latest "still there" read, in ms
+    /// relative to each key's deadline window (negative: before `set.invoke + ttl`;
+    /// positive: after `set.complete + ttl`).
+    pub earliest_gone_ms: Option<f64>,
+    pub latest_present_ms: Option<f64>,
+    pub anomalies: Vec<Anomaly>,
+}
+
+pub fn check(ops: &[Op], bound_ms: u64) -> Report {
+    let mut r = Report::default();
+    let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+    for o in ops.iter().filter(|o| matches!(o.f, F::SetTtl | F::ReadTtl)) {
+        by_key.entry(&o.key).or_default().push(o);
+    }
+    let bound = bound_ms * 1000;
+    for (key, kops) in by_key {
+        let sets: Vec<&&Op> = kops.iter().filter(|o| o.f == F::SetTtl).collect();
+        let [set] = sets.as_slice() else { continue };
+        if set.outcome != Outcome::Ok {
+            continue;
+        }
+        r.keys += 1;
+        let ttl = set.from.unwrap_or(0).max(0) as u64 * 1000;
+        let lo = set.invoke_us + ttl;
+        let hi = set.complete_us + ttl;
+        let reads: Vec<&&Op> = kops
+            .iter()
+            .filter(|o| {
+                o.f == F::ReadTtl && o.outcome == Outcome::Ok && o.invoke_us >= set.complete_us
+            })
+            .collect();
+        resurrected(key, &reads, &mut r);
+        for rd in reads {
+            r.reads += 1;
+            let present = rd.value == Some(1);
+            if present {
+                // Relative to the window's far end; the read happened at least at invoke.
+                let rel = (rd.invoke_us as f64 - hi as f64) / 1000.0;
+                if r.latest_present_ms.is_none_or(|x| rel > x) {
+                    r.latest_present_ms = Some(rel);
+                }
+                if rd.invoke_us > hi + bound {
+                    r.anomalies.push(Anomaly {
+                        kind: "late-expiry",
+                        key: key.to_string(),
+                        ops: vec![rd.id, set.id],
+                        detail: format!(
+                            "still there {:.0} ms after the deadline (TTL {} ms, node {})",
+                            rel,
+                            ttl / 1000,
+                            rd.node
+                        ),
+                    });
+                }
+            } else {
+                let rel = (rd.complete_us as f64 - lo as f64) / 1000.0;
+                if r.earliest_gone_ms.is_none_or(|x| rel < x) {
+                    r.earliest_gone_ms = Some(rel);
+                }
+                if rd.complete_us + bound < lo {
+                    r.anomalies.push(Anomaly {
+                        kind: "early-expiry",
+                        key: key.to_string(),
+                        ops: vec![rd.id, set.id],
+                        detail: format!(
+                            "gone {:.0} ms before the deadline (TTL {} ms, node {})",
+                            -rel,
+                            ttl / 1000,
+                            rd.node
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    r.anomalies.sort();
+    r
+}
+
+/// A key seen gone, then seen again by a read that began after.
+fn resurrected(key: &str, reads: &[&&Op], r: &mut Report) {
+    let first_gone = reads
+        .iter()
+        .filter(|o| o.value == Some(0))
+        .min_by_key(|o| o.complete_us);
+    if let Some(g) = first_gone {
+        if let Some(p) = reads
+            .iter()
+            .find(|o| o.value == Some(1) && o.invoke_us > g.complete_us)
+        {
+            r.anomalies.push(Anomaly {
+                kind: "resurrected",
+                key: key.to_string(),
+                ops: vec![g.id, p.id],
+                detail: format!(
+                    "gone on node {} then present on node {} (read began after)",
+                    g.node, p.node
+                ),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(id: u64, f: F, v: i64, t: (u64, u64)) -> Op {
+        Op {
+            id,
+            process: 0,
+            node: 1,
+            f,
+            key: "t0".into(),
+            value: Some(v),
+            from: Some(1000),
+            list: None,
+            outcome: Outcome::Ok,
+            error: None,
+            invoke_us: t.0 * 1000,
+            complete_us: t.1 * 1000,
+            sess: None,
+        }
+    }
+    fn kinds(ops: Vec<Op>) -> Vec<&'static str> {
+        check(&ops, 100)
+            .anomalies
+            .into_iter()
+            .map(|a| a.kind)
+            .collect()
+    }
+
+    #[test]
+    fn expiry_inside_the_bound_passes() {
+        // Set over [0, 10] ms with a 1000 ms TTL: deadline window [1000, 1010].
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 1, (20, 25)),
+            op(3, F::ReadTtl, 1, (950, 960)),
+            op(6, F::ReadTtl, 1, (1050, 1060)), // 40 ms late: within the 100 ms bound
+            op(5, F::ReadTtl, 0, (1070, 1080)),
+        ];
+        let r = check(&h, 100);
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+        assert_eq!(r.latest_present_ms, Some(40.0));
+        assert_eq!(r.earliest_gone_ms, Some(80.0));
+        // Gone 10 ms before the deadline: within the bound.
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(4, F::ReadTtl, 0, (950, 990)),
+        ];
+        let r = check(&h, 100);
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+        assert_eq!(r.earliest_gone_ms, Some(-10.0));
+    }
+
+    #[test]
+    fn early_and_late_expiry() {
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 0, (500, 510)),
+        ];
+        assert_eq!(kinds(h), vec!["early-expiry"]);
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 1, (1200, 1210)),
+        ];
+        assert_eq!(kinds(h), vec!["late-expiry"]);
+        // Gone, then back.
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 0, (1020, 1030)),
+            op(3, F::ReadTtl, 1, (1040, 1050)),
+        ];
+        assert_eq!(kinds(h), vec!["resurrected"]);
+        // A SET that failed or is unknown is not checked.
+        let mut s = op(1, F::SetTtl, 1, (0, 10));
+        s.outcome = Outcome::Info;
+        assert!(kinds(vec![s, op(2, F::ReadTtl, 0, (500, 510))]).is_empty());
+    }
+}
