@@ -120,6 +120,13 @@ enum Cmd {
         bin: Option<PathBuf>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Raft heartbeat for every node, ms [default: 1.5x the largest RTT, at least 50:
+        /// openraft 0.9 times AppendEntries out after one heartbeat]
+        #[arg(long)]
+        heartbeat: Option<u64>,
+        /// Election timeout range for every node, e.g. 1400-2800 [default: 4-8 heartbeats]
+        #[arg(long)]
+        election_timeout: Option<String>,
     },
     /// Run the proxy alone: links FROM:TO:LISTEN:TARGET, controlled on --control.
     Proxy {
@@ -154,7 +161,18 @@ fn main() -> anyhow::Result<()> {
             out,
             bin,
             seed,
+            heartbeat,
+            election_timeout,
         } => {
+            let election_timeout = match election_timeout {
+                None => None,
+                Some(e) => {
+                    let (a, b) = e
+                        .split_once('-')
+                        .ok_or_else(|| anyhow::anyhow!("--election-timeout MIN-MAX"))?;
+                    Some((a.parse()?, b.parse()?))
+                }
+            };
             let layout = jepsen::regions::Layout::parse(&layout)?;
             let (rtt, from) = jepsen::regions::load_rtt(rtt.as_deref())?;
             eprintln!("regions: RTT table {}", from.display());
@@ -183,6 +201,8 @@ fn main() -> anyhow::Result<()> {
                 dir,
                 bin,
                 seed,
+                heartbeat,
+                election_timeout,
             }))?;
             Ok(())
         }

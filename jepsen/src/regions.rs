@@ -126,6 +126,26 @@ pub struct BenchOpts {
     pub dir: PathBuf,
     pub bin: PathBuf,
     pub seed: u64,
+    /// Raft heartbeat (ms) for every node; None: derived from the layout's largest RTT
+    /// (see [`auto_heartbeat`]).
+    pub heartbeat: Option<u64>,
+    /// Election timeout range (ms) for every node; None: 4-8 heartbeats.
+    pub election_timeout: Option<(u64, u64)>,
+}
+
+/// openraft 0.9 times every AppendEntries RPC out after the heartbeat interval
+/// (`replication/mod.rs`: `timeout(heartbeat_interval, append_entries(..))`), so a
+/// replica whose round trip exceeds the heartbeat never completes one and stops
+/// receiving the log. The benchmark's default heartbeat is 1.5× the largest RTT between
+/// two of the layout's regions, rounded up to 50 ms (at least 50, Meridian's default).
+pub fn auto_heartbeat(rtt: &Rtt, l: &Layout) -> u64 {
+    let mut max: f64 = 0.0;
+    for a in l.regions() {
+        for b in l.regions() {
+            max = max.max(rtt_of(rtt, &a, &b).unwrap_or(0.0));
+        }
+    }
+    (((max * 1.5) / 50.0).ceil() as u64 * 50).max(50)
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -161,9 +181,15 @@ pub struct RegionResult {
     pub local_one_way_ms: f64,
     /// One-way delay to the primary region (ms).
     pub to_primary_one_way_ms: f64,
+    /// Reads on a connection that only reads (served by the local node).
     pub read_ms: Pcts,
     pub write_ms: Pcts,
+    /// Reads right after the same connection's own write (they wait until the local
+    /// node applied it: read-your-writes).
+    pub ryw_read_ms: Pcts,
     pub errors: usize,
+    /// Up to 5 distinct error texts.
+    pub error_samples: Vec<String>,
     /// Probe write acknowledged → visible on this region's first node (ms).
     pub lag_ms: Pcts,
     /// Probe write invoked → visible on this region's first node (ms).
@@ -179,14 +205,27 @@ pub struct BenchResult {
     pub clients_per_node: u32,
     pub write_pct: u32,
     pub think_ms: u64,
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms: (u64, u64),
     pub regions: Vec<RegionResult>,
     /// Probe write invoked → visible in every region (ms).
     pub visible_everywhere_ms: Pcts,
     pub probes: usize,
     pub probes_never_seen: usize,
+    /// Every probe: invoked, acknowledged, and when each node first showed it (ms).
+    pub probe_rows: Vec<ProbeRow>,
 }
 
-type Samples = Arc<Mutex<BTreeMap<String, (Vec<f64>, Vec<f64>, usize)>>>;
+/// Per region: reads, writes, reads right after the connection's own write, error texts.
+#[derive(Clone, Default)]
+struct RegionSamples {
+    reads: Vec<f64>,
+    writes: Vec<f64>,
+    ryw_reads: Vec<f64>,
+    errors: Vec<String>,
+}
+
+type Samples = Arc<Mutex<BTreeMap<String, RegionSamples>>>;
 
 pub async fn run(o: BenchOpts) -> anyhow::Result<BenchResult> {
     std::fs::create_dir_all(&o.dir)?;
@@ -196,8 +235,12 @@ pub async fn run(o: BenchOpts) -> anyhow::Result<BenchResult> {
             rtt_of(&o.rtt, &a, &b)?;
         }
     }
+    let hb = o.heartbeat.unwrap_or_else(|| auto_heartbeat(&o.rtt, l));
+    let et = o.election_timeout.unwrap_or((hb * 4, hb * 8));
     let mut co = ClusterOpts::new(l.primary.1, o.dir.clone(), o.bin.clone());
     co.region = l.primary.0.clone();
+    co.heartbeat = Some(hb);
+    co.election_timeout = Some(format!("{}-{}", et.0, et.1));
     co.replicas = l
         .replicas
         .iter()
@@ -281,6 +324,8 @@ pub async fn run(o: BenchOpts) -> anyhow::Result<BenchResult> {
         clients_per_node: o.clients_per_node,
         write_pct: o.write_pct,
         think_ms: o.think_ms,
+        heartbeat_ms: hb,
+        election_timeout_ms: et,
         ..Default::default()
     };
     let primary = &l.primary.0;
@@ -310,6 +355,7 @@ pub async fn run(o: BenchOpts) -> anyhow::Result<BenchResult> {
     }
     res.visible_everywhere_ms = pcts(&mut everywhere);
     res.probes = probe_rows.len();
+    res.probe_rows = probe_rows.clone();
     res.probes_never_seen = never;
     for r in l.regions() {
         let nodes: Vec<u32> = region_of
@@ -317,7 +363,11 @@ pub async fn run(o: BenchOpts) -> anyhow::Result<BenchResult> {
             .filter(|(_, rr)| **rr == r)
             .map(|(n, _)| *n)
             .collect();
-        let (mut reads, mut writes, errors) = samples.get(&r).cloned().unwrap_or_default();
+        let mut rs = samples.get(&r).cloned().unwrap_or_default();
+        let mut error_samples: Vec<String> = rs.errors.clone();
+        error_samples.sort();
+        error_samples.dedup();
+        error_samples.truncate(5);
         let mut lag = Vec::new();
         let mut vis = Vec::new();
         for p in &probe_rows {
@@ -348,9 +398,11 @@ pub async fn run(o: BenchOpts) -> anyhow::Result<BenchResult> {
             local_one_way_ms: rtt_of(&o.rtt, &r, &r)? / 2.0,
             to_primary_one_way_ms: rtt_of(&o.rtt, &r, primary)? / 2.0,
             nodes,
-            read_ms: pcts(&mut reads),
-            write_ms: pcts(&mut writes),
-            errors,
+            read_ms: pcts(&mut rs.reads),
+            write_ms: pcts(&mut rs.writes),
+            ryw_read_ms: pcts(&mut rs.ryw_reads),
+            errors: rs.errors.len(),
+            error_samples,
             lag_ms: pcts(&mut lag),
             visible_ms: pcts(&mut vis),
             lag_entries: pcts(&mut le),
@@ -385,45 +437,90 @@ async fn bench_client(
     until: Instant,
 ) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut con = None;
-    let (mut reads, mut writes, mut errors) = (Vec::new(), Vec::new(), 0usize);
+    // A connection for reads only, and one for writes (each write followed by a read
+    // of the same key on it: read-your-writes).
+    let (mut rcon, mut wcon) = (None, None);
+    let mut out = RegionSamples::default();
+    async fn connect(addr: std::net::SocketAddr) -> Option<redis::aio::MultiplexedConnection> {
+        let c = async {
+            let client = redis::Client::open(format!("redis://{addr}/"))?;
+            client.get_multiplexed_async_connection().await
+        };
+        tokio::time::timeout(Duration::from_secs(2), c)
+            .await
+            .ok()?
+            .ok()
+    }
     while Instant::now() < until {
-        if con.is_none() {
-            let c = async {
-                let client = redis::Client::open(format!("redis://{addr}/"))?;
-                client.get_multiplexed_async_connection().await
-            };
-            match tokio::time::timeout(Duration::from_secs(2), c).await {
-                Ok(Ok(c)) => con = Some(c),
-                _ => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            }
+        if rcon.is_none() {
+            rcon = connect(addr).await;
         }
-        let c = con.as_mut().expect("connected");
+        if wcon.is_none() {
+            wcon = connect(addr).await;
+        }
+        let (Some(rc), Some(wc)) = (rcon.as_mut(), wcon.as_mut()) else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
         let key = format!("k{}", rng.gen_range(0..keys));
         let write = rng.gen_range(0..100) < write_pct;
         let t = Instant::now();
-        let r = if write {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(rng.gen::<u32>())
-                .query_async::<()>(c)
-                .await
-        } else {
-            redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<String>>(c)
-                .await
-                .map(|_| ())
-        };
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        if t >= t_start {
+        let measured = t >= t_start;
+        let lim = Duration::from_secs(5);
+        if write {
+            let r = tokio::time::timeout(
+                lim,
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(rng.gen::<u32>())
+                    .query_async::<()>(wc),
+            )
+            .await;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
             match r {
-                Ok(()) if write => writes.push(ms),
-                Ok(()) => reads.push(ms),
-                Err(_) => errors += 1,
+                Ok(Ok(())) => {
+                    if measured {
+                        out.writes.push(ms);
+                    }
+                    let t = Instant::now();
+                    let r = tokio::time::timeout(
+                        lim,
+                        redis::cmd("GET")
+                            .arg(&key)
+                            .query_async::<Option<String>>(wc),
+                    )
+                    .await;
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    match r {
+                        Ok(Ok(_)) if measured => out.ryw_reads.push(ms),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => out.errors.push(format!("read after write: {e}")),
+                        Err(_) => out.errors.push("read after write: timeout".into()),
+                    }
+                }
+                Ok(Err(e)) => out.errors.push(format!("write: {e}")),
+                Err(_) => {
+                    out.errors.push("write: timeout".into());
+                    wcon = None;
+                }
+            }
+        } else {
+            let r = tokio::time::timeout(
+                lim,
+                redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<String>>(rc),
+            )
+            .await;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            match r {
+                Ok(Ok(_)) if measured => out.reads.push(ms),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => out.errors.push(format!("read: {e}")),
+                Err(_) => {
+                    out.errors.push("read: timeout".into());
+                    rcon = None;
+                }
             }
         }
         if think_ms > 0 {
@@ -432,12 +529,15 @@ async fn bench_client(
     }
     let mut s = samples.lock().unwrap();
     let e = s.entry(region).or_default();
-    e.0.extend(reads);
-    e.1.extend(writes);
-    e.2 += errors;
+    e.reads.extend(out.reads);
+    e.writes.extend(out.writes);
+    e.ryw_reads.extend(out.ryw_reads);
+    e.errors.extend(out.errors);
 }
 
-struct ProbeRow {
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeRow {
+    pub seq: u64,
     invoke_ms: f64,
     ack_ms: Option<f64>,
     /// node → ms (since t_start) at which a poller first saw this probe's value.
@@ -558,6 +658,7 @@ async fn probe(
         rows.push((
             seq,
             ProbeRow {
+                seq,
                 invoke_ms: ms(t),
                 ack_ms: ack,
                 seen: BTreeMap::new(),
@@ -596,18 +697,25 @@ pub fn table(r: &BenchResult) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "layout: {}; {} s measured, {} client(s) per node, {} % writes, {} ms between a client's ops\n",
-        r.layout, r.seconds, r.clients_per_node, r.write_pct, r.think_ms
+        "layout: {}; {} s measured, {} client(s) per node, {} % writes, {} ms between a client's ops; --heartbeat {} --election-timeout {}-{}\n",
+        r.layout,
+        r.seconds,
+        r.clients_per_node,
+        r.write_pct,
+        r.think_ms,
+        r.heartbeat_ms,
+        r.election_timeout_ms.0,
+        r.election_timeout_ms.1
     );
     let _ = writeln!(
         t,
-        "| region | role | one-way local / to primary ms | reads | read p50 / p99 / p99.9 ms | writes | write p50 / p99 / p99.9 ms | errors | replica lag p50 / p99 ms | visible after p50 / p99 ms | lag entries p50 / p99 |"
+        "| region | role | one-way local / to primary ms | reads | read p50 / p99 / p99.9 ms | writes | write p50 / p99 / p99.9 ms | read after own write p50 / p99 ms | errors | replica lag p50 / p99 ms | visible after p50 / p99 ms | lag entries p50 / p99 |"
     );
-    let _ = writeln!(t, "|---|---|---|---:|---|---:|---|---:|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---:|---|---:|---|---|---:|---|---|---|");
     for g in &r.regions {
         let _ = writeln!(
             t,
-            "| {} | {} | {} / {} | {} | {} / {} / {} | {} | {} / {} / {} | {} | {} / {} | {} / {} | {} / {} |",
+            "| {} | {} | {} / {} | {} | {} / {} / {} | {} | {} / {} / {} | {} / {} | {} | {} / {} | {} / {} | {} / {} |",
             g.region,
             g.role,
             f(g.local_one_way_ms),
@@ -620,6 +728,8 @@ pub fn table(r: &BenchResult) -> String {
             f(g.write_ms.p50),
             f(g.write_ms.p99),
             f(g.write_ms.p999),
+            f(g.ryw_read_ms.p50),
+            f(g.ryw_read_ms.p99),
             g.errors,
             f(g.lag_ms.p50),
             f(g.lag_ms.p99),
@@ -627,6 +737,14 @@ pub fn table(r: &BenchResult) -> String {
             f(g.visible_ms.p99),
             f(g.lag_entries.p50),
             f(g.lag_entries.p99),
+        );
+    }
+    for g in r.regions.iter().filter(|g| !g.error_samples.is_empty()) {
+        let _ = writeln!(
+            t,
+            "\nerrors in {}: {}",
+            g.region,
+            g.error_samples.join(" | ")
         );
     }
     let v = &r.visible_everywhere_ms;
@@ -784,6 +902,20 @@ mod tests {
         assert_eq!(l.replicas, vec![("us-east-1".into(), 2)]);
         assert!(Layout::parse("").is_err());
         assert!(Layout::parse("a:x").is_err());
+    }
+
+    #[test]
+    fn heartbeat_covers_the_longest_round_trip() {
+        let mut rtt = Rtt::new();
+        for (a, b, ms) in [("x", "x", 1.0), ("x", "y", 219.0), ("y", "y", 2.0)] {
+            rtt.entry(a.to_string())
+                .or_default()
+                .insert(b.to_string(), ms);
+        }
+        let l = Layout::parse("x:3,y:1").unwrap();
+        assert_eq!(auto_heartbeat(&rtt, &l), 350);
+        let l = Layout::parse("x:3").unwrap();
+        assert_eq!(auto_heartbeat(&rtt, &l), 50);
     }
 
     #[test]
