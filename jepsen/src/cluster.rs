@@ -196,6 +196,8 @@ pub struct Cluster {
     pub targets: crate::session::Targets,
     /// Nodes whose wall clock is shifted (DEBUG SET-CLOCK-OFFSET), by ms.
     pub clock: std::collections::BTreeMap<u32, i64>,
+    /// Every clock change: (when, node, offset ms), a restart counting as 0.
+    pub clock_log: Vec<(Instant, u32, i64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -381,6 +383,7 @@ impl Cluster {
             opts: o.clone(),
             targets: Default::default(),
             clock: Default::default(),
+            clock_log: Vec::new(),
         };
         for i in 1..=o.nodes {
             c.add_proxy_for(i).await?;
@@ -600,6 +603,7 @@ impl Cluster {
         .await
         .context("DEBUG SET-CLOCK-OFFSET timed out")?;
         if r.is_ok() {
+            self.clock_log.push((Instant::now(), i, ms));
             if ms == 0 {
                 self.clock.remove(&i);
             } else {
@@ -646,7 +650,9 @@ impl Cluster {
     pub fn restart(&mut self, i: u32) -> anyhow::Result<()> {
         let bin = self.bin.clone();
         let env = self.opts.env.clone();
-        self.clock.remove(&i);
+        if self.clock.remove(&i).is_some() {
+            self.clock_log.push((Instant::now(), i, 0));
+        }
         let p = self.node(i);
         p.kill9();
         p.spawn(&bin, &env)

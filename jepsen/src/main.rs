@@ -73,6 +73,9 @@ enum Cmd {
         /// TTL clients (SET PX, then EXISTS around the deadline)
         #[arg(long, default_value_t = 0)]
         ttl_clients: u32,
+        /// How far from its deadline (moved by the clock offsets set) a TTL key may go
+        #[arg(long, default_value_t = 500)]
+        ttl_bound_ms: u64,
         /// One more option for every node, e.g. --node-arg=--snapshot-every --node-arg=200
         #[arg(long = "node-arg", allow_hyphen_values = true)]
         node_args: Vec<String>,
@@ -80,6 +83,9 @@ enum Cmd {
     /// Re-check a run directory's history.jsonl (and finals.json for lists).
     Check {
         run_dir: PathBuf,
+        /// How far from its deadline (moved by the recorded clock offsets) a TTL key may go
+        #[arg(long, default_value_t = 500)]
+        ttl_bound_ms: u64,
         /// The history's reads were not linearizable (skip the stale-read check)
         #[arg(long)]
         eventual: bool,
@@ -206,7 +212,11 @@ fn main() -> anyhow::Result<()> {
             }))?;
             Ok(())
         }
-        Cmd::Check { run_dir, eventual } => {
+        Cmd::Check {
+            run_dir,
+            eventual,
+            ttl_bound_ms,
+        } => {
             let h = History::read_jsonl(&run_dir.join("history.jsonl"))?;
             let finals: BTreeMap<String, Vec<i64>> =
                 std::fs::read_to_string(run_dir.join("finals.json"))
@@ -220,8 +230,18 @@ fn main() -> anyhow::Result<()> {
                     .ok()
                     .and_then(|s| serde_json::from_str(&s).ok())
                     .unwrap_or_default();
+            let clocks: jepsen::checker::ttl::Clocks =
+                std::fs::read_to_string(run_dir.join("clocks.json"))
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default();
             let mut s = report::summarize(&h, Some(&lin), Some(&lst), None);
             report::add_ryw(&mut s, &ryw::check(&h.ops, &counters));
+            report::add_ttl(
+                &mut s,
+                &jepsen::checker::ttl::check_with_clocks(&h.ops, ttl_bound_ms, &clocks),
+                ttl_bound_ms,
+            );
             report::add_elle(
                 &mut s,
                 &jepsen::checker::elle::check(
@@ -282,6 +302,7 @@ fn main() -> anyhow::Result<()> {
             replicas,
             ryw_sessions,
             ttl_clients,
+            ttl_bound_ms,
             node_args,
         } => {
             let sc = Scenario::parse(&scenario).ok_or_else(|| {
@@ -321,6 +342,7 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             o.ryw_sessions = ryw_sessions;
             o.ttl_clients = ttl_clients;
+            o.ttl_bound_ms = ttl_bound_ms;
             o.extra_args = node_args;
             let r = rt.block_on(run::run(o))?;
             if !r.summary.anomalies.is_empty() || !r.summary.errors.is_empty() {

@@ -69,7 +69,7 @@ impl RunOpts {
             ryw_sessions: 4,
             ttl_clients: 0,
             extra_args: Vec::new(),
-            ttl_bound_ms: 1000,
+            ttl_bound_ms: 500,
         }
     }
 }

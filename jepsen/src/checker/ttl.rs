@@ -36,7 +36,66 @@ pub struct Report {
     pub anomalies: Vec<Anomaly>,
 }
 
+/// Every node's wall-clock offset over time: node → [(from µs since the run started,
+/// offset ms)], each offset holding until the next entry (0 before the first).
+pub type Clocks = BTreeMap<u32, Vec<(u64, i64)>>;
+
+/// Offsets of `node` (min, max) over `[a, b]` µs.
+fn range_of(c: &[(u64, i64)], a: u64, b: u64) -> (i64, i64) {
+    let mut cur = 0;
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &(t, off) in c {
+        if t <= a {
+            cur = off;
+        } else if t <= b {
+            lo = lo.min(off);
+            hi = hi.max(off);
+        }
+    }
+    (lo.min(cur), hi.max(cur))
+}
+
+/// Offsets over every node (min, max) over `[a, b]` (0 included: a node never shifted).
+fn range_all(clocks: &Clocks, a: u64, b: u64) -> (i64, i64) {
+    clocks
+        .values()
+        .map(|c| range_of(c, a, b))
+        .fold((0, 0), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)))
+}
+
+/// The highest shift an entry's time can carry at `t`: the proposer keeps entry times
+/// monotonic (`max(last, now)`), so after a clock went ahead and back, entries keep the
+/// high time until real time catches up: max over every offset held before `t` of
+/// `offset - (t - when it ended)`.
+fn stamp_max(clocks: &Clocks, t: u64) -> i64 {
+    let mut m = 0i64;
+    for c in clocks.values() {
+        for (k, &(from, off)) in c.iter().enumerate() {
+            if from > t {
+                break;
+            }
+            let end = c.get(k + 1).map_or(t, |x| x.0.min(t));
+            m = m.max(off - ((t - end) / 1000) as i64);
+        }
+    }
+    m
+}
+
+/// Checks without clock faults (every node's wall clock true).
 pub fn check(ops: &[Op], bound_ms: u64) -> Report {
+    check_with_clocks(ops, bound_ms, &Clocks::new())
+}
+
+/// Checks against the wall-clock offsets the nemesis set. A key's expiry is decided by
+/// clocks: its write is stamped with the proposing leader's time (offset `w`), a read
+/// hides it once the reading node's clock (offset `r`) passes the expiry, and the
+/// leader's expirer deletes it once its clock does (offset `l`). So the deadline moves
+/// to `ttl + w - r` on a read, and deletion can come as early as `ttl + w - l`. The
+/// check allows, besides `bound`: early, down to the lowest `w` during the SET minus
+/// the highest offset any node had from the SET to the read; late, up to the highest
+/// entry-time shift (`stamp_max`) minus the reading node's lowest offset during the
+/// read.
+pub fn check_with_clocks(ops: &[Op], bound_ms: u64, clocks: &Clocks) -> Report {
     let mut r = Report::default();
     let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
     for o in ops.iter().filter(|o| matches!(o.f, F::SetTtl | F::ReadTtl)) {
@@ -51,8 +110,11 @@ pub fn check(ops: &[Op], bound_ms: u64) -> Report {
         }
         r.keys += 1;
         let ttl = set.from.unwrap_or(0).max(0) as u64 * 1000;
+        let (w_min, _) = range_all(clocks, set.invoke_us, set.complete_us);
+        let w_max = stamp_max(clocks, set.complete_us);
         let lo = set.invoke_us + ttl;
         let hi = set.complete_us + ttl;
+        let us = |ms: i64| ms * 1000;
         let reads: Vec<&&Op> = kops
             .iter()
             .filter(|o| {
@@ -69,7 +131,11 @@ pub fn check(ops: &[Op], bound_ms: u64) -> Report {
                 if r.latest_present_ms.is_none_or(|x| rel > x) {
                     r.latest_present_ms = Some(rel);
                 }
-                if rd.invoke_us > hi + bound {
+                let r_min = clocks
+                    .get(&rd.node)
+                    .map_or(0, |c| range_of(c, rd.invoke_us, rd.complete_us).0);
+                let shift = us(w_max - r_min);
+                if rd.invoke_us as i64 > hi as i64 + bound as i64 + shift {
                     r.anomalies.push(Anomaly {
                         kind: "late-expiry",
                         key: key.to_string(),
@@ -87,7 +153,9 @@ pub fn check(ops: &[Op], bound_ms: u64) -> Report {
                 if r.earliest_gone_ms.is_none_or(|x| rel < x) {
                     r.earliest_gone_ms = Some(rel);
                 }
-                if rd.complete_us + bound < lo {
+                let (_, any_max) = range_all(clocks, set.invoke_us, rd.complete_us);
+                let shift = us(w_min - any_max);
+                if ((rd.complete_us + bound) as i64) < lo as i64 + shift {
                     r.anomalies.push(Anomaly {
                         kind: "early-expiry",
                         key: key.to_string(),
@@ -182,6 +250,42 @@ mod tests {
         let r = check(&h, 100);
         assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
         assert_eq!(r.earliest_gone_ms, Some(-10.0));
+    }
+
+    #[test]
+    fn clock_offsets_move_the_deadline_and_no_further() {
+        let clocks = |v: Vec<(u32, Vec<(u64, i64)>)>| -> Clocks { v.into_iter().collect() };
+        // Node 1 (the reader) runs 500 ms ahead: the key goes 500 ms early there.
+        let ahead = clocks(vec![(1, vec![(0, 500)])]);
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 0, (500, 510)),
+        ];
+        assert!(check_with_clocks(&h, 100, &ahead).anomalies.is_empty());
+        assert_eq!(kinds(h.clone()), vec!["early-expiry"]);
+        // ... but not 900 ms early.
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 0, (100, 110)),
+        ];
+        let r = check_with_clocks(&h, 100, &ahead);
+        assert_eq!(r.anomalies[0].kind, "early-expiry");
+        // The writer's clock went 2 s ahead and came back at 100 ms: entry times stay
+        // ahead until real time catches up, so a key set at 0.5 s may live ~1.6 s longer.
+        let jumped = clocks(vec![(2, vec![(0, 2000), (100_000, 0)])]);
+        let h = vec![
+            op(1, F::SetTtl, 1, (500, 510)),
+            op(2, F::ReadTtl, 1, (2500, 2510)),
+        ];
+        assert!(check_with_clocks(&h, 100, &jumped).anomalies.is_empty());
+        let h = vec![
+            op(1, F::SetTtl, 1, (500, 510)),
+            op(2, F::ReadTtl, 1, (3300, 3310)),
+        ];
+        assert_eq!(
+            check_with_clocks(&h, 100, &jumped).anomalies[0].kind,
+            "late-expiry"
+        );
     }
 
     #[test]
