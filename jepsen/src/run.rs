@@ -250,11 +250,17 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
         &mut summary,
         &checker::elle::check(&checker::elle::from_ops(&history.ops), &finals, o.strong),
     );
+    let mut clocks = checker::ttl::Clocks::new();
+    for (at, node, ms) in &c.clock_log {
+        let us = at.saturating_duration_since(t0).as_micros() as u64;
+        clocks.entry(*node).or_default().push((us, *ms));
+    }
     report::add_ttl(
         &mut summary,
-        &checker::ttl::check(&history.ops, o.ttl_bound_ms),
+        &checker::ttl::check_with_clocks(&history.ops, o.ttl_bound_ms, &clocks),
         o.ttl_bound_ms,
     );
+    std::fs::write(o.dir.join("clocks.json"), serde_json::to_string(&clocks)?)?;
     summary.scenario = o.scenario.name().to_string();
     summary.seed = o.seed;
     summary.seconds = o.seconds;

@@ -121,7 +121,7 @@ pub fn check_with_clocks(ops: &[Op], bound_ms: u64, clocks: &Clocks) -> Report {
                 o.f == F::ReadTtl && o.outcome == Outcome::Ok && o.invoke_us >= set.complete_us
             })
             .collect();
-        resurrected(key, &reads, &mut r);
+        resurrected(key, &reads, clocks, &mut r);
         for rd in reads {
             r.reads += 1;
             let present = rd.value == Some(1);
@@ -175,16 +175,22 @@ pub fn check_with_clocks(ops: &[Op], bound_ms: u64, clocks: &Clocks) -> Report {
     r
 }
 
-/// A key seen gone, then seen again by a read that began after.
-fn resurrected(key: &str, reads: &[&&Op], r: &mut Report) {
-    let first_gone = reads
-        .iter()
-        .filter(|o| o.value == Some(0))
-        .min_by_key(|o| o.complete_us);
-    if let Some(g) = first_gone {
+/// A key seen gone, then seen again by a read that began after. A read hides a key by
+/// its own node's clock, so gone on node A (offset a) then present on node B (offset b)
+/// is possible only if b < a (B's clock is behind); the check flags it when the
+/// offsets cannot explain it (B's highest offset during its read at least A's lowest
+/// during its own; with true clocks, always).
+fn resurrected(key: &str, reads: &[&&Op], clocks: &Clocks, r: &mut Report) {
+    let off = |o: &Op| {
+        clocks
+            .get(&o.node)
+            .map_or((0, 0), |c| range_of(c, o.invoke_us, o.complete_us))
+    };
+    for g in reads.iter().filter(|o| o.value == Some(0)) {
+        let a_min = off(g).0;
         if let Some(p) = reads
             .iter()
-            .find(|o| o.value == Some(1) && o.invoke_us > g.complete_us)
+            .find(|o| o.value == Some(1) && o.invoke_us > g.complete_us && off(o).1 >= a_min)
         {
             r.anomalies.push(Anomaly {
                 kind: "resurrected",
@@ -195,6 +201,7 @@ fn resurrected(key: &str, reads: &[&&Op], r: &mut Report) {
                     g.node, p.node
                 ),
             });
+            return;
         }
     }
 }
@@ -250,6 +257,23 @@ mod tests {
         let r = check(&h, 100);
         assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
         assert_eq!(r.earliest_gone_ms, Some(-10.0));
+    }
+
+    #[test]
+    fn reappearing_on_a_node_whose_clock_is_behind_is_not_resurrection() {
+        let h = vec![
+            op(1, F::SetTtl, 1, (0, 10)),
+            op(2, F::ReadTtl, 0, (1020, 1030)),
+            op(3, F::ReadTtl, 1, (1040, 1050)),
+        ];
+        let mut h3 = h.clone();
+        h3[2].node = 3;
+        let behind: Clocks = [(3, vec![(0, -5000)])].into_iter().collect();
+        let r = check_with_clocks(&h3, 100, &behind);
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+        // Same node: its clock cannot explain it.
+        let r = check_with_clocks(&h, 100, &behind);
+        assert_eq!(r.anomalies[0].kind, "resurrected");
     }
 
     #[test]
