@@ -258,9 +258,15 @@ async fn apply(c: &mut Cluster, f: Fault, rng: &mut StdRng) -> anyhow::Result<St
         .copied()
         .filter(|&i| c.nodes[(i - 1) as usize].state == ProcState::Running)
         .collect();
+    // No leader (an election under way): a random running voter stands in.
+    let voters: Vec<u32> = running
+        .iter()
+        .copied()
+        .filter(|&i| c.nodes[(i - 1) as usize].voter)
+        .collect();
     let leader = match c.leader().await {
         Some(l) => l,
-        None if !running.is_empty() => running[rng.gen_range(0..running.len())],
+        None if !voters.is_empty() => voters[rng.gen_range(0..voters.len())],
         None => ids[0],
     };
     let others: Vec<u32> = ids.iter().copied().filter(|&i| i != leader).collect();
