@@ -198,6 +198,8 @@ pub struct Cluster {
     pub clock: std::collections::BTreeMap<u32, i64>,
     /// Every clock change: (when, node, offset ms), a restart counting as 0.
     pub clock_log: Vec<(Instant, u32, i64)>,
+    /// The node a nemesis step picked for the next one to hit again.
+    pub target: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -384,6 +386,7 @@ impl Cluster {
             targets: Default::default(),
             clock: Default::default(),
             clock_log: Vec::new(),
+            target: None,
         };
         for i in 1..=o.nodes {
             c.add_proxy_for(i).await?;
@@ -660,12 +663,22 @@ impl Cluster {
 
     /// INFO replication of node `i` as key → value (direct, short timeout).
     pub async fn info(&self, i: u32) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        self.info_section(i, "replication").await
+    }
+
+    /// INFO `section` of node `i` as key → value (direct, short timeout).
+    pub async fn info_section(
+        &self,
+        i: u32,
+        section: &str,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
         let addr = self.direct_addr(i);
+        let section = section.to_string();
         let text: String = tokio::time::timeout(Duration::from_millis(800), async move {
             let client = redis::Client::open(format!("redis://{addr}/"))?;
             let mut con = client.get_multiplexed_async_connection().await?;
             redis::cmd("INFO")
-                .arg("replication")
+                .arg(section)
                 .query_async::<String>(&mut con)
                 .await
         })

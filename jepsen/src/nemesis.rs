@@ -50,6 +50,14 @@ pub enum Fault {
     SkewLeader,
     /// Jump a random node's wall clock by ±(30..120) s, then back at the heal.
     ClockJump,
+    /// kill -9 a random follower (a voter that does not lead); remembered as the target.
+    KillFollower,
+    /// Cut a random follower off (stalled bytes, both ways); remembered as the target.
+    IsolateFollower,
+    /// kill -9 the remembered target again (e.g. while it installs a snapshot).
+    KillTarget,
+    /// Cut the remembered target off again (e.g. while it installs a snapshot).
+    IsolateTarget,
 }
 
 impl Fault {
@@ -74,6 +82,10 @@ impl Fault {
             Fault::IsolateReplica => "isolate-replica",
             Fault::SkewLeader => "skew-leader",
             Fault::ClockJump => "clock-jump",
+            Fault::KillFollower => "kill-follower",
+            Fault::IsolateFollower => "isolate-follower",
+            Fault::KillTarget => "kill-target",
+            Fault::IsolateTarget => "isolate-target",
         }
     }
 
@@ -124,10 +136,11 @@ pub enum Scenario {
     Membership,
     Clock,
     Chaos,
+    Snapshot,
 }
 
 impl Scenario {
-    pub const ALL: [(Scenario, &'static str, &'static str); 12] = [
+    pub const ALL: [(Scenario, &'static str, &'static str); 13] = [
         (Scenario::None, "none", "no faults (baseline)"),
         (Scenario::PartitionLeader, "partition-leader", "cut the leader from the majority 5 s, heal 4 s, repeat"),
         (Scenario::OneWay, "one-way", "leader's outgoing bytes cut 5 s, heal, then its incoming bytes cut 5 s, heal"),
@@ -140,6 +153,7 @@ impl Scenario {
         (Scenario::Membership, "membership", "add/remove/promote read replicas and transfer leadership, alone and during partitions, kills and pauses"),
         (Scenario::Clock, "clock", "skew the leader's wall clock by seconds, jump a node's clock by minutes, skew + kill the leader"),
         (Scenario::Chaos, "chaos", "random faults drawn from everything: network, process, membership and clock"),
+        (Scenario::Snapshot, "snapshot", "with a small --snapshot-every: a follower down/cut off long enough to need a snapshot, then killed/cut off again while it installs it"),
     ];
 
     pub fn parse(s: &str) -> Option<Scenario> {
@@ -219,6 +233,17 @@ impl Scenario {
                 Step::Quiet(s(3)),
                 Step::Combo(&[SkewLeader, IsolateLeader], s(5)),
                 Step::Quiet(s(3)),
+            ],
+            Scenario::Snapshot => vec![
+                Step::Quiet(s(1)),
+                Step::Fault(KillFollower, s(12)),
+                Step::Quiet(ms(300)),
+                Step::Fault(KillTarget, ms(1500)),
+                Step::Quiet(s(4)),
+                Step::Fault(IsolateFollower, s(12)),
+                Step::Quiet(ms(100)),
+                Step::Fault(IsolateTarget, ms(800)),
+                Step::Quiet(s(4)),
             ],
             Scenario::Chaos => {
                 let mut rng = StdRng::seed_from_u64(seed);
@@ -401,6 +426,50 @@ async fn apply(c: &mut Cluster, f: Fault, rng: &mut StdRng) -> anyhow::Result<St
                 format!("replica {i} | {rest:?}")
             }
         },
+        Fault::KillFollower | Fault::IsolateFollower => {
+            let cands: Vec<u32> = voters.iter().copied().filter(|&i| i != leader).collect();
+            let Some(&n) = cands.get(rng.gen_range(0..cands.len().max(1))) else {
+                return Ok("skipped: no running follower".to_string());
+            };
+            c.target = Some(n);
+            if f == Fault::KillFollower {
+                c.node(n).kill9();
+                format!("kill -9 node {n}")
+            } else {
+                let rest: Vec<u32> = ids.iter().copied().filter(|&x| x != n).collect();
+                net.partition(&[n], &rest, Cut::Stall);
+                format!("node {n} | {rest:?}")
+            }
+        }
+        Fault::KillTarget | Fault::IsolateTarget => {
+            let Some(n) = c.target else {
+                return Ok("skipped: no target".to_string());
+            };
+            // Is a snapshot install needed? The leader's purged index against the
+            // target's applied index.
+            let purged = c.info_section(leader, "raft").await.ok().and_then(|i| {
+                i.get("raft_purged_index")
+                    .and_then(|x| x.parse::<u64>().ok())
+            });
+            let applied = c.info(n).await.ok().and_then(|i| {
+                i.get("raft_applied_index")
+                    .and_then(|x| x.parse::<u64>().ok())
+            });
+            let why = match (purged, applied) {
+                (Some(p), Some(a)) if p > a => {
+                    format!("(leader purged the log to {p}, node applied {a}: snapshot install)")
+                }
+                (p, a) => format!("(leader purged to {p:?}, node applied {a:?})"),
+            };
+            if f == Fault::KillTarget {
+                c.node(n).kill9();
+                format!("kill -9 node {n} again {why}")
+            } else {
+                let rest: Vec<u32> = ids.iter().copied().filter(|&x| x != n).collect();
+                net.partition(&[n], &rest, Cut::Stall);
+                format!("node {n} | {rest:?} again {why}")
+            }
+        }
         Fault::SkewLeader => {
             let ms = rng.gen_range(1_000..10_000) * if rng.gen_bool(0.5) { 1 } else { -1 };
             match c.set_clock_offset(leader, ms).await {
