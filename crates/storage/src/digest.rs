@@ -407,21 +407,24 @@ impl Storage {
     }
 
     /// The `meta` records of `slot` (all databases) with their hashes, and the slot's
-    /// digest, at one point.
+    /// digest, at one point. The scan reads a RocksDB snapshot taken with the digest
+    /// under the write lock, so writes are held up only for taking the snapshot.
     #[allow(clippy::type_complexity)]
     pub fn slot_records(&self, slot: u16) -> Result<(SlotDigest, Vec<(Vec<u8>, u64)>)> {
-        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let d = self.slot_digest(slot);
-        Ok((d, self.scan_slot(slot)?))
+        let (d, snap) = {
+            let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+            (self.slot_digest(slot), self.db.snapshot())
+        };
+        Ok((d, self.scan_slot(&snap, slot)?))
     }
 
-    fn scan_slot(&self, slot: u16) -> Result<Vec<(Vec<u8>, u64)>> {
+    fn scan_slot(&self, snap: &rocksdb::Snapshot<'_>, slot: u16) -> Result<Vec<(Vec<u8>, u64)>> {
         let mut out = Vec::new();
-        for db in 0..=u8::MAX {
+        for db in 0..keys::DATABASES as u8 {
             let start = keys::meta_slot_start(db, slot);
-            // Databases are dense from 0; stop at the first empty tail quickly.
             let mut ro = rocksdb::ReadOptions::default();
             ro.set_iterate_upper_bound(keys::meta_slot_end(db, slot));
+            ro.set_snapshot(snap);
             for item in self.db.iterator_cf_opt(
                 self.cf(keys::CF_META),
                 ro,
@@ -430,29 +433,31 @@ impl Storage {
                 let (k, v) = item?;
                 out.push((k.to_vec(), record_hash(&k, &v)));
             }
-            if db as usize + 1 >= keys::DATABASES {
-                break;
-            }
         }
         Ok(out)
     }
 
     /// Recomputes `slot`'s digest from its records; when the stored one disagrees (the
     /// data changed behind the write path), stores the recomputed one (keeping the
-    /// slot's last index) and returns true.
+    /// slot's last index) and returns true. The scan runs on a snapshot taken with the
+    /// digest; the fix is stored only if no batch changed the slot meanwhile (otherwise
+    /// the next pass looks again).
     pub fn scrub_slot(&self, slot: u16) -> Result<bool> {
-        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let recs = self.scan_slot(slot)?;
+        let (seen, recs) = self.slot_records(slot)?;
         let mut fresh = SlotDigest {
-            last_index: self.slot_digest(slot).last_index,
+            last_index: seen.last_index,
             ..Default::default()
         };
         for (_, h) in &recs {
             fresh.xor ^= h;
             fresh.count += 1;
         }
+        if seen.same_content(&fresh) {
+            return Ok(false);
+        }
+        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let stored = self.slot_digest(slot);
-        if stored.same_content(&fresh) {
+        if stored != seen {
             return Ok(false);
         }
         tracing::warn!(
