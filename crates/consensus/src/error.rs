@@ -86,6 +86,8 @@ pub enum AdminError {
     Reply(ReplyError),
     /// The member answered with an error (its text).
     Remote(String),
+    /// The request is not possible as asked (the reason, for the operator).
+    Refused(String),
 }
 
 impl fmt::Display for AdminError {
@@ -93,7 +95,7 @@ impl fmt::Display for AdminError {
         match self {
             AdminError::NoLeader => f.write_str("no leader"),
             AdminError::LeaderAddressUnknown => f.write_str("leader address unknown"),
-            AdminError::Raft(m) | AdminError::Remote(m) => f.write_str(m),
+            AdminError::Raft(m) | AdminError::Remote(m) | AdminError::Refused(m) => f.write_str(m),
             AdminError::NotMember(id) => write!(f, "node {id} is not a member"),
             AdminError::ReadReplica(id) => {
                 write!(f, "node {id} is a read replica; promote it first")

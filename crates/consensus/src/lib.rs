@@ -24,8 +24,10 @@ pub mod pb {
 
 pub use error::{AdminError, ReadIndexError, ReplyError};
 pub use node::{
-    admin_call, now_ms, AdminRequest, ClusterStatus, MemberStatus, Node, NodeConfig, NodeStatus,
-    Role, WriteError,
+    admin_call, ae_call, clock_offset_ms, now_ms, region_info_fields, set_clock_offset_ms,
+    valid_region_name, AdminRequest, AeMember, AeReply, AeReport, AeRequest, ClusterStatus,
+    MemberRegion, MemberStatus, Node, NodeConfig, NodeStatus, RegionStatus, Role, WriteError,
+    AE_STATS,
 };
 pub use state_machine::RESTORING;
-pub use types::{EventSink, Op, Request, Response, RestoreStep, TypeConfig};
+pub use types::{EventSink, Op, RegionOp, Request, Response, RestoreStep, TypeConfig};

@@ -93,12 +93,39 @@ pub fn open<T: DeserializeOwned>(e: &Envelope) -> Result<T, ReplyError> {
     bincode::deserialize(&e.payload).map_err(ReplyError::BadPayload)
 }
 
-pub struct Network;
+/// When each peer last answered a Raft RPC of this node (unix ms): a leader's "last
+/// contact" with each member (`cluster status`, INFO).
+#[derive(Default)]
+pub struct Contacts(std::sync::Mutex<std::collections::HashMap<u64, u64>>);
+
+impl Contacts {
+    pub fn note(&self, id: u64) {
+        let now = crate::node::now_ms();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, now);
+    }
+
+    /// Unix ms of the last answer from `id`, if any.
+    pub fn last(&self, id: u64) -> Option<u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .copied()
+    }
+}
+
+pub struct Network {
+    pub contacts: std::sync::Arc<Contacts>,
+}
 
 pub struct Peer {
     target: u64,
     addr: String,
     client: Option<ClusterClient<Channel>>,
+    contacts: std::sync::Arc<Contacts>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -109,6 +136,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             target,
             addr: node.addr.clone(),
             client: None,
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -151,6 +179,7 @@ impl Peer {
             }
             Ok(Ok(r)) => r.into_inner(),
         };
+        self.contacts.note(self.target);
         let res: Result<Resp, RaftError<u64>> = open(&reply)
             .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e))))?;
         res.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))

@@ -52,6 +52,9 @@ impl Cluster for Service {
         check_group(&e)?;
         let rpc: AppendEntriesRequest<TypeConfig> = open(&e).map_err(bad)?;
         let res = self.node.raft().append_entries(rpc).await;
+        if res.is_ok() {
+            self.node.heard_from_leader();
+        }
         Ok(Response::new(envelope(&res)))
     }
 
@@ -112,6 +115,14 @@ impl Cluster for Service {
             .leader_read_index()
             .await
             .map_err(|e| e.to_string());
+        Ok(Response::new(envelope(&res)))
+    }
+
+    async fn anti_entropy(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
+        let e = req.into_inner();
+        check_group(&e)?;
+        let r: crate::node::AeRequest = open(&e).map_err(bad)?;
+        let res = self.node.serve_ae(r).await;
         Ok(Response::new(envelope(&res)))
     }
 

@@ -30,6 +30,13 @@ pub struct StateMachine {
     pub(crate) tier: Arc<Tier>,
 }
 
+/// The last applied index in a raw `applied` record (anti-entropy reads it beside the
+/// digests).
+pub(crate) fn applied_index_of(raw: &[u8]) -> Result<u64, bincode::Error> {
+    let rec: AppliedRecord = bincode::deserialize(raw)?;
+    Ok(rec.last_applied.map_or(0, |l| l.index))
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct AppliedRecord {
     pub(crate) last_applied: Option<LogId>,
@@ -113,6 +120,7 @@ impl StateMachine {
                 let mut open_group: Option<(Dedupe, usize)> = None;
                 // A backup restore in progress refuses every other op (RestoreStep).
                 let mut restoring = self.st.restoring();
+                let st = self.st.clone();
                 for (i, op) in req.ops.iter().enumerate() {
                     if let Some(g) = groups.next_if(|g| g.start as usize == i) {
                         let key = keys::sm::dedupe_key(g.origin, g.seq);
@@ -181,6 +189,8 @@ impl StateMachine {
                                 Ok(n) => Frame::Integer(n as i64),
                                 Err(e) => Frame::Error(e.0),
                             },
+                            Op::Region(r) => region_op(txn, r),
+                            Op::Repair { slots } => repair(txn, &st, slots),
                             Op::Restore(_) => unreachable!("handled above"),
                         }));
                     }
@@ -215,7 +225,7 @@ impl StateMachine {
             membership.as_ref().unwrap_or(&self.membership),
         )?;
         self.st
-            .write_effects(&effects, &extras(&rec, sizes.as_deref()))
+            .write_entry(log_id.index, &effects, &extras(&rec, sizes.as_deref()))
             .map_err(|e| apply_err(log_id, &e))?;
         self.last_applied = Some(log_id);
         if let Some(m) = membership {
@@ -321,6 +331,66 @@ fn extras<'a>(applied: &'a [u8], sizes: Option<&'a [u8]>) -> Vec<(Cf, &'a [u8], 
 }
 
 /// An I/O error while applying entry `log_id`: openraft stops this node's Raft on it.
+/// Anti-entropy's repair: each slot whose last change is still the one the leader saw
+/// (on this node, and in no earlier op of this entry) gets the leader's records of the
+/// listed keys: each key is deleted, then restored from the leader's DUMP payload with
+/// its absolute expiry. Every node applies it, so all end with the same records. The
+/// reply is the number of keys rewritten.
+fn repair(txn: &mut Txn, st: &Storage, slots: &[crate::types::RepairSlot]) -> Frame {
+    let mut n = 0i64;
+    for s in slots {
+        if st.slot_digest(s.slot).last_index != s.last_index || txn.touches_slot(s.slot) {
+            continue;
+        }
+        for k in &s.keys {
+            if keys::key_slot(&k.key) != s.slot {
+                continue;
+            }
+            let del = txn.run(k.db, &[b"DEL".to_vec(), k.key.clone()]);
+            if let Frame::Error(e) = del {
+                return Frame::Error(e);
+            }
+            if let Some((payload, at)) = &k.value {
+                let r = txn.run(
+                    k.db,
+                    &[
+                        b"RESTORE".to_vec(),
+                        k.key.clone(),
+                        at.to_string().into_bytes(),
+                        payload.clone(),
+                        b"ABSTTL".to_vec(),
+                        b"REPLACE".to_vec(),
+                    ],
+                );
+                if let Frame::Error(e) = r {
+                    return Frame::Error(e);
+                }
+            }
+            n += 1;
+        }
+    }
+    Frame::Integer(n)
+}
+
+/// Applies a change to the region records.
+fn region_op(txn: &mut Txn, op: &crate::types::RegionOp) -> Frame {
+    use crate::types::RegionOp;
+    use keys::sm::{region_member_key, REGIONS_DECLARED};
+    match op {
+        RegionOp::Member { id, region } => {
+            txn.raw_put(Cf::Sm, region_member_key(*id), region.as_bytes().to_vec())
+        }
+        RegionOp::Forget { id } => txn.raw_delete(Cf::Sm, region_member_key(*id)),
+        RegionOp::Declare { name } => {
+            txn.raw_put(Cf::Sm, REGIONS_DECLARED.key(name.as_bytes()), Vec::new())
+        }
+        RegionOp::Undeclare { name } => {
+            txn.raw_delete(Cf::Sm, REGIONS_DECLARED.key(name.as_bytes()))
+        }
+    }
+    Frame::ok()
+}
+
 fn apply_err<E: std::error::Error + 'static>(log_id: LogId, e: &E) -> StorageError {
     openraft::StorageIOError::apply(log_id, openraft::AnyError::new(e)).into()
 }

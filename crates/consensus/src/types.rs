@@ -67,6 +67,45 @@ pub enum Op {
         user: Vec<u8>,
         acl: Vec<u8>,
     },
+    /// The regions of the members (`sm` records `region:member:` and `region:declared:`).
+    /// Appended last so older entries decode unchanged.
+    Region(RegionOp),
+    /// Anti-entropy's repair (`node/antientropy.rs`): rewrites keys of slots where a
+    /// member's records differ from the leader's, each slot only if nothing changed it
+    /// since the leader read it. Appended last so older entries decode unchanged.
+    Repair { slots: Vec<RepairSlot> },
+}
+
+/// The keys of one slot to rewrite with the leader's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairSlot {
+    pub slot: u16,
+    /// The slot's last changing entry when the leader read it: the repair of this slot
+    /// is skipped on a node where a later entry changed it (or this entry's earlier ops).
+    pub last_index: u64,
+    pub keys: Vec<RepairKey>,
+}
+
+/// One key as the leader holds it: its DUMP payload and absolute expiry (0: none), or
+/// None when the key does not exist there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairKey {
+    pub db: u8,
+    pub key: Vec<u8>,
+    pub value: Option<(Vec<u8>, u64)>,
+}
+
+/// A change to the region records (`keys::sm::REGION_MEMBERS`, `REGIONS_DECLARED`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegionOp {
+    /// Member `id` runs in `region` (what the node was started with, `--region`).
+    Member { id: u64, region: String },
+    /// Member `id` left the group.
+    Forget { id: u64 },
+    /// A region added before its nodes join (`meridian cluster add-region`).
+    Declare { name: String },
+    /// A region removed (`meridian cluster remove-region`, after its members left).
+    Undeclare { name: String },
 }
 
 /// A backup restore goes through the log in steps, so every replica replaces its state

@@ -372,6 +372,17 @@ impl<'s> Txn<'s> {
         self.read_only
     }
 
+    /// Whether this transaction has changed (or deleted a range over) a `meta` record of
+    /// hash slot `slot` so far (anti-entropy's repair skips such a slot).
+    pub fn touches_slot(&self, slot: u16) -> bool {
+        let in_slot = |k: &[u8]| k.len() >= 3 && u16::from_be_bytes([k[1], k[2]]) == slot;
+        self.ranges.iter().any(|(cf, _, _)| *cf == Cf::Meta)
+            || self
+                .writes
+                .keys()
+                .any(|(cf, k)| *cf == Cf::Meta && in_slot(k))
+    }
+
     /// The `sm` record of the accounted data sizes (`quota::DATASIZE_KEY`) when this
     /// transaction changed them: the applier writes it in the same batch as the effects.
     pub fn data_size_record(&self) -> Option<Vec<u8>> {

@@ -14,6 +14,11 @@
 //! | `function:lib:` library name                 | the library's code                     | engine `function` |
 //! | `function:fn:` function name                 | the name of the library registering it | engine `function` |
 //! | `restore`                                    | id of the backup restore in progress   | consensus         |
+//! | `region:member:` member id u64 BE            | the member's region name (UTF-8)       | consensus         |
+//! | `region:declared:` region name               | empty (a region added before its nodes)| consensus         |
+//! | `digest/` slot u16 BE                        | 24 bytes: xor, count, last index (BE)  | storage `digest`  |
+//! | `digest-state`                               | the digests' format (`1`)              | storage `digest`  |
+//! | `digest-dirty`                               | present: digests to recount            | storage `digest`  |
 //!
 //! The records named by a prefix and a name are [`Family`]s; each has its key range, so
 //! a scan or a flush of one family never touches another.
@@ -89,6 +94,52 @@ pub const FUNCTION_FNS: Family = Family {
     prefix: b"function:fn:",
     end: b"function:fn;",
 };
+
+/// The region of each member: `region:member:<id u64 BE>` → region name. Written through
+/// the log when a node first reports its `--region` (or changes it), removed with the
+/// member; snapshots carry it, a backup restore keeps the target's.
+pub const REGION_MEMBERS: Family = Family {
+    prefix: b"region:member:",
+    end: b"region:member;",
+};
+/// Regions added by `meridian cluster add-region` (shown before any node of theirs
+/// joins): `region:declared:<name>` → empty.
+pub const REGIONS_DECLARED: Family = Family {
+    prefix: b"region:declared:",
+    end: b"region:declared;",
+};
+
+/// Per-slot keyspace digests for anti-entropy (`storage::digest`): `digest/<slot u16 BE>`.
+pub const DIGESTS: Family = Family {
+    prefix: b"digest/",
+    end: b"digest0",
+};
+/// The digests' format; absent (an older data dir or snapshot): recount them.
+pub const DIGEST_STATE: &[u8] = b"digest-state";
+pub const DIGEST_VERSION: &[u8] = b"1";
+/// Written in the batch of a range delete of `meta` records: recount the digests.
+pub const DIGEST_DIRTY: &[u8] = b"digest-dirty";
+
+/// `sm` key of a slot's digest.
+pub fn digest_key(slot: u16) -> Vec<u8> {
+    DIGESTS.key(&slot.to_be_bytes())
+}
+
+/// The slot of a `digest/` key.
+pub fn digest_slot(raw: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes(DIGESTS.name(raw)?.try_into().ok()?))
+}
+
+/// `sm` key of a member's region record.
+pub fn region_member_key(id: u64) -> Vec<u8> {
+    REGION_MEMBERS.key(&id.to_be_bytes())
+}
+
+/// The member id of a `region:member:` key.
+pub fn region_member_id(raw: &[u8]) -> Option<u64> {
+    let name = REGION_MEMBERS.name(raw)?;
+    Some(u64::from_be_bytes(name.try_into().ok()?))
+}
 
 /// `sm` key of a replicated setting.
 pub fn setting_key(name: &str) -> Vec<u8> {

@@ -230,19 +230,50 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 st.members.len().saturating_sub(1),
             );
             let mut n = 0;
+            let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
             for mem in st.members.iter().filter(|x| x.id != node.id()) {
                 let lag = mem.matched.map(|x| st.last_log_index.saturating_sub(x));
+                let row = st.member_region(mem.id);
+                let region = st.region_of(mem.id);
                 let _ = write!(
                     o,
-                    "member{n}:id={},addr={},role={},matched={},lag={}\r\n",
+                    "member{n}:id={},addr={},role={},matched={},lag={},region={},lag_ms={},last_contact_ms={}\r\n",
                     mem.id,
                     mem.addr,
                     if mem.voter { "voter" } else { "replica" },
                     mem.matched.map_or("-".into(), |x| x.to_string()),
                     lag.map_or("-".into(), |x| x.to_string()),
+                    if region.is_empty() { "-" } else { region },
+                    opt(row.and_then(|r| r.lag_ms)),
+                    opt(row.and_then(|r| r.last_contact_ms)),
                 );
                 n += 1;
             }
+            if !leader {
+                let own = st.member_region(node.id()).and_then(|r| r.last_contact_ms);
+                let _ = write!(o, "leader_last_contact_ms:{}\r\n", opt(own));
+            }
+            // Per region (the primary first): members, and the worst lag and contact
+            // among them as this node sees them (lags are known on the leader).
+            for (i, r) in st.region_summary().iter().enumerate() {
+                let _ = write!(o, "region{i}:{}\r\n", consensus::region_info_fields(r));
+            }
+            // Anti-entropy (rounds run on the leader) and this node's digest scrub.
+            let ae = &consensus::AE_STATS;
+            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            let last = get(&ae.last_round_ms);
+            let _ = write!(
+                o,
+                "ae_rounds:{}\r\nae_slots_compared:{}\r\nae_slots_differing:{}\r\nae_keys_repaired:{}\r\nae_member_errors:{}\r\nae_last_round_ms_ago:{}\r\nscrub_slots_checked:{}\r\nscrub_slots_fixed:{}\r\n",
+                get(&ae.rounds),
+                get(&ae.slots_compared),
+                get(&ae.slots_differing),
+                get(&ae.keys_repaired),
+                get(&ae.member_errors),
+                if last == 0 { -1 } else { consensus::now_ms().saturating_sub(last) as i64 },
+                get(&ae.scrub_slots),
+                get(&ae.scrub_fixed),
+            );
         }
         "raft" => {
             let ns = node.node_status();

@@ -163,6 +163,23 @@ pub enum ClusterAction {
     Promote { id: u64 },
     /// Make voter ID the leader (it starts an election and wins it if caught up).
     TransferLeader { id: u64 },
+    /// Add a read region by name before its replicas join (they join with
+    /// `--replica --join ADDR --region NAME`); shown in status until removed
+    AddRegion { name: String },
+    /// Remove a read region: each of its replicas leaves the cluster, then the region
+    /// is forgotten (the primary region, which holds the voters, is refused)
+    RemoveRegion { name: String },
+    /// Run an anti-entropy round now on the leader: compare every member's per-slot
+    /// digests with the leader's and repair the keys that differ through the log
+    AntiEntropy {
+        /// Run it now (the only mode; accepted for clarity)
+        #[arg(long)]
+        now: bool,
+        /// First recompute every slot's digest from its records on every member (finds
+        /// data changed behind the write path, e.g. a disk corruption)
+        #[arg(long)]
+        scrub: bool,
+    },
 }
 
 /// Every option can also be set in the TOML file (same name, with underscores) and by
@@ -478,10 +495,18 @@ impl Config {
             )?,
             replica: args.replica || file.replica.unwrap_or(false),
             join: args.join.or(file.join),
-            region: args
-                .region
-                .or(file.region)
-                .unwrap_or_else(|| "local".into()),
+            region: {
+                let r = args
+                    .region
+                    .or(file.region)
+                    .unwrap_or_else(|| "local".into());
+                if !consensus::valid_region_name(&r) {
+                    anyhow::bail!(
+                        "--region: bad name {r:?} (1 to 64 letters, digits, '-', '_' or '.')"
+                    );
+                }
+                r
+            },
             election_timeout_ms: parse_range(
                 &args
                     .election_timeout

@@ -68,7 +68,12 @@ fn main() {
 /// `meridian cluster ...`: one admin RPC, printed for people.
 fn cluster_cli(c: config::ClusterArgs) -> i32 {
     use config::ClusterAction;
+    let mut ae = None;
     let req = match c.action {
+        ClusterAction::AntiEntropy { now: _, scrub } => {
+            ae = Some(consensus::AeRequest::RunNow { scrub });
+            consensus::AdminRequest::Status
+        }
         ClusterAction::Status => consensus::AdminRequest::Status,
         ClusterAction::AddReplica { id, replica_addr } => consensus::AdminRequest::AddLearner {
             id,
@@ -77,6 +82,8 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
         ClusterAction::RemoveNode { id } => consensus::AdminRequest::RemoveNode { id },
         ClusterAction::Promote { id } => consensus::AdminRequest::Promote { id },
         ClusterAction::TransferLeader { id } => consensus::AdminRequest::TransferLeader { id },
+        ClusterAction::AddRegion { name } => consensus::AdminRequest::AddRegion { name },
+        ClusterAction::RemoveRegion { name } => consensus::AdminRequest::RemoveRegion { name },
     };
     if let Some(ca) = &c.tls_ca_cert_file {
         let identity = match (&c.tls_cert_file, &c.tls_key_file) {
@@ -98,6 +105,23 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
             return 1;
         }
     };
+    if let Some(req) = ae {
+        let pw = c.password.clone().unwrap_or_default();
+        return match rt.block_on(consensus::ae_call(&c.addr, &pw, &req)) {
+            Ok(consensus::AeReply::Report(r)) => {
+                print!("{}", ae_text(&r));
+                i32::from(r.members.iter().any(|m| m.error.is_some()))
+            }
+            Ok(other) => {
+                eprintln!("meridian cluster: unexpected reply {other:?}");
+                1
+            }
+            Err(e) => {
+                eprintln!("meridian cluster: {e}");
+                1
+            }
+        };
+    }
     match rt.block_on(consensus::admin_call(
         &c.addr,
         c.password.as_deref().unwrap_or(""),
@@ -112,16 +136,7 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
                 "term: {}\nlast_log_index: {}\napplied (answering node): {}",
                 st.term, st.last_log_index, st.applied
             );
-            println!("members:");
-            for m in st.members {
-                println!(
-                    "  {} {} {} matched={}",
-                    m.id,
-                    m.addr,
-                    if m.voter { "voter" } else { "replica" },
-                    m.matched.map_or("-".to_string(), |v| v.to_string())
-                );
-            }
+            print!("{}", status_text(&st));
             0
         }
         Err(e) => {
@@ -129,6 +144,73 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
             1
         }
     }
+}
+
+/// `meridian cluster anti-entropy`: what the round did per member.
+fn ae_text(r: &consensus::AeReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "anti-entropy round on leader {} at applied index {}",
+        r.leader, r.applied
+    );
+    for m in &r.members {
+        let _ = write!(
+            o,
+            "  node {}: compared={} in_flux={} differing={} repaired={} scrub_fixed={}",
+            m.id, m.compared, m.in_flux, m.differing, m.repaired, m.scrub_fixed
+        );
+        if let Some(e) = &m.error {
+            let _ = write!(o, " error={e}");
+        }
+        o.push('\n');
+    }
+    o
+}
+
+/// `meridian cluster status`: the members, then one line per region. Lags and contacts
+/// are the leader's view ("-" when the answering node is not the leader).
+fn status_text(st: &consensus::ClusterStatus) -> String {
+    use std::fmt::Write;
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut o = String::new();
+    let _ = writeln!(o, "members:");
+    for m in &st.members {
+        let row = st.member_region(m.id);
+        let region = st.region_of(m.id);
+        let _ = writeln!(
+            o,
+            "  {} {} {} region={} matched={} lag={} lag_ms={} last_contact_ms={}",
+            m.id,
+            m.addr,
+            if m.voter { "voter" } else { "replica" },
+            if region.is_empty() { "-" } else { region },
+            m.matched.map_or("-".to_string(), |v| v.to_string()),
+            opt(row.and_then(|r| r.lag_entries)),
+            opt(row.and_then(|r| r.lag_ms)),
+            opt(row.and_then(|r| r.last_contact_ms)),
+        );
+    }
+    let _ = writeln!(o, "regions:");
+    for r in st.region_summary() {
+        let _ = writeln!(
+            o,
+            "  {} {} members={} voting={} lag={} lag_ms={} last_contact_ms={}",
+            if r.name.is_empty() { "-" } else { &r.name },
+            if r.primary { "primary" } else { "read" },
+            r.members
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            r.voters,
+            opt(r.lag_entries),
+            opt(r.lag_ms),
+            opt(r.last_contact_ms),
+        );
+    }
+    o
 }
 
 fn init_logging(level: &str, format: &str) {

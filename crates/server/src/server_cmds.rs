@@ -432,6 +432,60 @@ async fn debug(sess: &mut Session, spec: &'static CommandSpec, argv: &[Vec<u8>])
             sess.shared.node.set_active_expire(on);
             Ok(Frame::ok())
         }
+        ("set-clock-offset", 3) => {
+            // Fault injection (the chaos suite's clock skew and jumps): this node's
+            // wall clock reads `ms` later (earlier when negative).
+            let ms = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|ms| ms.unsigned_abs() <= 10 * 365 * 86_400_000)
+                .ok_or_else(|| CmdError::new("ERR value is not an integer or out of range"))?;
+            consensus::set_clock_offset_ms(ms);
+            tracing::warn!("clock offset set to {ms} ms (DEBUG SET-CLOCK-OFFSET)");
+            Ok(Frame::ok())
+        }
+        ("clock-offset", 2) => Ok(Frame::Integer(consensus::clock_offset_ms())),
+        ("corrupt-key", 3 | 4) => {
+            // Fault injection for anti-entropy tests: changes this node's record of a
+            // key behind the write path (no log entry, no digest change). Refused unless
+            // the node was started with MERIDIAN_DEBUG_CORRUPT=1.
+            if std::env::var("MERIDIAN_DEBUG_CORRUPT").as_deref() != Ok("1") {
+                return Err(CmdError::new(
+                    "ERR DEBUG CORRUPT-KEY needs MERIDIAN_DEBUG_CORRUPT=1 at start",
+                ));
+            }
+            let raw = keys::meta_key(sess.db, &argv[2]);
+            let st = sess.shared.node.storage();
+            let value = match argv.get(3) {
+                None => None,
+                Some(v) => {
+                    // A string record with this value (the key's other fields kept if
+                    // it exists, else a fresh string).
+                    let mut m = match keys::store::Store::get(&**st, keys::Cf::Meta, &raw) {
+                        Ok(Some(old)) => keys::Meta::decode(&old)
+                            .map_err(|e| CmdError::new(format!("ERR {e:?}")))?,
+                        _ => keys::Meta {
+                            kind: keys::Kind::String,
+                            expire_at_ms: 0,
+                            version: 1,
+                            write_index: 1,
+                            mtime_ms: 0,
+                            len: 0,
+                            inline: Vec::new(),
+                        },
+                    };
+                    // The value replaced, the expiry dropped.
+                    m.kind = keys::Kind::String;
+                    m.inline = v.clone();
+                    m.expire_at_ms = 0;
+                    Some(m.encode())
+                }
+            };
+            st.corrupt_meta(&raw, value.as_deref())
+                .map_err(|e| CmdError::new(format!("ERR {e}")))?;
+            tracing::warn!("DEBUG CORRUPT-KEY changed a record behind the write path");
+            Ok(Frame::ok())
+        }
         ("object", 3) => Ok(crate::dispatch::read(&sess.shared, spec, sess.db, argv)),
         ("help", 2) => Ok(help(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -443,6 +497,9 @@ async fn debug(sess: &mut Session, spec: &'static CommandSpec, argv: &[Vec<u8>])
             "    default.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "SET-CLOCK-OFFSET <ms>",
+            "    Fault injection: this node's wall clock reads <ms> later (earlier when",
+            "    negative); 0 removes the offset. CLOCK-OFFSET shows it.",
             "HELP",
             "    Print this help.",
             "(Meridian supports only the subcommands above.)",

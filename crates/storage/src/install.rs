@@ -242,6 +242,7 @@ impl Storage {
         // The snapshot must survive a crash right after it is acknowledged.
         self.sync_wal()?;
         self.refresh_restoring()?;
+        self.load_digests()?;
         Ok(())
     }
 }

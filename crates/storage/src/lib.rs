@@ -7,12 +7,14 @@
 //! them after a crash.
 
 mod checkpoint;
+pub mod digest;
 mod fault;
 mod group_commit;
 mod install;
 pub mod tier;
 
 pub use checkpoint::CheckpointReader;
+pub use digest::SlotDigest;
 pub use fault::{InstallFault, ReadFault};
 pub use group_commit::GroupCommit;
 pub use tier::KeyTier;
@@ -120,6 +122,11 @@ pub struct Storage {
     /// state replace), so a connection re-reads its user's record only when it moved,
     /// instead of at every applied index (see [`Storage::acl_epoch`]).
     acl_epoch: AtomicU64,
+    /// Every slot's keyspace digest (anti-entropy), as stored (see `digest`).
+    digests: std::sync::Mutex<Vec<SlotDigest>>,
+    /// Held while a batch of effects is written and its digests installed, and by the
+    /// readers that need the data and the digests at one point (the scrub).
+    write_lock: std::sync::Mutex<()>,
 }
 
 /// Whether a batch of effects writes (or may write) an ACL user record.
@@ -185,9 +192,12 @@ impl Storage {
             tier: KeyTier::default(),
             restore_epoch: AtomicU64::new(0),
             acl_epoch: AtomicU64::new(0),
+            digests: std::sync::Mutex::new(vec![SlotDigest::default(); keys::SLOTS]),
+            write_lock: std::sync::Mutex::new(()),
         };
         st.resume_install()?;
         st.refresh_restoring()?;
+        st.load_digests()?;
         Ok(Arc::new(st))
     }
 
@@ -226,7 +236,20 @@ impl Storage {
     /// Writes one applied entry's effects plus extra records (e.g. last_applied) as ONE
     /// atomic batch, unsynced: the Raft log is the durable copy.
     pub fn write_effects(&self, effects: &Effects, extra: &[(Cf, &[u8], &[u8])]) -> Result<()> {
+        self.write_entry(0, effects, extra)
+    }
+
+    /// [`Storage::write_effects`] for log entry `index`: the slots it changes record it
+    /// as their last change (anti-entropy compares slots changed by the same entries).
+    pub fn write_entry(
+        &self,
+        index: u64,
+        effects: &Effects,
+        extra: &[(Cf, &[u8], &[u8])],
+    ) -> Result<()> {
+        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut b = WriteBatch::default();
+        let digest = self.digest_change(index, effects, &mut b)?;
         for w in &effects.writes {
             match w {
                 Write::Put(cf, k, v) => b.put_cf(self.cf(cf.name()), k, v),
@@ -254,6 +277,9 @@ impl Storage {
         }
         if r.is_ok() && touches_acl(effects) {
             self.acl_epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        if r.is_ok() {
+            self.digest_commit(index, digest)?;
         }
         if r.is_err() && restore.is_some() {
             self.refresh_restoring()?;

@@ -35,6 +35,20 @@ pub enum AdminRequest {
     /// Part of a transfer: start an election now.
     ElectNow,
     Status,
+    // Appended after the variants above (bincode numbers variants in order).
+    /// Member `id` runs in `region` (a node reports its `--region` at start).
+    SetRegion {
+        id: u64,
+        region: String,
+    },
+    /// Add a region before its nodes join (`meridian cluster add-region`).
+    AddRegion {
+        name: String,
+    },
+    /// Remove a read region: its replicas leave the group (`meridian cluster remove-region`).
+    RemoveRegion {
+        name: String,
+    },
 }
 
 fn raft_err(e: impl std::fmt::Display) -> AdminError {
@@ -114,8 +128,12 @@ impl Node {
                     .change_membership(ChangeMembers::RemoveNodes(ids), false)
                     .await
                     .map_err(raft_err)?;
+                self.forget_region(id).await?;
             }
             AdminRequest::TransferLeader { id } => return self.transfer_leader(id, auth).await,
+            AdminRequest::SetRegion { id, region } => self.set_region(id, region).await?,
+            AdminRequest::AddRegion { name } => self.add_region(name).await?,
+            AdminRequest::RemoveRegion { name } => self.remove_region(name).await?,
             AdminRequest::Status | AdminRequest::PauseElections { .. } | AdminRequest::ElectNow => {
             }
         }
@@ -192,7 +210,6 @@ pub async fn admin_call(
         .await
         .map_err(|_| AdminError::NoAnswer(addr.to_string()))?
         .map_err(AdminError::Rpc)?;
-    let res: Result<ClusterStatus, String> =
-        crate::network::open(&reply.into_inner()).map_err(AdminError::Reply)?;
+    let res = super::status::decode_status(&reply.into_inner()).map_err(AdminError::Reply)?;
     res.map_err(AdminError::Remote)
 }

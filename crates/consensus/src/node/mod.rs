@@ -12,16 +12,20 @@
 //! - `status`: Meridian's own status types (nothing outside sees openraft's metrics).
 
 mod admin;
+mod antientropy;
 mod evict;
 mod expire;
 mod read;
+mod region;
 mod start;
 mod status;
 mod write;
 
 pub use admin::{admin_call, AdminRequest};
+pub use antientropy::{ae_call, AeMember, AeReply, AeReport, AeRequest, AE_STATS};
+pub use region::{region_info_fields, valid_region_name};
 pub use start::NodeConfig;
-pub use status::{ClusterStatus, MemberStatus, NodeStatus, Role};
+pub use status::{ClusterStatus, MemberRegion, MemberStatus, NodeStatus, RegionStatus, Role};
 pub use write::WriteError;
 
 use crate::types::TypeConfig;
@@ -48,13 +52,44 @@ pub struct Node {
     /// One HTTP/2 channel per peer address for forwarded writes and read-index calls
     /// (multiplexed, reconnected by tonic), instead of a new connection per request.
     links: std::sync::Mutex<std::collections::HashMap<String, tonic::transport::Channel>>,
+    /// When each peer last answered this node's Raft RPCs (the leader's last contact).
+    contacts: Arc<crate::network::Contacts>,
+    /// Unix ms of the last AppendEntries (heartbeat or entries) this node received.
+    heard_from_leader: AtomicU64,
 }
 
-/// Wall clock in unix milliseconds.
+/// A fault-injection offset added to this node's wall clock (`DEBUG SET-CLOCK-OFFSET`,
+/// or `MERIDIAN_CLOCK_OFFSET_MS` at start): the chaos suite's clock skews and jumps.
+/// It moves what the node believes "now" is (entry times, TTLs, the expirer), never the
+/// monotonic clocks of Raft's timers and leases, as a skewed system clock would.
+static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+static CLOCK_OFFSET_ENV: std::sync::Once = std::sync::Once::new();
+
+/// Sets the clock offset of [`now_ms`] (milliseconds, may be negative).
+pub fn set_clock_offset_ms(ms: i64) {
+    CLOCK_OFFSET_ENV.call_once(|| {});
+    CLOCK_OFFSET_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The clock offset of [`now_ms`] now.
+pub fn clock_offset_ms() -> i64 {
+    CLOCK_OFFSET_ENV.call_once(|| {
+        if let Some(v) = std::env::var("MERIDIAN_CLOCK_OFFSET_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            CLOCK_OFFSET_MS.store(v, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    CLOCK_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Wall clock in unix milliseconds (plus the injected offset, normally 0).
 pub fn now_ms() -> u64 {
-    SystemTime::now()
+    let wall = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| d.as_millis() as u64);
+    wall.saturating_add_signed(clock_offset_ms())
 }
 
 impl Node {

@@ -109,7 +109,11 @@ impl Node {
             ..Default::default()
         }
         .validate()?;
-        let raft = Raft::new(cfg.id, Arc::new(config), Network, log, sm).await?;
+        let contacts = Arc::new(crate::network::Contacts::default());
+        let network = Network {
+            contacts: contacts.clone(),
+        };
+        let raft = Raft::new(cfg.id, Arc::new(config), network, log, sm).await?;
         let (ptx, prx) = mpsc::channel(65536);
         // Forward sequences start from the clock so a restarted node never reuses an id
         // the leader may still remember.
@@ -123,6 +127,8 @@ impl Node {
             applied,
             forward_seq: AtomicU64::new(now_ms() << 16),
             links: Default::default(),
+            contacts,
+            heard_from_leader: AtomicU64::new(0),
         });
         if let Some(listen) = cfg.cluster_listen {
             serve_cluster(node.clone(), listen).await?;
@@ -165,6 +171,8 @@ impl Node {
             node.applied_index()
         );
         tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
+        tokio::spawn(Self::register_region(Arc::downgrade(&node)));
+        tokio::spawn(Self::ae_loop(Arc::downgrade(&node)));
         tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));
         tokio::spawn(Self::evict_loop(Arc::downgrade(&node)));
         if let (Some(dir), Some(archived)) = (cfg.log_archive.clone(), archived) {

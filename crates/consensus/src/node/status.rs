@@ -25,6 +25,126 @@ pub struct ClusterStatus {
     pub last_log_index: u64,
     pub applied: u64,
     pub members: Vec<MemberStatus>,
+    // Appended after the fields above (bincode): a node of the previous version reads
+    // the fields it knows and ignores these; `decode_status` reads its shorter reply.
+    /// Each member's region and replication progress as the answering node sees it.
+    pub regions: Vec<MemberRegion>,
+    /// Regions added with `meridian cluster add-region` (with or without members).
+    pub declared_regions: Vec<String>,
+}
+
+/// A member's region and how far behind it is (from the leader's view; a follower
+/// knows only its own last contact with the leader).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberRegion {
+    pub id: u64,
+    /// The region the member reported (`--region`); "" until it has.
+    pub region: String,
+    /// Log entries the leader has and the member has not (leader's view).
+    pub lag_entries: Option<u64>,
+    /// Age of the oldest entry the member lacks, by the entries' leader time: 0 when
+    /// caught up (leader's view).
+    pub lag_ms: Option<u64>,
+    /// Milliseconds since the member last answered the leader (on the leader), or since
+    /// this node last heard from the leader (a follower's own row).
+    pub last_contact_ms: Option<u64>,
+}
+
+/// One region of the group, summed up from its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionStatus {
+    pub name: String,
+    /// Holds voters: the primary region (writes are committed there).
+    pub primary: bool,
+    pub members: Vec<u64>,
+    pub voters: usize,
+    /// The largest lag of its members (None when not known from this node).
+    pub lag_entries: Option<u64>,
+    pub lag_ms: Option<u64>,
+    /// The longest time since one of its members was last heard from.
+    pub last_contact_ms: Option<u64>,
+}
+
+/// The shape of `ClusterStatus` before regions (a member of the previous version).
+#[derive(serde::Deserialize)]
+struct ClusterStatusV1 {
+    leader: Option<u64>,
+    term: u64,
+    last_log_index: u64,
+    applied: u64,
+    members: Vec<MemberStatus>,
+}
+
+/// Decodes an admin reply, also from a member of the previous version.
+pub(crate) fn decode_status(
+    e: &crate::pb::Envelope,
+) -> Result<Result<ClusterStatus, String>, crate::error::ReplyError> {
+    match crate::network::open::<Result<ClusterStatus, String>>(e) {
+        Ok(r) => Ok(r),
+        Err(err) => match crate::network::open::<Result<ClusterStatusV1, String>>(e) {
+            Ok(r) => Ok(r.map(|v| ClusterStatus {
+                leader: v.leader,
+                term: v.term,
+                last_log_index: v.last_log_index,
+                applied: v.applied,
+                members: v.members,
+                regions: Vec::new(),
+                declared_regions: Vec::new(),
+            })),
+            Err(_) => Err(err),
+        },
+    }
+}
+
+impl ClusterStatus {
+    /// The region of member `id` ("" when unknown).
+    pub fn region_of(&self, id: u64) -> &str {
+        self.regions
+            .iter()
+            .find(|r| r.id == id)
+            .map_or("", |r| r.region.as_str())
+    }
+
+    /// The member's row of [`ClusterStatus::regions`].
+    pub fn member_region(&self, id: u64) -> Option<&MemberRegion> {
+        self.regions.iter().find(|r| r.id == id)
+    }
+
+    /// The regions, the primary (voters') first, then by name; members without a
+    /// reported region are grouped under "".
+    pub fn region_summary(&self) -> Vec<RegionStatus> {
+        let mut out: Vec<RegionStatus> = Vec::new();
+        let mut names: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| self.region_of(m.id).to_string())
+            .chain(self.declared_regions.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let ms: Vec<&MemberStatus> = self
+                .members
+                .iter()
+                .filter(|m| self.region_of(m.id) == name)
+                .collect();
+            let rows: Vec<&MemberRegion> =
+                ms.iter().filter_map(|m| self.member_region(m.id)).collect();
+            let max =
+                |f: &dyn Fn(&MemberRegion) -> Option<u64>| rows.iter().filter_map(|r| f(r)).max();
+            out.push(RegionStatus {
+                primary: ms.iter().any(|m| m.voter),
+                voters: ms.iter().filter(|m| m.voter).count(),
+                members: ms.iter().map(|m| m.id).collect(),
+                lag_entries: max(&|r| r.lag_entries),
+                lag_ms: max(&|r| r.lag_ms),
+                last_contact_ms: max(&|r| r.last_contact_ms),
+                name,
+            });
+        }
+        out.sort_by(|a, b| b.primary.cmp(&a.primary).then(a.name.cmp(&b.name)));
+        out
+    }
 }
 
 /// This node's Raft role.
@@ -104,13 +224,17 @@ impl Node {
                     .and_then(|r| r.get(id).cloned().flatten().map(|l| l.index)),
             })
             .collect();
-        ClusterStatus {
+        let mut st = ClusterStatus {
             leader: m.current_leader,
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
             applied: self.applied_index(),
             members,
-        }
+            regions: Vec::new(),
+            declared_regions: Vec::new(),
+        };
+        self.fill_regions(&mut st, m.state == ServerState::Leader);
+        st
     }
 }
 
@@ -217,6 +341,110 @@ fn role_of(state: ServerState) -> Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(id: u64, voter: bool) -> MemberStatus {
+        MemberStatus {
+            id,
+            addr: format!("h:{id}"),
+            voter,
+            matched: Some(10),
+        }
+    }
+
+    /// A reply of a member of the previous version (no region fields) still decodes,
+    /// and a member of the previous version reads the fields it knows from a new reply.
+    #[test]
+    fn status_replies_decode_across_versions() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct V1 {
+            leader: Option<u64>,
+            term: u64,
+            last_log_index: u64,
+            applied: u64,
+            members: Vec<MemberStatus>,
+        }
+        let old: Result<V1, String> = Ok(V1 {
+            leader: Some(1),
+            term: 3,
+            last_log_index: 9,
+            applied: 8,
+            members: vec![member(1, true)],
+        });
+        let env = crate::network::envelope(&old);
+        let st = decode_status(&env).unwrap().unwrap();
+        assert_eq!((st.leader, st.term, st.applied), (Some(1), 3, 8));
+        assert!(st.regions.is_empty());
+        let new: Result<ClusterStatus, String> = Ok(ClusterStatus {
+            leader: Some(2),
+            term: 4,
+            last_log_index: 11,
+            applied: 11,
+            members: vec![member(2, true)],
+            regions: vec![MemberRegion {
+                id: 2,
+                region: "eu".into(),
+                ..Default::default()
+            }],
+            declared_regions: vec!["ap".into()],
+        });
+        let env = crate::network::envelope(&new);
+        let back = decode_status(&env).unwrap().unwrap();
+        assert_eq!(back.region_of(2), "eu");
+        assert_eq!(back.declared_regions, vec!["ap".to_string()]);
+        let as_old: Result<V1, String> = crate::network::open(&env).unwrap();
+        assert_eq!(as_old.unwrap().members[0].id, 2);
+        let err: Result<ClusterStatus, String> = Err("no".into());
+        let env = crate::network::envelope(&err);
+        assert_eq!(decode_status(&env).unwrap().unwrap_err(), "no");
+    }
+
+    #[test]
+    fn region_summary_puts_the_primary_first_with_the_worst_lag() {
+        let row = |id, region: &str, lag: Option<u64>| MemberRegion {
+            id,
+            region: region.into(),
+            lag_entries: lag,
+            lag_ms: lag.map(|l| l * 10),
+            last_contact_ms: Some(id),
+        };
+        let st = ClusterStatus {
+            leader: Some(1),
+            term: 1,
+            last_log_index: 10,
+            applied: 10,
+            members: vec![
+                member(1, true),
+                member(2, true),
+                member(3, false),
+                member(4, false),
+                member(5, false),
+            ],
+            regions: vec![
+                row(1, "zz-primary", Some(0)),
+                row(2, "zz-primary", Some(1)),
+                row(3, "eu", Some(5)),
+                row(4, "eu", Some(2)),
+                row(5, "", None),
+            ],
+            declared_regions: vec!["ap".into(), "eu".into()],
+        };
+        let sum = st.region_summary();
+        let names: Vec<&str> = sum.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["zz-primary", "", "ap", "eu"]);
+        assert!(sum[0].primary && sum[0].voters == 2);
+        assert_eq!(sum[0].lag_entries, Some(1));
+        let eu = &sum[3];
+        assert_eq!(
+            (eu.members.clone(), eu.lag_entries, eu.lag_ms),
+            (vec![3, 4], Some(5), Some(50))
+        );
+        assert_eq!(eu.last_contact_ms, Some(4));
+        assert!(sum[2].members.is_empty() && !sum[2].primary);
+        assert_eq!(
+            super::super::region_info_fields(eu),
+            "name=eu,role=read,members=2,voters=0,lag_entries=5,lag_ms=50,last_contact_ms=4"
+        );
+    }
 
     /// INFO's raft_state printed openraft's state with `{:?}`; the role prints the same.
     #[test]

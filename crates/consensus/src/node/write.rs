@@ -358,7 +358,12 @@ fn op_bytes(ops: &[Op]) -> usize {
             Op::Restore(crate::types::RestoreStep::Chunk { records, .. }) => {
                 records.iter().map(|(_, k, v)| k.len() + v.len() + 24).sum()
             }
-            Op::Restore(_) => 64,
+            Op::Restore(_) | Op::Region(_) => 64,
+            Op::Repair { slots } => slots
+                .iter()
+                .flat_map(|s| &s.keys)
+                .map(|k| k.key.len() + k.value.as_ref().map_or(0, |(v, _)| v.len()) + 24)
+                .sum(),
         })
         .sum()
 }

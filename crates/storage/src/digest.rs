@@ -1,0 +1,379 @@
+//! Per-slot digests of the keyspace, for anti-entropy: for each of the 16384 hash slots,
+//! the XOR of a 64-bit hash of every `meta` record in it (all databases), how many there
+//! are, and the log index of the last entry that changed the slot.
+//!
+//! They are kept in step with the data incrementally: every batch written by
+//! [`Storage::write_entry`] XORs out the hash of each `meta` record it replaces and XORs
+//! in the new one, and writes the changed slots' `sm` records (`keys::sm::DIGESTS`) in
+//! the same batch, so computing them never rescans the data. An in-memory copy serves
+//! reads (no lookups on the write path). A batch that range-deletes `meta` records
+//! (FLUSHDB, FLUSHALL, a backup restore) marks the digests dirty in its batch, and they
+//! are recounted right after it (and at open, if a crash came between).
+//!
+//! Two nodes that applied the same log hold the same digests. Divergence that bypassed
+//! the write path (a bug, a disk corruption) is caught by the scrub ([`Storage::scrub_slot`]):
+//! it recomputes one slot from its records and, if the stored digest disagrees, stores
+//! the recomputed one, so the next comparison with the leader sees the slot differ.
+//!
+//! The hash covers the whole `meta` record: the key, type, expiry, version, write index,
+//! last-write time, element count and data size, and a string's value. A collection's
+//! elements are covered through their count and size only.
+
+use crate::{Result, Storage};
+use keys::store::{Effects, Write};
+use keys::Cf;
+use rocksdb::{IteratorMode, WriteBatch};
+use std::collections::HashMap;
+
+/// One slot's digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotDigest {
+    /// XOR of [`record_hash`] over the slot's `meta` records.
+    pub xor: u64,
+    /// Number of `meta` records in the slot.
+    pub count: u64,
+    /// Log index of the last entry that changed the slot (0: unknown, e.g. counted at
+    /// open).
+    pub last_index: u64,
+}
+
+impl SlotDigest {
+    pub fn encode(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[..8].copy_from_slice(&self.xor.to_be_bytes());
+        out[8..16].copy_from_slice(&self.count.to_be_bytes());
+        out[16..].copy_from_slice(&self.last_index.to_be_bytes());
+        out
+    }
+
+    pub fn decode(raw: &[u8]) -> Option<SlotDigest> {
+        if raw.len() != 24 {
+            return None;
+        }
+        let w = |i: usize| u64::from_be_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+        Some(SlotDigest {
+            xor: w(0),
+            count: w(8),
+            last_index: w(16),
+        })
+    }
+
+    /// Same records (the hashes and counts agree).
+    pub fn same_content(&self, other: &SlotDigest) -> bool {
+        self.xor == other.xor && self.count == other.count
+    }
+}
+
+/// A stable 64-bit hash of one `meta` record (key and value): the same on every node,
+/// platform and build (not cryptographic).
+pub fn record_hash(key: &[u8], value: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ (key.len() as u64).wrapping_mul(K);
+    let mix = |bytes: &[u8], h: &mut u64| {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            *h = (*h ^ w).wrapping_mul(K).rotate_left(29);
+        }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        *h = (*h ^ u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56))
+            .wrapping_mul(K)
+            .rotate_left(29);
+    };
+    mix(key, &mut h);
+    h ^= (value.len() as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    mix(value, &mut h);
+    // murmur3's finalizer
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// The slot of a `meta` key (db u8, slot u16 BE, user key).
+fn slot_of(meta_key: &[u8]) -> Option<u16> {
+    (meta_key.len() >= 3).then(|| u16::from_be_bytes([meta_key[1], meta_key[2]]))
+}
+
+/// What a batch does to the digests.
+pub(crate) enum Change {
+    /// No `meta` record changes.
+    None,
+    /// New digests of these slots (written in the batch, installed after it).
+    Slots(Vec<(u16, SlotDigest)>),
+    /// A range delete of `meta` records: recount after the batch.
+    Recount,
+}
+
+impl Storage {
+    /// The current `meta` record of `key` (the key tier first), without fault injection.
+    fn meta_now(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let crate::tier::Lookup::Hit(v) = self.tier.get(key, None) {
+            return Ok(v);
+        }
+        self.db.get_cf(self.cf(keys::CF_META), key)
+    }
+
+    /// Adds the digest records `effects` change to batch `b` (entry `index`; 0 keeps each
+    /// slot's last index).
+    pub(crate) fn digest_change(
+        &self,
+        index: u64,
+        effects: &Effects,
+        b: &mut WriteBatch,
+    ) -> Result<Change> {
+        let mut latest: HashMap<&[u8], Option<&[u8]>> = HashMap::new();
+        for w in &effects.writes {
+            match w {
+                Write::DeleteRange(Cf::Meta, _, _) => {
+                    b.put_cf(self.cf(keys::CF_SM), keys::sm::DIGEST_DIRTY, b"1");
+                    return Ok(Change::Recount);
+                }
+                Write::Put(Cf::Meta, k, v) => {
+                    latest.insert(k.as_slice(), Some(v.as_slice()));
+                }
+                Write::Delete(Cf::Meta, k) => {
+                    latest.insert(k.as_slice(), None);
+                }
+                _ => {}
+            }
+        }
+        if latest.is_empty() {
+            return Ok(Change::None);
+        }
+        let mem = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slots: HashMap<u16, SlotDigest> = HashMap::new();
+        for (k, new) in latest {
+            let Some(slot) = slot_of(k) else { continue };
+            let old = self.meta_now(k)?;
+            let d = slots.entry(slot).or_insert(mem[slot as usize]);
+            if let Some(old) = &old {
+                d.xor ^= record_hash(k, old);
+                d.count = d.count.saturating_sub(1);
+            }
+            if let Some(new) = new {
+                d.xor ^= record_hash(k, new);
+                d.count += 1;
+            }
+            if index > 0 {
+                d.last_index = index;
+            }
+        }
+        drop(mem);
+        let sm = self.cf(keys::CF_SM);
+        let mut out: Vec<(u16, SlotDigest)> = slots.into_iter().collect();
+        out.sort_unstable_by_key(|(s, _)| *s);
+        for (slot, d) in &out {
+            let key = keys::sm::digest_key(*slot);
+            if d.count == 0 && d.xor == 0 && d.last_index == 0 {
+                b.delete_cf(sm, key);
+            } else {
+                b.put_cf(sm, key, d.encode());
+            }
+        }
+        Ok(Change::Slots(out))
+    }
+
+    /// Installs a batch's digest change in memory once the batch is written.
+    pub(crate) fn digest_commit(&self, index: u64, change: Change) -> Result<()> {
+        match change {
+            Change::None => Ok(()),
+            Change::Slots(slots) => {
+                let mut mem = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+                for (slot, d) in slots {
+                    mem[slot as usize] = d;
+                }
+                Ok(())
+            }
+            Change::Recount => self.recount_digests(index),
+        }
+    }
+
+    /// Recomputes every slot's digest from the `meta` records and stores them (all
+    /// slots' last index set to `index`), then clears the dirty mark.
+    pub fn recount_digests(&self, index: u64) -> Result<()> {
+        let mut fresh = vec![SlotDigest::default(); keys::SLOTS];
+        for item in self
+            .db
+            .iterator_cf(self.cf(keys::CF_META), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            if let Some(slot) = slot_of(&k) {
+                let d = &mut fresh[slot as usize];
+                d.xor ^= record_hash(&k, &v);
+                d.count += 1;
+            }
+        }
+        let sm = self.cf(keys::CF_SM);
+        let mut b = WriteBatch::default();
+        let fam = keys::sm::DIGESTS;
+        b.delete_range_cf(sm, fam.start(), fam.end());
+        for (slot, d) in fresh.iter_mut().enumerate() {
+            d.last_index = index;
+            if d.count > 0 || index > 0 {
+                b.put_cf(sm, keys::sm::digest_key(slot as u16), d.encode());
+            }
+        }
+        b.put_cf(sm, keys::sm::DIGEST_STATE, keys::sm::DIGEST_VERSION);
+        b.delete_cf(sm, keys::sm::DIGEST_DIRTY);
+        self.db.write_opt(b, &Self::unsynced())?;
+        *self.digests.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Loads the stored digests into memory (at open and after a snapshot install),
+    /// recounting them when they are missing (a data dir or snapshot of an older
+    /// version) or marked dirty (a crash right after a range delete).
+    pub(crate) fn load_digests(&self) -> Result<()> {
+        let state = self.sm_get(keys::sm::DIGEST_STATE)?;
+        let dirty = self.sm_get(keys::sm::DIGEST_DIRTY)?.is_some();
+        if state.as_deref() != Some(keys::sm::DIGEST_VERSION) || dirty {
+            tracing::info!("counting the keyspace digests (anti-entropy)");
+            return self.recount_digests(0);
+        }
+        let mut fresh = vec![SlotDigest::default(); keys::SLOTS];
+        let fam = keys::sm::DIGESTS;
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_iterate_upper_bound(fam.end().to_vec());
+        for item in self.db.iterator_cf_opt(
+            self.cf(keys::CF_SM),
+            ro,
+            IteratorMode::From(fam.start(), rocksdb::Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            if let (Some(slot), Some(d)) = (keys::sm::digest_slot(&k), SlotDigest::decode(&v)) {
+                fresh[slot as usize] = d;
+            }
+        }
+        *self.digests.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Every slot's digest now, with the raw applied record of the same point (no batch
+    /// is written while they are read).
+    pub fn digests(&self) -> Result<(Option<Vec<u8>>, Vec<SlotDigest>)> {
+        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let applied = self.sm_get(keys::sm::APPLIED)?;
+        let d = self
+            .digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok((applied, d))
+    }
+
+    /// One slot's digest now (what the state machine checks a repair against).
+    pub fn slot_digest(&self, slot: u16) -> SlotDigest {
+        self.digests.lock().unwrap_or_else(|e| e.into_inner())[slot as usize % keys::SLOTS]
+    }
+
+    /// The `meta` records of `slot` (all databases) with their hashes, and the slot's
+    /// digest, at one point.
+    #[allow(clippy::type_complexity)]
+    pub fn slot_records(&self, slot: u16) -> Result<(SlotDigest, Vec<(Vec<u8>, u64)>)> {
+        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let d = self.slot_digest(slot);
+        Ok((d, self.scan_slot(slot)?))
+    }
+
+    fn scan_slot(&self, slot: u16) -> Result<Vec<(Vec<u8>, u64)>> {
+        let mut out = Vec::new();
+        for db in 0..=u8::MAX {
+            let start = keys::meta_slot_start(db, slot);
+            // Databases are dense from 0; stop at the first empty tail quickly.
+            let mut ro = rocksdb::ReadOptions::default();
+            ro.set_iterate_upper_bound(keys::meta_slot_end(db, slot));
+            for item in self.db.iterator_cf_opt(
+                self.cf(keys::CF_META),
+                ro,
+                IteratorMode::From(&start, rocksdb::Direction::Forward),
+            ) {
+                let (k, v) = item?;
+                out.push((k.to_vec(), record_hash(&k, &v)));
+            }
+            if db as usize + 1 >= keys::DATABASES {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recomputes `slot`'s digest from its records; when the stored one disagrees (the
+    /// data changed behind the write path), stores the recomputed one (keeping the
+    /// slot's last index) and returns true.
+    pub fn scrub_slot(&self, slot: u16) -> Result<bool> {
+        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let recs = self.scan_slot(slot)?;
+        let mut fresh = SlotDigest {
+            last_index: self.slot_digest(slot).last_index,
+            ..Default::default()
+        };
+        for (_, h) in &recs {
+            fresh.xor ^= h;
+            fresh.count += 1;
+        }
+        let stored = self.slot_digest(slot);
+        if stored.same_content(&fresh) {
+            return Ok(false);
+        }
+        tracing::warn!(
+            "scrub: slot {slot} digest disagrees with its records ({} stored, {} found); anti-entropy will repair it from the leader",
+            stored.count,
+            fresh.count
+        );
+        self.db.put_cf_opt(
+            self.cf(keys::CF_SM),
+            keys::sm::digest_key(slot),
+            fresh.encode(),
+            &Self::unsynced(),
+        )?;
+        self.digests.lock().unwrap_or_else(|e| e.into_inner())[slot as usize] = fresh;
+        Ok(true)
+    }
+
+    /// Debugging and tests only: replaces (or deletes) a `meta` record directly, behind
+    /// the write path's back (no digest change, no log entry): a corruption for the
+    /// scrub and anti-entropy to find.
+    pub fn corrupt_meta(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let cf = self.cf(keys::CF_META);
+        match value {
+            Some(v) => self.db.put_cf(cf, key, v)?,
+            None => self.db.delete_cf(cf, key)?,
+        }
+        self.tier.begin_replace();
+        self.tier.end_replace();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_records_round_trip() {
+        let d = SlotDigest {
+            xor: 0xdead_beef_0102_0304,
+            count: 7,
+            last_index: 99,
+        };
+        assert_eq!(SlotDigest::decode(&d.encode()), Some(d));
+        assert_eq!(SlotDigest::decode(&[1, 2, 3]), None);
+    }
+
+    /// The hash is fixed: digests are stored and compared across nodes and builds.
+    #[test]
+    fn record_hash_is_stable_and_sensitive() {
+        assert_eq!(record_hash(b"", b""), record_hash(b"", b""));
+        let a = record_hash(b"\0\x01\x02key", b"value");
+        assert_ne!(a, record_hash(b"\0\x01\x02key", b"valuf"));
+        assert_ne!(a, record_hash(b"\0\x01\x02kez", b"value"));
+        // Moving bytes between key and value changes the hash.
+        assert_ne!(record_hash(b"ab", b"c"), record_hash(b"a", b"bc"));
+        assert_eq!(a, 0xaf77_dd5a_1d29_867d, "record_hash changed: {a:#x}");
+    }
+}
