@@ -65,12 +65,12 @@ async function shot(page, name) {
 async function prompt(page, values) {
   for (const [k, v] of Object.entries(values)) await page.fill(tid('prompt-' + k), v);
   await page.click(tid('prompt-ok'));
-  await page.waitForSelector('.modal-back', { state: 'detached' });
+  await page.waitForSelector(tid('prompt-ok'), { state: 'detached' });
 }
 
 async function confirm(page, yes = true) {
   await page.click(tid(yes ? 'confirm-ok' : 'confirm-cancel'));
-  await page.waitForSelector('.modal-back', { state: 'detached' });
+  await page.waitForSelector(tid('confirm-ok'), { state: 'detached' });
 }
 
 async function openKey(page, name) {
@@ -392,14 +392,29 @@ async function cluster() {
   await until(async () => /^\d+$/.test(((await row.locator(tid('member-lag')).textContent()) || '').replace(/[,.k]/g, '')), 'the replica\'s lag');
   const lrow = page.locator(`${tid('member-row')}[data-id="${leader}"]`);
   check((await lrow.textContent()).includes('leader'), 'the leader is marked');
-  if (await page.locator(tid('member-region')).count()) {
-    check((await row.locator(tid('member-region')).textContent()).includes('eu-west-1'), 'the replica\'s region');
-  }
+  await until(async () => (await row.locator(tid('member-region')).textContent()) === 'eu-west-1', 'the replica\'s region');
+  check((await lrow.locator(tid('member-region')).textContent()) === 'us-east-1', 'the leader\'s region');
+  await until(async () => /^\d+ ms$/.test(await row.locator(tid('member-lag-ms')).textContent()), 'the replica\'s lag in time');
+  const eu = page.locator(`${tid('region-row')}[data-region="eu-west-1"]`);
+  await until(async () => (await eu.count()) === 1 && /ms$/.test(await eu.locator(tid('region-lag-ms')).textContent()), 'the eu-west-1 region and its lag');
+  check((await text(page, `${tid('region-row')}[data-region="us-east-1"]`)).includes('primary'), 'the primary region');
+  step('add and remove a region, each confirmed');
+  await page.click(tid('add-region'));
+  await prompt(page, { name: 'ap-south-1' });
+  await confirm(page, true);
+  const ap = page.locator(`${tid('region-row')}[data-region="ap-south-1"]`);
+  await until(async () => (await ap.count()) === 1 && (await ap.textContent()).includes('none yet'), 'the declared region', 10000);
   await shot(page, 'cluster');
+  await page.click(tid('remove-region-ap-south-1'));
+  await confirm(page, true);
+  await until(async () => (await ap.count()) === 0, 'the region removed', 10000);
   step('lag chart on a follower (asks the leader)');
   await page.click(tid('nav-metrics'));
   await until(async () => (await text(page, tid('lag-note'))).includes('known on the leader'), 'the lag note');
   await until(async () => (await page.locator(tid('chart-lag') + ' .lg').count()) >= 3, 'a lag series per member', 10000);
+  await until(async () => (await text(page, tid('chart-lag'))).includes('eu-west-1, replica'), 'members named with region and role');
+  await until(async () => (await text(page, tid('chart-region-lag'))).includes('eu-west-1'), 'a lag series per region');
+  await page.locator(tid('chart-lag-ms')).scrollIntoViewIfNeeded();
   await shot(page, 'metrics-cluster');
   step('transfer leadership to this node, with a confirmation');
   await page.click(tid('nav-cluster'));

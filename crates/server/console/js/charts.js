@@ -94,7 +94,7 @@ export function mountMetrics(main) {
   let members = new Map();
   let leaderId = null;
   let me = null;
-  const clientLag = { t: [], series: new Map() };
+  const clientLag = { t: [], series: new Map(), ms: new Map(), regions: new Map() };
   const charts = {
     ops: new Chart('Throughput (commands/s)', fmtNum, 'chart-ops'),
     lat: new Chart('Latency (service time)', fmtMs, 'chart-latency'),
@@ -103,7 +103,9 @@ export function mountMetrics(main) {
     hit: new Chart('Key tier hit ratio', (v) => (v * 100).toFixed(0) + ' %', 'chart-hits'),
     evict: new Chart('Evicted and expired keys/s', fmtNum, 'chart-evictions'),
     conn: new Chart('Connections', fmtNum, 'chart-clients'),
-    lag: new Chart('Replication lag (log entries behind the leader)', fmtNum, 'chart-lag'),
+    lag: new Chart('Replication lag per member (log entries behind the leader)', fmtNum, 'chart-lag'),
+    lagms: new Chart('Replication lag per member (time)', fmtMs, 'chart-lag-ms'),
+    region: new Chart('Replication lag per region (largest of its members)', fmtMs, 'chart-region-lag'),
   };
   const lagNote = h('p', { class: 'muted small', 'data-testid': 'lag-note' });
   const tiles = h('div', { class: 'tiles', 'data-testid': 'metric-tiles' });
@@ -119,7 +121,9 @@ export function mountMetrics(main) {
     for (const k of Object.keys(d)) {
       if (Array.isArray(d[k]) && Array.isArray(data[k])) data[k].push(...d[k]);
     }
-    for (const key of ['cmds', 'lag']) {
+    data.member_regions = d.member_regions;
+    for (const key of ['cmds', 'lag', 'lag_ms', 'region_lag_ms']) {
+      if (!data[key]) data[key] = {};
       for (const [name, vals] of Object.entries(d[key] || {})) {
         if (!data[key][name]) data[key][name] = new Array(n).fill(key === 'cmds' ? 0 : null);
         data[key][name].push(...vals);
@@ -129,7 +133,7 @@ export function mountMetrics(main) {
     const over = data.t.length - 3600;
     if (over > 0) {
       for (const k of Object.keys(data)) if (Array.isArray(data[k])) data[k].splice(0, over);
-      for (const key of ['cmds', 'lag']) for (const v of Object.values(data[key])) v.splice(0, over);
+      for (const key of ['cmds', 'lag', 'lag_ms', 'region_lag_ms']) for (const v of Object.values(data[key] || {})) v.splice(0, over);
     }
   }
 
@@ -167,12 +171,17 @@ export function mountMetrics(main) {
     charts.conn.draw(t, [{ name: 'clients', values: data.clients }], windowSecs);
     if (leaderId === me && Object.keys(data.lag).length) {
       charts.lag.draw(t, Object.entries(data.lag).map(([id, v]) => ({ name: memberName(id), values: v })), windowSecs);
-      lagNote.textContent = 'This node leads: lag of every member, one sample a second.';
+      charts.lagms.draw(t, Object.entries(data.lag_ms || {}).map(([id, v]) => ({ name: memberName(id), values: v })), windowSecs);
+      charts.region.draw(t, Object.entries(data.region_lag_ms || {}).map(([r, v]) => ({ name: r || '(no region)', values: v })), windowSecs);
+      lagNote.textContent = 'This node leads: lag of every member, one sample a second, from its history.';
     } else if (clientLag.t.length) {
-      charts.lag.draw(clientLag.t, [...clientLag.series.entries()].map(([id, v]) => ({ name: memberName(id), values: v })), windowSecs);
-      lagNote.textContent = 'Lag is known on the leader (node ' + leaderId + '); this chart asks it every 2 s while the page is open.';
+      const ct = clientLag.t;
+      charts.lag.draw(ct, [...clientLag.series.entries()].map(([id, v]) => ({ name: memberName(id), values: v })), windowSecs);
+      charts.lagms.draw(ct, [...clientLag.ms.entries()].map(([id, v]) => ({ name: memberName(id), values: v })), windowSecs);
+      charts.region.draw(ct, [...clientLag.regions.entries()].map(([r, v]) => ({ name: r || '(no region)', values: v })), windowSecs);
+      lagNote.textContent = 'Lag is known on the leader (node ' + leaderId + '); these charts ask it every 2 s while the page is open.';
     } else {
-      charts.lag.draw(t, [], windowSecs);
+      for (const c of [charts.lag, charts.lagms, charts.region]) c.draw(t, [], windowSecs);
       lagNote.textContent = leaderId === me ? 'No other members.' : 'Waiting for the leader\u2019s view…';
     }
     const last = (a) => (a.length ? a[a.length - 1] : null);
@@ -208,12 +217,19 @@ export function mountMetrics(main) {
       if (leaderId !== me && c.leader_view && c.leader_view.members) {
         const now = Date.now();
         clientLag.t.push(now);
+        const n = clientLag.t.length;
+        const put = (map, key, v) => {
+          if (!map.has(key)) map.set(key, new Array(n - 1).fill(null));
+          map.get(key).push(v ?? null);
+        };
         for (const m of c.leader_view.members) {
           if (m.id === leaderId) continue;
-          if (!clientLag.series.has(m.id)) clientLag.series.set(m.id, new Array(clientLag.t.length - 1).fill(null));
-          clientLag.series.get(m.id).push(m.lag_entries ?? null);
+          put(clientLag.series, m.id, m.lag_entries);
+          put(clientLag.ms, m.id, m.lag_ms);
         }
-        if (clientLag.t.length > 1800) { clientLag.t.shift(); for (const v of clientLag.series.values()) v.shift(); }
+        for (const r of c.leader_view.regions || []) if (!r.primary) put(clientLag.regions, r.name, r.lag_ms);
+        for (const map of [clientLag.series, clientLag.ms, clientLag.regions]) for (const v of map.values()) while (v.length < n) v.push(null);
+        if (n > 1800) { clientLag.t.shift(); for (const map of [clientLag.series, clientLag.ms, clientLag.regions]) for (const v of map.values()) v.shift(); }
       }
     } catch (_) { /* keep the last view */ }
   }

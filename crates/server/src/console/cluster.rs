@@ -5,7 +5,8 @@
 //! that does not lead also asks the leader for its view (`AdminRequest::Status`, the call
 //! `meridian cluster status` makes), within 2 s.
 //!
-//! POST /console/api/cluster/{transfer-leader|remove-node|promote|add-replica}: the
+//! POST /console/api/cluster/{transfer-leader|remove-node|promote|add-replica|add-region|
+//! remove-region}: the
 //! `meridian cluster` actions through `Node::admin`, for a session that may administer
 //! (the standard token or the default password, or an ACL user allowed `CONFIG SET`, an
 //! @admin command). Backups (`/console/api/backups`, `.../create`, `.../restore`,
@@ -42,30 +43,59 @@ pub fn may_admin(access: &Access) -> bool {
     )
 }
 
-fn member_json(m: &MemberStatus, last_log_index: u64, leader_view: bool) -> Value {
+fn member_json(st: &consensus::ClusterStatus, m: &MemberStatus, leader_view: bool) -> Value {
     let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
     if let Value::Object(o) = &mut v {
         o.insert(
             "role".into(),
             json!(if m.voter { "voter" } else { "replica" }),
         );
-        if leader_view {
-            o.insert(
-                "lag_entries".into(),
-                json!(m.matched.map(|x| last_log_index.saturating_sub(x))),
-            );
-        }
+        let reg = st.member_region(m.id);
+        o.insert(
+            "region".into(),
+            json!(reg.map(|r| r.region.as_str()).filter(|r| !r.is_empty())),
+        );
+        // The region record's lag when the node has it (the leader's view), else the
+        // matched index's distance to the log's end.
+        let entries = reg.and_then(|r| r.lag_entries).or_else(|| {
+            leader_view
+                .then(|| m.matched.map(|x| st.last_log_index.saturating_sub(x)))
+                .flatten()
+        });
+        o.insert("lag_entries".into(), json!(entries));
+        o.insert("lag_ms".into(), json!(reg.and_then(|r| r.lag_ms)));
+        o.insert(
+            "last_contact_ms".into(),
+            json!(reg.and_then(|r| r.last_contact_ms)),
+        );
     }
     v
 }
 
 fn status_json(st: &consensus::ClusterStatus, leader_view: bool) -> Value {
+    let regions: Vec<Value> = st
+        .region_summary()
+        .into_iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "primary": r.primary,
+                "members": r.members,
+                "voters": r.voters,
+                "lag_entries": r.lag_entries,
+                "lag_ms": r.lag_ms,
+                "last_contact_ms": r.last_contact_ms,
+            })
+        })
+        .collect();
     json!({
         "leader": st.leader,
         "term": st.term,
         "last_log_index": st.last_log_index,
         "applied": st.applied,
-        "members": st.members.iter().map(|m| member_json(m, st.last_log_index, leader_view)).collect::<Vec<_>>(),
+        "members": st.members.iter().map(|m| member_json(st, m, leader_view)).collect::<Vec<_>>(),
+        "regions": regions,
+        "declared_regions": st.declared_regions,
     })
 }
 
@@ -135,8 +165,23 @@ pub async fn action(
             "NOPERM cluster actions need the default user, the standard token or a user allowed CONFIG SET",
         );
     }
+    let region = || match v.get("name").and_then(Value::as_str) {
+        Some(n) if consensus::valid_region_name(n) => Ok(n.to_string()),
+        _ => Err(json_error(
+            StatusCode::BAD_REQUEST,
+            "ERR the body needs \"name\": a region name (letters, digits, '-', '_', '.')",
+        )),
+    };
     let req =
         match (action, id_field(v)) {
+            ("add-region", _) => match region() {
+                Ok(name) => AdminRequest::AddRegion { name },
+                Err(r) => return r,
+            },
+            ("remove-region", _) => match region() {
+                Ok(name) => AdminRequest::RemoveRegion { name },
+                Err(r) => return r,
+            },
             (_, Err(e)) => return json_error(StatusCode::BAD_REQUEST, &e),
             ("transfer-leader", Ok(id)) => AdminRequest::TransferLeader { id },
             ("remove-node", Ok(id)) => AdminRequest::RemoveNode { id },
@@ -155,7 +200,7 @@ pub async fn action(
             }
             _ => return json_error(
                 StatusCode::NOT_FOUND,
-                "ERR unknown cluster action: transfer-leader, remove-node, promote or add-replica",
+                "ERR unknown cluster action: transfer-leader, remove-node, promote, add-replica, add-region or remove-region",
             ),
         };
     tracing::info!("console: cluster action {req:?}");

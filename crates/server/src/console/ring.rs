@@ -42,8 +42,9 @@ struct Sample {
     net_in: f64,
     net_out: f64,
     applied: u64,
-    /// Log entries each other member is behind (the leader's view), by member id.
-    lag: Vec<(u64, u64)>,
+    /// (member id, log entries behind, age of the oldest entry it lacks in ms) of each
+    /// other member: the leader's view.
+    lag: Vec<(u64, Option<u64>, Option<u64>)>,
 }
 
 /// Monotonic counters read at one moment, to difference with the next reading.
@@ -102,9 +103,12 @@ fn sample(shared: &Shared, prev: &Reading, now: &Reading) -> Sample {
         c.members
             .iter()
             .filter(|m| m.id != node.id())
-            .filter_map(|m| {
-                m.matched
-                    .map(|x| (m.id, c.last_log_index.saturating_sub(x)))
+            .map(|m| {
+                let r = c.member_region(m.id);
+                let entries = r
+                    .and_then(|r| r.lag_entries)
+                    .or_else(|| m.matched.map(|x| c.last_log_index.saturating_sub(x)));
+                (m.id, entries, r.and_then(|r| r.lag_ms))
             })
             .collect()
     } else {
@@ -194,14 +198,16 @@ pub fn api(shared: &Shared, query: Option<&str>) -> crate::rest::Resp {
     let names = engine::COMMANDS();
     let mut cmds: BTreeMap<&str, Vec<f32>> = BTreeMap::new();
     let mut lag: BTreeMap<u64, Vec<Option<u64>>> = BTreeMap::new();
+    let mut lag_ms: BTreeMap<u64, Vec<Option<u64>>> = BTreeMap::new();
     for (i, s) in samples.iter().enumerate() {
         for (c, r) in &s.cmds {
             if let Some(spec) = names.get(*c as usize) {
                 cmds.entry(spec.name).or_insert_with(|| vec![0.0; n])[i] = *r;
             }
         }
-        for (m, l) in &s.lag {
-            lag.entry(*m).or_insert_with(|| vec![None; n])[i] = Some(*l);
+        for (m, entries, ms) in &s.lag {
+            lag.entry(*m).or_insert_with(|| vec![None; n])[i] = *entries;
+            lag_ms.entry(*m).or_insert_with(|| vec![None; n])[i] = *ms;
         }
     }
     let mut o = Map::new();
@@ -241,6 +247,46 @@ pub fn api(shared: &Shared, query: Option<&str>) -> crate::rest::Resp {
         Value::Object(
             lag.into_iter()
                 .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        ),
+    );
+    o.insert(
+        "lag_ms".into(),
+        Value::Object(
+            lag_ms
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+        ),
+    );
+    // Each member's region now, and the largest lag (ms) of each region's members.
+    let st = shared.node.status();
+    let region_of = |id: &str| -> String {
+        id.parse()
+            .ok()
+            .map(|id| st.region_of(id).to_string())
+            .unwrap_or_default()
+    };
+    let mut by_region: BTreeMap<String, Vec<Option<u64>>> = BTreeMap::new();
+    if let Some(Value::Object(per)) = o.get("lag_ms") {
+        for (id, vals) in per {
+            let col = by_region
+                .entry(region_of(id))
+                .or_insert_with(|| vec![None; n]);
+            for (i, v) in vals.as_array().into_iter().flatten().enumerate() {
+                if let (Some(v), Some(slot)) = (v.as_u64(), col.get_mut(i)) {
+                    *slot = Some(slot.map_or(v, |x: u64| x.max(v)));
+                }
+            }
+        }
+    }
+    o.insert("region_lag_ms".into(), json!(by_region));
+    o.insert(
+        "member_regions".into(),
+        Value::Object(
+            st.members
+                .iter()
+                .map(|m| (m.id.to_string(), json!(st.region_of(m.id))))
                 .collect(),
         ),
     );
