@@ -615,7 +615,7 @@ fn metrics_history_moves_with_traffic_and_big_collections_open_at_once() {
     assert_eq!(rows[0][0]["v"], b36(500_000).as_str());
     assert_eq!(replies[2]["v"][0][0]["v"], b36(999_999).as_str());
     assert!(
-        took < Duration::from_millis(500),
+        took < Duration::from_secs(1),
         "a page of a 1M-member zset took {took:?}"
     );
 }
