@@ -276,6 +276,11 @@ async function single() {
   await page.press(tid('cli-input'), 'Enter');
   await until(async () => (await count(page, tid('cli-entry'))) === 4, 'four entries');
   await shot(page, 'cli');
+  await page.selectOption(tid('db-select'), '1');
+  await page.fill(tid('cli-input'), 'SET indb1 yes');
+  await page.press(tid('cli-input'), 'Enter');
+  await until(async () => (await count(page, tid('cli-entry'))) === 1, 'the command in database 1');
+  await page.selectOption(tid('db-select'), '0');
   check((await rest(STD, 'GET', 'cli key')).result === 'two words', 'quoted arguments');
 
   step('monitor: live, filter, pause');
@@ -383,6 +388,8 @@ async function cluster() {
   const replica = env('REPLICA_ID');
   const leader = env('LEADER_ID');
   step('log in (authentication off)');
+  await page.goto(BASE + '/console/');
+  await until(async () => (await text(page, tid('login-noauth'))).includes('Authentication is off'), 'the no-auth hint');
   await loginWith(page, 'password', {});
   step('cluster view: 3 voters and a replica with its lag');
   await page.click(tid('nav-cluster'));

@@ -343,6 +343,7 @@ fn login_cookie_csrf_and_logout() {
         (json!({}), "cmds"),
         (json!({"cmds": [[]]}), "empty command"),
         (json!({"cmds": [["GET", {"b64": "%%"}]]}), "base64"),
+        (json!({"cmds": [["PING"]], "db": 16}), "database number"),
     ] {
         let r = c.post("/console/api/run", bad);
         assert_eq!(r.status, 400);
@@ -826,6 +827,15 @@ fn browser_single_node() {
         .query(&mut redis)
         .unwrap();
     assert_eq!(e, 1, "only 'doomed' was deleted");
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut redis).unwrap();
+    let in1: Option<String> = redis::cmd("GET").arg("indb1").query(&mut redis).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut redis).unwrap();
+    let in0: Option<String> = redis::cmd("GET").arg("indb1").query(&mut redis).unwrap();
+    assert_eq!(
+        (in1.as_deref(), in0),
+        (Some("yes"), None),
+        "the database selector"
+    );
     let ro: Option<String> = redis::cmd("GET")
         .arg("ro-attempt")
         .query(&mut redis)

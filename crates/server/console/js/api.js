@@ -2,7 +2,7 @@
 // CSRF token is kept in memory only (never in localStorage or a URL) and sent with
 // every POST.
 
-export const session = { csrf: null, info: null };
+export const session = { csrf: null, info: null, db: 0 };
 let onLoggedOut = () => {};
 export function setLoggedOutHandler(f) { onLoggedOut = f; }
 
@@ -59,7 +59,7 @@ export function arg(a) {
 
 // Runs commands in order (like a REST pipeline) as the logged-in user; typed replies.
 export async function run(cmds, { resp3 = false } = {}) {
-  const r = await api('run', { method: 'POST', body: { cmds: cmds.map((c) => c.map(arg)), resp3 } });
+  const r = await api('run', { method: 'POST', body: { cmds: cmds.map((c) => c.map(arg)), resp3, db: session.db } });
   return r.replies;
 }
 

@@ -58,11 +58,13 @@ function loginView(message) {
       err.textContent = ex.message;
     }
   };
+  const noAuth = h('p', { class: 'muted small', 'data-testid': 'login-noauth' });
+  api.api('hello').then((r) => { if (r && r.auth === false) noAuth.textContent = 'Authentication is off on this node (--no-auth): log in with an empty password.'; }).catch(() => {});
   replace(root, h('div', { class: 'login' },
     h('form', { class: 'card login-card', onsubmit: submit, 'data-testid': 'login-form' },
       h('h1', null, h('img', { src: 'favicon.svg', alt: '', width: 28, height: 28 }), ' Meridian'),
       h('div', { class: 'tabs' }, Object.values(tabs)),
-      userRow, passRow, tokenRow, err,
+      noAuth, userRow, passRow, tokenRow, err,
       h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, 'Log in'),
       h('p', { class: 'muted small' }, 'The session is kept by the node (an HttpOnly cookie); nothing is stored in this browser.'))));
   show('password');
@@ -82,10 +84,14 @@ function shell() {
   const badge = info.access === 'read-only'
     ? h('span', { class: 'badge warn', 'data-testid': 'readonly-badge' }, 'read-only')
     : info.access === 'user' ? h('span', { class: 'badge' }, 'ACL user') : null;
+  const dbSel = h('select', { 'data-testid': 'db-select', title: 'The database commands run in', onchange: (e) => { api.session.db = Number(e.target.value); route(); } },
+    Array.from({ length: 16 }, (_, i) => h('option', { value: String(i) }, String(i))));
+  dbSel.value = String(api.session.db);
   const top = h('header', { class: 'top' },
     h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '', width: 22, height: 22 }), ' Meridian'),
     h('div', { class: 'node' }, 'node ', String(info.node), info.region ? ' · ' + info.region : '', ' · v', info.version),
     h('div', { class: 'grow' }),
+    h('label', { class: 'db' }, 'database ', dbSel),
     h('div', { class: 'who', 'data-testid': 'whoami' }, info.who, ' ', badge),
     h('button', { class: 'ghost', 'data-testid': 'logout', onclick: async () => { await api.logout(); loginView('Logged out.'); } }, 'Log out'));
   replace(root, h('div', { class: 'shell' }, top, h('div', { class: 'body' }, nav, main)));

@@ -186,7 +186,7 @@ export function mountMetrics(main) {
     }
     const last = (a) => (a.length ? a[a.length - 1] : null);
     replace(tiles,
-      tile('ops/s', fmtNum(last(data.ops))),
+      tile('ops/s (last 5 s)', fmtNum(data.ops.slice(-5).reduce((a, b) => a + b, 0) / Math.max(1, Math.min(5, data.ops.length)))),
       tile('p99', last(data.p99_us) === null ? '–' : fmtMs(last(data.p99_us) / 1000)),
       tile('keys', fmtNum(last(data.keys))),
       tile('data', fmtBytes(last(data.data_bytes))),

@@ -187,6 +187,13 @@ pub async fn handle(
             "ERR cross-origin requests to the console are refused",
         ));
     }
+    if api == "hello" {
+        // Before logging in: whether a password is needed (the login page says so).
+        return Routed::Done(json_reply(
+            StatusCode::OK,
+            &json!({ "auth": shared.auth_required() }),
+        ));
+    }
     if api == "login" {
         if method != Method::POST {
             return Routed::Done(json_error(

@@ -1,6 +1,6 @@
 //! POST /console/api/run: commands as the logged-in user, replies with their types.
 //!
-//! `{"cmds": [["HSET", "h", "f", {"b64": "AAE="}], ...], "resp3": true}`: each argument
+//! `{"cmds": [["HSET", "h", "f", {"b64": "AAE="}], ...], "resp3": true, "db": 0}`: each argument
 //! is a string (its UTF-8 bytes), a number, or `{"b64": ...}` for exact bytes. The
 //! commands run in order like a REST `/pipeline` (not atomic; consecutive writes share a
 //! proposal), through the same admission (`rest::auth::admit`: the read-only token's
@@ -121,6 +121,22 @@ pub async fn handle(
         Ok(c) => c,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
+    // The database the commands run in (the page's database selector; REST has no SELECT).
+    let db = match body.get("db") {
+        None | Some(Value::Null) => 0,
+        Some(v) => match v.as_u64().filter(|d| *d < keys::DATABASES as u64) {
+            Some(d) => d as u8,
+            None => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "ERR \"db\" must be a database number from 0 to {}",
+                        keys::DATABASES - 1
+                    ),
+                )
+            }
+        },
+    };
     // Read your writes: this session's earlier writes are applied here first.
     if console.last_index > 0 {
         if let Err(e) = crate::dispatch::wait_applied(shared, console.last_index).await {
@@ -129,6 +145,7 @@ pub async fn handle(
     }
     let mut sess = Session::for_rest(shared.clone(), peer, local);
     sess.resp3 = body.get("resp3").and_then(Value::as_bool).unwrap_or(false);
+    sess.db = db;
     if let Access::User(u) = access {
         sess.user = Some(u.clone());
         if let Ok(mut i) = sess.info.lock() {
