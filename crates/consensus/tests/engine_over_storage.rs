@@ -137,6 +137,19 @@ fn digests_follow_every_write_and_the_scrub_finds_corruption() {
     }
     let total: u64 = contents(&st).iter().map(|(_, n)| n).sum();
     assert!(total > 20, "the mix left {total} keys");
+    // Enough batches for the deltas to be folded into the base more than once, then a
+    // reopen (base + deltas replayed) agrees with a recount.
+    for i in 301..=2500u64 {
+        let mut t = Txn::new(&*st, i, 5000 + i, i);
+        t.run(0, &argv(&format!("set f{} {i}", i % 700)));
+        st.write_entry(i, &t.into_effects(), &[]).unwrap();
+    }
+    let kept = contents(&st);
+    drop(st);
+    let st = Storage::open(dir.path(), 8 << 20).unwrap();
+    assert_eq!(contents(&st), kept, "digests after folds and a reopen");
+    st.recount_digests(0).unwrap();
+    assert_eq!(contents(&st), kept, "digests after folds vs a recount");
     let kept = contents(&st);
     drop(st);
     let st = Storage::open(dir.path(), 8 << 20).unwrap();
@@ -147,11 +160,11 @@ fn digests_follow_every_write_and_the_scrub_finds_corruption() {
     }
     // A record changed behind the write path: only its slot disagrees, once.
     let raw = keys::meta_key(0, b"victim");
-    let mut t = Txn::new(&*st, 400, 5000, 1);
+    let mut t = Txn::new(&*st, 4000, 9000, 1);
     t.run(0, &argv("set victim ok"));
-    st.write_entry(400, &t.into_effects(), &[]).unwrap();
+    st.write_entry(4000, &t.into_effects(), &[]).unwrap();
     let slot = keys::key_slot(b"victim");
-    assert_eq!(st.slot_digest(slot).last_index, 400);
+    assert_eq!(st.slot_digest(slot).last_index, 4000);
     st.corrupt_meta(&raw, None).unwrap();
     let found: Vec<u16> = (0..keys::SLOTS as u16)
         .filter(|s| st.scrub_slot(*s).unwrap())
@@ -159,8 +172,14 @@ fn digests_follow_every_write_and_the_scrub_finds_corruption() {
     assert_eq!(found, vec![slot]);
     assert_eq!(
         st.slot_digest(slot).last_index,
-        400,
+        4000,
         "the scrub keeps the last index"
     );
+    assert!(!st.scrub_slot(slot).unwrap());
+    // The scrub's fix survives a reopen (it is replayed after the deltas before it).
+    let fixed = contents(&st);
+    drop(st);
+    let st = Storage::open(dir.path(), 8 << 20).unwrap();
+    assert_eq!(contents(&st), fixed);
     assert!(!st.scrub_slot(slot).unwrap());
 }

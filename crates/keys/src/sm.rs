@@ -16,8 +16,9 @@
 //! | `restore`                                    | id of the backup restore in progress   | consensus         |
 //! | `region:member:` member id u64 BE            | the member's region name (UTF-8)       | consensus         |
 //! | `region:declared:` region name               | empty (a region added before its nodes)| consensus         |
-//! | `digest/` slot u16 BE                        | 24 bytes: xor, count, last index (BE)  | storage `digest`  |
-//! | `digest-state`                               | the digests' format (`1`)              | storage `digest`  |
+//! | `digest/` chunk u8                           | 256 slots × (xor, count, last index)   | storage `digest`  |
+//! | `digest-delta/` seq u64 BE                   | (slot, xor, count, last index) changed | storage `digest`  |
+//! | `digest-state`                               | the digests' format (`2`)              | storage `digest`  |
 //! | `digest-dirty`                               | present: digests to recount            | storage `digest`  |
 //!
 //! The records named by a prefix and a name are [`Family`]s; each has its key range, so
@@ -109,25 +110,48 @@ pub const REGIONS_DECLARED: Family = Family {
     end: b"region:declared;",
 };
 
-/// Per-slot keyspace digests for anti-entropy (`storage::digest`): `digest/<slot u16 BE>`.
+/// Per-slot keyspace digests for anti-entropy (`storage::digest`), as a base of 64
+/// chunk records of 256 slots each (`digest/<chunk u8>`, 24 bytes a slot) plus one delta
+/// record per written batch since the base (`digest-delta/<seq u64 BE>`: the new digests
+/// of the slots that batch changed), folded into the base every so many batches.
 pub const DIGESTS: Family = Family {
     prefix: b"digest/",
     end: b"digest0",
 };
+/// Delta records of the digests (see [`DIGESTS`]).
+pub const DIGEST_DELTAS: Family = Family {
+    prefix: b"digest-delta/",
+    end: b"digest-delta0",
+};
 /// The digests' format; absent (an older data dir or snapshot): recount them.
 pub const DIGEST_STATE: &[u8] = b"digest-state";
-pub const DIGEST_VERSION: &[u8] = b"1";
+pub const DIGEST_VERSION: &[u8] = b"2";
 /// Written in the batch of a range delete of `meta` records: recount the digests.
 pub const DIGEST_DIRTY: &[u8] = b"digest-dirty";
 
-/// `sm` key of a slot's digest.
-pub fn digest_key(slot: u16) -> Vec<u8> {
-    DIGESTS.key(&slot.to_be_bytes())
+/// `sm` key of a chunk of slot digests.
+pub fn digest_chunk_key(chunk: u8) -> Vec<u8> {
+    DIGESTS.key(&[chunk])
 }
 
-/// The slot of a `digest/` key.
-pub fn digest_slot(raw: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes(DIGESTS.name(raw)?.try_into().ok()?))
+/// The chunk of a `digest/` key.
+pub fn digest_chunk(raw: &[u8]) -> Option<u8> {
+    match DIGESTS.name(raw)? {
+        [c] => Some(*c),
+        _ => None,
+    }
+}
+
+/// `sm` key of a digest delta record.
+pub fn digest_delta_key(seq: u64) -> Vec<u8> {
+    DIGEST_DELTAS.key(&seq.to_be_bytes())
+}
+
+/// The sequence number of a `digest-delta/` key.
+pub fn digest_delta_seq(raw: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(
+        DIGEST_DELTAS.name(raw)?.try_into().ok()?,
+    ))
 }
 
 /// `sm` key of a member's region record.

@@ -123,7 +123,7 @@ pub struct Storage {
     /// instead of at every applied index (see [`Storage::acl_epoch`]).
     acl_epoch: AtomicU64,
     /// Every slot's keyspace digest (anti-entropy), as stored (see `digest`).
-    digests: std::sync::Mutex<Vec<SlotDigest>>,
+    digests: std::sync::Mutex<digest::DigestState>,
     /// Held while a batch of effects is written and its digests installed, and by the
     /// readers that need the data and the digests at one point (the scrub).
     write_lock: std::sync::Mutex<()>,
@@ -192,7 +192,7 @@ impl Storage {
             tier: KeyTier::default(),
             restore_epoch: AtomicU64::new(0),
             acl_epoch: AtomicU64::new(0),
-            digests: std::sync::Mutex::new(vec![SlotDigest::default(); keys::SLOTS]),
+            digests: Default::default(),
             write_lock: std::sync::Mutex::new(()),
         };
         st.resume_install()?;
