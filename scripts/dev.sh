@@ -3,6 +3,7 @@
 #   scripts/dev.sh run   [meridian server options]   build and run a single node
 #   scripts/dev.sh test                               build and run every test
 #   scripts/dev.sh bench                              side-by-side benchmark vs redis-server
+#   scripts/dev.sh bench --regions [LAYOUT] [opts]    per-region latency benchmark (jepsen regions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Builds live outside the clone so a fresh clone (CI) reuses the warm cache.
@@ -92,6 +93,17 @@ case "$cmd" in
     fi
     ;;
   bench)
+    if [ "${1:-}" = --regions ]; then
+      # Nodes in simulated regions behind the jepsen proxy (docs/benchmarks.md, issue 16):
+      # scripts/dev.sh bench --regions [us-east-1:3,eu-west-1:1,...] [jepsen regions options]
+      shift
+      layout=()
+      if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then layout=(--layout "$1"); shift; fi
+      install_deps
+      cargo build --release -p server -p jepsen
+      exec "$CARGO_TARGET_DIR/release/jepsen" regions "${layout[@]}" \
+        --bin "$CARGO_TARGET_DIR/release/meridian" "$@"
+    fi
     install_deps bench
     build
     exec benches/side_by_side.sh "$@"

@@ -17,6 +17,14 @@ pub enum F {
     Append,
     /// List read (LRANGE 0 -1).
     ReadList,
+    /// Counter increment (INCR) of a read-your-writes session; `value` is its result.
+    Incr,
+    /// Counter read (GET) of a read-your-writes session; `value` is its result.
+    ReadCounter,
+    /// TTL workload: SET key PX ttl (`value`), `from` = the TTL in ms.
+    SetTtl,
+    /// TTL workload: EXISTS of a TTL key; `value` 1 or 0.
+    ReadTtl,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -57,6 +65,24 @@ pub struct Op {
     /// Microseconds since the run started.
     pub invoke_us: u64,
     pub complete_us: u64,
+    /// A read-your-writes session's op: its session, connection and sync tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sess: Option<Sess>,
+}
+
+/// A session op's context (read-your-writes workload).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sess {
+    pub session: u64,
+    /// The connection (RESP) the op ran on; REST ops each open their own (0).
+    pub conn: u64,
+    /// REST (`upstash-sync-token` header) rather than RESP (`CLIENT SYNC-TOKEN`).
+    pub rest: bool,
+    /// The token the session carried into the op.
+    pub token_in: u64,
+    /// The token the op's reply carried (None when it failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_out: Option<u64>,
 }
 
 /// A fault window.
@@ -141,6 +167,7 @@ mod tests {
                 error: None,
                 invoke_us: 5,
                 complete_us: 9,
+                sess: None,
             }],
             nemesis: vec![NemesisEvent {
                 fault: "kill".into(),

@@ -34,6 +34,30 @@ pub enum Fault {
     Delay,
     /// Every link: 64 KB/s.
     Bandwidth,
+    /// Start a new read replica (joins as a learner through the leader, over the proxy).
+    AddReplica,
+    /// Remove the oldest read replica from the membership, then stop it.
+    RemoveReplica,
+    /// Make the newest read replica a voter.
+    PromoteReplica,
+    /// Remove a voter that was promoted from a replica (never one of the first voters).
+    RemovePromoted,
+    /// `meridian cluster transfer-leader` to a random other voter.
+    TransferLeader,
+    /// Isolate the newest read replica from everyone (stalled bytes).
+    IsolateReplica,
+    /// Shift the leader's wall clock by a random ±(1..10) s (DEBUG SET-CLOCK-OFFSET).
+    SkewLeader,
+    /// Jump a random node's wall clock by ±(30..120) s, then back at the heal.
+    ClockJump,
+    /// kill -9 a random follower (a voter that does not lead); remembered as the target.
+    KillFollower,
+    /// Cut a random follower off (stalled bytes, both ways); remembered as the target.
+    IsolateFollower,
+    /// kill -9 the remembered target again (e.g. while it installs a snapshot).
+    KillTarget,
+    /// Cut the remembered target off again (e.g. while it installs a snapshot).
+    IsolateTarget,
 }
 
 impl Fault {
@@ -50,8 +74,29 @@ impl Fault {
             Fault::KillRandom => "kill-random",
             Fault::Delay => "delay",
             Fault::Bandwidth => "bandwidth",
+            Fault::AddReplica => "add-replica",
+            Fault::RemoveReplica => "remove-replica",
+            Fault::PromoteReplica => "promote-replica",
+            Fault::RemovePromoted => "remove-promoted",
+            Fault::TransferLeader => "transfer-leader",
+            Fault::IsolateReplica => "isolate-replica",
+            Fault::SkewLeader => "skew-leader",
+            Fault::ClockJump => "clock-jump",
+            Fault::KillFollower => "kill-follower",
+            Fault::IsolateFollower => "isolate-follower",
+            Fault::KillTarget => "kill-target",
+            Fault::IsolateTarget => "isolate-target",
         }
     }
+
+    /// Membership changes: not undone at the heal.
+    pub const MEMBERSHIP: [Fault; 5] = [
+        Fault::AddReplica,
+        Fault::RemoveReplica,
+        Fault::PromoteReplica,
+        Fault::RemovePromoted,
+        Fault::TransferLeader,
+    ];
 
     pub const ALL: [Fault; 11] = [
         Fault::IsolateLeader,
@@ -71,6 +116,9 @@ impl Fault {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Step {
     Fault(Fault, Duration),
+    /// Several faults applied in order and held together (e.g. a partition, then a
+    /// membership change while it lasts), healed together.
+    Combo(&'static [Fault], Duration),
     Quiet(Duration),
 }
 
@@ -85,10 +133,14 @@ pub enum Scenario {
     SlowNet,
     Random,
     Smoke,
+    Membership,
+    Clock,
+    Chaos,
+    Snapshot,
 }
 
 impl Scenario {
-    pub const ALL: [(Scenario, &'static str, &'static str); 9] = [
+    pub const ALL: [(Scenario, &'static str, &'static str); 13] = [
         (Scenario::None, "none", "no faults (baseline)"),
         (Scenario::PartitionLeader, "partition-leader", "cut the leader from the majority 5 s, heal 4 s, repeat"),
         (Scenario::OneWay, "one-way", "leader's outgoing bytes cut 5 s, heal, then its incoming bytes cut 5 s, heal"),
@@ -98,6 +150,10 @@ impl Scenario {
         (Scenario::SlowNet, "slow-net", "delay with jitter on every link, then a bandwidth limit"),
         (Scenario::Random, "random", "random faults and durations drawn from the seed"),
         (Scenario::Smoke, "smoke", "CI: isolate the leader, kill -9 the leader, one-way cut, each healed"),
+        (Scenario::Membership, "membership", "add/remove/promote read replicas and transfer leadership, alone and during partitions, kills and pauses"),
+        (Scenario::Clock, "clock", "skew the leader's wall clock by seconds, jump a node's clock by minutes, skew + kill the leader"),
+        (Scenario::Chaos, "chaos", "random faults drawn from everything: network, process, membership and clock"),
+        (Scenario::Snapshot, "snapshot", "with a small --snapshot-every: a follower down/cut off long enough to need a snapshot, then killed/cut off again while it installs it"),
     ];
 
     pub fn parse(s: &str) -> Option<Scenario> {
@@ -147,6 +203,64 @@ impl Scenario {
                 Step::Fault(OneWayFromLeader, s(3)),
                 Step::Quiet(s(3600)),
             ],
+            Scenario::Membership => vec![
+                Step::Quiet(s(2)),
+                Step::Fault(AddReplica, s(3)),
+                Step::Combo(&[IsolateLeader, AddReplica], s(5)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[PartitionRandom, TransferLeader], s(4)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[KillLeader, RemoveReplica], s(4)),
+                Step::Quiet(s(3)),
+                Step::Fault(PromoteReplica, s(3)),
+                Step::Combo(&[IsolateReplica, TransferLeader], s(4)),
+                Step::Quiet(s(2)),
+                Step::Combo(&[IsolateLeader, RemovePromoted], s(5)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[PauseLeader, AddReplica], s(3)),
+                Step::Quiet(s(3)),
+                Step::Fault(TransferLeader, s(2)),
+                Step::Combo(&[OneWayToLeader, RemoveReplica], s(4)),
+                Step::Quiet(s(3)),
+            ],
+            Scenario::Clock => vec![
+                Step::Quiet(s(2)),
+                Step::Fault(SkewLeader, s(8)),
+                Step::Quiet(s(3)),
+                Step::Fault(ClockJump, s(6)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[SkewLeader, KillLeader], s(4)),
+                Step::Quiet(s(3)),
+                Step::Combo(&[SkewLeader, IsolateLeader], s(5)),
+                Step::Quiet(s(3)),
+            ],
+            Scenario::Snapshot => vec![
+                Step::Quiet(s(1)),
+                Step::Fault(KillFollower, s(12)),
+                Step::Quiet(ms(300)),
+                Step::Fault(KillTarget, ms(1500)),
+                Step::Quiet(s(4)),
+                Step::Fault(IsolateFollower, s(12)),
+                Step::Quiet(ms(100)),
+                Step::Fault(IsolateTarget, ms(800)),
+                Step::Quiet(s(4)),
+            ],
+            Scenario::Chaos => {
+                let mut rng = StdRng::seed_from_u64(seed);
+                let all: Vec<Fault> = Fault::ALL
+                    .iter()
+                    .chain(Fault::MEMBERSHIP.iter())
+                    .chain([IsolateReplica, SkewLeader, ClockJump].iter())
+                    .copied()
+                    .collect();
+                let mut v = Vec::new();
+                for _ in 0..500 {
+                    let f = all[rng.gen_range(0..all.len())];
+                    v.push(Step::Fault(f, ms(rng.gen_range(1500..6000))));
+                    v.push(Step::Quiet(ms(rng.gen_range(1500..5000))));
+                }
+                v
+            }
             Scenario::Random => {
                 let mut rng = StdRng::seed_from_u64(seed);
                 let mut v = Vec::new();
@@ -169,9 +283,15 @@ async fn apply(c: &mut Cluster, f: Fault, rng: &mut StdRng) -> anyhow::Result<St
         .copied()
         .filter(|&i| c.nodes[(i - 1) as usize].state == ProcState::Running)
         .collect();
+    // No leader (an election under way): a random running voter stands in.
+    let voters: Vec<u32> = running
+        .iter()
+        .copied()
+        .filter(|&i| c.nodes[(i - 1) as usize].voter)
+        .collect();
     let leader = match c.leader().await {
         Some(l) => l,
-        None if !running.is_empty() => running[rng.gen_range(0..running.len())],
+        None if !voters.is_empty() => voters[rng.gen_range(0..voters.len())],
         None => ids[0],
     };
     let others: Vec<u32> = ids.iter().copied().filter(|&i| i != leader).collect();
@@ -247,6 +367,126 @@ async fn apply(c: &mut Cluster, f: Fault, rng: &mut StdRng) -> anyhow::Result<St
             }
             "64 KB/s on every link".to_string()
         }
+        Fault::AddReplica => {
+            if c.replicas().len() >= 3 {
+                "skipped: 3 replicas already".to_string()
+            } else {
+                let region = ["eu", "ap", "us-west"][rng.gen_range(0..3)];
+                match c.add_replica(region).await {
+                    Ok(i) => format!("node {i} (region {region}) joining via node {leader}"),
+                    Err(e) => format!("failed: {e:#}"),
+                }
+            }
+        }
+        Fault::RemoveReplica => match c.replicas().first().copied() {
+            None => "skipped: no replica".to_string(),
+            Some(i) => match c.remove_node(i).await {
+                Ok(()) => format!("node {i} removed and stopped"),
+                Err(e) => format!("node {i}: failed: {e:#}"),
+            },
+        },
+        Fault::PromoteReplica => match c.replicas().last().copied() {
+            None => "skipped: no replica".to_string(),
+            Some(i) => match c.promote(i).await {
+                Ok(()) => format!("node {i} promoted to voter"),
+                Err(e) => format!("node {i}: failed: {e:#}"),
+            },
+        },
+        Fault::RemovePromoted => {
+            let first = c.first_voters();
+            match c.voters().into_iter().find(|&i| i > first) {
+                None => "skipped: no promoted voter".to_string(),
+                Some(i) => match c.remove_node(i).await {
+                    Ok(()) => format!("voter {i} removed and stopped"),
+                    Err(e) => format!("voter {i}: failed: {e:#}"),
+                },
+            }
+        }
+        Fault::TransferLeader => {
+            let cands: Vec<u32> = c
+                .voters()
+                .into_iter()
+                .filter(|&i| i != leader && c.nodes[(i - 1) as usize].state == ProcState::Running)
+                .collect();
+            if cands.is_empty() {
+                "skipped: no other running voter".to_string()
+            } else {
+                let to = cands[rng.gen_range(0..cands.len())];
+                match c.transfer_leader(to).await {
+                    Ok(_) => format!("node {leader} -> node {to}"),
+                    Err(e) => format!("node {leader} -> node {to}: failed: {e:#}"),
+                }
+            }
+        }
+        Fault::IsolateReplica => match c.replicas().last().copied() {
+            None => "skipped: no replica".to_string(),
+            Some(i) => {
+                let rest: Vec<u32> = ids.iter().copied().filter(|&x| x != i).collect();
+                net.partition(&[i], &rest, Cut::Stall);
+                format!("replica {i} | {rest:?}")
+            }
+        },
+        Fault::KillFollower | Fault::IsolateFollower => {
+            let cands: Vec<u32> = voters.iter().copied().filter(|&i| i != leader).collect();
+            let Some(&n) = cands.get(rng.gen_range(0..cands.len().max(1))) else {
+                return Ok("skipped: no running follower".to_string());
+            };
+            c.target = Some(n);
+            if f == Fault::KillFollower {
+                c.node(n).kill9();
+                format!("kill -9 node {n}")
+            } else {
+                let rest: Vec<u32> = ids.iter().copied().filter(|&x| x != n).collect();
+                net.partition(&[n], &rest, Cut::Stall);
+                format!("node {n} | {rest:?}")
+            }
+        }
+        Fault::KillTarget | Fault::IsolateTarget => {
+            let Some(n) = c.target else {
+                return Ok("skipped: no target".to_string());
+            };
+            // Is a snapshot install needed? The leader's purged index against the
+            // target's applied index.
+            let purged = c.info_section(leader, "raft").await.ok().and_then(|i| {
+                i.get("raft_purged_index")
+                    .and_then(|x| x.parse::<u64>().ok())
+            });
+            let applied = c.info(n).await.ok().and_then(|i| {
+                i.get("raft_applied_index")
+                    .and_then(|x| x.parse::<u64>().ok())
+            });
+            let why = match (purged, applied) {
+                (Some(p), Some(a)) if p > a => {
+                    format!("(leader purged the log to {p}, node applied {a}: snapshot install)")
+                }
+                (p, a) => format!("(leader purged to {p:?}, node applied {a:?})"),
+            };
+            if f == Fault::KillTarget {
+                c.node(n).kill9();
+                format!("kill -9 node {n} again {why}")
+            } else {
+                let rest: Vec<u32> = ids.iter().copied().filter(|&x| x != n).collect();
+                net.partition(&[n], &rest, Cut::Stall);
+                format!("node {n} | {rest:?} again {why}")
+            }
+        }
+        Fault::SkewLeader => {
+            let ms = rng.gen_range(1_000..10_000) * if rng.gen_bool(0.5) { 1 } else { -1 };
+            match c.set_clock_offset(leader, ms).await {
+                Ok(()) => format!("node {leader} clock {ms:+} ms"),
+                Err(e) => format!("node {leader} clock {ms:+} ms: failed: {e:#}"),
+            }
+        }
+        Fault::ClockJump => {
+            let Some(&n) = running.get(rng.gen_range(0..running.len().max(1))) else {
+                return Ok("skipped: no running node".to_string());
+            };
+            let ms = rng.gen_range(30_000..120_000) * if rng.gen_bool(0.5) { 1 } else { -1 };
+            match c.set_clock_offset(n, ms).await {
+                Ok(()) => format!("node {n} clock jumps {ms:+} ms"),
+                Err(e) => format!("node {n} clock {ms:+} ms: failed: {e:#}"),
+            }
+        }
     })
 }
 
@@ -271,22 +511,38 @@ pub async fn run(
             }
             match *step {
                 Step::Quiet(d) => tokio::time::sleep(d.min(until - now)).await,
-                Step::Fault(f, d) => {
+                Step::Fault(..) | Step::Combo(..) => {
+                    let (faults, d): (Vec<Fault>, Duration) = match *step {
+                        Step::Fault(f, d) => (vec![f], d),
+                        Step::Combo(fs, d) => (fs.to_vec(), d),
+                        Step::Quiet(_) => unreachable!(),
+                    };
                     let start = Instant::now();
-                    let detail = apply(c, f, &mut rng).await?;
-                    eprintln!(
-                        "[nemesis {:>6.1}s] {} {detail}",
-                        us(start) as f64 / 1e6,
-                        f.name()
-                    );
-                    let left = until.saturating_duration_since(Instant::now());
-                    tokio::time::sleep(d.min(left)).await;
+                    let mut details = Vec::new();
+                    for f in &faults {
+                        let detail = apply(c, *f, &mut rng).await?;
+                        eprintln!(
+                            "[nemesis {:>6.1}s] {} {detail}",
+                            us(Instant::now()) as f64 / 1e6,
+                            f.name()
+                        );
+                        details.push(format!("{}: {detail}", f.name()));
+                    }
+                    // Hold the faults for d from the start (membership calls may take
+                    // part of it).
+                    let hold_until = (start + d).min(until);
+                    tokio::time::sleep_until(hold_until.into()).await;
                     c.heal_all()?;
+                    c.heal_clocks().await;
                     let end = Instant::now();
                     eprintln!("[nemesis {:>6.1}s] heal", us(end) as f64 / 1e6);
                     events.push(NemesisEvent {
-                        fault: f.name().to_string(),
-                        detail,
+                        fault: faults
+                            .iter()
+                            .map(|f| f.name())
+                            .collect::<Vec<_>>()
+                            .join("+"),
+                        detail: details.join("; "),
                         start_us: us(start),
                         end_us: us(end),
                     });
@@ -295,6 +551,7 @@ pub async fn run(
         }
     }
     c.heal_all()?;
+    c.heal_clocks().await;
     Ok(events)
 }
 

@@ -98,6 +98,8 @@ pub struct Net {
 struct Inner {
     dirs: Mutex<BTreeMap<(Endpoint, Endpoint), watch::Sender<Faults>>>,
     links: Mutex<BTreeMap<(Endpoint, Endpoint), (SocketAddr, SocketAddr, Arc<Counters>)>>,
+    /// Endpoints named by a link or a listener.
+    known: Mutex<std::collections::BTreeSet<Endpoint>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -145,11 +147,7 @@ impl Net {
 
     /// Every endpoint known to the proxy (from its links).
     pub fn endpoints(&self) -> Vec<Endpoint> {
-        let l = self.inner.links.lock().unwrap();
-        let mut v: Vec<Endpoint> = l.keys().flat_map(|(a, b)| [*a, *b]).collect();
-        v.sort();
-        v.dedup();
-        v
+        self.inner.known.lock().unwrap().iter().copied().collect()
     }
 
     /// Cuts the bytes `from → to` (a one-way partition).
@@ -239,43 +237,88 @@ impl Net {
         listen: SocketAddr,
         target: SocketAddr,
     ) -> std::io::Result<SocketAddr> {
+        self.inner.known.lock().unwrap().insert(from);
+        let at = self
+            .add_listener(to, listen, target, Arc::new(move |_| Some(from)))
+            .await?;
+        self.counters(from, to, at, target);
+        Ok(at)
+    }
+
+    /// Starts a listener in front of endpoint `to` shared by every sender: each accepted
+    /// connection's source address is mapped to the endpoint that opened it by `who`
+    /// (nodes bound to their own loopback address open their cluster links from it), so
+    /// the connection carries the faults of `(who(peer), to)`. A source `who` does not
+    /// know (`None`) is refused.
+    pub async fn add_listener(
+        &self,
+        to: Endpoint,
+        listen: SocketAddr,
+        target: SocketAddr,
+        who: Resolver,
+    ) -> std::io::Result<SocketAddr> {
         let listener = TcpListener::bind(listen).await?;
         let local = listener.local_addr()?;
-        let counters = Arc::new(Counters::default());
-        self.inner
-            .links
-            .lock()
-            .unwrap()
-            .insert((from, to), (local, target, counters.clone()));
-        let net = self.clone();
+        self.inner.known.lock().unwrap().insert(to);
         let weak = Arc::downgrade(&self.inner);
-        drop(net);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((sock, _)) = listener.accept().await else {
+                let Ok((sock, peer)) = listener.accept().await else {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
                 let Some(inner) = weak.upgrade() else { return };
                 let net = Net { inner };
+                let from = who(peer.ip());
+                if let Some(f) = from {
+                    net.inner.known.lock().unwrap().insert(f);
+                }
+                let counters = net.counters(from.unwrap_or(Endpoint::MAX), to, local, target);
+                let Some(from) = from else {
+                    counters.refused.fetch_add(1, Ordering::Relaxed);
+                    reset(sock);
+                    continue;
+                };
                 let fwd = net.dir(from, to);
                 let back = net.dir(to, from);
                 drop(net);
                 if fwd.borrow().refuse {
                     counters.refused.fetch_add(1, Ordering::Relaxed);
-                    // Zero linger: the close is a reset, and never blocks.
-                    #[allow(deprecated)]
-                    let _ = sock.set_linger(Some(Duration::ZERO));
-                    drop(sock);
+                    reset(sock);
                     continue;
                 }
                 counters.connections.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(serve(sock, target, fwd, back, counters.clone()));
+                tokio::spawn(serve(sock, target, fwd, back, counters));
             }
         });
         self.inner.tasks.lock().unwrap().push(task);
         Ok(local)
     }
+
+    /// The counters of link `(from, to)` (created on first use).
+    fn counters(
+        &self,
+        from: Endpoint,
+        to: Endpoint,
+        listen: SocketAddr,
+        target: SocketAddr,
+    ) -> Arc<Counters> {
+        let mut l = self.inner.links.lock().unwrap();
+        l.entry((from, to))
+            .or_insert_with(|| (listen, target, Arc::new(Counters::default())))
+            .2
+            .clone()
+    }
+}
+
+/// Maps a connection's source address to the endpoint that opened it.
+pub type Resolver = Arc<dyn Fn(std::net::IpAddr) -> Option<Endpoint> + Send + Sync>;
+
+/// Closes a socket with a reset (zero linger), never blocking.
+fn reset(sock: TcpStream) {
+    #[allow(deprecated)]
+    let _ = sock.set_linger(Some(Duration::ZERO));
+    drop(sock);
 }
 
 /// One proxied connection: connect to the target, then pump both directions until either
@@ -563,5 +606,50 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn shared_listener_tells_senders_apart_by_source_address() {
+        let target = echo_server().await;
+        let net = Net::new();
+        // 127.0.0.2 is endpoint 2, 127.0.0.3 endpoint 3; anything else is refused.
+        let who: Resolver = Arc::new(|ip: std::net::IpAddr| match ip.to_string().as_str() {
+            "127.0.0.2" => Some(2),
+            "127.0.0.3" => Some(3),
+            _ => None,
+        });
+        let addr = net
+            .add_listener(1, "127.0.0.1:0".parse().unwrap(), target, who)
+            .await
+            .unwrap();
+        let from = |src: &str| {
+            let src: std::net::IpAddr = src.parse().unwrap();
+            async move {
+                let s = tokio::net::TcpSocket::new_v4().unwrap();
+                s.bind(SocketAddr::new(src, 0)).unwrap();
+                s.connect(addr).await.unwrap()
+            }
+        };
+        let (mut a, mut b) = (from("127.0.0.2").await, from("127.0.0.3").await);
+        net.cut(2, 1, Cut::Stall);
+        assert!(roundtrip(&mut a, b"held", Duration::from_millis(300))
+            .await
+            .is_none());
+        assert!(roundtrip(&mut b, b"free", Duration::from_secs(2))
+            .await
+            .is_some());
+        net.heal();
+        let mut got = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(2), a.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got, b"held");
+        // An unknown source is reset.
+        let mut c = from("127.0.0.4").await;
+        assert!(roundtrip(&mut c, b"x", Duration::from_millis(500))
+            .await
+            .is_none());
+        assert_eq!(net.endpoints(), vec![1, 2, 3]);
     }
 }

@@ -26,6 +26,12 @@ pub struct Summary {
     pub register_keys: usize,
     pub register_unknown_keys: Vec<String>,
     pub list_keys: usize,
+    /// Read-your-writes sessions checked.
+    pub sessions: usize,
+    /// TTL keys checked and how far from their deadline they went away.
+    pub ttl: Option<String>,
+    /// Cycle check: (transactions, dependency edges).
+    pub elle: Option<(usize, usize)>,
     pub converged: Option<bool>,
     pub digests: Vec<(u32, usize, u32)>,
     pub anomalies: Vec<AnomalyLine>,
@@ -123,6 +129,53 @@ pub fn summarize(
     s
 }
 
+/// Adds the read-your-writes sessions' anomalies.
+pub fn add_ryw(s: &mut Summary, r: &crate::checker::ryw::Report) {
+    s.sessions = r.sessions;
+    for a in &r.anomalies {
+        s.anomalies.push(AnomalyLine {
+            kind: a.kind.to_string(),
+            key: a.key.clone(),
+            ops: a.ops.clone(),
+            detail: a.detail.clone(),
+        });
+    }
+}
+
+/// Adds the cycle checker's anomalies (Elle-style, on the list-append history).
+pub fn add_elle(s: &mut Summary, r: &crate::checker::elle::Report) {
+    s.elle = Some((r.txns, r.edges));
+    for a in &r.anomalies {
+        s.anomalies.push(AnomalyLine {
+            kind: a.kind.clone(),
+            key: "-".into(),
+            ops: a.ops.clone(),
+            detail: a.detail.clone(),
+        });
+    }
+}
+
+/// Adds the TTL checker's anomalies and its observed expiry spread.
+pub fn add_ttl(s: &mut Summary, r: &crate::checker::ttl::Report, bound_ms: u64) {
+    if r.keys > 0 {
+        s.ttl = Some(format!(
+            "{} keys, {} reads; gone at the earliest {} ms from the deadline, present at the latest {} ms past it (bound {bound_ms} ms)",
+            r.keys,
+            r.reads,
+            r.earliest_gone_ms.map_or("-".into(), |x| format!("{x:+.0}")),
+            r.latest_present_ms.map_or("-".into(), |x| format!("{x:+.0}")),
+        ));
+    }
+    for a in &r.anomalies {
+        s.anomalies.push(AnomalyLine {
+            kind: a.kind.to_string(),
+            key: a.key.clone(),
+            ops: a.ops.clone(),
+            detail: a.detail.clone(),
+        });
+    }
+}
+
 pub fn table(s: &Summary) -> String {
     let mut t = String::new();
     let _ = writeln!(
@@ -166,11 +219,18 @@ pub fn table(s: &Summary) -> String {
     );
     let _ = writeln!(
         t,
-        "register keys checked: {} (search budget exceeded: {})   list keys: {}",
+        "register keys checked: {} (search budget exceeded: {})   list keys: {}   sync-token sessions: {}",
         s.register_keys,
         s.register_unknown_keys.len(),
-        s.list_keys
+        s.list_keys,
+        s.sessions
     );
+    if let Some((n, e)) = s.elle {
+        let _ = writeln!(t, "cycle check: {n} list ops, {e} dependency edges");
+    }
+    if let Some(x) = &s.ttl {
+        let _ = writeln!(t, "ttl: {x}");
+    }
     match s.converged {
         Some(c) => {
             let d: Vec<String> = s

@@ -2,11 +2,13 @@
 //! read the final state, check, and write the run directory:
 //! `history.jsonl`, `summary.txt`, `summary.json`, `latency.svg`, `n<i>/node.log`.
 
-use crate::checker::{converge, linear, list};
+use crate::checker::{self, converge, linear, list, ryw};
 use crate::cluster::{Cluster, ClusterOpts, ProcState};
 use crate::history::{History, F};
 use crate::nemesis::{self, Scenario};
 use crate::report::{self, Summary};
+use crate::session::{self, SessionShared, SessionSpec};
+use crate::ttl::{self, TtlShared};
 use crate::workload::{self, ClientSpec, Keys, Kind, Shared};
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -34,6 +36,16 @@ pub struct RunOpts {
     pub keep_data: bool,
     /// Register operations per key before the key is retired.
     pub ops_per_key: usize,
+    /// Read replicas started with the cluster (their regions).
+    pub replicas: Vec<String>,
+    /// Read-your-writes sessions (half RESP, half REST) over every member.
+    pub ryw_sessions: u32,
+    /// TTL clients (SET PX + EXISTS, checked against the expiry bound).
+    pub ttl_clients: u32,
+    /// More options for every node.
+    pub extra_args: Vec<String>,
+    /// How far from its deadline a TTL key may expire (ms).
+    pub ttl_bound_ms: u64,
 }
 
 impl RunOpts {
@@ -53,6 +65,11 @@ impl RunOpts {
             election_timeout: None,
             keep_data: false,
             ops_per_key: 120,
+            replicas: Vec::new(),
+            ryw_sessions: 4,
+            ttl_clients: 0,
+            extra_args: Vec::new(),
+            ttl_bound_ms: 500,
         }
     }
 }
@@ -72,22 +89,19 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
         o.seconds,
         o.dir.display()
     );
-    let mut c = Cluster::start(ClusterOpts {
-        nodes: o.nodes,
-        dir: o.dir.clone(),
-        bin: o.bin.clone(),
-        client_proxy: o.client_proxy,
-        election_timeout: o.election_timeout.clone(),
-        heartbeat: None,
-    })
-    .await
-    .context("starting the cluster")?;
+    let mut co = ClusterOpts::new(o.nodes, o.dir.clone(), o.bin.clone());
+    co.client_proxy = o.client_proxy;
+    co.election_timeout = o.election_timeout.clone();
+    co.replicas = o.replicas.clone();
+    co.extra_args = o.extra_args.clone();
+    let mut c = Cluster::start(co).await.context("starting the cluster")?;
     eprintln!(
-        "jepsen: {} voters on 127.{}.{}.1-{}, leader {:?}",
+        "jepsen: {} voters + {} replicas on 127.{}.{}.1-{}, leader {:?}",
         o.nodes,
+        o.replicas.len(),
         c.prefix[1],
         c.prefix[2],
-        o.nodes,
+        c.nodes.len(),
         c.leader().await
     );
     let t0 = Instant::now();
@@ -122,6 +136,41 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
         };
         handles.push(tokio::spawn(workload::client(shared.clone(), spec)));
     }
+    let sshared = Arc::new(SessionShared {
+        t0,
+        next_id: Arc::new(AtomicU64::new(1 << 40)),
+        next_conn: AtomicU64::new(0),
+        keys: 3,
+        op_timeout: o.op_timeout,
+        targets: c.targets.clone(),
+    });
+    for s in 0..o.ryw_sessions {
+        let spec = SessionSpec {
+            session: 1_000_000 + s as u64,
+            rest: s % 2 == 1,
+            seed: o.seed.wrapping_mul(1000).wrapping_add(500 + s as u64),
+            until,
+        };
+        handles.push(tokio::spawn(session::session(sshared.clone(), spec)));
+    }
+    let tshared = Arc::new(TtlShared {
+        t0,
+        next_id: Arc::new(AtomicU64::new(1 << 41)),
+        next_key: AtomicU64::new(0),
+        op_timeout: o.op_timeout,
+        targets: c.targets.clone(),
+        ttl_ms: (1000, 3000),
+        after_ms: 1500 + o.ttl_bound_ms,
+        poll: Duration::from_millis(50),
+    });
+    for t in 0..o.ttl_clients {
+        handles.push(tokio::spawn(ttl::client(
+            tshared.clone(),
+            2_000_000 + t as u64,
+            o.seed.wrapping_mul(1000).wrapping_add(700 + t as u64),
+            until,
+        )));
+    }
     let nem = nemesis::run(&mut c, o.scenario, o.seed, t0, until).await;
     let mut history = History::default();
     for h in handles {
@@ -153,6 +202,13 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
     }
     let leader = c.wait_leader(Duration::from_secs(30)).await;
     let mut finals = BTreeMap::new();
+    let mut counters = BTreeMap::new();
+    let counter_keys: std::collections::BTreeSet<String> = history
+        .ops
+        .iter()
+        .filter(|o| matches!(o.f, F::Incr | F::ReadCounter))
+        .map(|o| o.key.clone())
+        .collect();
     let list_keys: std::collections::BTreeSet<String> = history
         .ops
         .iter()
@@ -170,6 +226,14 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
                     Err(e) => errors.push(format!("final read of {k}: {e:#}")),
                 }
             }
+            for k in &counter_keys {
+                match final_counter(&c, l, k).await {
+                    Ok(v) => {
+                        counters.insert(k.clone(), v);
+                    }
+                    Err(e) => errors.push(format!("final read of {k}: {e:#}")),
+                }
+            }
         }
     }
     let conv = converge_check(&c).await;
@@ -179,7 +243,24 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
     let lin = linear::check(&linear::checkable(&history.ops, o.strong), 2_000_000);
     let lst = (errors.is_empty() || !finals.is_empty())
         .then(|| list::check(&history.ops, &finals, o.strong));
+    let ryw = ryw::check(&history.ops, &counters);
     let mut summary = report::summarize(&history, Some(&lin), lst.as_ref(), conv.as_ref().ok());
+    report::add_ryw(&mut summary, &ryw);
+    report::add_elle(
+        &mut summary,
+        &checker::elle::check(&checker::elle::from_ops(&history.ops), &finals, o.strong),
+    );
+    let mut clocks = checker::ttl::Clocks::new();
+    for (at, node, ms) in &c.clock_log {
+        let us = at.saturating_duration_since(t0).as_micros() as u64;
+        clocks.entry(*node).or_default().push((us, *ms));
+    }
+    report::add_ttl(
+        &mut summary,
+        &checker::ttl::check_with_clocks(&history.ops, o.ttl_bound_ms, &clocks),
+        o.ttl_bound_ms,
+    );
+    std::fs::write(o.dir.join("clocks.json"), serde_json::to_string(&clocks)?)?;
     summary.scenario = o.scenario.name().to_string();
     summary.seed = o.seed;
     summary.seconds = o.seconds;
@@ -189,6 +270,10 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
 
     history.write_jsonl(&o.dir.join("history.jsonl"))?;
     std::fs::write(o.dir.join("finals.json"), serde_json::to_string(&finals)?)?;
+    std::fs::write(
+        o.dir.join("counters.json"),
+        serde_json::to_string(&counters)?,
+    )?;
     let text = report::table(&summary);
     std::fs::write(o.dir.join("summary.txt"), &text)?;
     std::fs::write(
@@ -203,7 +288,7 @@ pub async fn run(o: RunOpts) -> anyhow::Result<RunResult> {
         ),
     )?;
     if !o.keep_data {
-        for i in 1..=o.nodes {
+        for i in 1..=250 {
             let _ = std::fs::remove_dir_all(o.dir.join(format!("n{i}/data")));
         }
     }
@@ -260,6 +345,56 @@ async fn final_list(c: &Cluster, leader: u32, key: &str) -> anyhow::Result<Vec<i
     }
 }
 
+/// A linearizable GET of a counter (0 when absent), retried for up to 20 s.
+async fn final_counter(c: &Cluster, leader: u32, key: &str) -> anyhow::Result<i64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut node = leader;
+    loop {
+        let r: anyhow::Result<Option<i64>> = async {
+            let mut con = direct(c, node).await?;
+            redis::cmd("CLIENT")
+                .arg("CONSISTENCY")
+                .arg("strong")
+                .query_async::<()>(&mut con)
+                .await?;
+            Ok(tokio::time::timeout(
+                Duration::from_secs(5),
+                redis::cmd("GET").arg(key).query_async(&mut con),
+            )
+            .await??)
+        }
+        .await;
+        match r {
+            Ok(v) => return Ok(v.unwrap_or(0)),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                node = c.leader().await.unwrap_or(node);
+            }
+        }
+    }
+}
+
+/// The members (voters and replicas) the leader's `INFO replication` lists, itself
+/// included.
+async fn members(c: &Cluster) -> anyhow::Result<std::collections::BTreeSet<u32>> {
+    let l = c.leader().await.context("no leader")?;
+    let info = c.info(l).await?;
+    let mut m = std::collections::BTreeSet::from([l]);
+    for (k, v) in &info {
+        if k.starts_with("member") {
+            if let Some(id) = v
+                .split(',')
+                .find_map(|f| f.strip_prefix("id="))
+                .and_then(|x| x.parse().ok())
+            {
+                m.insert(id);
+            }
+        }
+    }
+    Ok(m)
+}
+
 /// Every key → DUMP on one node, from its own applied state.
 async fn snapshot(c: &Cluster, i: u32) -> anyhow::Result<converge::Snapshot> {
     let mut con = direct(c, i).await?;
@@ -292,7 +427,12 @@ async fn converge_check(c: &Cluster) -> anyhow::Result<converge::Report> {
     loop {
         let mut snaps = Vec::new();
         let mut err = None;
-        for i in c.ids() {
+        // The membership's nodes (a removal whose call timed out may have happened).
+        let ids: Vec<u32> = match members(c).await {
+            Ok(m) => c.ids().into_iter().filter(|i| m.contains(i)).collect(),
+            Err(_) => c.ids(),
+        };
+        for i in ids {
             match snapshot(c, i).await {
                 Ok(s) => snaps.push((i, s)),
                 Err(e) => err = Some(e),

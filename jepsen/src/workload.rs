@@ -156,6 +156,8 @@ async fn exec(
                 .query_async(con)
                 .await?,
         ),
+        // Other workloads' ops (sessions, TTL) never run here.
+        F::Incr | F::ReadCounter | F::SetTtl | F::ReadTtl => Res::Done,
     })
 }
 
@@ -228,6 +230,7 @@ pub async fn client(shared: Arc<Shared>, spec: ClientSpec) -> Vec<Op> {
             error: None,
             invoke_us,
             complete_us,
+            sess: None,
         };
         let mut drop_con = false;
         match r {

@@ -201,6 +201,7 @@ mod tests {
             error: None,
             invoke_us: t.0,
             complete_us: t.1,
+            sess: None,
         }
     }
 

@@ -218,6 +218,7 @@ mod tests {
             error: None,
             invoke_us: t.0,
             complete_us: t.1,
+            sess: None,
         }
     }
     fn rd(id: u64, l: &[i64], t: (u64, u64)) -> Op {
