@@ -33,6 +33,9 @@ install_deps() {
     # in a venv next to the build cache.
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    # The web console's browser tests (tests/tests/console.rs) drive Debian's headless
+    # chromium over CDP (playwright-core, below); no browser is downloaded.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo ">> installing: ${missing[*]}" >&2
@@ -45,6 +48,13 @@ install_deps() {
   if [ "${cmd:-}" = test ] && ! cmp -s "$lock" "$stamp"; then
     echo ">> npm ci --prefix tests/node" >&2
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$lock" "$stamp"
+  fi
+  # playwright-core for the console's browser tests, pinned in tests/console/package-lock.json.
+  lock=tests/console/package-lock.json stamp=tests/console/node_modules/.installed-lock.json
+  if [ "${cmd:-}" = test ] && ! cmp -s "$lock" "$stamp"; then
+    echo ">> npm ci --prefix tests/console" >&2
+    npm ci --prefix tests/console --no-audit --no-fund --loglevel=error >/dev/null
     cp "$lock" "$stamp"
   fi
   local venv="$HOME/.cache/meridian/venv"

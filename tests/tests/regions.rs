@@ -139,6 +139,27 @@ fn regions_are_known_everywhere_with_lag_and_contact_and_can_be_added_and_remove
         .parse()
         .unwrap();
     assert!(own < 2000, "{ft}");
+    // /metrics on the leader carries the same per member, labelled with the region.
+    let url = format!("http://127.0.0.1:{}/metrics", c.nodes[leader].rest_port);
+    let text = ureq::get(&url)
+        .timeout(Duration::from_secs(10))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let sample = |name: &str| -> f64 {
+        let prefix =
+            format!("{name}{{member=\"{ap_id}\",role=\"replica\",region=\"ap-southeast-1\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix}: {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(sample("meridian_replication_lag_entries") >= 1.0);
+    assert!(sample("meridian_replication_lag_ms") >= 1000.0);
+    assert!(sample("meridian_replication_last_contact_ms") >= 1000.0);
     c.nodes[ap].signal("CONT");
     eventually(Duration::from_secs(20), "paused replica caught up", || {
         let t = info(&c, leader);

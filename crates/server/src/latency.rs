@@ -93,6 +93,18 @@ fn percentile(counts: &[(usize, u64)], p: f64) -> u64 {
     counts.last().map_or(0, |(i, _)| bucket_high(*i))
 }
 
+/// The value at percentile `p` of the calls counted in `now` but not in `before` (two
+/// readings of `Latency::merged_counts`), in microseconds; None if there were none.
+pub fn window_percentile(before: &[u64], now: &[u64], p: f64) -> Option<u64> {
+    let counts: Vec<(usize, u64)> = now
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.saturating_sub(before.get(i).copied().unwrap_or(0))))
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    (!counts.is_empty()).then(|| percentile(&counts, p))
+}
+
 /// Samples kept per event (Redis's LATENCY_TS_LEN).
 const SAMPLES: usize = 160;
 
@@ -141,6 +153,21 @@ impl Latency {
         if t > 0 && usec / 1000 >= t as u64 {
             self.add_sample(if fast { "fast-command" } else { "command" }, usec / 1000);
         }
+    }
+
+    /// Every command's call counts per bucket, added together (dense, one slot per
+    /// bucket): the console's sampler takes the difference of two readings to get the
+    /// percentiles of the calls in between (`window_percentile`).
+    pub fn merged_counts(&self) -> Vec<u64> {
+        let mut out = vec![0u64; BUCKETS];
+        for h in &self.per_cmd {
+            if let Some(b) = h.buckets.get() {
+                for (o, c) in out.iter_mut().zip(b.iter()) {
+                    *o += c.load(Ordering::Relaxed);
+                }
+            }
+        }
+        out
     }
 
     /// CONFIG RESETSTAT clears the histograms (not the monitor's events), as Redis.

@@ -9,6 +9,7 @@ mod clients;
 mod command_cmds;
 mod config;
 mod conn;
+mod console;
 mod dispatch;
 mod latency;
 mod metrics;

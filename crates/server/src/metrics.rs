@@ -293,30 +293,82 @@ pub fn render(shared: &Shared) -> String {
         "1 on the leader.",
         &one(u64::from(c.leader == Some(node.id()))),
     );
-    let lag: Vec<(String, f64)> = c
-        .members
-        .iter()
-        .filter(|m| m.id != node.id())
-        .filter_map(|m| {
-            m.matched.map(|x| {
-                (
-                    format!(
-                        "member=\"{}\",role=\"{}\"",
-                        m.id,
-                        if m.voter { "voter" } else { "replica" }
-                    ),
-                    c.last_log_index.saturating_sub(x) as f64,
-                )
+    // Per member (from this node's view: lags are known on the leader), with its region.
+    let labels = |m: &consensus::MemberStatus| {
+        format!(
+            "member=\"{}\",role=\"{}\",region=\"{}\"",
+            m.id,
+            if m.voter { "voter" } else { "replica" },
+            c.region_of(m.id)
+        )
+    };
+    let per_member = |f: &dyn Fn(&consensus::MemberRegion) -> Option<u64>| -> Vec<(String, f64)> {
+        c.members
+            .iter()
+            .filter(|m| m.id != node.id())
+            .filter_map(|m| {
+                let v = c.member_region(m.id).and_then(f)?;
+                Some((labels(m), v as f64))
             })
-        })
-        .collect();
+            .collect()
+    };
     metric(
         &mut o,
         "meridian_replication_lag_entries",
         "gauge",
         "Log entries each member is behind (known on the leader).",
-        &lag,
+        &per_member(&|r| r.lag_entries),
     );
+    metric(
+        &mut o,
+        "meridian_replication_lag_ms",
+        "gauge",
+        "Age in ms of the oldest entry each member lacks (known on the leader).",
+        &per_member(&|r| r.lag_ms),
+    );
+    metric(
+        &mut o,
+        "meridian_replication_last_contact_ms",
+        "gauge",
+        "Milliseconds since each member last answered the leader (known on the leader).",
+        &per_member(&|r| r.last_contact_ms),
+    );
+    let ae = &consensus::AE_STATS;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    for (name, help, v) in [
+        (
+            "meridian_antientropy_rounds_total",
+            "Anti-entropy rounds this node ran as leader.",
+            get(&ae.rounds),
+        ),
+        (
+            "meridian_antientropy_slots_compared_total",
+            "Slots compared with a member at the same history.",
+            get(&ae.slots_compared),
+        ),
+        (
+            "meridian_antientropy_slots_differing_total",
+            "Compared slots whose digests differed.",
+            get(&ae.slots_differing),
+        ),
+        (
+            "meridian_antientropy_keys_repaired_total",
+            "Keys rewritten from the leader's records.",
+            get(&ae.keys_repaired),
+        ),
+        (
+            "meridian_scrub_slots_total",
+            "Slots whose digest this node re-checked against their records.",
+            get(&ae.scrub_slots),
+        ),
+        (
+            "meridian_scrub_fixed_total",
+            "Slots whose stored digest disagreed with their records (data changed outside the write path).",
+            get(&ae.scrub_fixed),
+        ),
+    ] {
+        metric(&mut o, name, "counter", help, &one(v));
+    }
 
     let (sys, user) = crate::admin_cmds::cpu_seconds(false);
     metric(

@@ -14,7 +14,7 @@
 //! token, 405 for a method other than HEAD GET POST PUT (an OPTIONS CORS preflight is
 //! answered 204).
 
-mod auth;
+pub(crate) mod auth;
 mod exec;
 mod manage;
 mod reply;
@@ -67,6 +67,8 @@ pub async fn accept_loop(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     let http = Arc::new(http);
+    // The console's metrics history starts with the REST listener.
+    crate::console::start(&shared);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -300,6 +302,25 @@ enum Route {
 }
 
 async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    req: Request<Incoming>,
+) -> Resp {
+    // The web console (`console/`): its pages and API, or one of the event-stream routes
+    // below reached with the console session's token.
+    if crate::console::owns(req.uri().path()) {
+        return match crate::console::handle(&shared, peer, local, req).await {
+            crate::console::Routed::Done(r) => r,
+            crate::console::Routed::Rest(req) => {
+                crate::console::harden(serve(shared, peer, local, req).await)
+            }
+        };
+    }
+    serve(shared, peer, local, req).await
+}
+
+async fn serve(
     shared: Arc<Shared>,
     peer: SocketAddr,
     local: SocketAddr,
