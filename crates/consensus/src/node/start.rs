@@ -217,12 +217,50 @@ impl Node {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             match admin_call(join, self.cfg.password.as_deref().unwrap_or(""), &req).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.check_round_trip(join).await;
+                    return Ok(());
+                }
                 Err(e) if tokio::time::Instant::now() < deadline => {
                     tracing::info!("joining through {join}: {e}; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(e) => anyhow::bail!("could not join through {join}: {e}"),
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Warns when the round trip to the member this replica joined through is longer
+    /// than the heartbeat: openraft 0.9 gives each AppendEntries one heartbeat interval
+    /// to complete, so such a replica would never receive the log (the leader logs "rpc
+    /// timed out" for it). Every node should then run with a larger `--heartbeat` (and an
+    /// election timeout above it).
+    async fn check_round_trip(&self, addr: &str) {
+        let pw = self.cfg.password.clone().unwrap_or_default();
+        let mut best = None;
+        for _ in 0..3 {
+            let t0 = std::time::Instant::now();
+            if admin_call(addr, &pw, &AdminRequest::Status).await.is_ok() {
+                let ms = t0.elapsed().as_millis() as u64;
+                best = Some(best.map_or(ms, |b: u64| b.min(ms)));
+            }
+        }
+        if let Some(rtt) = best {
+            if rtt * 5 >= self.cfg.heartbeat_ms * 4 {
+                tracing::warn!(
+                    "the round trip to {addr} is {rtt} ms, close to or above the heartbeat ({} ms): the leader gives each log shipment one heartbeat to complete, so this replica may not receive the log; run every node with --heartbeat above the largest round trip (e.g. --heartbeat {} --election-timeout {}-{})",
+                    self.cfg.heartbeat_ms,
+                    (rtt * 2).max(100),
+                    (rtt * 8).max(1000),
+                    (rtt * 16).max(2000)
+                );
+            } else {
+                tracing::info!(
+                    "round trip to {addr}: {rtt} ms (heartbeat {} ms)",
+                    self.cfg.heartbeat_ms
+                );
             }
         }
     }
