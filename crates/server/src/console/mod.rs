@@ -176,16 +176,24 @@ pub async fn handle(
     let api = api.to_string();
     let headers = req.headers().clone();
     if method != Method::GET && method != Method::POST {
-        return Routed::Done(json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "ERR the console API takes GET and POST",
-        ));
+        return refuse(
+            req,
+            json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "ERR the console API takes GET and POST",
+            ),
+        )
+        .await;
     }
     if !same_origin(&headers) {
-        return Routed::Done(json_error(
-            StatusCode::FORBIDDEN,
-            "ERR cross-origin requests to the console are refused",
-        ));
+        return refuse(
+            req,
+            json_error(
+                StatusCode::FORBIDDEN,
+                "ERR cross-origin requests to the console are refused",
+            ),
+        )
+        .await;
     }
     if api == "hello" {
         // Before logging in: whether a password is needed (the login page says so).
@@ -196,10 +204,11 @@ pub async fn handle(
     }
     if api == "login" {
         if method != Method::POST {
-            return Routed::Done(json_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "ERR log in with POST",
-            ));
+            return refuse(
+                req,
+                json_error(StatusCode::METHOD_NOT_ALLOWED, "ERR log in with POST"),
+            )
+            .await;
         }
         let body = match read_body(req.into_body()).await {
             Ok(b) => b,
@@ -215,13 +224,17 @@ pub async fn handle(
         );
         r.headers_mut()
             .insert(header::SET_COOKIE, session::clear_cookie(shared));
-        return Routed::Done(r);
+        return refuse(req, r).await;
     };
     if method == Method::POST && !session::csrf_ok(&sess, &headers) {
-        return Routed::Done(json_error(
-            StatusCode::FORBIDDEN,
-            "ERR missing or wrong X-CSRF-Token: reload the console",
-        ));
+        return refuse(
+            req,
+            json_error(
+                StatusCode::FORBIDDEN,
+                "ERR missing or wrong X-CSRF-Token: reload the console",
+            ),
+        )
+        .await;
     }
     let segs: Vec<&str> = api.split('/').collect();
     let r = match (&method, &segs[..]) {
@@ -276,10 +289,26 @@ pub async fn handle(
                 Err(r) => r,
             }
         }
-        _ => json_error(
-            StatusCode::NOT_FOUND,
-            &format!("ERR no console API {method} /console/api/{api}"),
-        ),
+        _ => {
+            let r = json_error(
+                StatusCode::NOT_FOUND,
+                &format!("ERR no console API {method} /console/api/{api}"),
+            );
+            return refuse(req, r).await;
+        }
     };
+    Routed::Done(r)
+}
+
+/// Reads and drops a refused request's body (bounded in size and time) before the
+/// answer, so the keep-alive connection stays usable: hyper closes a connection whose
+/// request body was left unread, and a client reusing it from its pool read EOF (seen
+/// as a flaky "Unexpected EOF" in CI).
+async fn refuse(req: Request<Incoming>, r: crate::rest::Resp) -> Routed {
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        read_body(req.into_body()),
+    )
+    .await;
     Routed::Done(r)
 }
