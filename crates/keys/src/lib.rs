@@ -22,6 +22,7 @@
 
 mod crc16;
 pub mod hash;
+pub mod hlc;
 pub mod list;
 mod meta;
 pub mod rdb;
