@@ -103,6 +103,13 @@ impl NodeProc {
         self.wait_ready(Duration::from_secs(60));
     }
 
+    /// Kills and starts the node again without waiting for it to be ready (a voter of a
+    /// group whose other voters are down cannot be ready alone).
+    pub fn respawn(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
     /// SIGSTOP / SIGCONT: a paused process keeps its sockets but answers nothing.
     pub fn signal(&self, sig: &str) {
         crate::signal(self.child.as_ref(), sig);

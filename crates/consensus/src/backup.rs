@@ -308,9 +308,10 @@ pub fn verify(root: &Path, name: &str) -> Result<(Manifest, PathBuf), String> {
             m.format_version
         )));
     }
-    if m.layout_version != keys::LAYOUT_VERSION {
+    // Older layouts are read (their records decode: see `keys::LAYOUT_VERSION`).
+    if m.layout_version == 0 || m.layout_version > keys::LAYOUT_VERSION {
         return Err(err(format!(
-            "backup '{name}' has record layout version {}, this build reads {}",
+            "backup '{name}' has record layout version {}, this build reads 1 to {}",
             m.layout_version,
             keys::LAYOUT_VERSION
         )));

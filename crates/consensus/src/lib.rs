@@ -24,10 +24,10 @@ pub mod pb {
 
 pub use error::{AdminError, ReadIndexError, ReplyError};
 pub use node::{
-    admin_call, ae_call, clock_offset_ms, now_ms, region_info_fields, set_clock_offset_ms,
+    admin_call, ae_call, clock_offset_ms, epoch, now_ms, region_info_fields, set_clock_offset_ms,
     valid_region_name, AdminRequest, AeMember, AeReply, AeReport, AeRequest, ClusterStatus,
-    MemberRegion, MemberStatus, Node, NodeConfig, NodeStatus, RegionStatus, Role, WriteError,
-    AE_STATS,
+    Failover, MemberRegion, MemberStatus, Node, NodeConfig, NodeStatus, PromoteMarker,
+    RegionStatus, Role, WriteError, AE_STATS,
 };
 pub use state_machine::RESTORING;
 pub use types::{EventSink, Op, RegionOp, Request, Response, RestoreStep, TypeConfig};

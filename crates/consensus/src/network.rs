@@ -83,6 +83,7 @@ pub fn envelope<T: Serialize>(v: &T) -> Envelope {
         payload: bincode::serialize(v).unwrap_or_default(),
         error: String::new(),
         auth: link_token().to_string(),
+        epoch: crate::node::epoch(),
     }
 }
 
@@ -258,6 +259,7 @@ fn snapshot_chunks(
         data: Vec::new(),
         crc32: crc32fast::hash(&[]),
         auth: link_token().to_string(),
+        epoch: crate::node::epoch(),
     })?;
     let mut files: Vec<_> = std::fs::read_dir(root)?
         .flatten()
@@ -295,6 +297,7 @@ fn snapshot_chunks(
                     crc32: crc32fast::hash(&data),
                     data,
                     auth: link_token().to_string(),
+                    epoch: crate::node::epoch(),
                 })?;
             }
             offset += filled as u64;

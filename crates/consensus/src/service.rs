@@ -50,6 +50,7 @@ impl Cluster for Service {
     async fn append_entries(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         let e = req.into_inner();
         check_group(&e)?;
+        self.node.check_epoch(e.epoch)?;
         let rpc: AppendEntriesRequest<TypeConfig> = open(&e).map_err(bad)?;
         let res = self.node.raft().append_entries(rpc).await;
         if res.is_ok() {
@@ -61,6 +62,7 @@ impl Cluster for Service {
     async fn vote(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         let e = req.into_inner();
         check_group(&e)?;
+        self.node.check_epoch(e.epoch)?;
         let rpc: VoteRequest<u64> = open(&e).map_err(bad)?;
         let res = self.node.raft().vote(rpc).await;
         Ok(Response::new(envelope(&res)))
@@ -75,7 +77,10 @@ impl Cluster for Service {
         let incoming = root.join(format!("incoming-{}.tmp", rand::random::<u64>()));
         let db_dir = incoming.join("db");
         std::fs::create_dir_all(&db_dir).map_err(|e| Status::internal(e.to_string()))?;
-        let result = receive(&mut stream, &db_dir).await;
+        let result = match receive(&mut stream, &db_dir).await {
+            Ok((epoch, h)) => self.node.check_epoch(epoch).map(|_| h),
+            Err(e) => Err(e),
+        };
         let (vote, meta) = match result {
             Ok(h) => h,
             Err(e) => {
@@ -102,13 +107,16 @@ impl Cluster for Service {
     async fn forward(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
         let e = req.into_inner();
         check_group(&e)?;
+        self.node.check_epoch(e.epoch)?;
         let (origin, seq, ops): (u64, u64, Vec<Op>) = open(&e).map_err(bad)?;
         let res = self.node.execute_forwarded(origin, seq, ops).await;
         Ok(Response::new(envelope(&res)))
     }
 
     async fn read_index(&self, req: Request<Envelope>) -> Result<Response<Envelope>, Status> {
-        check_group(&req.into_inner())?;
+        let e = req.into_inner();
+        check_group(&e)?;
+        self.node.check_epoch(e.epoch)?;
         // The error travels as text (the asking node's `ReadIndexError::Remote`).
         let res: Result<u64, String> = self
             .node
@@ -148,8 +156,9 @@ impl Cluster for Service {
 async fn receive(
     stream: &mut Streaming<SnapshotChunk>,
     db_dir: &std::path::Path,
-) -> Result<(Vote<u64>, SnapshotMeta<u64, BasicNode>), Status> {
+) -> Result<(u64, (Vote<u64>, SnapshotMeta<u64, BasicNode>)), Status> {
     let mut header = None;
+    let mut epoch = 0;
     let mut current: Option<(String, std::fs::File, u64)> = None;
     while let Some(chunk) = stream.message().await? {
         if chunk.group != GROUP {
@@ -157,6 +166,7 @@ async fn receive(
         }
         link(&chunk.auth)?;
         if !chunk.header.is_empty() {
+            epoch = chunk.epoch;
             header = Some(bincode::deserialize(&chunk.header).map_err(bad)?);
             continue;
         }
@@ -189,5 +199,7 @@ async fn receive(
     if let Some((_, f, _)) = current {
         f.sync_all().map_err(|e| Status::internal(e.to_string()))?;
     }
-    header.ok_or_else(|| bad("snapshot stream without header"))
+    header
+        .map(|h| (epoch, h))
+        .ok_or_else(|| bad("snapshot stream without header"))
 }

@@ -6,6 +6,7 @@ use crate::types::{
     StorageError, StoredMembership, TypeConfig,
 };
 use engine::{Frame, Tier, Txn};
+use keys::hlc::Stamp;
 use keys::Cf;
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, SnapshotMeta};
@@ -28,6 +29,16 @@ pub struct StateMachine {
     pub(crate) sink: Option<Arc<dyn EventSink>>,
     /// The memory tier, told about every entry's effects once they are written.
     pub(crate) tier: Arc<Tier>,
+    /// The HLC stamp of the last applied entry with commands (`keys::hlc`, sm `hlc`).
+    stamp: Stamp,
+}
+
+/// The stored HLC clock (`keys::sm::HLC`); zero for a data dir older than it.
+pub(crate) fn stored_stamp(st: &Storage) -> anyhow::Result<Stamp> {
+    Ok(st
+        .sm_get(keys::sm::HLC)?
+        .and_then(|raw| Stamp::decode(&raw))
+        .unwrap_or(Stamp::ZERO))
 }
 
 /// The last applied index in a raw `applied` record (anti-entropy reads it beside the
@@ -63,6 +74,7 @@ impl StateMachine {
         let current = latest_snapshot(&snapshot_root);
         let applied = rec.last_applied.map_or(0, |l| l.index);
         let (applied_tx, applied_rx) = watch::channel(applied);
+        let stamp = stored_stamp(&st)?;
         Ok((
             StateMachine {
                 st,
@@ -73,6 +85,7 @@ impl StateMachine {
                 current,
                 sink: None,
                 tier: Arc::new(Tier::default()),
+                stamp,
             },
             applied_rx,
         ))
@@ -101,6 +114,7 @@ impl StateMachine {
         let mut delivery = None;
         let mut membership = None;
         let mut sizes = None;
+        let mut stamp = None;
         let effects = match entry.payload {
             EntryPayload::Blank => engine::Effects::default(),
             EntryPayload::Membership(m) => {
@@ -110,8 +124,11 @@ impl StateMachine {
             EntryPayload::Normal(req) => {
                 // Everything before this entry is written and observed, so the tier's
                 // current generation describes the store this transaction reads.
+                // The entry's HLC stamp: the leader's time, never below the last one.
+                let entry_stamp = self.stamp.next(req.now_ms, log_id.leader_id.node_id);
                 let mut txn = Txn::new(&*self.st, log_id.index, req.now_ms, req.seed)
-                    .with_tier(&self.tier, self.tier.generation());
+                    .with_tier(&self.tier, self.tier.generation())
+                    .with_stamp(entry_stamp);
                 if let Some(sink) = &self.sink {
                     txn = txn.with_bus(&**sink);
                 }
@@ -191,6 +208,7 @@ impl StateMachine {
                             },
                             Op::Region(r) => region_op(txn, r),
                             Op::Repair { slots } => repair(txn, &st, slots),
+                            Op::Merge { keys } => merge(txn, keys, log_id.leader_id.node_id),
                             Op::Restore(_) => unreachable!("handled above"),
                         }));
                     }
@@ -209,6 +227,12 @@ impl StateMachine {
                     }
                 }
                 prune_dedupe(&mut txn, req.now_ms).map_err(|e| apply_err(log_id, &e))?;
+                let grace_ms = engine::settings::TOMBSTONE_GRACE
+                    .get(&txn)
+                    .unwrap_or(engine::settings::TOMBSTONE_GRACE.default)
+                    .saturating_mul(1000);
+                txn.prune_tombstones(req.now_ms.saturating_sub(grace_ms), 64)
+                    .map_err(|e| apply_err(log_id, &e))?;
                 if let Some(e) = txn.storage_failure() {
                     tracing::error!("entry {log_id} not applied, stopping: {e}");
                     return Err(apply_err(log_id, e));
@@ -217,6 +241,7 @@ impl StateMachine {
                     delivery = Some((req.now_ms, txn.take_events()));
                 }
                 sizes = txn.data_size_record();
+                stamp = Some(txn.stamp());
                 txn.into_effects()
             }
         };
@@ -224,10 +249,18 @@ impl StateMachine {
             Some(log_id),
             membership.as_ref().unwrap_or(&self.membership),
         )?;
+        let stamp_raw = stamp.map(|s| s.encode());
         self.st
-            .write_entry(log_id.index, &effects, &extras(&rec, sizes.as_deref()))
+            .write_entry(
+                log_id.index,
+                &effects,
+                &extras(&rec, sizes.as_deref(), stamp_raw.as_ref().map(|s| &s[..])),
+            )
             .map_err(|e| apply_err(log_id, &e))?;
         self.last_applied = Some(log_id);
+        if let Some(s) = stamp {
+            self.stamp = s;
+        }
         if let Some(m) = membership {
             self.membership = m;
         }
@@ -322,12 +355,73 @@ fn restore_step(txn: &mut Txn, step: &RestoreStep, restoring: &mut bool) -> Fram
 
 /// The `sm` records written with an entry's effects: `applied`, and the data size
 /// totals when the entry changed them (`engine::quota`).
-fn extras<'a>(applied: &'a [u8], sizes: Option<&'a [u8]>) -> Vec<(Cf, &'a [u8], &'a [u8])> {
+fn extras<'a>(
+    applied: &'a [u8],
+    sizes: Option<&'a [u8]>,
+    stamp: Option<&'a [u8]>,
+) -> Vec<(Cf, &'a [u8], &'a [u8])> {
     let mut v = vec![(Cf::Sm, keys::sm::APPLIED, applied)];
     if let Some(s) = sizes {
         v.push((Cf::Sm, engine::quota::DATASIZE_KEY, s));
     }
+    if let Some(s) = stamp {
+        v.push((Cf::Sm, keys::sm::HLC, s));
+    }
     v
+}
+
+/// A last-writer-wins merge of keys from another history of this database (a deposed
+/// primary region rejoining, `node/region.rs`): each key takes the incoming version, with
+/// the incoming stamp, only if that stamp is greater than what this history holds for
+/// it (its record's stamp, or its tombstone's). A version that is a delete leaves a
+/// tombstone. Writes later in the entry (and later entries) get stamps above every
+/// merged one. The reply is the number of keys taken.
+fn merge(txn: &mut Txn, keys: &[crate::types::MergeKey], leader: u64) -> Frame {
+    let entry_stamp = txn.stamp();
+    let mut clock = entry_stamp;
+    let mut taken = 0i64;
+    for k in keys {
+        let incoming = Stamp {
+            hlc: k.hlc,
+            node: k.node,
+        };
+        let held = match txn.held_stamp(k.db, &k.key) {
+            Ok(h) => h,
+            Err(e) => return Frame::Error(e.0),
+        };
+        clock = clock.max(incoming);
+        if !keys::hlc::lww_replaces(held, incoming) {
+            continue;
+        }
+        txn.set_stamp(incoming);
+        let r = match &k.value {
+            None => {
+                let r = txn.run(k.db, &[b"DEL".to_vec(), k.key.clone()]);
+                txn.put_tombstone_in(k.db, &k.key);
+                r
+            }
+            Some((payload, at)) => txn.run(
+                k.db,
+                &[
+                    b"RESTORE".to_vec(),
+                    k.key.clone(),
+                    at.to_string().into_bytes(),
+                    payload.clone(),
+                    b"ABSTTL".to_vec(),
+                    b"REPLACE".to_vec(),
+                ],
+            ),
+        };
+        txn.set_stamp(entry_stamp);
+        if let Frame::Error(e) = r {
+            return Frame::Error(e);
+        }
+        taken += 1;
+    }
+    if clock > entry_stamp {
+        txn.set_stamp(clock.next(0, leader));
+    }
+    Frame::Integer(taken)
 }
 
 /// An I/O error while applying entry `log_id`: openraft stops this node's Raft on it.
@@ -386,6 +480,9 @@ fn region_op(txn: &mut Txn, op: &crate::types::RegionOp) -> Frame {
         }
         RegionOp::Undeclare { name } => {
             txn.raw_delete(Cf::Sm, REGIONS_DECLARED.key(name.as_bytes()))
+        }
+        RegionOp::Failover { record } => {
+            txn.raw_put(Cf::Sm, crate::node::failover_key().to_vec(), record.clone())
         }
     }
     Frame::ok()
@@ -543,6 +640,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        self.stamp =
+            stored_stamp(&self.st).map_err(|e| read_err(std::io::Error::other(e.to_string())))?;
         // Keep the received snapshot as this node's current one (for its own learners).
         let raw = bincode::serialize(meta).map_err(write_err)?;
         std::fs::write(snapshot.path.join("meta.bin"), raw).map_err(write_err)?;
@@ -855,5 +954,152 @@ mod tests {
         assert_eq!(st.sm_get(&keys::sm::dedupe_key(7, 42)).unwrap(), None);
         let r = sm.apply(vec![entry(5, 200_000, id)]).await.unwrap();
         assert_eq!(r[0].replies, vec![Frame::Integer(4)]);
+    }
+
+    fn meta_stamp(st: &Storage, key: &[u8]) -> Option<Stamp> {
+        use engine::Store;
+        st.get(Cf::Meta, &keys::meta_key(0, key))
+            .unwrap()
+            .map(|raw| keys::Meta::decode(&raw).unwrap().stamp)
+    }
+
+    fn tombstone(st: &Storage, key: &[u8]) -> Option<keys::sm::Tombstone> {
+        st.sm_get(&keys::sm::tombstone_key(0, key))
+            .unwrap()
+            .and_then(|raw| keys::sm::Tombstone::decode(&raw))
+    }
+
+    fn merge_entry(index: u64, now_ms: u64, keys: Vec<crate::types::MergeKey>) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 2), index),
+            payload: EntryPayload::Normal(Request {
+                now_ms,
+                seed: 1,
+                ops: vec![Op::Merge { keys }],
+                dedupe: vec![],
+            }),
+        }
+    }
+
+    fn dump_of(v: &str) -> Vec<u8> {
+        // A DUMP payload made by a scratch state machine's read path.
+        let dir = tempfile::tempdir().unwrap();
+        let st = Storage::open(&dir.path().join("db"), 8 << 20).unwrap();
+        let mut t = Txn::new(&*st, 1, 1, 1);
+        t.run(0, &[b"SET".to_vec(), b"x".to_vec(), v.as_bytes().to_vec()]);
+        st.write_effects(&t.into_effects(), &[]).unwrap();
+        let mut r = Txn::read_only(&*st, 1, 1);
+        match r.run(0, &[b"DUMP".to_vec(), b"x".to_vec()]) {
+            Frame::Bulk(p) => p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Every entry gets an HLC stamp that never goes backwards (even when the leader's
+    /// clock does), survives a reopen, is stored with each written key, and a delete
+    /// leaves a tombstone with its stamp that is pruned after the grace period. A merge
+    /// takes an incoming version only if its stamp beats the key's record or tombstone,
+    /// keeps that stamp, and later entries stamp above it.
+    #[tokio::test]
+    async fn hlc_stamps_tombstones_and_last_writer_wins_merges() {
+        use crate::types::MergeKey;
+        let dir = tempfile::tempdir().unwrap();
+        let st = Storage::open(&dir.path().join("db"), 8 << 20).unwrap();
+        let (mut sm, _) = StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+        sm.apply(vec![cmd_entry(1, 10_000, 1, &[&["SET", "a", "1"]])])
+            .await
+            .unwrap();
+        assert_eq!(meta_stamp(&st, b"a"), Some(Stamp::new(10_000, 0, 1)));
+        // The leader's clock went back: the logical counter moves on instead.
+        sm.apply(vec![cmd_entry(2, 9_000, 1, &[&["SET", "b", "1"]])])
+            .await
+            .unwrap();
+        assert_eq!(meta_stamp(&st, b"b"), Some(Stamp::new(10_000, 1, 1)));
+        sm.apply(vec![cmd_entry(3, 11_000, 1, &[&["DEL", "a"]])])
+            .await
+            .unwrap();
+        let t = tombstone(&st, b"a").expect("a tombstone");
+        assert_eq!(
+            (t.stamp, t.index, t.at_ms),
+            (Stamp::new(11_000, 0, 1), 3, 11_000)
+        );
+        // The clock survives a reopen.
+        drop(sm);
+        let (mut sm, _) = StateMachine::open(st.clone(), dir.path().join("snapshots")).unwrap();
+        sm.apply(vec![cmd_entry(4, 5_000, 1, &[&["SET", "c", "1"]])])
+            .await
+            .unwrap();
+        assert_eq!(meta_stamp(&st, b"c"), Some(Stamp::new(11_000, 1, 1)));
+
+        let old = Stamp::new(10_500, 0, 7); // older than a's delete
+        let new = Stamp::new(50_000, 3, 7); // newer than anything here
+        let keys = vec![
+            // Loses to the tombstone: a stays deleted.
+            MergeKey {
+                db: 0,
+                key: b"a".to_vec(),
+                hlc: old.hlc,
+                node: old.node,
+                value: Some((dump_of("old"), 0)),
+            },
+            // Newer than b's record (10500.0@7 > 10000.1@1): taken.
+            MergeKey {
+                db: 0,
+                key: b"b".to_vec(),
+                hlc: old.hlc,
+                node: old.node,
+                value: Some((dump_of("merged"), 0)),
+            },
+            // A new key from the other side: taken with its own stamp.
+            MergeKey {
+                db: 0,
+                key: b"n".to_vec(),
+                hlc: new.hlc,
+                node: new.node,
+                value: Some((dump_of("other"), 0)),
+            },
+            // A newer delete from the other side: c goes, with a tombstone of its stamp.
+            MergeKey {
+                db: 0,
+                key: b"c".to_vec(),
+                hlc: new.hlc,
+                node: new.node,
+                value: None,
+            },
+        ];
+        let r = sm
+            .apply(vec![merge_entry(5, 12_000, keys.clone())])
+            .await
+            .unwrap();
+        assert_eq!(r[0].replies, vec![Frame::Integer(3)]);
+        let mut t = Txn::read_only(&*st, 12_000, 1);
+        let get = |t: &mut Txn, k: &str| t.run(0, &[b"GET".to_vec(), k.as_bytes().to_vec()]);
+        assert_eq!(get(&mut t, "a"), Frame::Null);
+        assert_eq!(get(&mut t, "b"), Frame::Bulk(b"merged".to_vec()));
+        assert_eq!(get(&mut t, "n"), Frame::Bulk(b"other".to_vec()));
+        assert_eq!(get(&mut t, "c"), Frame::Null);
+        assert_eq!(meta_stamp(&st, b"b"), Some(old));
+        assert_eq!(meta_stamp(&st, b"n"), Some(new));
+        assert_eq!(tombstone(&st, b"c").map(|t| t.stamp), Some(new));
+        // The same merge again takes nothing (equal stamps are the same write).
+        let r = sm.apply(vec![merge_entry(6, 12_001, keys)]).await.unwrap();
+        assert_eq!(r[0].replies, vec![Frame::Integer(0)]);
+        // Later writes stamp above the merged stamps, whatever the leader's clock says.
+        sm.apply(vec![cmd_entry(7, 12_002, 1, &[&["SET", "n", "local"]])])
+            .await
+            .unwrap();
+        assert!(meta_stamp(&st, b"n").unwrap() > new);
+        // Tombstones go once the grace period (default a day) has passed.
+        let day = engine::settings::TOMBSTONE_GRACE.default * 1000;
+        sm.apply(vec![cmd_entry(
+            8,
+            11_000 + day + 1,
+            1,
+            &[&["SET", "z", "1"]],
+        )])
+        .await
+        .unwrap();
+        assert_eq!(tombstone(&st, b"a"), None);
+        assert!(tombstone(&st, b"c").is_some(), "merged later: not yet due");
     }
 }

@@ -74,6 +74,22 @@ pub enum Op {
     /// member's records differ from the leader's, each slot only if nothing changed it
     /// since the leader read it. Appended last so older entries decode unchanged.
     Repair { slots: Vec<RepairSlot> },
+    /// A last-writer-wins merge of keys from another history of this database (a
+    /// deposed primary region rejoining): each key is taken only if its stamp is greater
+    /// than what this history holds for it. Appended last so older entries decode
+    /// unchanged.
+    Merge { keys: Vec<MergeKey> },
+}
+
+/// One key of another history: its HLC stamp and its DUMP payload with absolute expiry
+/// (0: none), or None for a delete (a tombstone there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeKey {
+    pub db: u8,
+    pub key: Vec<u8>,
+    pub hlc: u64,
+    pub node: u64,
+    pub value: Option<(Vec<u8>, u64)>,
 }
 
 /// The keys of one slot to rewrite with the leader's records.
@@ -106,6 +122,9 @@ pub enum RegionOp {
     Declare { name: String },
     /// A region removed (`meridian cluster remove-region`, after its members left).
     Undeclare { name: String },
+    /// A promotion over a lost primary (`node/failover.rs`): bincode of its `Failover`
+    /// record, kept in `sm` record `failover`. Appended so older entries decode.
+    Failover { record: Vec<u8> },
 }
 
 /// A backup restore goes through the log in steps, so every replica replaces its state

@@ -99,13 +99,27 @@ pub const DAILY_BACKUP_RETENTION: Setting = Setting {
     names: &[],
 };
 
-pub const ALL: [&Setting; 6] = [
+/// Seconds a deleted key's tombstone is kept (`keys::sm::TOMBSTONES`): a primary region
+/// that failed over and comes back within this time has its writes merged by
+/// last-writer-wins against the deletes made meanwhile; after it, an old write of a
+/// key deleted on the other side would come back. Longer than any partition you merge.
+pub const TOMBSTONE_GRACE: Setting = Setting {
+    name: "meridian-tombstone-grace",
+    default: 86_400,
+    min: 1,
+    max: 10 * 365 * 86_400,
+    memory: false,
+    names: &[],
+};
+
+pub const ALL: [&Setting; 7] = [
     &SCRIPT_MAX_INSTRUCTIONS,
     &SCRIPT_MAX_MEMORY,
     &MAXMEMORY,
     &MAXMEMORY_POLICY,
     &DAILY_BACKUP,
     &DAILY_BACKUP_RETENTION,
+    &TOMBSTONE_GRACE,
 ];
 
 /// Whether CONFIG SET `name` goes through the log: the numeric settings in [`ALL`] and

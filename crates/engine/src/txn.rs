@@ -9,6 +9,7 @@ use crate::store::{Effects, Store, StoreError, Write};
 use crate::table::{self, flags, Exec};
 use crate::tier::Tier;
 use crate::types;
+use keys::hlc::Stamp;
 use keys::{Cf, Kind, Meta};
 use resp::Frame;
 use std::cell::{Cell, OnceCell, RefCell};
@@ -74,6 +75,9 @@ pub struct Txn<'s> {
     journal: Option<Journal>,
     /// Keys deleted by eviction in this transaction.
     evicted: u64,
+    /// The HLC stamp every record this transaction writes carries (`keys::hlc`): the
+    /// entry's, or the incoming one while a merge rewrites a key ([`Txn::set_stamp`]).
+    stamp: Stamp,
 }
 
 /// What undoes one guarded op: the previous pending state of every write it made
@@ -155,7 +159,25 @@ impl<'s> Txn<'s> {
             policy: Cell::new(None),
             journal: None,
             evicted: 0,
+            stamp: Stamp::new(now_ms, 0, 0),
         }
+    }
+
+    /// The entry's HLC stamp (the state machine computes it, see `keys::hlc`).
+    pub fn with_stamp(mut self, stamp: Stamp) -> Txn<'s> {
+        self.stamp = stamp;
+        self
+    }
+
+    /// Changes the stamp later writes carry (a last-writer-wins merge keeps the stamp of
+    /// the write it brings in).
+    pub fn set_stamp(&mut self, stamp: Stamp) {
+        self.stamp = stamp;
+    }
+
+    /// The stamp writes carry now.
+    pub fn stamp(&self) -> Stamp {
+        self.stamp
     }
 
     /// Keys this transaction evicted ([`Txn::evict`]).
@@ -929,6 +951,7 @@ impl<'s> Txn<'s> {
             write_index: self.index,
             mtime_ms: self.now_ms,
             len: 0,
+            stamp: self.stamp,
             inline,
         }
     }
@@ -966,6 +989,7 @@ impl<'s> Txn<'s> {
     ) -> Result<(), CmdError> {
         meta.write_index = self.index;
         meta.mtime_ms = self.now_ms;
+        meta.stamp = self.stamp;
         let old_expire = old.map_or(0, |o| o.expire_at_ms);
         if old_expire != meta.expire_at_ms {
             if old_expire != 0 {
@@ -1037,6 +1061,7 @@ impl<'s> Txn<'s> {
             write_index: self.index,
             mtime_ms: self.now_ms,
             len: 0,
+            stamp: self.stamp,
             inline: value,
         };
         self.put_meta_over(key, meta, old)
@@ -1058,8 +1083,76 @@ impl<'s> Txn<'s> {
         self.drop_records(key, kind, version, data_size)?;
         self.raw_delete(Cf::Meta, keys::meta_key(self.db, key));
         self.add_count(self.db, -1)?;
+        self.put_tombstone(key);
         self.touch(key, if live { Touch::Deleted } else { Touch::Expired });
         Ok(live)
+    }
+
+    /// Leaves `key`'s tombstone (its delete's stamp, for last-writer-wins when two
+    /// histories meet; see `keys::sm::TOMBSTONES`), replacing an older one.
+    fn put_tombstone(&mut self, key: &[u8]) {
+        let t = keys::sm::Tombstone {
+            stamp: self.stamp,
+            index: self.index,
+            at_ms: self.now_ms,
+        };
+        self.raw_put(Cf::Sm, keys::sm::tombstone_key(self.db, key), t.encode());
+        self.raw_put(
+            Cf::Sm,
+            keys::sm::tombstone_time_key(self.now_ms, self.db, key),
+            Vec::new(),
+        );
+    }
+
+    /// The stamp last-writer-wins holds for `key`: its record's (expired or not), else
+    /// its tombstone's, else `None`.
+    pub fn held_stamp(&self, db: u8, key: &[u8]) -> Result<Option<Stamp>, CmdError> {
+        if let Some(raw) = self.raw_get(Cf::Meta, &keys::meta_key(db, key))? {
+            let m = Meta::decode(&raw)
+                .map_err(|e| CmdError::storage(format!("corrupt meta record: {e:?}")))?;
+            return Ok(Some(m.stamp));
+        }
+        Ok(self
+            .raw_get(Cf::Sm, &keys::sm::tombstone_key(db, key))?
+            .and_then(|raw| keys::sm::Tombstone::decode(&raw))
+            .map(|t| t.stamp))
+    }
+
+    /// Leaves a tombstone for `key` of `db` with the current stamp (a merged delete of
+    /// a key this history may not hold).
+    pub fn put_tombstone_in(&mut self, db: u8, key: &[u8]) {
+        let saved = self.db;
+        self.db = db;
+        self.put_tombstone(key);
+        self.db = saved;
+    }
+
+    /// Drops up to `max` tombstones left before `before_ms` (their grace period is over);
+    /// the number dropped.
+    pub fn prune_tombstones(&mut self, before_ms: u64, max: usize) -> Result<usize, StoreError> {
+        let start = keys::sm::TOMBSTONE_TIMES.start().to_vec();
+        let end = keys::sm::tombstone_time_before(before_ms);
+        let mut old = Vec::new();
+        self.raw_scan(Cf::Sm, &start, &end, &mut |k, _| {
+            old.push(k.to_vec());
+            old.len() < max
+        })?;
+        let n = old.len();
+        for tk in old {
+            if let Some((at, db, key)) = keys::sm::decode_tombstone_time_key(&tk) {
+                let tomb = keys::sm::tombstone_key(db, key);
+                // Only the tombstone this index entry was written for (a later delete of
+                // the same key left a newer one with its own index entry).
+                let current = self
+                    .raw_get(Cf::Sm, &tomb)?
+                    .and_then(|raw| keys::sm::Tombstone::decode(&raw));
+                if current.is_some_and(|t| t.at_ms == at) {
+                    self.raw_delete(Cf::Sm, tomb);
+                }
+            }
+            self.raw_delete(Cf::Sm, tk);
+        }
+        Ok(n)
     }
 
     /// Deletes the element records of incarnation `version` of a collection `key` that

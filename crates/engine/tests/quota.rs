@@ -231,6 +231,7 @@ fn old_format_records_are_recounted_and_sized_when_they_change() {
         version: 5 << 16,
         write_index: 5,
         mtime_ms: 1,
+        stamp: keys::hlc::Stamp::ZERO,
         len: 2,
         inline: vec![],
     };
@@ -250,6 +251,7 @@ fn old_format_records_are_recounted_and_sized_when_they_change() {
         version: 6 << 16,
         write_index: 6,
         mtime_ms: 1,
+        stamp: keys::hlc::Stamp::ZERO,
         len: 0,
         inline: b"value".to_vec(),
     };

@@ -64,8 +64,10 @@ impl Cf {
 }
 
 /// Version of the record layout (every column family's keys and values). Backups carry
-/// it and are refused by a build with another one; bump it with any layout change.
-pub const LAYOUT_VERSION: u32 = 1;
+/// it; a build reads its own and older layouts and refuses newer ones. Bump it with any
+/// layout change. 2: meta records of format 3 (with an HLC stamp), tombstones and the
+/// `hlc` record in `sm`.
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Number of logical databases (SELECT 0..15).
 pub const DATABASES: usize = 16;

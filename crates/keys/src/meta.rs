@@ -1,5 +1,7 @@
 //! The per-key `meta` record: type, expiry, version and (for strings) the value.
 
+use crate::hlc::Stamp;
+
 /// The Redis type of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -55,6 +57,10 @@ pub struct Meta {
     pub mtime_ms: u64,
     /// Element count for collections; unused (0) for strings.
     pub len: u64,
+    /// Hybrid logical clock stamp of the last write (`crate::hlc`): what last-writer-wins
+    /// compares when two histories meet. Records older than format 3 decode with their
+    /// `mtime_ms` as the physical part and node 0.
+    pub stamp: Stamp,
     /// The value of a string, or small inline payloads of other types.
     pub inline: Vec<u8>,
 }
@@ -70,10 +76,14 @@ pub enum MetaError {
 /// quota existed; still decoded, their data size is recounted when the key changes).
 const FORMAT_V1: u8 = 1;
 const HEADER_V1: usize = 2 + 8 * 5;
-/// Format 2 (written since): format 1's header plus one word, the key's data size (see
-/// [`Meta::encode_sized`]).
-const FORMAT: u8 = 2;
-const HEADER: usize = 2 + 8 * 6;
+/// Format 2: format 1's header plus one word, the key's data size (see
+/// [`Meta::encode_sized`]); still decoded, with a stamp made of its `mtime_ms`.
+const FORMAT_V2: u8 = 2;
+const HEADER_V2: usize = 2 + 8 * 6;
+/// Format 3 (written since): format 2's header plus the write's HLC stamp (two words:
+/// `hlc`, `node`), so the global database's last-writer-wins has a clock per key.
+const FORMAT: u8 = 3;
+const HEADER: usize = 2 + 8 * 8;
 
 impl Meta {
     /// The record in the current format with a data size of 0 (strings and JSON, whose
@@ -96,6 +106,8 @@ impl Meta {
             self.mtime_ms,
             self.len,
             data_size,
+            self.stamp.hlc,
+            self.stamp.node,
         ] {
             out.extend_from_slice(&v.to_be_bytes());
         }
@@ -111,6 +123,7 @@ impl Meta {
         let h = match raw.first() {
             None => return Err(MetaError::Truncated),
             Some(&FORMAT) => HEADER,
+            Some(&FORMAT_V2) => HEADER_V2,
             Some(&FORMAT_V1) => HEADER_V1,
             Some(&f) => return Err(MetaError::BadFormat(f)),
         };
@@ -127,6 +140,14 @@ impl Meta {
             let at = 2 + 8 * i;
             u64::from_be_bytes(raw[at..at + 8].try_into().expect("8 bytes"))
         };
+        let stamp = if header == HEADER {
+            Stamp {
+                hlc: word(6),
+                node: word(7),
+            }
+        } else {
+            Stamp::new(word(3), 0, 0)
+        };
         Ok(Meta {
             kind,
             expire_at_ms: word(0),
@@ -134,6 +155,7 @@ impl Meta {
             write_index: word(2),
             mtime_ms: word(3),
             len: word(4),
+            stamp,
             inline: raw[header..].to_vec(),
         })
     }
@@ -177,8 +199,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn roundtrip(kind in kind(), e in any::<u64>(), v in any::<u64>(), w in any::<u64>(), m in any::<u64>(), l in any::<u64>(), d in any::<u64>(), inline in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let meta = Meta { kind, expire_at_ms: e, version: v, write_index: w, mtime_ms: m, len: l, inline };
+        fn roundtrip(kind in kind(), e in any::<u64>(), v in any::<u64>(), w in any::<u64>(), m in any::<u64>(), l in any::<u64>(), d in any::<u64>(), h in any::<u64>(), n in any::<u64>(), inline in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let meta = Meta { kind, expire_at_ms: e, version: v, write_index: w, mtime_ms: m, len: l, stamp: Stamp { hlc: h, node: n }, inline };
             prop_assert_eq!(Meta::peek(&meta.encode()), Ok((meta.kind, meta.expire_at_ms, meta.version)));
             prop_assert_eq!(Meta::decode(&meta.encode()), Ok(meta.clone()));
             let sized = meta.encode_sized(d);
@@ -199,16 +221,31 @@ mod tests {
             write_index: 5,
             mtime_ms: 6,
             len: 7,
+            stamp: Stamp { hlc: 0x88, node: 9 },
             inline: b"iv".to_vec(),
         };
         let w = |n: u64| n.to_be_bytes().to_vec();
+        let mut v3 = vec![3u8, 1];
+        for n in [0x0102, 0x0304, 5, 6, 7, 0xabcd, 0x88, 9] {
+            v3.extend(w(n));
+        }
+        v3.extend_from_slice(b"iv");
+        assert_eq!(meta.encode_sized(0xabcd), v3);
+        assert_eq!(meta.encode().len(), 66 + 2);
+        assert_eq!(Meta::decode(&v3), Ok(meta.clone()));
+        assert_eq!(Meta::stored_data_size(&v3), Ok(Some(0xabcd)));
+        assert_eq!(Meta::peek(&v3), Ok((Kind::Hash, 0x0102, 0x0304)));
+        assert_eq!(Meta::decode(&v3[..65]), Err(MetaError::Truncated));
+        // Older formats decode with a stamp made of their mtime.
+        let meta = Meta {
+            stamp: Stamp::new(6, 0, 0),
+            ..meta
+        };
         let mut v2 = vec![2u8, 1];
         for n in [0x0102, 0x0304, 5, 6, 7, 0xabcd] {
             v2.extend(w(n));
         }
         v2.extend_from_slice(b"iv");
-        assert_eq!(meta.encode_sized(0xabcd), v2);
-        assert_eq!(meta.encode().len(), 50 + 2);
         let mut v1 = vec![1u8, 1];
         for n in [0x0102, 0x0304, 5, 6, 7] {
             v1.extend(w(n));
@@ -232,6 +269,7 @@ mod tests {
             write_index: 1,
             mtime_ms: 1,
             len: 0,
+            stamp: Stamp::ZERO,
             inline: vec![],
         }
         .encode();

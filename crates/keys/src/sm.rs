@@ -20,6 +20,10 @@
 //! | `digest-delta/` seq u64 BE                   | (slot, xor, count, last index) changed | storage `digest`  |
 //! | `digest-state`                               | the digests' format (`2`)              | storage `digest`  |
 //! | `digest-dirty`                               | present: digests to recount            | storage `digest`  |
+//! | `failover`                                   | the last region promotion (bincode)    | consensus         |
+//! | `hlc`                                        | the last applied entry's HLC stamp     | consensus         |
+//! | `tomb/` db u8, user key                      | a deleted key's tombstone ([`Tombstone`]) | engine `Txn`   |
+//! | `tomb-t/` at_ms u64 BE, db u8, user key      | empty (time index of the above)        | engine `Txn`      |
 //!
 //! The records named by a prefix and a name are [`Family`]s; each has its key range, so
 //! a scan or a flush of one family never touches another.
@@ -29,6 +33,13 @@ pub const APPLIED: &[u8] = b"applied";
 /// Present while a backup is being restored (`Op::Restore`): the restore's id. Every
 /// other command is refused with `LOADING` until the restore ends.
 pub const RESTORE: &[u8] = b"restore";
+/// The HLC stamp ([`crate::hlc::Stamp`], 16 bytes) of the last applied entry that carried
+/// commands: the next entry's stamp is computed from it, so the clock survives restarts
+/// and snapshot installs and never goes backwards.
+pub const HLC: &[u8] = b"hlc";
+/// The last promotion of a read region over a lost primary (consensus `failover.rs`):
+/// bincode of its epoch, fork index, region and seed.
+pub const FAILOVER: &[u8] = b"failover";
 /// A reserved name: nothing writes it today (membership travels in [`APPLIED`]).
 pub const MEMBERSHIP: &[u8] = b"membership";
 
@@ -406,5 +417,115 @@ mod tests {
                 let _ = f.name(&raw);
             }
         }
+    }
+}
+
+// ---- tombstones of deleted keys ----------------------------------------------------------
+
+/// Deleted keys: `tomb/<db u8><user key>` → [`Tombstone`]. A delete leaves one for a grace
+/// period so that, when two histories of the database meet (a failed-over primary region
+/// rejoining), a delete beats an older write of the same key from the other side.
+pub const TOMBSTONES: Family = Family {
+    prefix: b"tomb/",
+    end: b"tomb0",
+};
+/// Time index of tombstones, oldest first: `tomb-t/<at_ms u64 BE><db u8><user key>`.
+pub const TOMBSTONE_TIMES: Family = Family {
+    prefix: b"tomb-t/",
+    end: b"tomb-t0",
+};
+
+/// A deleted key's tombstone: the delete's HLC stamp, its log index and leader time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tombstone {
+    pub stamp: crate::hlc::Stamp,
+    pub index: u64,
+    pub at_ms: u64,
+}
+
+impl Tombstone {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(32);
+        v.extend_from_slice(&self.stamp.encode());
+        v.extend_from_slice(&self.index.to_be_bytes());
+        v.extend_from_slice(&self.at_ms.to_be_bytes());
+        v
+    }
+
+    pub fn decode(raw: &[u8]) -> Option<Tombstone> {
+        if raw.len() != 32 {
+            return None;
+        }
+        Some(Tombstone {
+            stamp: crate::hlc::Stamp::decode(&raw[..16])?,
+            index: be_u64(&raw[16..24])?,
+            at_ms: be_u64(&raw[24..])?,
+        })
+    }
+}
+
+/// `sm` key of `key`'s tombstone in database `db`.
+pub fn tombstone_key(db: u8, key: &[u8]) -> Vec<u8> {
+    let mut name = Vec::with_capacity(1 + key.len());
+    name.push(db);
+    name.extend_from_slice(key);
+    TOMBSTONES.key(&name)
+}
+
+/// (db, user key) of a tombstone key.
+pub fn decode_tombstone_key(raw: &[u8]) -> Option<(u8, &[u8])> {
+    let (db, key) = TOMBSTONES.name(raw)?.split_first()?;
+    Some((*db, key))
+}
+
+/// Time-index key of a tombstone written at `at_ms`.
+pub fn tombstone_time_key(at_ms: u64, db: u8, key: &[u8]) -> Vec<u8> {
+    let mut name = Vec::with_capacity(9 + key.len());
+    name.extend_from_slice(&at_ms.to_be_bytes());
+    name.push(db);
+    name.extend_from_slice(key);
+    TOMBSTONE_TIMES.key(&name)
+}
+
+/// (at_ms, db, user key) of a tombstone time-index key.
+pub fn decode_tombstone_time_key(raw: &[u8]) -> Option<(u64, u8, &[u8])> {
+    let name = TOMBSTONE_TIMES.name(raw)?;
+    if name.len() < 9 {
+        return None;
+    }
+    Some((be_u64(&name[..8])?, name[8], &name[9..]))
+}
+
+/// The first time-index key at or after `at_ms` (prune everything before it).
+pub fn tombstone_time_before(at_ms: u64) -> Vec<u8> {
+    TOMBSTONE_TIMES.key(&at_ms.to_be_bytes())
+}
+
+#[cfg(test)]
+mod tombstone_tests {
+    use super::*;
+    use crate::hlc::Stamp;
+
+    #[test]
+    fn tombstone_records_round_trip() {
+        let t = Tombstone {
+            stamp: Stamp::new(5, 1, 2),
+            index: 9,
+            at_ms: 5,
+        };
+        assert_eq!(Tombstone::decode(&t.encode()), Some(t));
+        assert_eq!(Tombstone::decode(&t.encode()[1..]), None);
+        let k = tombstone_key(3, b"a/b");
+        assert_eq!(decode_tombstone_key(&k), Some((3, &b"a/b"[..])));
+        assert!(k.as_slice() >= TOMBSTONES.start() && k.as_slice() < TOMBSTONES.end());
+        let tk = tombstone_time_key(77, 3, b"a/b");
+        assert_eq!(decode_tombstone_time_key(&tk), Some((77, 3, &b"a/b"[..])));
+        assert!(tk < tombstone_time_before(78) && tk >= tombstone_time_before(77));
+        assert!(tk.as_slice() < TOMBSTONE_TIMES.end());
+        // The two families do not overlap.
+        assert!(
+            TOMBSTONES.end() <= TOMBSTONE_TIMES.start()
+                || TOMBSTONE_TIMES.end() <= TOMBSTONES.start()
+        );
     }
 }

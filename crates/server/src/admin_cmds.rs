@@ -229,6 +229,30 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
                 node.applied_index(),
                 st.members.len().saturating_sub(1),
             );
+            // The global database's clock and epoch (issue 16): the last applied entry's
+            // HLC stamp and how far it runs ahead of this node's wall clock (a leader
+            // clock that ran ahead, or a stamp merged from another history).
+            let stamp = node
+                .storage()
+                .sm_get(keys::sm::HLC)
+                .ok()
+                .flatten()
+                .and_then(|raw| keys::hlc::Stamp::decode(&raw))
+                .unwrap_or_default();
+            let _ = write!(
+                o,
+                "hlc:{}\r\nhlc_ahead_ms:{}\r\ncluster_epoch:{}\r\n",
+                stamp,
+                stamp.ms().saturating_sub(consensus::now_ms()),
+                consensus::epoch(),
+            );
+            if let Some(f) = node.failover_record() {
+                let _ = write!(
+                    o,
+                    "last_failover:epoch={},region={},fork_index={},seed={}\r\n",
+                    f.epoch, f.region, f.fork_index, f.seed
+                );
+            }
             let mut n = 0;
             let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
             for mem in st.members.iter().filter(|x| x.id != node.id()) {

@@ -180,6 +180,17 @@ pub enum ClusterAction {
         #[arg(long)]
         scrub: bool,
     },
+    /// Promote read region NAME over a lost primary region: its most advanced replica
+    /// seeds a new epoch as the only voter, then the region's caught-up replicas become
+    /// voters. Send it to a node of that region. The old primary's nodes, when they come
+    /// back, merge their later writes by last-writer-wins and rejoin as read replicas
+    PromoteRegion {
+        name: String,
+        /// Promote even though this node still hears from the primary's leader (a
+        /// split brain on purpose: the old primary is deposed when it meets the new one)
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Every option can also be set in the TOML file (same name, with underscores) and by

@@ -74,6 +74,13 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
             ae = Some(consensus::AeRequest::RunNow { scrub });
             consensus::AdminRequest::Status
         }
+        ClusterAction::PromoteRegion { name, force } => {
+            ae = Some(consensus::AeRequest::PromoteRegion {
+                region: name,
+                force,
+            });
+            consensus::AdminRequest::Status
+        }
         ClusterAction::Status => consensus::AdminRequest::Status,
         ClusterAction::AddReplica { id, replica_addr } => consensus::AdminRequest::AddLearner {
             id,
@@ -111,6 +118,10 @@ fn cluster_cli(c: config::ClusterArgs) -> i32 {
             Ok(consensus::AeReply::Report(r)) => {
                 print!("{}", ae_text(&r));
                 i32::from(r.members.iter().any(|m| m.error.is_some()))
+            }
+            Ok(consensus::AeReply::Promoted(text)) => {
+                println!("{text}");
+                0
             }
             Ok(other) => {
                 eprintln!("meridian cluster: unexpected reply {other:?}");

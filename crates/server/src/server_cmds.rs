@@ -471,6 +471,7 @@ async fn debug(sess: &mut Session, spec: &'static CommandSpec, argv: &[Vec<u8>])
                             write_index: 1,
                             mtime_ms: 0,
                             len: 0,
+                            stamp: keys::hlc::Stamp::ZERO,
                             inline: Vec::new(),
                         },
                     };

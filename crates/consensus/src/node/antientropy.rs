@@ -40,6 +40,17 @@ pub enum AeRequest {
     /// Run one round now, on the leader (`meridian cluster anti-entropy --now`);
     /// `scrub` first scrubs every slot on every member.
     RunNow { scrub: bool },
+    // Region failover (`failover.rs`); appended so older members decode the above.
+    /// This member's epoch and promotion record; whether `asker` is in its group.
+    Epoch { asker: u64 },
+    /// This member's applied and last log index, and epoch.
+    LogState,
+    /// To the seed of a promotion: rewrite its Raft state and restart.
+    Reform(Box<super::failover::PromoteMarker>),
+    /// Keys of a deposed history, merged through the log by last-writer-wins.
+    Merge { keys: Vec<crate::types::MergeKey> },
+    /// `meridian cluster promote-region`.
+    PromoteRegion { region: String, force: bool },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +68,22 @@ pub enum AeReply {
         fixed: u64,
     },
     Report(AeReport),
+    Epoch {
+        epoch: u64,
+        failover: Option<super::failover::Failover>,
+        member: bool,
+        addr: String,
+    },
+    LogState {
+        applied: u64,
+        last_index: u64,
+        epoch: u64,
+    },
+    Reformed,
+    Merged {
+        taken: u64,
+    },
+    Promoted(String),
 }
 
 /// What one round did, per member.
@@ -168,6 +195,14 @@ impl Node {
                 }
                 self.ae_round(scrub).await.map(AeReply::Report)
             }
+            AeRequest::Epoch { asker } => Ok(self.epoch_reply(asker)),
+            AeRequest::LogState => Ok(self.log_state()),
+            AeRequest::Reform(m) => self.reform(*m),
+            AeRequest::Merge { keys } => self.merge(keys).await,
+            AeRequest::PromoteRegion { region, force } => self
+                .promote_region(region, force)
+                .await
+                .map(AeReply::Promoted),
         }
     }
 
@@ -448,10 +483,22 @@ impl Node {
 
 /// One anti-entropy RPC to a member's cluster address.
 pub async fn ae_call(addr: &str, password: &str, req: &AeRequest) -> Result<AeReply, String> {
-    let mut c = crate::network::client(crate::network::channel(addr).map_err(|e| e.to_string())?);
+    let ch = crate::network::channel(addr).map_err(|e| e.to_string())?;
+    ae_call_on(ch, addr, password, req, Duration::from_secs(120)).await
+}
+
+/// [`ae_call`] over an existing channel, with a time limit.
+pub(crate) async fn ae_call_on(
+    ch: tonic::transport::Channel,
+    addr: &str,
+    password: &str,
+    req: &AeRequest,
+    limit: Duration,
+) -> Result<AeReply, String> {
+    let mut c = crate::network::client(ch);
     let mut env = crate::network::envelope(req);
     env.auth = crate::network::cluster_token(password);
-    let reply = tokio::time::timeout(Duration::from_secs(120), c.anti_entropy(env))
+    let reply = tokio::time::timeout(limit, c.anti_entropy(env))
         .await
         .map_err(|_| format!("{addr} did not answer in time"))?
         .map_err(|s| s.message().to_string())?;

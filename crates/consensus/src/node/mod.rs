@@ -15,6 +15,7 @@ mod admin;
 mod antientropy;
 mod evict;
 mod expire;
+mod failover;
 mod read;
 mod region;
 mod start;
@@ -23,6 +24,12 @@ mod write;
 
 pub use admin::{admin_call, AdminRequest};
 pub use antientropy::{ae_call, AeMember, AeReply, AeReport, AeRequest, AE_STATS};
+pub use failover::{epoch, Failover, PromoteMarker};
+
+/// The `sm` record of the last promotion.
+pub(crate) fn failover_key() -> &'static [u8] {
+    failover::FAILOVER_KEY
+}
 pub use region::{region_info_fields, valid_region_name};
 pub use start::NodeConfig;
 pub use status::{ClusterStatus, MemberRegion, MemberStatus, NodeStatus, RegionStatus, Role};
@@ -56,6 +63,9 @@ pub struct Node {
     contacts: Arc<crate::network::Contacts>,
     /// Unix ms of the last AppendEntries (heartbeat or entries) this node received.
     heard_from_leader: AtomicU64,
+    /// Set when this node learned that another region was promoted over its group
+    /// (`failover.rs`): writes are refused while it merges and rejoins.
+    deposed: std::sync::Mutex<Option<failover::Deposed>>,
 }
 
 /// A fault-injection offset added to this node's wall clock (`DEBUG SET-CLOCK-OFFSET`,

@@ -85,7 +85,31 @@ impl Node {
             crate::tls::set_source(listen.ip());
         }
         let t0 = std::time::Instant::now();
+        // A deposed node rejoining the promoted group: its data goes, it joins as a
+        // read replica (failover.rs).
+        let mut cfg = cfg;
+        let rejoin = super::failover::rejoin_marker(&cfg.data_dir)?;
+        if let Some(r) = &rejoin {
+            tracing::warn!(
+                "rejoining epoch {} (region {} promoted) as a read replica through {}",
+                r.failover.epoch,
+                r.failover.region,
+                r.join
+            );
+            super::failover::wipe_for_rejoin(&cfg.data_dir)?;
+            cfg.replica = true;
+            cfg.join = Some(r.join.clone());
+            cfg.initial_cluster.clear();
+        }
         let storage = Storage::open(&cfg.data_dir.join("db"), cfg.cache_bytes)?;
+        super::failover::load_epoch(&storage)?;
+        // The seed of a promoted region rewrites its Raft state before Raft starts.
+        let promoted = super::failover::promote_marker(&cfg.data_dir)?;
+        if let Some(m) = &promoted {
+            if super::failover::epoch() < m.failover.epoch {
+                super::failover::reform_storage(&storage, cfg.id, m)?;
+            }
+        }
         tracing::info!("storage opened in {} ms", t0.elapsed().as_millis());
         let gc = Arc::new(GroupCommit::start(storage.clone()));
         let archived = match &cfg.log_archive {
@@ -129,6 +153,7 @@ impl Node {
             links: Default::default(),
             contacts,
             heard_from_leader: AtomicU64::new(0),
+            deposed: Default::default(),
         });
         if let Some(listen) = cfg.cluster_listen {
             serve_cluster(node.clone(), listen).await?;
@@ -170,6 +195,13 @@ impl Node {
             t0.elapsed().as_millis(),
             node.applied_index()
         );
+        if rejoin.is_some() {
+            super::failover::remove_rejoin_marker(&cfg.data_dir);
+        }
+        if let Some(m) = promoted {
+            tokio::spawn(Self::after_promotion(Arc::downgrade(&node), m));
+        }
+        tokio::spawn(Self::epoch_loop(Arc::downgrade(&node)));
         tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
         tokio::spawn(Self::register_region(Arc::downgrade(&node)));
         tokio::spawn(Self::ae_loop(Arc::downgrade(&node)));

@@ -63,6 +63,9 @@ impl Node {
     /// `RUST_LOG=consensus=trace,storage=trace` logs each with its duration on close.
     #[tracing::instrument(level = "trace", name = "write", skip_all, fields(ops = ops.len()))]
     pub async fn write(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
+        if let Some(why) = self.deposed_reason() {
+            return Err(WriteError::NotApplied(why));
+        }
         if self.is_leader() {
             if self.check_quorum()? <= 1 {
                 // A group of one voter is never refused as "not the leader" after this
@@ -91,6 +94,9 @@ impl Node {
             return Err(WriteError::NotApplied(
                 "forwarded to a node that is no longer the leader".into(),
             ));
+        }
+        if let Some(why) = self.deposed_reason() {
+            return Err(WriteError::NotApplied(why));
         }
         self.check_quorum()?;
         self.propose_once(ops, Some((origin, seq))).await
@@ -363,6 +369,10 @@ fn op_bytes(ops: &[Op]) -> usize {
                 .iter()
                 .flat_map(|s| &s.keys)
                 .map(|k| k.key.len() + k.value.as_ref().map_or(0, |(v, _)| v.len()) + 24)
+                .sum(),
+            Op::Merge { keys } => keys
+                .iter()
+                .map(|k| k.key.len() + k.value.as_ref().map_or(0, |(v, _)| v.len()) + 40)
                 .sum(),
         })
         .sum()
