@@ -90,6 +90,8 @@ pub struct Config {
     /// Tombstones that may be purged (grace period over) at any time: 0 models a grace
     /// period longer than any partition that is merged back.
     pub tombstone_purges: u8,
+    /// The nodes whose tombstones may be purged, a bit per node (bit 0: a, 1: b1, 2: b2).
+    pub purge_nodes: u8,
     /// One corruption of a replica's value (stamp unchanged) may happen.
     pub corruption: bool,
     /// The corruption may happen before a failover (so the corrupted replica may be
@@ -114,6 +116,7 @@ impl Default for Config {
             max_skew: 1,
             max_failovers: 1,
             tombstone_purges: 0,
+            purge_nodes: 0b111,
             corruption: true,
             corrupt_before_failover: false,
             merge: MergeRule::Lww,
@@ -375,6 +378,17 @@ fn prop_final_is_greatest_acked(m: &Cluster, s: &State) -> bool {
     })
 }
 
+fn prop_final_value_is_greatest_acked(m: &Cluster, s: &State) -> bool {
+    if !m.quiescent(s) {
+        return true;
+    }
+    let p = &s.nodes[s.primary as usize];
+    (0..m.cfg.keys).all(|k| {
+        let visible = p.kv[k as usize].and_then(|v| v.value);
+        visible == Cluster::greatest_acked(s, k).and_then(|g| g.value)
+    })
+}
+
 fn prop_delete_beats_older_write(m: &Cluster, s: &State) -> bool {
     if !m.quiescent(s) {
         return true;
@@ -458,6 +472,7 @@ pub const CONVERGED: &str = "converged when quiescent";
 pub const NO_ACKED_WRITE_LOST: &str =
     "no acknowledged write lost unless overwritten by a later stamp";
 pub const FINAL_IS_GREATEST: &str = "final version is the greatest-stamped acknowledged one";
+pub const FINAL_VALUE: &str = "the visible value is the greatest-stamped acknowledged write's";
 pub const DELETE_BEATS_OLDER: &str = "a delete beats every older write";
 pub const STAMPS_FORWARD: &str = "locally stamped entries exceed every earlier stamp";
 pub const STAMPS_UNIQUE: &str = "acknowledged stamps are unique";
@@ -559,7 +574,7 @@ impl Model for Cluster {
             if node.term < s.term && Self::reachable(s, i, s.primary) {
                 out.push(Action::Rejoin { node: i });
             }
-            if s.purges < cfg.tombstone_purges {
+            if s.purges < cfg.tombstone_purges && cfg.purge_nodes & (1 << i) != 0 {
                 for key in 0..cfg.keys {
                     if node.kv[key as usize].is_some_and(|v| v.value.is_none()) {
                         out.push(Action::Purge { node: i, key });
@@ -750,6 +765,7 @@ impl Model for Cluster {
             Property::always(CONVERGED, prop_converged),
             Property::always(NO_ACKED_WRITE_LOST, prop_no_acked_write_lost),
             Property::always(FINAL_IS_GREATEST, prop_final_is_greatest_acked),
+            Property::always(FINAL_VALUE, prop_final_value_is_greatest_acked),
             Property::always(DELETE_BEATS_OLDER, prop_delete_beats_older_write),
             Property::always(STAMPS_FORWARD, prop_stamps_never_go_backwards),
             Property::always(STAMPS_UNIQUE, prop_acked_stamps_unique),

@@ -116,7 +116,7 @@ fn merge_restamping_forked_writes_loses_writes() {
             merge: MergeRule::Restamp,
             ..Config::default()
         },
-        FINAL_IS_GREATEST,
+        FINAL_VALUE,
     );
 }
 
@@ -164,8 +164,9 @@ fn stamp_only_digest_misses_a_corrupted_value() {
     );
 }
 
+/// The grace period ends on the deposed primary before it rejoins: its delete is not sent.
 #[test]
-fn tombstone_purged_before_rejoin_lets_an_older_write_win() {
+fn tombstone_purged_before_rejoin_loses_the_delete() {
     counterexample(
         Config {
             tombstone_purges: 1,
@@ -173,6 +174,25 @@ fn tombstone_purged_before_rejoin_lets_an_older_write_win() {
         },
         DELETE_BEATS_OLDER,
     );
+}
+
+/// The grace period ends on the new primary before the old one rejoins: the old
+/// primary's older write finds nothing held and comes back over the delete.
+#[test]
+fn tombstone_purged_on_the_new_primary_lets_an_older_write_win() {
+    let actions = counterexample(
+        Config {
+            tombstone_purges: 1,
+            purge_nodes: 0b010,
+            ..Config::default()
+        },
+        DELETE_BEATS_OLDER,
+    );
+    assert!(
+        actions.contains(&Action::Purge { node: 1, key: 0 })
+            || actions.contains(&Action::Purge { node: 1, key: 1 })
+    );
+    assert!(actions.contains(&Action::ApplyMerge));
 }
 
 #[test]
