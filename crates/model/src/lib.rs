@@ -60,6 +60,18 @@ pub enum ClockRule {
     LastEntry,
 }
 
+/// When the rejoining node drops its state for the new primary's snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejoinOrder {
+    /// After the new primary has written every version it sent through its log: the
+    /// snapshot then holds them, so its clock is at least every stamp the node issued.
+    MergeThenSnapshot,
+    /// Broken: right after sending, before the merge entries are written. If the node is
+    /// promoted again before it has replicated them, its clock is below stamps it issued
+    /// itself in the abandoned history, and `Stamp::next` issues one of them again.
+    SnapshotFirst,
+}
+
 /// What anti-entropy's digest covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Digest {
@@ -101,6 +113,7 @@ pub struct Config {
     pub merge_check: MergeCheck,
     pub clock: ClockRule,
     pub digest: Digest,
+    pub rejoin: RejoinOrder,
 }
 
 impl Default for Config {
@@ -123,6 +136,7 @@ impl Default for Config {
             merge_check: MergeCheck::AtApply,
             clock: ClockRule::MaxOfLog,
             digest: Digest::Full,
+            rejoin: RejoinOrder::MergeThenSnapshot,
         }
     }
 }
@@ -157,6 +171,9 @@ pub struct Node {
     pub log: Vec<Entry>,
     /// What it holds per key.
     pub kv: Vec<Option<Version>>,
+    /// It has sent its forked versions to the new primary and waits for their merge
+    /// before taking the snapshot (it accepts no writes meanwhile).
+    pub rejoining: bool,
 }
 
 /// Ghost flags for the `sometimes` properties.
@@ -209,6 +226,11 @@ pub enum Action {
     /// A node of an older history reaches the current primary: sends its versions of every
     /// key it changed after the fork point, takes the primary's snapshot, follows it.
     Rejoin {
+        node: u8,
+    },
+    /// A rejoining node whose versions are all merged takes the primary's snapshot and
+    /// follows it.
+    Snapshot {
         node: u8,
     },
     /// The primary writes the first pending merged version through its log.
@@ -316,6 +338,18 @@ impl Cluster {
 
     fn common_prefix(x: &[Entry], y: &[Entry]) -> usize {
         x.iter().zip(y).take_while(|(a, b)| a == b).count()
+    }
+
+    /// The node drops its own state for the primary's snapshot and follows its log.
+    fn snapshot(&self, s: &mut State, node: u8) {
+        let p = s.primary as usize;
+        let (log, kv) = (s.nodes[p].log.clone(), s.nodes[p].kv.clone());
+        let n = &mut s.nodes[node as usize];
+        n.log = log;
+        n.kv = kv;
+        n.term = s.term;
+        n.leader = s.primary;
+        n.rejoining = false;
     }
 
     /// Nothing left for the protocol to do: no partition, every node in the current
@@ -512,6 +546,7 @@ impl Model for Cluster {
                         leader: 0,
                         log: Vec::new(),
                         kv: vec![None; self.cfg.keys as usize],
+                        rejoining: false,
                     })
                     .collect(),
                 inbox: Vec::new(),
@@ -539,24 +574,26 @@ impl Model for Cluster {
         for i in 0..n {
             let node = &s.nodes[i as usize];
             if node.leader == i {
-                // A node that believes it is primary accepts writes, deposed or not
-                // (split brain): until it rejoins, even after the partition healed.
-                if s.writes < cfg.max_writes {
-                    for key in 0..cfg.keys {
-                        for v in 1..=cfg.values {
-                            out.push(Action::Write {
-                                node: i,
-                                key,
-                                value: Some(v),
-                            });
-                        }
-                        // DEL of a missing key is not a write (it returns 0, no entry).
-                        if node.kv[key as usize].is_some_and(|v| v.value.is_some()) {
-                            out.push(Action::Write {
-                                node: i,
-                                key,
-                                value: None,
-                            });
+                if !node.rejoining {
+                    // A node that believes it is primary accepts writes, deposed or not
+                    // (split brain): until it rejoins, even after the partition healed.
+                    if s.writes < cfg.max_writes {
+                        for key in 0..cfg.keys {
+                            for v in 1..=cfg.values {
+                                out.push(Action::Write {
+                                    node: i,
+                                    key,
+                                    value: Some(v),
+                                });
+                            }
+                            // DEL of a missing key is not a write (it returns 0, no entry).
+                            if node.kv[key as usize].is_some_and(|v| v.value.is_some()) {
+                                out.push(Action::Write {
+                                    node: i,
+                                    key,
+                                    value: None,
+                                });
+                            }
                         }
                     }
                 }
@@ -572,7 +609,11 @@ impl Model for Cluster {
                 }
             }
             if node.term < s.term && Self::reachable(s, i, s.primary) {
-                out.push(Action::Rejoin { node: i });
+                if !node.rejoining {
+                    out.push(Action::Rejoin { node: i });
+                } else if s.inbox.is_empty() {
+                    out.push(Action::Snapshot { node: i });
+                }
             }
             if s.purges < cfg.tombstone_purges && cfg.purge_nodes & (1 << i) != 0 {
                 for key in 0..cfg.keys {
@@ -706,14 +747,12 @@ impl Model for Cluster {
                         }
                     }
                 }
-                // Drop its own state: the primary's snapshot, then follow its log.
-                let (log, kv) = (s.nodes[p].log.clone(), s.nodes[p].kv.clone());
-                let n = &mut s.nodes[node as usize];
-                n.log = log;
-                n.kv = kv;
-                n.term = s.term;
-                n.leader = s.primary;
+                s.nodes[node as usize].rejoining = true;
+                if self.cfg.rejoin == RejoinOrder::SnapshotFirst {
+                    self.snapshot(&mut s, node);
+                }
             }
+            Action::Snapshot { node } => self.snapshot(&mut s, node),
             Action::ApplyMerge => {
                 let (k, v) = s.inbox.remove(0);
                 let p = s.primary as usize;

@@ -205,3 +205,34 @@ fn replica_corrupted_then_promoted_makes_the_corruption_the_truth() {
         FINAL_IS_GREATEST,
     );
 }
+
+/// Found by the checker with two failovers: the rejoining old primary took the snapshot
+/// before the new primary had written its forked versions, was promoted again before it
+/// replicated them, and its clock (the snapshot's) was below a stamp it had issued itself
+/// before the fork: `Stamp::next` issued that stamp again for a different write.
+#[test]
+fn snapshot_before_the_merge_reissues_a_stamp_after_failing_back() {
+    counterexample(
+        Config {
+            rejoin: RejoinOrder::SnapshotFirst,
+            max_failovers: 2,
+            max_time: 0,
+            corruption: false,
+            ..Config::default()
+        },
+        STAMPS_UNIQUE,
+    );
+}
+
+/// The same two failovers with the snapshot taken after the merge: every property holds.
+#[test]
+fn every_property_holds_with_fail_back() {
+    check_all(
+        Config {
+            max_failovers: 2,
+            max_time: 0,
+            ..Config::default()
+        },
+        "fail back",
+    );
+}
