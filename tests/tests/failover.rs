@@ -190,3 +190,38 @@ fn a_lost_primary_region_fails_over_and_its_writes_merge_back_by_last_writer_win
         assert!(info.contains("raft_role:learner"), "node {i}: {info}");
     }
 }
+
+/// The opt-in automatic mode: replicas started with `--auto-promote-after 2` promote
+/// their region on their own once the primary region is gone for two seconds; writes
+/// resume there with no operator command, and the promotion is visible in INFO.
+#[test]
+fn a_read_region_with_auto_promote_takes_over_a_lost_primary_by_itself() {
+    let mut c = Cluster::start(3);
+    let b1 = c.add_replica_with("eu-west-1", &["--auto-promote-after", "2"]);
+    let b2 = c.add_replica_with("eu-west-1", &["--auto-promote-after", "2"]);
+    let leader = c.leader().expect("a leader");
+    write(&c, leader, &["SET", "before", "1"]);
+    for b in [b1, b2] {
+        eventually(Duration::from_secs(20), "replica caught up", || {
+            let mut con = try_client(&c, b)?;
+            let v: Option<String> = cmd("GET").arg("before").query(&mut con).ok()?;
+            (v.as_deref() == Some("1")).then_some(())
+        });
+    }
+    // The primary region is lost; nobody runs promote-region.
+    for i in 0..3 {
+        c.nodes[i].kill9();
+    }
+    write(&c, b2, &["SET", "after", "2"]);
+    for b in [b1, b2] {
+        eventually(Duration::from_secs(30), "write visible", || {
+            let mut con = try_client(&c, b)?;
+            let v: Option<String> = cmd("GET").arg("after").query(&mut con).ok()?;
+            let info: String = cmd("INFO").arg("replication").query(&mut con).ok()?;
+            (v.as_deref() == Some("2")
+                && info.contains("cluster_epoch:1")
+                && info.contains("last_failover:epoch=1,region=eu-west-1"))
+            .then_some(())
+        });
+    }
+}

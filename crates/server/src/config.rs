@@ -287,6 +287,12 @@ pub struct ServerArgs {
     /// Region tag of this node [default: local]
     #[arg(long, env = "MERIDIAN_REGION")]
     pub region: Option<String>,
+    /// Automatic region failover (opt-in): a read replica that has not heard the
+    /// primary's leader for SECS seconds promotes its own region (as `meridian cluster
+    /// promote-region`). Set it on the replicas of ONE read region only: two regions
+    /// promoting themselves would split the database in two [default: 0, off]
+    #[arg(long, env = "MERIDIAN_AUTO_PROMOTE_AFTER")]
+    pub auto_promote_after: Option<u64>,
     /// Raft election timeout range in ms, e.g. 150-300 (raise it for cross-region voters)
     #[arg(long, env = "MERIDIAN_ELECTION_TIMEOUT")]
     pub election_timeout: Option<String>,
@@ -349,6 +355,7 @@ struct FileConfig {
     peer_domain: Option<String>,
     join: Option<String>,
     region: Option<String>,
+    auto_promote_after: Option<u64>,
     election_timeout: Option<String>,
     heartbeat: Option<u64>,
     tls_port: Option<u16>,
@@ -390,6 +397,8 @@ pub struct Config {
     pub replica: bool,
     pub join: Option<String>,
     pub region: String,
+    /// Seconds without the primary's leader before a replica promotes its region; 0: off.
+    pub auto_promote_after: u64,
     pub election_timeout_ms: (u64, u64),
     pub heartbeat_ms: u64,
     /// Certificate material and client-certificate policy, when any TLS is on.
@@ -518,6 +527,10 @@ impl Config {
                 }
                 r
             },
+            auto_promote_after: args
+                .auto_promote_after
+                .or(file.auto_promote_after)
+                .unwrap_or(0),
             election_timeout_ms: parse_range(
                 &args
                     .election_timeout

@@ -296,6 +296,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     ncfg.replica = cfg.replica;
     ncfg.join = cfg.join.clone();
     ncfg.region = cfg.region.clone();
+    ncfg.auto_promote_after = cfg.auto_promote_after;
     ncfg.password = password.clone();
     ncfg.election_timeout_ms = cfg.election_timeout_ms;
     ncfg.heartbeat_ms = cfg.heartbeat_ms;

@@ -502,6 +502,57 @@ impl Node {
         }
     }
 
+    /// The opt-in automatic mode (`--auto-promote-after`): a read replica that has not
+    /// heard the leader for that long (and has heard it once: a replica that never
+    /// joined does not promote) promotes its own region. Members of the region wait
+    /// longer by their rank in it, so one of them goes first and the others find the
+    /// region promoted.
+    pub(crate) async fn auto_promote_loop(node: Weak<Node>) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let Some(n) = node.upgrade() else { return };
+            if n.deposed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
+            {
+                return;
+            }
+            let metrics = n.raft.metrics().borrow().clone();
+            let voter = metrics
+                .membership_config
+                .membership()
+                .voter_ids()
+                .any(|v| v == n.id);
+            let heard = n.heard_from_leader.load(Ordering::Relaxed);
+            if voter || heard == 0 {
+                continue;
+            }
+            let (regions, _) = n.regions();
+            let rank = regions
+                .iter()
+                .filter(|(id, r)| **r == n.cfg.region && **id < n.id)
+                .count() as u64;
+            let wait_ms = (n.cfg.auto_promote_after + 3 * rank) * 1000;
+            if super::now_ms().saturating_sub(heard) < wait_ms {
+                continue;
+            }
+            let region = n.cfg.region.clone();
+            match n.promote_region(region.clone(), false).await {
+                Ok(text) => {
+                    tracing::warn!(
+                        "automatic failover: no leader for {} s: {text}",
+                        wait_ms / 1000
+                    );
+                    return;
+                }
+                Err(e) => tracing::warn!("automatic failover of region {region}: {e}"),
+            }
+            drop(n);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+
     /// A deposed node: sends its writes after the fork to the new group (merged there by
     /// last-writer-wins), then restarts as its read replica.
     async fn rejoin(node: Weak<Node>, failover: Failover, via: String) {

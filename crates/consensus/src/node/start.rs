@@ -42,6 +42,10 @@ pub struct NodeConfig {
     /// Where applied log entries are archived for point-in-time restore (`archive.rs`);
     /// None: no archive. While archiving, log entries are deleted only once archived.
     pub log_archive: Option<PathBuf>,
+    /// Seconds a read replica goes without hearing the primary's leader before it
+    /// promotes its own region (`failover.rs`); 0: never (the operator runs
+    /// `meridian cluster promote-region`).
+    pub auto_promote_after: u64,
 }
 
 impl NodeConfig {
@@ -62,6 +66,7 @@ impl NodeConfig {
             heartbeat_ms: 50,
             snapshot_every: 200_000,
             log_archive: None,
+            auto_promote_after: 0,
         }
     }
 }
@@ -202,6 +207,9 @@ impl Node {
             tokio::spawn(Self::after_promotion(Arc::downgrade(&node), m));
         }
         tokio::spawn(Self::epoch_loop(Arc::downgrade(&node)));
+        if node.cfg.auto_promote_after > 0 {
+            tokio::spawn(Self::auto_promote_loop(Arc::downgrade(&node)));
+        }
         tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
         tokio::spawn(Self::register_region(Arc::downgrade(&node)));
         tokio::spawn(Self::ae_loop(Arc::downgrade(&node)));
