@@ -26,7 +26,7 @@ pub use antientropy::{ae_call, AeMember, AeReply, AeReport, AeRequest, AE_STATS}
 pub use region::{region_info_fields, valid_region_name};
 pub use start::NodeConfig;
 pub use status::{ClusterStatus, MemberRegion, MemberStatus, NodeStatus, RegionStatus, Role};
-pub use write::WriteError;
+pub use write::{Proposer, Stamp, WriteError};
 
 use crate::types::TypeConfig;
 use engine::Tier;

@@ -170,7 +170,11 @@ impl Node {
             t0.elapsed().as_millis(),
             node.applied_index()
         );
-        tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
+        tokio::spawn(Self::propose_loop(
+            node.raft.clone(),
+            prx,
+            super::write::Stamp::wall(),
+        ));
         tokio::spawn(Self::register_region(Arc::downgrade(&node)));
         tokio::spawn(Self::ae_loop(Arc::downgrade(&node)));
         tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));
