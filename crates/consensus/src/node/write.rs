@@ -370,16 +370,23 @@ impl Node {
             match raft.client_write_ff(req).await {
                 Ok(resp_rx) => {
                     tokio::spawn(async move {
-                        let res = match resp_rx.await {
-                            Ok(Ok(resp)) => Ok((resp.log_id.index, resp.data.replies)),
-                            Ok(Err(ClientWriteError::ForwardToLeader(f))) => {
+                        // Bounded: openraft 0.9 can keep an entry's responder forever
+                        // (a deposed leader's entry beyond a snapshot it then installs is
+                        // purged, neither applied nor truncated), and the held permit
+                        // would stop this proposer for good (simulation seed 54).
+                        let res = match tokio::time::timeout(WRITE_TIMEOUT, resp_rx).await {
+                            Err(_) => Err(WriteError::Unknown(format!(
+                                "no outcome from raft within {WRITE_TIMEOUT:?}"
+                            ))),
+                            Ok(Ok(Ok(resp))) => Ok((resp.log_id.index, resp.data.replies)),
+                            Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => {
                                 Err(WriteError::NotApplied(format!(
                                     "this node is not the leader (leader: {:?})",
                                     f.leader_id
                                 )))
                             }
-                            Ok(Err(e)) => Err(WriteError::NotApplied(e.to_string())),
-                            Err(_) => Err(WriteError::Unknown(
+                            Ok(Ok(Err(e))) => Err(WriteError::NotApplied(e.to_string())),
+                            Ok(Err(_)) => Err(WriteError::Unknown(
                                 "raft stopped before the entry was applied".into(),
                             )),
                         };
