@@ -177,6 +177,29 @@ impl Cluster {
             from: id,
             net: self.net.clone(),
         };
+        {
+            let logs = storage.log_range(0, u64::MAX)?;
+            self.net.trace.event(format!(
+                "open node {id}: applied {}, log {:?}..{:?}, committed {:?}, purged {:?}",
+                *applied.borrow(),
+                logs.first().map(|l| l.0),
+                logs.last().map(|l| l.0),
+                storage
+                    .raft_get(keys::RAFT_COMMITTED)?
+                    .and_then(
+                        |r| bincode::deserialize::<Option<consensus::testkit::LogId>>(&r).ok()
+                    )
+                    .flatten()
+                    .map(|l| l.index),
+                storage
+                    .raft_get(keys::RAFT_PURGED)?
+                    .and_then(
+                        |r| bincode::deserialize::<Option<consensus::testkit::LogId>>(&r).ok()
+                    )
+                    .flatten()
+                    .map(|l| l.index),
+            ));
+        }
         let raft = Raft::<TypeConfig>::new(id, Arc::new(config), network, log, sm).await?;
         let start = tokio::time::Instant::now();
         let base = EPOCH_MS + self.net.trace.now_us() / 1000;

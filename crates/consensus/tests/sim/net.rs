@@ -231,7 +231,10 @@ impl Net {
             st.staged
         };
         let dst = self.staging.join(format!("snap-{n}"));
-        copy_tree(src, &dst)?;
+        // Only the checkpoint's files travel (the gRPC stream sends `db/` alone): the
+        // sender's `meta.bin` must not arrive, or the receiver would take a snapshot it
+        // never installed for its own at its next start.
+        copy_tree(&src.join("db"), &dst.join("db"))?;
         Ok(dst)
     }
 }

@@ -479,9 +479,24 @@ async fn settle(sh: &Shared, out: &mut RunReport) {
                 db: 0,
                 argv: argv(&["SET", "barrier", "1"]),
             }];
-            if let Ok(Ok((index, _))) =
-                tokio::time::timeout(CLIENT_TTL, h.proposer.propose(ops)).await
-            {
+            let r = tokio::time::timeout(CLIENT_TTL, h.proposer.propose(ops)).await;
+            for id in sh.cluster.ids.clone() {
+                if let Some((n, _)) = sh.cluster.get(id) {
+                    let m = n.raft.metrics().borrow().clone();
+                    sh.trace.event(format!(
+                        "node {id}: {:?} term {} leader {:?} last log {:?} applied {:?} snapshot {:?} purged {:?} running {:?}",
+                        m.state, m.current_term, m.current_leader, m.last_log_index,
+                        m.last_applied.map(|l| l.index), m.snapshot.map(|l| l.index),
+                        m.purged.map(|l| l.index), m.running_state
+                    ));
+                }
+            }
+            sh.trace.event(format!(
+                "barrier at leader {}: {:?}",
+                h.id,
+                r.as_ref().map(|r| r.as_ref().map(|(i, _)| *i))
+            ));
+            if let Ok(Ok((index, _))) = r {
                 let mut all = true;
                 for id in sh.cluster.ids.clone() {
                     let Some((n, _)) = sh.cluster.get(id) else {
@@ -515,7 +530,16 @@ async fn settle(sh: &Shared, out: &mut RunReport) {
         for k in 0..sh.opts.keys {
             let key = format!("r{k}");
             let invoke_us = sh.trace.now_us();
-            let r = read(sh, id, argv(&["GET", &key])).await;
+            // A healed cluster may still hold an election: a read refused for that is
+            // tried again (a failed read has no effect on the history).
+            let mut r = read(sh, id, argv(&["GET", &key])).await;
+            for _ in 0..20 {
+                if r.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                r = read(sh, id, argv(&["GET", &key])).await;
+            }
             let (outcome, value, error) = match r {
                 Ok(f) => (Outcome::Ok, parse_int(&f), None),
                 Err(e) => (Outcome::Fail, None, Some(e)),
