@@ -55,7 +55,7 @@ fn print_trace(r: &RunReport) {
     }
 }
 
-/// Many seeds with random faults (SIM_SEEDS, default 40, from SIM_SEED_START, default
+/// Many seeds with random faults (SIM_SEEDS, default 100, from SIM_SEED_START, default
 /// 1), or exactly one with SIM_SEED.
 #[test]
 fn random_faults_keep_registers_linearizable_and_nodes_identical() {
@@ -64,7 +64,7 @@ fn random_faults_keep_registers_linearizable_and_nodes_identical() {
         Some(s) => vec![s],
         None => {
             let start = env_u64("SIM_SEED_START").unwrap_or(1);
-            (start..start + env_u64("SIM_SEEDS").unwrap_or(40)).collect()
+            (start..start + env_u64("SIM_SEEDS").unwrap_or(100)).collect()
         }
     };
     let t0 = std::time::Instant::now();
