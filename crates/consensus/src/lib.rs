@@ -14,6 +14,7 @@ mod network;
 mod node;
 mod service;
 mod state_machine;
+pub mod testkit;
 pub mod tls;
 mod types;
 

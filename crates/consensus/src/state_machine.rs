@@ -250,6 +250,15 @@ impl StateMachine {
             membership.as_ref().unwrap_or(&self.membership),
         )?;
         let stamp_raw = stamp.map(|s| s.encode());
+        // Failpoints around the entry's one batch (nothing configures them outside
+        // tests): a failed apply before anything is written, and a stop right after the
+        // batch is written but before the state machine reports it (a crash there).
+        if fail::eval("sm-apply-before-write", |_| ()).is_some() {
+            return Err(apply_err(
+                log_id,
+                &std::io::Error::other("injected apply failure (failpoint sm-apply-before-write)"),
+            ));
+        }
         self.st
             .write_entry(
                 log_id.index,
@@ -257,6 +266,14 @@ impl StateMachine {
                 &extras(&rec, sizes.as_deref(), stamp_raw.as_ref().map(|s| &s[..])),
             )
             .map_err(|e| apply_err(log_id, &e))?;
+        if fail::eval("sm-apply-after-write", |_| ()).is_some() {
+            return Err(apply_err(
+                log_id,
+                &std::io::Error::other(
+                    "injected stop after the apply batch (failpoint sm-apply-after-write)",
+                ),
+            ));
+        }
         self.last_applied = Some(log_id);
         if let Some(s) = stamp {
             self.stamp = s;
@@ -290,6 +307,12 @@ impl StateMachine {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(write_err)?;
         self.st.checkpoint(&tmp.join("db")).map_err(write_err)?;
+        // Failpoint: the snapshot build fails after the checkpoint, before it is named.
+        if fail::eval("snapshot-build", |_| ()).is_some() {
+            return Err(write_err(std::io::Error::other(
+                "injected snapshot build failure (failpoint snapshot-build)",
+            )));
+        }
         let meta = Meta {
             last_log_id: last,
             last_membership: self.membership.clone(),
@@ -620,6 +643,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<SnapshotDir>,
     ) -> Result<(), StorageError> {
         let db_dir = snapshot.path.join("db");
+        // Failpoint: the install fails before anything of the old state is touched (a
+        // stop in the middle of the install is `snapshot-install-step` in storage).
+        if fail::eval("snapshot-install", |_| ()).is_some() {
+            return Err(write_err(std::io::Error::other(
+                "injected snapshot install failure (failpoint snapshot-install)",
+            )));
+        }
         // The applied record goes in the install's last batch: a crash leaves the old
         // state with its record or (completed at the next open) the new one with its own.
         let rec = Self::applied_record(meta.last_log_id, &meta.last_membership)?;

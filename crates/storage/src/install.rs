@@ -144,6 +144,13 @@ impl Steps<'_> {
         if !self.inject {
             return Ok(());
         }
+        // The failpoint `snapshot-install-step`, evaluated once per step: where it
+        // returns, the install stops (e.g. `2*off->1*return->off` stops after step 3), as
+        // the install fault below does. The simulation restarts the node then, so a
+        // crash at that point of an install is replayed.
+        if fail::eval("snapshot-install-step", |_| ()).is_some() {
+            return Err(Error::Interrupted(self.done));
+        }
         match self.st.faults.install() {
             Some(f) if f.after_step == self.done => {
                 if f.abort {

@@ -127,6 +127,10 @@ pub struct Storage {
     /// Held while a batch of effects is written and its digests installed, and by the
     /// readers that need the data and the digests at one point (the scrub).
     write_lock: std::sync::Mutex<()>,
+    /// Called after every successful synced write (WAL fsync, synced Raft record): the
+    /// deterministic simulation records there how much of the WAL a crash must keep.
+    /// Unset on a node.
+    sync_observer: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// Whether a batch of effects writes (or may write) an ACL user record.
@@ -194,6 +198,7 @@ impl Storage {
             acl_epoch: AtomicU64::new(0),
             digests: Default::default(),
             write_lock: std::sync::Mutex::new(()),
+            sync_observer: std::sync::OnceLock::new(),
         };
         st.resume_install()?;
         st.refresh_restoring()?;
@@ -209,6 +214,18 @@ impl Storage {
     /// Test-only: stops the next snapshot installs after a given step.
     pub fn set_install_fault(&self, f: Option<InstallFault>) {
         self.faults.set_install(f);
+    }
+
+    /// Test-only (the deterministic simulation): `f` runs after every successful synced
+    /// write, so the caller knows which WAL bytes are durable. Set once.
+    pub fn set_sync_observer(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.sync_observer.set(f);
+    }
+
+    fn synced(&self) {
+        if let Some(f) = self.sync_observer.get() {
+            f();
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -409,7 +426,12 @@ impl Storage {
     pub fn raft_put(&self, name: &[u8], value: &[u8], sync: bool) -> Result<()> {
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);
-        self.db.put_cf_opt(self.cf(keys::CF_RAFT), name, value, &wo)
+        self.db
+            .put_cf_opt(self.cf(keys::CF_RAFT), name, value, &wo)?;
+        if sync {
+            self.synced();
+        }
+        Ok(())
     }
 
     /// fsyncs the WAL: everything written before this call is durable after it.
@@ -420,6 +442,9 @@ impl Storage {
         self.stats
             .wal_sync_micros
             .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if r.is_ok() {
+            self.synced();
+        }
         r
     }
 
@@ -465,7 +490,11 @@ impl Storage {
 
     /// A RocksDB checkpoint (hard-linked SST files) of the whole database at `dir`.
     pub fn checkpoint(&self, dir: &Path) -> Result<()> {
-        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        // The checkpoint flushed the memtables: everything written so far is in synced
+        // table files, and the WAL starts anew.
+        self.synced();
+        Ok(())
     }
 
     /// Approximate on-disk size of live data, for INFO.

@@ -33,7 +33,7 @@ pub(crate) fn failover_key() -> &'static [u8] {
 pub use region::{region_info_fields, valid_region_name};
 pub use start::NodeConfig;
 pub use status::{ClusterStatus, MemberRegion, MemberStatus, NodeStatus, RegionStatus, Role};
-pub use write::WriteError;
+pub use write::{Proposer, Stamp, WriteError};
 
 use crate::types::TypeConfig;
 use engine::Tier;

@@ -210,7 +210,11 @@ impl Node {
         if node.cfg.auto_promote_after > 0 {
             tokio::spawn(Self::auto_promote_loop(Arc::downgrade(&node)));
         }
-        tokio::spawn(Self::propose_loop(node.raft.clone(), prx));
+        tokio::spawn(Self::propose_loop(
+            node.raft.clone(),
+            prx,
+            super::write::Stamp::wall(),
+        ));
         tokio::spawn(Self::register_region(Arc::downgrade(&node)));
         tokio::spawn(Self::ae_loop(Arc::downgrade(&node)));
         tokio::spawn(Self::expire_loop(Arc::downgrade(&node)));

@@ -43,6 +43,65 @@ pub(super) struct Proposal {
     tx: oneshot::Sender<Result<(u64, Vec<Frame>), WriteError>>,
 }
 
+/// Where the proposer takes each entry's leader time and seed from: the wall clock and
+/// the OS-seeded RNG on a node ([`Stamp::wall`]); the simulated clock and the run's
+/// seeded RNG in the deterministic simulation (`tests/sim`).
+pub struct Stamp {
+    pub now_ms: Box<dyn Fn() -> u64 + Send>,
+    pub seed: Box<dyn FnMut() -> u64 + Send>,
+}
+
+impl Stamp {
+    pub fn wall() -> Stamp {
+        Stamp {
+            now_ms: Box::new(super::now_ms),
+            seed: Box::new(rand::random),
+        }
+    }
+}
+
+/// The proposer without a `Node` around it: the same batching loop over a `Raft`, for
+/// the deterministic simulation (`consensus::testkit`).
+pub struct Proposer {
+    tx: mpsc::Sender<Proposal>,
+}
+
+impl Proposer {
+    /// Spawns the proposer loop on the current runtime.
+    pub fn spawn(raft: Raft<TypeConfig>, stamp: Stamp) -> Proposer {
+        let (tx, rx) = mpsc::channel(65536);
+        tokio::spawn(Node::propose_loop(raft, rx, stamp));
+        Proposer { tx }
+    }
+
+    /// Proposes `ops` as (part of) one entry, as `Node::propose` does on the leader.
+    pub async fn propose(&self, ops: Vec<Op>) -> Result<(u64, Vec<Frame>), WriteError> {
+        submit(&self.tx, ops, None).await
+    }
+}
+
+/// Queues a proposal and waits for its entry's replies (or the write timeout).
+async fn submit(
+    tx: &mpsc::Sender<Proposal>,
+    ops: Vec<Op>,
+    dedupe: Option<(u64, u64)>,
+) -> Result<(u64, Vec<Frame>), WriteError> {
+    let (rtx, rx) = oneshot::channel();
+    tx.send(Proposal {
+        ops,
+        dedupe,
+        tx: rtx,
+    })
+    .await
+    .map_err(|_| WriteError::NotApplied("node is shutting down".into()))?;
+    match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
+        Err(_) => Err(WriteError::Unknown(format!(
+            "not committed within {WRITE_TIMEOUT:?} (quorum lost?); it may still commit"
+        ))),
+        Ok(r) => r.map_err(|_| WriteError::Unknown("node stopped before replying".into()))?,
+    }
+}
+
 /// The most ops one log entry carries; a burst beyond it spills into the next entry.
 const MAX_OPS_PER_ENTRY: usize = 4096;
 const MAX_BYTES_PER_ENTRY: usize = 16 << 20;
@@ -244,17 +303,7 @@ impl Node {
         ops: Vec<Op>,
         dedupe: Option<(u64, u64)>,
     ) -> Result<(u64, Vec<Frame>), WriteError> {
-        let (tx, rx) = oneshot::channel();
-        self.proposals
-            .send(Proposal { ops, dedupe, tx })
-            .await
-            .map_err(|_| WriteError::NotApplied("node is shutting down".into()))?;
-        match tokio::time::timeout(WRITE_TIMEOUT, rx).await {
-            Err(_) => Err(WriteError::Unknown(format!(
-                "not committed within {WRITE_TIMEOUT:?} (quorum lost?); it may still commit"
-            ))),
-            Ok(r) => r.map_err(|_| WriteError::Unknown("node stopped before replying".into()))?,
-        }
+        submit(&self.proposals, ops, dedupe).await
     }
 
     /// Drains the proposal queue into entries: everything queued while earlier entries
@@ -262,7 +311,11 @@ impl Node {
     /// entry at a time, so batching happens here: at most `IN_FLIGHT` entries are
     /// submitted and unanswered at once, and whatever arrives meanwhile shares the next
     /// entry and its fsync. Entries are submitted in order, so per-connection order holds.
-    pub(super) async fn propose_loop(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<Proposal>) {
+    pub(super) async fn propose_loop(
+        raft: Raft<TypeConfig>,
+        mut rx: mpsc::Receiver<Proposal>,
+        mut stamp: Stamp,
+    ) {
         let in_flight = std::env::var("MERIDIAN_IN_FLIGHT")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -298,7 +351,7 @@ impl Node {
                 carry = batch.pop();
             }
             // The leader's clock, never going backwards across entries.
-            last_now = last_now.max(super::now_ms());
+            last_now = last_now.max((stamp.now_ms)());
             let mut ops = Vec::with_capacity(n_ops);
             let mut shapes = Vec::with_capacity(batch.len());
             let mut dedupe = Vec::new();
@@ -316,23 +369,30 @@ impl Node {
             }
             let req = Request {
                 now_ms: last_now,
-                seed: rand::random(),
+                seed: (stamp.seed)(),
                 ops,
                 dedupe,
             };
             match raft.client_write_ff(req).await {
                 Ok(resp_rx) => {
                     tokio::spawn(async move {
-                        let res = match resp_rx.await {
-                            Ok(Ok(resp)) => Ok((resp.log_id.index, resp.data.replies)),
-                            Ok(Err(ClientWriteError::ForwardToLeader(f))) => {
+                        // Bounded: openraft 0.9 can keep an entry's responder forever
+                        // (a deposed leader's entry beyond a snapshot it then installs is
+                        // purged, neither applied nor truncated), and the held permit
+                        // would stop this proposer for good (simulation seed 54).
+                        let res = match tokio::time::timeout(WRITE_TIMEOUT, resp_rx).await {
+                            Err(_) => Err(WriteError::Unknown(format!(
+                                "no outcome from raft within {WRITE_TIMEOUT:?}"
+                            ))),
+                            Ok(Ok(Ok(resp))) => Ok((resp.log_id.index, resp.data.replies)),
+                            Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => {
                                 Err(WriteError::NotApplied(format!(
                                     "this node is not the leader (leader: {:?})",
                                     f.leader_id
                                 )))
                             }
-                            Ok(Err(e)) => Err(WriteError::NotApplied(e.to_string())),
-                            Err(_) => Err(WriteError::Unknown(
+                            Ok(Ok(Err(e))) => Err(WriteError::NotApplied(e.to_string())),
+                            Ok(Err(_)) => Err(WriteError::Unknown(
                                 "raft stopped before the entry was applied".into(),
                             )),
                         };
