@@ -236,8 +236,8 @@ fn a_restart_keeps_the_accounting_exact() {
         .arg("x".repeat(100))
         .query(&mut con)
         .unwrap();
-    // meta key (db, slot, "s") + format 2 header (50) + value + 16 bytes of overhead.
-    assert_eq!(used(&mut con), 3 + 1 + 50 + 100 + 16);
+    // meta key (db, slot, "s") + format 3 header (66) + value + 16 bytes of overhead.
+    assert_eq!(used(&mut con), 3 + 1 + 66 + 100 + 16);
     let _: () = redis::cmd("HSET")
         .arg("h")
         .arg("a")

@@ -219,9 +219,9 @@ fn old_format_records_are_recounted_and_sized_when_they_change() {
     let mut db = Db::new();
     // A hash and a string written before the accounting (format 1, no datasize record).
     let old = |m: &Meta| {
-        // Format 1: the format 2 record without its data size word (bytes 42..50).
+        // Format 1: the format 3 record without its data size and stamp words (42..66).
         let mut raw = m.encode();
-        raw.drain(42..50);
+        raw.drain(42..66);
         raw[0] = 1;
         raw
     };
