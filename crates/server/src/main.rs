@@ -56,6 +56,7 @@ fn main() {
     };
     init_logging(&cfg.log_level, &cfg.log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.io_threads)
         .enable_all()
         .build()
         .expect("tokio runtime");
