@@ -73,6 +73,9 @@ impl StateMachine {
         std::fs::create_dir_all(&snapshot_root)?;
         let current = latest_snapshot(&snapshot_root);
         let applied = rec.last_applied.map_or(0, |l| l.index);
+        st.stats
+            .applied_at_open
+            .store(applied, std::sync::atomic::Ordering::Relaxed);
         let (applied_tx, applied_rx) = watch::channel(applied);
         let stamp = stored_stamp(&st)?;
         Ok((

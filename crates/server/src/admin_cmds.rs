@@ -166,11 +166,13 @@ fn section(shared: &Shared, name: &str, o: &mut String) {
             let st = &node.storage().stats;
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nraft_log_fsync_usec:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_last_save_time:{}\r\n",
+                "# Persistence\r\nloading:0\r\naof_enabled:1\r\naof_fsync:always\r\nraft_log_fsyncs:{}\r\nraft_log_fsync_usec:{}\r\nstate_batches_written:{}\r\nstate_records_written:{}\r\nstate_flushes:{}\r\nstate_applied_at_start:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_last_save_time:{}\r\n",
                 st.wal_syncs.load(Ordering::Relaxed),
                 st.wal_sync_micros.load(Ordering::Relaxed),
                 st.batches_written.load(Ordering::Relaxed),
                 st.records_written.load(Ordering::Relaxed),
+                st.state_flushes.load(Ordering::Relaxed),
+                st.applied_at_open.load(Ordering::Relaxed),
                 // Log entries applied since the latest snapshot (the "save" here).
                 node.applied_index()
                     .saturating_sub(node.node_status().snapshot_index),
@@ -990,6 +992,8 @@ fn live(shared: &Shared, canonical: &str) -> Option<String> {
         "databases" => keys::DATABASES.to_string(),
         "dir" => shared.cfg.data_dir.display().to_string(),
         "maxclients" => shared.maxclients.load(Ordering::Relaxed).to_string(),
+        // Meridian's --io-threads: the workers that run connections (and everything else).
+        "io-threads" => shared.cfg.io_threads.to_string(),
         "proto-max-bulk-len" => (512u64 << 20).to_string(),
         "meridian-memory-mb" => crate::reads::memory_mb(&shared.node).to_string(),
         // Not shown, as Meridian's password is set with --password / ACL SETUSER.

@@ -445,6 +445,26 @@ async fn debug(sess: &mut Session, spec: &'static CommandSpec, argv: &[Vec<u8>])
             Ok(Frame::ok())
         }
         ("clock-offset", 2) => Ok(Frame::Integer(consensus::clock_offset_ms())),
+        ("failpoint", 4) => {
+            // Fault injection for tests: configures a failpoint of the `fail` crate
+            // (`wal-sync`, `sm-apply-before-write`, ...) with its action text (`pause`,
+            // `sleep(100)`, `return`, `off` to remove it). Refused unless the node was
+            // started with MERIDIAN_DEBUG_FAILPOINTS=1.
+            if std::env::var("MERIDIAN_DEBUG_FAILPOINTS").as_deref() != Ok("1") {
+                return Err(CmdError::new(
+                    "ERR DEBUG FAILPOINT needs MERIDIAN_DEBUG_FAILPOINTS=1 at start",
+                ));
+            }
+            let name = String::from_utf8_lossy(&argv[2]).into_owned();
+            let actions = String::from_utf8_lossy(&argv[3]).into_owned();
+            if actions.eq_ignore_ascii_case("off") {
+                fail::remove(&name);
+            } else {
+                fail::cfg(&name, &actions).map_err(|e| CmdError::new(format!("ERR {e}")))?;
+            }
+            tracing::warn!("failpoint {name} set to {actions} (DEBUG FAILPOINT)");
+            Ok(Frame::ok())
+        }
         ("corrupt-key", 3 | 4) => {
             // Fault injection for anti-entropy tests: changes this node's record of a
             // key behind the write path (no log entry, no digest change). Refused unless

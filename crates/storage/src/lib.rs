@@ -1,10 +1,15 @@
 //! RocksDB underneath everything: the state machine's column families, the Raft log,
 //! write batches, WAL group commit and checkpoints.
 //!
-//! One RocksDB instance holds both the Raft log and the state, so they share one WAL:
-//! log appends are written unsynced and made durable by one WAL fsync per batch
-//! ([`GroupCommit`]); state writes need no sync of their own because the log replays
-//! them after a crash.
+//! One RocksDB instance holds both the Raft log and the state. Log appends go to the WAL,
+//! written unsynced and made durable by one WAL fsync per batch ([`GroupCommit`]).
+//!
+//! The state is written once: an applied entry's batch skips the WAL
+//! ([`Storage::write_entry`]), because the Raft log already is the state's write-ahead
+//! log. After a crash the state is what RocksDB last flushed, with its `applied` record
+//! in the same flush (atomic flush across column families keeps every batch whole), and
+//! Raft applies the entries after it again from the log. The log is never purged past
+//! flushed state ([`Storage::log_purge`] flushes first).
 
 mod checkpoint;
 pub mod digest;
@@ -103,6 +108,11 @@ pub struct Stats {
     pub records_written: AtomicU64,
     pub wal_syncs: AtomicU64,
     pub wal_sync_micros: AtomicU64,
+    /// Explicit flushes of the state ([`Storage::flush_state`]).
+    pub state_flushes: AtomicU64,
+    /// The state's applied index found at open: the entries after it up to the commit
+    /// index were applied again from the log (the state skips the WAL).
+    pub applied_at_open: AtomicU64,
 }
 
 pub struct Storage {
@@ -178,6 +188,9 @@ impl Storage {
         // Replay the WAL up to the first corrupt record: a torn tail after a crash loses
         // only unsynced (unacknowledged) writes.
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        // Applied entries skip the WAL, so a flush must never persist one column family
+        // of a batch without the others: flushes cover every column family at one point.
+        opts.set_atomic_flush(true);
         // Bounds WAL replay after a crash (restart time), since state writes are not
         // flushed on their own: with 1M keys, kill -9 then restart took 1.18 s to open
         // with 64 MiB, 0.38 s with 24 MiB (and 16 MiB memtables).
@@ -250,19 +263,32 @@ impl Storage {
         wo
     }
 
-    /// Writes one applied entry's effects plus extra records (e.g. last_applied) as ONE
-    /// atomic batch, unsynced: the Raft log is the durable copy.
+    /// Writes effects that no log entry holds (a recount at open, a test's setup) plus
+    /// extra records as ONE atomic batch through the WAL, unsynced.
     pub fn write_effects(&self, effects: &Effects, extra: &[(Cf, &[u8], &[u8])]) -> Result<()> {
-        self.write_entry(0, effects, extra)
+        self.write_batch(0, effects, extra, true)
     }
 
-    /// [`Storage::write_effects`] for log entry `index`: the slots it changes record it
-    /// as their last change (anti-entropy compares slots changed by the same entries).
+    /// Writes applied log entry `index`'s effects plus extra records (its `applied`
+    /// record) as ONE atomic batch, without the WAL: the Raft log is the durable copy,
+    /// and after a crash the entries past the last flush are applied again (see the
+    /// module doc). The slots it changes record `index` as their last change
+    /// (anti-entropy compares slots changed by the same entries).
     pub fn write_entry(
         &self,
         index: u64,
         effects: &Effects,
         extra: &[(Cf, &[u8], &[u8])],
+    ) -> Result<()> {
+        self.write_batch(index, effects, extra, false)
+    }
+
+    fn write_batch(
+        &self,
+        index: u64,
+        effects: &Effects,
+        extra: &[(Cf, &[u8], &[u8])],
+        wal: bool,
     ) -> Result<()> {
         let _w = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut b = WriteBatch::default();
@@ -288,7 +314,9 @@ impl Storage {
             self.set_restoring(true);
         }
         let tiered = self.tier.begin_write(effects);
-        let r = self.db.write_opt(b, &Self::unsynced());
+        let mut wo = Self::unsynced();
+        wo.disable_wal(!wal);
+        let r = self.db.write_opt(b, &wo);
         if tiered {
             self.tier.end_write(effects, r.is_ok());
         }
@@ -372,8 +400,11 @@ impl Storage {
         self.db.write_opt(b, &Self::unsynced())
     }
 
-    /// Records `purged` and deletes log entries with index <= `upto`, atomically.
+    /// Records `purged` and deletes log entries with index <= `upto`, atomically. The
+    /// state is flushed first: applied entries skip the WAL, so until a flush the log
+    /// is their only durable copy (the caller purges only applied entries).
     pub fn log_purge(&self, upto: u64, purged: &[u8]) -> Result<()> {
+        self.flush_state()?;
         let mut b = WriteBatch::default();
         b.put_cf(self.cf(keys::CF_RAFT), keys::RAFT_PURGED, purged);
         b.delete_range_cf(
@@ -431,6 +462,17 @@ impl Storage {
         if sync {
             self.synced();
         }
+        Ok(())
+    }
+
+    /// Flushes the state's memtables to table files (every column family at one point),
+    /// and waits: the applied state up to now is durable without the log.
+    pub fn flush_state(&self) -> Result<()> {
+        let cfs: Vec<_> = keys::ALL_CFS.iter().map(|n| self.cf(n)).collect();
+        let mut fo = rocksdb::FlushOptions::default();
+        fo.set_wait(true);
+        self.db.flush_cfs_opt(&cfs, &fo)?;
+        self.stats.state_flushes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
