@@ -440,3 +440,45 @@ fn forwarded_write_to_a_paused_leader_goes_to_the_new_leader() {
         });
     }
 }
+
+/// A write in flight on a leader whose followers stop answering (SIGSTOP) is answered
+/// within a few election timeouts, with an unknown outcome (it was proposed), instead of
+/// waiting out the 10 s write timeout.
+#[test]
+fn a_write_in_flight_when_the_leader_loses_its_quorum_is_answered_promptly() {
+    let c = Cluster::start(3);
+    let leader = c.leader().expect("a leader");
+    let mut con = c.nodes[leader].client();
+    let _ = con.set_read_timeout(Some(Duration::from_secs(30)));
+    eventually(Duration::from_secs(20), || {
+        cmd("SET").arg("before").arg("1").query::<()>(&mut con).ok()
+    });
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    for f in &followers {
+        c.nodes[*f].signal("STOP");
+    }
+    let t0 = Instant::now();
+    let err = cmd("SET")
+        .arg("during")
+        .arg("x")
+        .query::<()>(&mut con)
+        .unwrap_err()
+        .to_string();
+    let took = t0.elapsed();
+    for f in &followers {
+        c.nodes[*f].signal("CONT");
+    }
+    // Proposed while the quorum looked alive (outcome unknown), or, on a slow machine,
+    // refused up front once the leader noticed (not applied): either way, not 10 s.
+    assert!(
+        err.contains("outcome unknown") || err.contains("write not applied"),
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "answered after {took:?}: {err}"
+    );
+    eventually(Duration::from_secs(20), || {
+        cmd("SET").arg("after").arg("2").query::<()>(&mut con).ok()
+    });
+}

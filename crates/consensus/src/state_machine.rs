@@ -54,6 +54,33 @@ pub(crate) struct AppliedRecord {
     pub(crate) membership: StoredMembership,
 }
 
+/// True on a multi-threaded runtime (a node), where `block_in_place` works; the
+/// deterministic simulation runs on one thread and applies everything inline.
+fn multi_thread() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Whether an entry may take long to apply: it runs a script, or it carries a restore
+/// chunk, a repair or a merge (many keys). Other commands are bounded by their data,
+/// as in Redis.
+fn may_run_long(e: &Entry) -> bool {
+    let script = |argv: &Vec<Vec<u8>>| {
+        argv.first()
+            .and_then(|n| engine::lookup(n))
+            .is_some_and(|spec| spec.flags & engine::flags::RUNS_SCRIPT != 0)
+    };
+    let EntryPayload::Normal(req) = &e.payload else {
+        return false;
+    };
+    req.ops.iter().any(|op| match op {
+        Op::Cmd { argv, .. } | Op::CmdAs { argv, .. } => script(argv),
+        Op::Multi { cmds, .. } | Op::MultiAs { cmds, .. } => cmds.iter().any(|(_, a)| script(a)),
+        Op::Restore(_) | Op::Repair { .. } | Op::Merge { .. } => true,
+        _ => false,
+    })
+}
+
 impl StateMachine {
     pub fn open(
         st: Arc<Storage>,
@@ -610,7 +637,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut out = Vec::new();
         let mut failed = None;
         for e in entries {
-            match self.apply_one(e) {
+            // A script may run long (up to its instruction budget, or until SHUTDOWN
+            // NOSAVE for one an older build replicated): its entry is applied with this
+            // worker handed over to the runtime, so connections on it keep being served
+            // even with one worker thread (`--io-threads 1`).
+            let applied = if may_run_long(&e) && multi_thread() {
+                tokio::task::block_in_place(|| self.apply_one(e))
+            } else {
+                self.apply_one(e)
+            };
+            match applied {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     failed = Some(e);

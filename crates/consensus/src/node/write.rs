@@ -375,12 +375,23 @@ impl Node {
             };
             match raft.client_write_ff(req).await {
                 Ok(resp_rx) => {
+                    let watched = raft.clone();
                     tokio::spawn(async move {
                         // Bounded: openraft 0.9 can keep an entry's responder forever
                         // (a deposed leader's entry beyond a snapshot it then installs is
                         // purged, neither applied nor truncated), and the held permit
-                        // would stop this proposer for good (simulation seed 54).
-                        let res = match tokio::time::timeout(WRITE_TIMEOUT, resp_rx).await {
+                        // would stop this proposer for good (simulation seed 54). A
+                        // leader that loses its quorum or its leadership meanwhile says
+                        // so within a few election timeouts instead of the whole timeout.
+                        let outcome = tokio::select! {
+                            r = tokio::time::timeout(WRITE_TIMEOUT, resp_rx) => r,
+                            why = leadership_lost(&watched) => {
+                                drop(permit);
+                                distribute(shapes, Err(WriteError::Unknown(why)));
+                                return;
+                            }
+                        };
+                        let res = match outcome {
                             Err(_) => Err(WriteError::Unknown(format!(
                                 "no outcome from raft within {WRITE_TIMEOUT:?}"
                             ))),
@@ -401,6 +412,33 @@ impl Node {
                     });
                 }
                 Err(fatal) => distribute(shapes, Err(WriteError::Unknown(fatal.to_string()))),
+            }
+        }
+    }
+}
+
+/// Resolves once this node, leading when it proposed, no longer leads or has not heard
+/// from a majority of voters for two election timeouts: an entry in flight may then
+/// never be answered (a new leader may or may not have its copy).
+async fn leadership_lost(raft: &Raft<TypeConfig>) -> String {
+    let limit = raft.config().election_timeout_max * 2;
+    let every = Duration::from_millis((limit / 4).max(10));
+    let metrics = raft.metrics();
+    loop {
+        tokio::time::sleep(every).await;
+        let m = metrics.borrow();
+        if m.current_leader != Some(m.id) {
+            return format!(
+                "this node stopped leading (leader now {:?}) before the entry was applied",
+                m.current_leader
+            );
+        }
+        let voters = m.membership_config.membership().voter_ids().count();
+        if voters > 1 {
+            if let Some(ms) = m.millis_since_quorum_ack.filter(|ms| *ms > limit) {
+                return format!(
+                    "the leader has not heard from a majority of voters for {ms} ms; the entry may still commit"
+                );
             }
         }
     }
