@@ -31,4 +31,18 @@ pub use node::{
     RegionStatus, Role, WriteError, AE_STATS,
 };
 pub use state_machine::RESTORING;
+
+/// Runs `f`, which may block for a while (a long script, a checkpoint, a flush), with
+/// this async worker handed over to the runtime (`block_in_place`), so the connections
+/// and tasks that share the worker keep running, even with one worker thread. Inline on a
+/// single-threaded runtime (the deterministic simulation), where nothing else could run.
+pub(crate) fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
 pub use types::{EventSink, Op, RegionOp, Request, Response, RestoreStep, TypeConfig};

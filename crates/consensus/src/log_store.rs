@@ -248,6 +248,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some(a) => log_id.index.min(a.load(Ordering::Acquire)),
             None => log_id.index,
         };
-        self.st.log_purge(upto, &raw).map_err(write_err)
+        // The purge flushes the state first (it skips the WAL): off the worker.
+        crate::off_worker(|| self.st.log_purge(upto, &raw)).map_err(write_err)
     }
 }

@@ -54,13 +54,6 @@ pub(crate) struct AppliedRecord {
     pub(crate) membership: StoredMembership,
 }
 
-/// True on a multi-threaded runtime (a node), where `block_in_place` works; the
-/// deterministic simulation runs on one thread and applies everything inline.
-fn multi_thread() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
 /// Whether an entry may take long to apply: it runs a script, or it carries a restore
 /// chunk, a repair or a merge (many keys). Other commands are bounded by their data,
 /// as in Redis.
@@ -641,8 +634,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // NOSAVE for one an older build replicated): its entry is applied with this
             // worker handed over to the runtime, so connections on it keep being served
             // even with one worker thread (`--io-threads 1`).
-            let applied = if may_run_long(&e) && multi_thread() {
-                tokio::task::block_in_place(|| self.apply_one(e))
+            let applied = if may_run_long(&e) {
+                crate::off_worker(|| self.apply_one(e))
             } else {
                 self.apply_one(e)
             };
@@ -665,7 +658,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Builder {
-        Builder(Some(self.checkpoint()))
+        // The checkpoint flushes the memtables: off the worker (see `off_worker`).
+        Builder(Some(crate::off_worker(|| self.checkpoint())))
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotDir>, StorageError> {
@@ -694,10 +688,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let rec = Self::applied_record(meta.last_log_id, &meta.last_membership)?;
         // The key tier stays empty (and unfilled) while the state is replaced.
         self.st.begin_replace();
-        let imported = self
-            .st
-            .import_checkpoint(&db_dir, &[(keys::sm::APPLIED, &rec)])
-            .map_err(write_err);
+        let imported = crate::off_worker(|| {
+            self.st
+                .import_checkpoint(&db_dir, &[(keys::sm::APPLIED, &rec)])
+        })
+        .map_err(write_err);
         self.st.end_replace();
         // Everything the tier held describes the state that was just replaced (or, after
         // a failed install, is being replaced).
