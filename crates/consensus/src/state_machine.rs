@@ -422,6 +422,19 @@ fn extras<'a>(
 /// it (its record's stamp, or its tombstone's). A version that is a delete leaves a
 /// tombstone. Writes later in the entry (and later entries) get stamps above every
 /// merged one. The reply is the number of keys taken.
+/// `RESTORE key at payload ABSTTL REPLACE`: a key shipped by another node (a repair or
+/// a merge) with its absolute expiry (0: none).
+fn restore_argv(key: &[u8], payload: &[u8], at: u64) -> Vec<Vec<u8>> {
+    vec![
+        b"RESTORE".to_vec(),
+        key.to_vec(),
+        at.to_string().into_bytes(),
+        payload.to_vec(),
+        b"ABSTTL".to_vec(),
+        b"REPLACE".to_vec(),
+    ]
+}
+
 fn merge(txn: &mut Txn, keys: &[crate::types::MergeKey], leader: u64) -> Frame {
     let entry_stamp = txn.stamp();
     let mut clock = entry_stamp;
@@ -446,17 +459,7 @@ fn merge(txn: &mut Txn, keys: &[crate::types::MergeKey], leader: u64) -> Frame {
                 txn.put_tombstone_in(k.db, &k.key);
                 r
             }
-            Some((payload, at)) => txn.run(
-                k.db,
-                &[
-                    b"RESTORE".to_vec(),
-                    k.key.clone(),
-                    at.to_string().into_bytes(),
-                    payload.clone(),
-                    b"ABSTTL".to_vec(),
-                    b"REPLACE".to_vec(),
-                ],
-            ),
+            Some((payload, at)) => txn.run(k.db, &restore_argv(&k.key, payload, *at)),
         };
         txn.set_stamp(entry_stamp);
         if let Frame::Error(e) = r {
@@ -491,17 +494,7 @@ fn repair(txn: &mut Txn, st: &Storage, slots: &[crate::types::RepairSlot]) -> Fr
                 return Frame::Error(e);
             }
             if let Some((payload, at)) = &k.value {
-                let r = txn.run(
-                    k.db,
-                    &[
-                        b"RESTORE".to_vec(),
-                        k.key.clone(),
-                        at.to_string().into_bytes(),
-                        payload.clone(),
-                        b"ABSTTL".to_vec(),
-                        b"REPLACE".to_vec(),
-                    ],
-                );
+                let r = txn.run(k.db, &restore_argv(&k.key, payload, *at));
                 if let Frame::Error(e) = r {
                     return Frame::Error(e);
                 }

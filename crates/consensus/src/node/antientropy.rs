@@ -135,6 +135,28 @@ pub static AE_STATS: AeStats = AeStats {
     scrub_fixed: AtomicU64::new(0),
 };
 
+/// A key's record as another node can restore it: its DUMP payload and absolute expiry
+/// in unix ms (0: none), read from `store` at time `now`; None when it does not exist
+/// (or has expired). Anti-entropy repairs and failover merges ship keys this way.
+pub(crate) fn dump_with_expiry(
+    store: &dyn keys::store::Store,
+    now: u64,
+    db: u8,
+    key: &[u8],
+) -> Option<(Vec<u8>, u64)> {
+    let mut t = engine::Txn::read_only(store, now, 0);
+    match t.run(db, &[b"DUMP".to_vec(), key.to_vec()]) {
+        engine::Frame::Bulk(payload) => {
+            let at = match t.run(db, &[b"PEXPIRETIME".to_vec(), key.to_vec()]) {
+                engine::Frame::Integer(at) if at > 0 => at as u64,
+                _ => 0,
+            };
+            Some((payload, at))
+        }
+        _ => None,
+    }
+}
+
 fn triple(d: &SlotDigest) -> (u64, u64, u64) {
     (d.xor, d.count, d.last_index)
 }
@@ -385,17 +407,7 @@ impl Node {
                 let Some((db, _, key)) = keys::decode_meta_key(&raw) else {
                     continue;
                 };
-                let mut t = engine::Txn::read_only(&snap, now, 0);
-                let value = match t.run(db, &[b"DUMP".to_vec(), key.to_vec()]) {
-                    engine::Frame::Bulk(payload) => {
-                        let at = match t.run(db, &[b"PEXPIRETIME".to_vec(), key.to_vec()]) {
-                            engine::Frame::Integer(at) if at > 0 => at as u64,
-                            _ => 0,
-                        };
-                        Some((payload, at))
-                    }
-                    _ => None,
-                };
+                let value = dump_with_expiry(&snap, now, db, key);
                 keys_out.push(RepairKey {
                     db,
                     key: key.to_vec(),

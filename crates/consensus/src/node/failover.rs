@@ -639,18 +639,8 @@ pub(crate) fn diverged_keys(st: &Storage, fork: u64) -> anyhow::Result<Vec<Merge
         let Some((db, _, key)) = keys::decode_meta_key(&raw) else {
             continue;
         };
-        let mut t = engine::Txn::read_only(&snap, now, 0);
-        let value = match t.run(db, &[b"DUMP".to_vec(), key.to_vec()]) {
-            engine::Frame::Bulk(payload) => {
-                let at = match t.run(db, &[b"PEXPIRETIME".to_vec(), key.to_vec()]) {
-                    engine::Frame::Integer(at) if at > 0 => at as u64,
-                    _ => 0,
-                };
-                Some((payload, at))
-            }
-            // Expired since: its expiry is the delete.
-            _ => None,
-        };
+        // None when it expired since: its expiry is the delete.
+        let value = super::antientropy::dump_with_expiry(&snap, now, db, key);
         out.push(MergeKey {
             db,
             key: key.to_vec(),

@@ -275,18 +275,11 @@ impl Node {
     fn check_quorum(&self) -> Result<usize, WriteError> {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
-        let voters = m.membership_config.membership().voter_ids().count();
-        if voters <= 1 {
-            return Ok(voters);
-        }
-        let limit = self.cfg.election_timeout_ms.1 * 2;
-        match m.millis_since_quorum_ack {
-            Some(ms) if ms <= limit => Ok(voters),
+        match quorum_silent_ms(&m, self.cfg.election_timeout_ms.1 * 2) {
             Some(ms) => Err(WriteError::NotApplied(format!(
                 "no quorum: the leader has not heard from a majority of voters for {ms} ms"
             ))),
-            // A leader elected a moment ago has no ack yet; its election was a quorum.
-            None => Ok(voters),
+            None => Ok(m.membership_config.membership().voter_ids().count()),
         }
     }
 
@@ -433,15 +426,26 @@ async fn leadership_lost(raft: &Raft<TypeConfig>) -> String {
                 m.current_leader
             );
         }
-        let voters = m.membership_config.membership().voter_ids().count();
-        if voters > 1 {
-            if let Some(ms) = m.millis_since_quorum_ack.filter(|ms| *ms > limit) {
-                return format!(
-                    "the leader has not heard from a majority of voters for {ms} ms; the entry may still commit"
-                );
-            }
+        if let Some(ms) = quorum_silent_ms(&m, limit) {
+            return format!(
+                "the leader has not heard from a majority of voters for {ms} ms; the entry may still commit"
+            );
         }
     }
+}
+
+/// How long a leader with more than one voter has not heard from a majority, when that
+/// is longer than `limit_ms` (two election timeouts: it has likely been replaced). None
+/// for a single voter, within the limit, or for a leader elected a moment ago (no ack
+/// yet; its election was a quorum).
+fn quorum_silent_ms(
+    m: &openraft::RaftMetrics<u64, openraft::BasicNode>,
+    limit_ms: u64,
+) -> Option<u64> {
+    if m.membership_config.membership().voter_ids().count() <= 1 {
+        return None;
+    }
+    m.millis_since_quorum_ack.filter(|ms| *ms > limit_ms)
 }
 
 fn op_bytes(ops: &[Op]) -> usize {
